@@ -1,0 +1,4 @@
+pub mod completions;
+pub mod config;
+pub mod doctor;
+pub mod plan;

@@ -1,0 +1,158 @@
+use std::process::ExitCode;
+
+use factory::request::{BuildRequest, Compiler, Defaults, GpuVendor};
+use factory::settings::Loaded;
+
+use crate::output::{table, Out};
+
+/// The options that describe a package; `plan` and `build` share them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RequestArgs {
+    /// Slurm release (25.05, 24.11, 23.11, 23.02) or a full Spack version (24-11-6-1).
+    #[arg(long, value_name = "VERSION", default_value = "25.05")]
+    pub slurm_version: String,
+    /// Build GPU support for this vendor.
+    #[arg(long, value_enum, value_name = "VENDOR")]
+    pub gpu: Option<GpuArg>,
+    /// Slurm alone, fewest dependencies, no OpenMPI (not with --gpu).
+    #[arg(long)]
+    pub minimal: bool,
+    /// Spack optimization target (zen3, skylake_avx512, x86_64_v3, ...); default: this machine's.
+    #[arg(long, value_name = "TARGET")]
+    pub target: Option<String>,
+    /// GPU architectures: CUDA compute capabilities (80,90) or ROCm targets (gfx90a).
+    #[arg(long, value_name = "ARCH", value_delimiter = ',')]
+    pub gpu_arch: Vec<String>,
+    /// Parallel build jobs; default: one per core.
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<u32>,
+    /// Compiler Spack builds with.
+    #[arg(long, value_enum, default_value = "system")]
+    pub compiler: CompilerArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum GpuArg {
+    Cuda,
+    Rocm,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CompilerArg {
+    /// the container's gcc (fast)
+    System,
+    /// a gcc built by Spack first (most portable)
+    SpackGcc,
+}
+
+impl RequestArgs {
+    pub fn to_request(&self) -> BuildRequest {
+        BuildRequest {
+            slurm_version: self.slurm_version.clone(),
+            gpu: self.gpu.map(|g| match g {
+                GpuArg::Cuda => GpuVendor::Cuda,
+                GpuArg::Rocm => GpuVendor::Rocm,
+            }),
+            minimal: self.minimal,
+            target: self.target.clone(),
+            gpu_arch: self.gpu_arch.clone(),
+            jobs: self.jobs,
+            compiler: match self.compiler {
+                CompilerArg::System => Compiler::System,
+                CompilerArg::SpackGcc => Compiler::SpackGcc,
+            },
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Nothing is built: the request is checked and the plan printed.
+
+Examples:
+  slurm-factory plan
+  slurm-factory plan --slurm-version 24.11 --gpu cuda --gpu-arch 80,90
+  slurm-factory plan --minimal --target x86_64_v3 --json"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub request: RequestArgs,
+}
+
+pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
+    let resolved = args.request.to_request().resolve(&Defaults::for_host())?;
+    let s = &loaded.settings;
+    if out.json {
+        out.json(&serde_json::json!({
+            "artifact_name": resolved.artifact_name(),
+            "request": resolved,
+            "summary": resolved.package_type.summary(),
+            "lxd": {
+                "remote": s.lxd_remote,
+                "project": s.lxd_project,
+                "image": s.image,
+                "storage_pool": s.storage_pool,
+            },
+            "spack": { "ref": s.spack_ref, "packages_ref": s.spack_packages_ref },
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let origin = if resolved.target_from_user {
+        "your choice"
+    } else {
+        "default for this machine; --target to choose"
+    };
+    let version_note = if resolved.slurm.cataloged {
+        String::new()
+    } else {
+        " (not in the catalogue: Spack must know this version)".into()
+    };
+    let rows = [
+        (
+            "Slurm",
+            format!(
+                "{} (Spack slurm@{}){version_note}",
+                resolved.slurm.name, resolved.slurm.spack
+            ),
+        ),
+        (
+            "Package",
+            format!(
+                "{}: {}",
+                resolved.package_type.label(),
+                resolved.package_type.summary()
+            ),
+        ),
+        ("Target", format!("{} ({origin})", resolved.target)),
+        (
+            "GPU arch",
+            if resolved.gpu_arch.is_empty() {
+                "-".into()
+            } else {
+                resolved.gpu_arch.join(", ")
+            },
+        ),
+        ("Jobs", resolved.jobs.to_string()),
+        (
+            "Compiler",
+            match resolved.compiler {
+                Compiler::System => "system gcc".into(),
+                Compiler::SpackGcc => "gcc built by Spack".into(),
+            },
+        ),
+        (
+            "Spack",
+            format!("{} with packages {}", s.spack_ref, s.spack_packages_ref),
+        ),
+        (
+            "LXD",
+            format!(
+                "image {} in project {} on {}, pool {}",
+                s.image, s.lxd_project, s.lxd_remote, s.storage_pool
+            ),
+        ),
+    ];
+    println!("Plan for {}\n", resolved.artifact_name());
+    print!("{}", table(&rows));
+    Ok(ExitCode::SUCCESS)
+}

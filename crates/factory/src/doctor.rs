@@ -1,0 +1,339 @@
+//! Checks that this machine can run builds, each with a hint when it cannot.
+//! The CLI's `doctor`, the app's first-run screen and a build's preflight all
+//! run these same checks.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::lxd::Lxc;
+use crate::settings::Settings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+    /// Not run because an earlier check failed.
+    Skip,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Stable identifier, e.g. `lxc-binary`.
+    pub id: &'static str,
+    /// What was checked, for people.
+    pub title: &'static str,
+    pub status: Status,
+    /// What was found.
+    pub detail: String,
+    /// What to do; empty when the check passed.
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.checks.iter().all(|c| c.status != Status::Fail)
+    }
+}
+
+fn check(id: &'static str, title: &'static str, status: Status, detail: String) -> Check {
+    Check {
+        id,
+        title,
+        status,
+        detail,
+        hint: String::new(),
+    }
+}
+
+fn failed(id: &'static str, title: &'static str, err: &Error) -> Check {
+    Check {
+        id,
+        title,
+        status: Status::Fail,
+        detail: err.to_string(),
+        hint: err.hint(),
+    }
+}
+
+/// Runs every check against the machine, in order; later LXD checks are
+/// skipped once LXD itself is unusable.
+pub async fn run(settings: &Settings) -> Report {
+    let lxc = Lxc::new(settings);
+    let mut checks = Vec::new();
+
+    const BINARY: &str = "LXD client installed";
+    const DAEMON: &str = "LXD daemon reachable";
+    const TRUST: &str = "user allowed to use LXD";
+    const POOL: &str = "storage pool present";
+    let lxd_ready = match lxc.locate() {
+        None => {
+            let err = Error::LxcNotFound {
+                binary: lxc.binary().into(),
+            };
+            checks.push(failed("lxc-binary", BINARY, &err));
+            false
+        }
+        Some(path) => {
+            checks.push(check(
+                "lxc-binary",
+                BINARY,
+                Status::Pass,
+                path.display().to_string(),
+            ));
+            match lxc.server_info().await {
+                Ok(info) => {
+                    checks.push(check(
+                        "lxd-daemon",
+                        DAEMON,
+                        Status::Pass,
+                        format!(
+                            "LXD {} ({})",
+                            info.environment.server_version, info.environment.driver
+                        ),
+                    ));
+                    if info.auth == "trusted" {
+                        checks.push(check("lxd-trust", TRUST, Status::Pass, "trusted".into()));
+                        true
+                    } else {
+                        let err = Error::LxdPermission {
+                            detail: format!("the server says auth = {}", info.auth),
+                        };
+                        checks.push(failed("lxd-trust", TRUST, &err));
+                        false
+                    }
+                }
+                Err(err @ Error::LxdPermission { .. }) => {
+                    checks.push(check(
+                        "lxd-daemon",
+                        DAEMON,
+                        Status::Pass,
+                        "the socket exists".into(),
+                    ));
+                    checks.push(failed("lxd-trust", TRUST, &err));
+                    false
+                }
+                Err(err) => {
+                    checks.push(failed("lxd-daemon", DAEMON, &err));
+                    false
+                }
+            }
+        }
+    };
+
+    if lxd_ready {
+        checks.push(pool_check(&lxc, &settings.storage_pool).await);
+    } else {
+        for (id, title) in [("lxd-trust", TRUST), ("storage-pool", POOL)] {
+            if !checks.iter().any(|c| c.id == id) {
+                checks.push(check(
+                    id,
+                    title,
+                    Status::Skip,
+                    "LXD is not usable yet".into(),
+                ));
+            }
+        }
+    }
+
+    checks.push(idmap_check(
+        Path::new("/etc/subuid"),
+        Path::new("/etc/subgid"),
+    ));
+    checks.push(disk_check(&settings.cache_dir, settings.min_free_disk_mib));
+    Report { checks }
+}
+
+async fn pool_check(lxc: &Lxc, wanted: &str) -> Check {
+    const TITLE: &str = "storage pool present";
+    match lxc.storage_pools().await {
+        Err(err) => failed("storage-pool", TITLE, &err),
+        Ok(pools) => match pools.iter().find(|p| p.name == wanted) {
+            None => {
+                let err = Error::StoragePoolMissing {
+                    pool: wanted.into(),
+                };
+                let mut c = failed("storage-pool", TITLE, &err);
+                let names: Vec<&str> = pools.iter().map(|p| p.name.as_str()).collect();
+                if !names.is_empty() {
+                    c.detail += &format!(" (pools: {})", names.join(", "));
+                }
+                c
+            }
+            Some(pool) => {
+                let cost = match pool.driver.as_str() {
+                    "dir" => {
+                        "; every launch copies the whole image (a btrfs or zfs pool \
+                         launches in about a second)"
+                    }
+                    "btrfs" | "zfs" | "lvm" => "; launches are copy-on-write clones",
+                    _ => "",
+                };
+                let status = if pool.driver == "dir" {
+                    Status::Warn
+                } else {
+                    Status::Pass
+                };
+                let mut c = check(
+                    "storage-pool",
+                    TITLE,
+                    status,
+                    format!("`{}` uses the {} driver{cost}", pool.name, pool.driver),
+                );
+                if status == Status::Warn {
+                    c.hint = format!(
+                        "for faster launches: `lxc storage create sf-btrfs btrfs size=20GiB` and \
+                         set SLURM_FACTORY_STORAGE_POOL=sf-btrfs"
+                    );
+                }
+                c
+            }
+        },
+    }
+}
+
+/// Cache directories are shared with containers through `raw.idmap`, which
+/// LXD only accepts when root may map the user's id (`root:<uid>:1`).
+fn idmap_check(subuid: &Path, subgid: &Path) -> Check {
+    const TITLE: &str = "id mapping for shared cache dirs";
+    let uid = current_uid();
+    let gid = current_gid();
+    let missing: Vec<String> = [(subuid, uid), (subgid, gid)]
+        .iter()
+        .filter(|(file, id)| !allows_root_map(file, *id))
+        .map(|(file, id)| format!("root:{id}:1 in {}", file.display()))
+        .collect();
+    if missing.is_empty() {
+        check(
+            "idmap",
+            TITLE,
+            Status::Pass,
+            format!("root may map uid {uid} and gid {gid}"),
+        )
+    } else {
+        Check {
+            id: "idmap",
+            title: TITLE,
+            status: Status::Fail,
+            detail: format!("missing {}", missing.join(" and ")),
+            hint: format!(
+                "run `echo root:{uid}:1 | sudo tee -a /etc/subuid` and `echo root:{gid}:1 | sudo \
+                 tee -a /etc/subgid`, then restart LXD; containers can then write the cache \
+                 dirs as you"
+            ),
+        }
+    }
+}
+
+fn allows_root_map(file: &Path, id: u32) -> bool {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return false;
+    };
+    text.lines().any(|line| {
+        let mut parts = line.trim().split(':');
+        let (Some(who), Some(start), Some(count)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        let (Ok(start), Ok(count)) = (start.parse::<u64>(), count.parse::<u64>()) else {
+            return false;
+        };
+        who == "root" && start <= id as u64 && (id as u64) < start + count
+    })
+}
+
+fn current_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    // The owner of a file we just made is us; avoids an unsafe libc call.
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0)
+}
+
+fn current_gid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.gid())
+        .unwrap_or(0)
+}
+
+/// Free space where the cache lives (or would be created).
+fn disk_check(cache_dir: &Path, needed_mib: u64) -> Check {
+    const TITLE: &str = "free disk in the cache dir";
+    let existing = nearest_existing(cache_dir);
+    match fs4::available_space(&existing) {
+        Err(e) => {
+            let err = Error::io("checking free disk", existing, e);
+            failed("disk", TITLE, &err)
+        }
+        Ok(bytes) => {
+            let available_mib = bytes / (1024 * 1024);
+            if available_mib >= needed_mib {
+                check(
+                    "disk",
+                    TITLE,
+                    Status::Pass,
+                    format!("{available_mib} MiB free in {}", existing.display()),
+                )
+            } else {
+                let err = Error::DiskFull {
+                    path: existing,
+                    available_mib,
+                    needed_mib,
+                };
+                failed("disk", TITLE, &err)
+            }
+        }
+    }
+}
+
+fn nearest_existing(path: &Path) -> PathBuf {
+    path.ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"))
+        .to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subid_ranges_are_parsed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("subuid");
+        std::fs::write(&f, "lxd:100000:65536\nroot:1000:1\nroot:100000:65536\n").unwrap();
+        assert!(allows_root_map(&f, 1000));
+        assert!(allows_root_map(&f, 100_005));
+        assert!(!allows_root_map(&f, 0));
+        assert!(!allows_root_map(&tmp.path().join("absent"), 1000));
+    }
+
+    #[test]
+    fn idmap_check_explains_the_fix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("empty");
+        std::fs::write(&f, "").unwrap();
+        let c = idmap_check(&f, &f);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.hint.contains("/etc/subuid"), "{}", c.hint);
+    }
+
+    #[test]
+    fn disk_check_fails_when_asking_too_much() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("not/yet/created");
+        assert_eq!(disk_check(&missing, 1).status, Status::Pass);
+        let c = disk_check(&missing, u64::MAX / (1024 * 1024));
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.hint.contains("cache clean"), "{}", c.hint);
+    }
+}

@@ -1,0 +1,283 @@
+//! One error type for the whole engine. Every variant says what went wrong
+//! (its `Display`) and what the user should do about it ([`Error::hint`]);
+//! [`Error::kind`] groups variants into the exit codes the CLI documents.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Families of failures, each with its own process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitKind {
+    /// The request or the command line is wrong.
+    Usage,
+    /// A config file or an environment override is wrong.
+    Config,
+    /// The machine is not ready: LXD missing, unreachable, no permission, no disk.
+    Environment,
+    /// A build, package or verification step failed.
+    Build,
+    /// The user cancelled.
+    Cancelled,
+    /// A bug or an unexpected I/O failure.
+    Internal,
+}
+
+impl ExitKind {
+    /// The process exit code for this kind (documented in the README).
+    pub fn code(self) -> u8 {
+        match self {
+            ExitKind::Internal => 1,
+            ExitKind::Usage => 2,
+            ExitKind::Config => 3,
+            ExitKind::Environment => 4,
+            ExitKind::Build => 5,
+            ExitKind::Cancelled => 130,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unknown Slurm version `{version}`")]
+    UnknownSlurmVersion { version: String, known: Vec<String> },
+
+    #[error("a minimal package cannot be built with GPU support")]
+    MinimalWithGpu,
+
+    #[error("invalid optimization target `{target}`: {reason}")]
+    InvalidTarget { target: String, reason: String },
+
+    #[error("invalid GPU architecture `{arch}` for {vendor}: {reason}")]
+    InvalidGpuArch {
+        arch: String,
+        vendor: String,
+        reason: String,
+    },
+
+    #[error("a GPU architecture was given without a GPU vendor")]
+    GpuArchWithoutGpu,
+
+    #[error("invalid build jobs `{0}`: must be between 1 and 1024")]
+    InvalidJobs(u32),
+
+    #[error("invalid {what} `{value}`: {reason}")]
+    InvalidValue {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+
+    #[error("cannot read config file {path}: {source}")]
+    ConfigUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("config file {path} is malformed: {message}")]
+    ConfigMalformed { path: PathBuf, message: String },
+
+    #[error("environment override {var}={value:?} is malformed: {message}")]
+    EnvOverride {
+        var: String,
+        value: String,
+        message: String,
+    },
+
+    #[error("`{binary}` was not found on PATH")]
+    LxcNotFound { binary: String },
+
+    #[error("the LXD daemon is not reachable: {detail}")]
+    LxdUnreachable { detail: String },
+
+    #[error("permission denied talking to LXD: {detail}")]
+    LxdPermission { detail: String },
+
+    #[error("LXD storage pool `{pool}` does not exist")]
+    StoragePoolMissing { pool: String },
+
+    #[error("`{command}` failed: {stderr}")]
+    Lxc { command: String, stderr: String },
+
+    #[error("only {available_mib} MiB free in {path}, {needed_mib} MiB needed")]
+    DiskFull {
+        path: PathBuf,
+        available_mib: u64,
+        needed_mib: u64,
+    },
+
+    #[error("{context} ({path}): {source}")]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    /// What the user should do next, in one or two sentences.
+    pub fn hint(&self) -> String {
+        match self {
+            Error::UnknownSlurmVersion { known, .. } => format!(
+                "use one of {} or a full Spack version such as `24-11-6-1`",
+                known.join(", ")
+            ),
+            Error::MinimalWithGpu => {
+                "drop `--minimal` to build a GPU package, or drop `--gpu` for a minimal one".into()
+            }
+            Error::InvalidTarget { .. } => {
+                "use a Spack target name such as `x86_64_v3`, `zen3` or `skylake_avx512` \
+                 (`slurm-factory detect` suggests one for this machine)"
+                    .into()
+            }
+            Error::InvalidGpuArch { vendor, .. } => match vendor.as_str() {
+                "cuda" => "give CUDA compute capabilities as numbers, e.g. `80` or `80,90`".into(),
+                _ => "give ROCm targets as gfx names, e.g. `gfx90a` or `gfx90a,gfx942`".into(),
+            },
+            Error::GpuArchWithoutGpu => "add `--gpu cuda` or `--gpu rocm`".into(),
+            Error::InvalidJobs(_) => "pass `--jobs N` with N between 1 and 1024".into(),
+            Error::InvalidValue { .. } => "check the value against `--help`".into(),
+            Error::ConfigUnreadable { path, .. } => format!(
+                "make {} readable, or point SLURM_FACTORY_CONFIG at another file",
+                path.display()
+            ),
+            Error::ConfigMalformed { path, .. } => format!(
+                "fix {} (TOML; `slurm-factory config show` lists the keys)",
+                path.display()
+            ),
+            Error::EnvOverride { var, .. } => {
+                format!("fix or unset {var}; `slurm-factory config show` lists valid values")
+            }
+            Error::LxcNotFound { binary } => format!(
+                "install LXD (`apt-get install lxd lxd-client` on Debian, `snap install lxd` \
+                 elsewhere) and run `lxd init`, or set SLURM_FACTORY_LXC_BINARY if `{binary}` \
+                 lives elsewhere"
+            ),
+            Error::LxdUnreachable { .. } => {
+                "start the daemon (`systemctl start lxd`, or `lxd --group lxd &`) and run \
+                 `lxd init` once"
+                    .into()
+            }
+            Error::LxdPermission { .. } => {
+                "add your user to the `lxd` group (`sudo usermod -aG lxd $USER`), then log out \
+                 and in again"
+                    .into()
+            }
+            Error::StoragePoolMissing { pool } => format!(
+                "create it (`lxc storage create {pool} dir`) or run `lxd init`; set \
+                 SLURM_FACTORY_STORAGE_POOL to use another pool"
+            ),
+            Error::Lxc { .. } => "run the command by hand to see more; `slurm-factory doctor` \
+                                  checks the LXD setup"
+                .into(),
+            Error::DiskFull { path, .. } => format!(
+                "free space in {} (`slurm-factory cache clean` removes cached layers) or move \
+                 the cache with SLURM_FACTORY_CACHE_DIR",
+                path.display()
+            ),
+            Error::Io { path, .. } => {
+                format!("check that {} exists and is writable", path.display())
+            }
+            Error::Cancelled => "nothing was kept; run the command again to retry".into(),
+        }
+    }
+
+    pub fn kind(&self) -> ExitKind {
+        match self {
+            Error::UnknownSlurmVersion { .. }
+            | Error::MinimalWithGpu
+            | Error::InvalidTarget { .. }
+            | Error::InvalidGpuArch { .. }
+            | Error::GpuArchWithoutGpu
+            | Error::InvalidJobs(_)
+            | Error::InvalidValue { .. } => ExitKind::Usage,
+            Error::ConfigUnreadable { .. }
+            | Error::ConfigMalformed { .. }
+            | Error::EnvOverride { .. } => ExitKind::Config,
+            Error::LxcNotFound { .. }
+            | Error::LxdUnreachable { .. }
+            | Error::LxdPermission { .. }
+            | Error::StoragePoolMissing { .. }
+            | Error::DiskFull { .. } => ExitKind::Environment,
+            Error::Lxc { .. } => ExitKind::Build,
+            Error::Io { .. } => ExitKind::Internal,
+            Error::Cancelled => ExitKind::Cancelled,
+        }
+    }
+
+    pub fn io(context: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            context,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// A serializable rendering of an error for `--json` output and the UI.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ErrorReport {
+    pub error: String,
+    pub hint: String,
+    pub kind: ExitKind,
+    pub exit_code: u8,
+}
+
+impl From<&Error> for ErrorReport {
+    fn from(e: &Error) -> Self {
+        ErrorReport {
+            error: e.to_string(),
+            hint: e.hint(),
+            kind: e.kind(),
+            exit_code: e.kind().code(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_distinct_exit_code() {
+        let kinds = [
+            ExitKind::Internal,
+            ExitKind::Usage,
+            ExitKind::Config,
+            ExitKind::Environment,
+            ExitKind::Build,
+            ExitKind::Cancelled,
+        ];
+        let mut codes: Vec<u8> = kinds.iter().map(|k| k.code()).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), kinds.len());
+    }
+
+    #[test]
+    fn report_carries_message_hint_and_code() {
+        let e = Error::StoragePoolMissing {
+            pool: "fast".into(),
+        };
+        let r = ErrorReport::from(&e);
+        assert_eq!(r.error, "LXD storage pool `fast` does not exist");
+        assert!(r.hint.contains("lxc storage create fast dir"), "{}", r.hint);
+        assert_eq!(r.exit_code, 4);
+    }
+
+    #[test]
+    fn unknown_version_hint_lists_known_versions() {
+        let e = Error::UnknownSlurmVersion {
+            version: "99.1".into(),
+            known: vec!["25.05".into(), "24.11".into()],
+        };
+        assert_eq!(e.kind(), ExitKind::Usage);
+        assert!(e.hint().contains("25.05, 24.11"));
+    }
+}

@@ -1,0 +1,448 @@
+//! What the user asks to build, and the checks that turn it into a [`ResolvedRequest`].
+//!
+//! Every value here may end up in a container's argv or a rendered Spack
+//! environment, so each one is matched against an allow-list or a strict
+//! pattern: nothing with shell metacharacters gets through.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{self, Release};
+use crate::error::{Error, Result};
+
+/// GPU support compiled into Slurm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GpuVendor {
+    /// NVIDIA, through NVML (`slurm+nvml`, `cuda_arch=`).
+    Cuda,
+    /// AMD, through ROCm SMI (`slurm+rsmi`, `amdgpu_target=`).
+    Rocm,
+}
+
+impl GpuVendor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GpuVendor::Cuda => "cuda",
+            GpuVendor::Rocm => "rocm",
+        }
+    }
+}
+
+impl std::str::FromStr for GpuVendor {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cuda" => Ok(GpuVendor::Cuda),
+            "rocm" => Ok(GpuVendor::Rocm),
+            _ => Err(Error::InvalidValue {
+                what: "GPU vendor",
+                value: s.into(),
+                reason: "expected `cuda` or `rocm`".into(),
+            }),
+        }
+    }
+}
+
+/// The compiler Spack builds with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compiler {
+    /// The container's own gcc, taken as a Spack external (fast).
+    #[default]
+    System,
+    /// A gcc built by Spack first, for packages that run on older systems.
+    SpackGcc,
+}
+
+/// A build request as the user (CLI flags, a preset file, the UI form) states it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BuildRequest {
+    /// `25.05`, `24.11`, … or a full Spack version such as `24-11-6-1`. Empty = default.
+    pub slurm_version: String,
+    /// GPU support; `None` builds the CPU package.
+    pub gpu: Option<GpuVendor>,
+    /// Slurm alone, fewest dependencies, no OpenMPI.
+    pub minimal: bool,
+    /// Spack target (`zen3`, `x86_64_v3`, …); `None` = the detected suggestion.
+    pub target: Option<String>,
+    /// `cuda_arch` values (`80`, `90`) or `amdgpu_target` values (`gfx90a`).
+    pub gpu_arch: Vec<String>,
+    /// Parallel build jobs; `None` = a suggestion from the host.
+    pub jobs: Option<u32>,
+    pub compiler: Compiler,
+}
+
+/// The three kinds of package Slurm Factory builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "vendor")]
+pub enum PackageType {
+    /// CPU-optimized Slurm with hwloc, PMIx, slurmrestd and OpenMPI.
+    Default,
+    /// The default package plus GPU support.
+    Gpu(GpuVendor),
+    /// Slurm alone.
+    Minimal,
+}
+
+impl PackageType {
+    /// Short name used in artifact names: `default`, `cuda`, `rocm`, `minimal`.
+    pub fn label(self) -> &'static str {
+        match self {
+            PackageType::Default => "default",
+            PackageType::Gpu(v) => v.as_str(),
+            PackageType::Minimal => "minimal",
+        }
+    }
+
+    /// One line on what the package contains.
+    pub fn summary(self) -> &'static str {
+        match self {
+            PackageType::Default => "Slurm +hwloc +pmix +restd +readline, OpenMPI on the same PMIx",
+            PackageType::Gpu(GpuVendor::Cuda) => {
+                "the default package plus NVIDIA GPU support (+nvml, cuda_arch)"
+            }
+            PackageType::Gpu(GpuVendor::Rocm) => {
+                "the default package plus AMD GPU support (+rsmi, amdgpu_target)"
+            }
+            PackageType::Minimal => "Slurm alone, with the fewest dependencies",
+        }
+    }
+}
+
+/// Where the Slurm version came from in the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlurmVersion {
+    /// The short name (`24.11`) or, for versions outside the catalogue, the Spack version.
+    pub name: String,
+    /// Spack's version string for `slurm@…`.
+    pub spack: String,
+    /// Whether the catalogue knows this release.
+    pub cataloged: bool,
+}
+
+/// A request that passed validation; every field is safe to render and to pass as argv.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedRequest {
+    pub slurm: SlurmVersion,
+    pub package_type: PackageType,
+    pub target: String,
+    /// Whether `target` was chosen by the user (`false`: it is a suggestion).
+    pub target_from_user: bool,
+    pub gpu_arch: Vec<String>,
+    pub jobs: u32,
+    pub compiler: Compiler,
+}
+
+impl ResolvedRequest {
+    /// `slurm-24.11-cuda-x86_64_v3`: the package and artifact name.
+    pub fn artifact_name(&self) -> String {
+        format!(
+            "slurm-{}-{}-{}",
+            self.slurm.name,
+            self.package_type.label(),
+            self.target
+        )
+    }
+}
+
+/// Defaults that come from the host when the user gives none.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub target: String,
+    pub jobs: u32,
+}
+
+impl Defaults {
+    /// The generic target of this machine's architecture and one job per core.
+    pub fn for_host() -> Defaults {
+        let target = match std::env::consts::ARCH {
+            "x86_64" => "x86_64",
+            "aarch64" => "aarch64",
+            other => other,
+        };
+        Defaults {
+            target: target.into(),
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get() as u32)
+                .unwrap_or(1),
+        }
+    }
+}
+
+impl BuildRequest {
+    /// Checks every field and fills the gaps from `defaults`.
+    pub fn resolve(&self, defaults: &Defaults) -> Result<ResolvedRequest> {
+        let slurm = resolve_version(&self.slurm_version)?;
+        let package_type = match (self.minimal, self.gpu) {
+            (true, Some(_)) => return Err(Error::MinimalWithGpu),
+            (true, None) => PackageType::Minimal,
+            (false, Some(v)) => PackageType::Gpu(v),
+            (false, None) => PackageType::Default,
+        };
+        let (target, target_from_user) = match &self.target {
+            Some(t) => (validate_target(t)?, true),
+            None => (validate_target(&defaults.target)?, false),
+        };
+        let gpu_arch = match self.gpu {
+            Some(vendor) => self
+                .gpu_arch
+                .iter()
+                .flat_map(|a| a.split(','))
+                .map(|a| validate_gpu_arch(vendor, a.trim()))
+                .collect::<Result<Vec<_>>>()?,
+            None if !self.gpu_arch.is_empty() => return Err(Error::GpuArchWithoutGpu),
+            None => Vec::new(),
+        };
+        let jobs = self.jobs.unwrap_or(defaults.jobs);
+        if !(1..=1024).contains(&jobs) {
+            return Err(Error::InvalidJobs(jobs));
+        }
+        Ok(ResolvedRequest {
+            slurm,
+            package_type,
+            target,
+            target_from_user,
+            gpu_arch,
+            jobs,
+            compiler: self.compiler,
+        })
+    }
+}
+
+fn resolve_version(input: &str) -> Result<SlurmVersion> {
+    let input = input.trim();
+    let from_release = |r: &Release| SlurmVersion {
+        name: r.slurm.clone(),
+        spack: r.spack.clone(),
+        cataloged: true,
+    };
+    if input.is_empty() {
+        return Ok(from_release(catalog::default_release()));
+    }
+    if let Some(r) = catalog::releases()
+        .iter()
+        .find(|r| r.slurm == input || r.spack == input)
+    {
+        return Ok(from_release(r));
+    }
+    if is_spack_version(input) {
+        return Ok(SlurmVersion {
+            name: input.into(),
+            spack: input.into(),
+            cataloged: false,
+        });
+    }
+    Err(Error::UnknownSlurmVersion {
+        version: input.into(),
+        known: catalog::known_versions(),
+    })
+}
+
+/// `24-11-6-1`: the shape of SchedMD tags as Spack's slurm package names them.
+fn is_spack_version(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 4
+        && parts
+            .iter()
+            .enumerate()
+            .all(|(i, p)| is_digits(p, if i < 2 { 2..=2 } else { 1..=3 }))
+}
+
+fn is_digits(s: &str, len: std::ops::RangeInclusive<usize>) -> bool {
+    len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Spack target names are lowercase identifiers: `x86_64_v3`, `zen3`, `neoverse_v2`.
+pub fn validate_target(target: &str) -> Result<String> {
+    let ok = !target.is_empty()
+        && target.len() <= 64
+        && target.starts_with(|c: char| c.is_ascii_lowercase())
+        && target
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !ok {
+        return Err(Error::InvalidTarget {
+            target: target.into(),
+            reason: "a target is a lowercase name of letters, digits and `_`".into(),
+        });
+    }
+    Ok(target.into())
+}
+
+fn validate_gpu_arch(vendor: GpuVendor, arch: &str) -> Result<String> {
+    let bad = |reason: &str| Error::InvalidGpuArch {
+        arch: arch.into(),
+        vendor: vendor.as_str().into(),
+        reason: reason.into(),
+    };
+    match vendor {
+        GpuVendor::Cuda if is_digits(arch, 2..=3) => Ok(arch.into()),
+        GpuVendor::Cuda => Err(bad(
+            "expected a compute capability without the dot, e.g. 80",
+        )),
+        GpuVendor::Rocm => {
+            let hex = arch.strip_prefix("gfx").unwrap_or_default();
+            if (3..=4).contains(&hex.len())
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                Ok(arch.into())
+            } else {
+                Err(bad("expected a gfx target, e.g. gfx90a"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Defaults {
+        Defaults {
+            target: "x86_64_v3".into(),
+            jobs: 4,
+        }
+    }
+
+    fn resolve(r: BuildRequest) -> Result<ResolvedRequest> {
+        r.resolve(&defaults())
+    }
+
+    #[test]
+    fn empty_request_is_the_default_cpu_package() {
+        let r = resolve(BuildRequest::default()).unwrap();
+        assert_eq!(r.slurm.name, "25.05");
+        assert_eq!(r.slurm.spack, "25-05-1-1");
+        assert_eq!(r.package_type, PackageType::Default);
+        assert_eq!(r.target, "x86_64_v3");
+        assert!(!r.target_from_user);
+        assert_eq!(r.jobs, 4);
+        assert_eq!(r.artifact_name(), "slurm-25.05-default-x86_64_v3");
+    }
+
+    #[test]
+    fn versions_resolve_by_short_name_spack_name_or_pattern() {
+        let v = |s: &str| {
+            resolve(BuildRequest {
+                slurm_version: s.into(),
+                ..Default::default()
+            })
+        };
+        assert_eq!(v("24.11").unwrap().slurm.spack, "24-11-6-1");
+        assert_eq!(v("23-02-7-1").unwrap().slurm.name, "23.02");
+        let other = v("24-05-8-1").unwrap().slurm;
+        assert!(!other.cataloged);
+        assert_eq!(other.spack, "24-05-8-1");
+        for bad in ["99.1", "24.11; ls", "24-11-6", "2a-11-6-1", "24-11-6-1 "] {
+            // trailing space is trimmed, so that one is accepted
+            if bad.ends_with(' ') {
+                assert!(v(bad).is_ok());
+                continue;
+            }
+            let err = v(bad).unwrap_err();
+            assert!(
+                matches!(err, Error::UnknownSlurmVersion { .. }),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn minimal_and_gpu_conflict() {
+        let err = resolve(BuildRequest {
+            minimal: true,
+            gpu: Some(GpuVendor::Cuda),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::MinimalWithGpu));
+    }
+
+    #[test]
+    fn targets_with_shell_metacharacters_are_rejected() {
+        for bad in [
+            "zen3; rm -rf /",
+            "$(id)",
+            "Zen3",
+            "",
+            "zen3 ",
+            "x86-64",
+            "../x",
+        ] {
+            let err = resolve(BuildRequest {
+                target: Some(bad.into()),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(matches!(err, Error::InvalidTarget { .. }), "{bad:?}");
+        }
+        let ok = resolve(BuildRequest {
+            target: Some("skylake_avx512".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(ok.target_from_user);
+    }
+
+    #[test]
+    fn gpu_archs_are_checked_per_vendor() {
+        let r = resolve(BuildRequest {
+            gpu: Some(GpuVendor::Cuda),
+            gpu_arch: vec!["80,90".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(r.gpu_arch, ["80", "90"]);
+        assert_eq!(r.artifact_name(), "slurm-25.05-cuda-x86_64_v3");
+        let r = resolve(BuildRequest {
+            gpu: Some(GpuVendor::Rocm),
+            gpu_arch: vec!["gfx90a".into(), "gfx942".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(r.gpu_arch, ["gfx90a", "gfx942"]);
+        for (vendor, bad) in [(GpuVendor::Cuda, "sm_80"), (GpuVendor::Rocm, "90a")] {
+            let err = resolve(BuildRequest {
+                gpu: Some(vendor),
+                gpu_arch: vec![bad.into()],
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(matches!(err, Error::InvalidGpuArch { .. }), "{bad}");
+        }
+        let err = resolve(BuildRequest {
+            gpu_arch: vec!["80".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::GpuArchWithoutGpu));
+    }
+
+    #[test]
+    fn jobs_are_bounded() {
+        for jobs in [0, 5000] {
+            let err = resolve(BuildRequest {
+                jobs: Some(jobs),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(matches!(err, Error::InvalidJobs(_)));
+        }
+    }
+
+    #[test]
+    fn presets_round_trip_and_reject_unknown_keys() {
+        let r = BuildRequest {
+            slurm_version: "24.11".into(),
+            gpu: Some(GpuVendor::Rocm),
+            gpu_arch: vec!["gfx90a".into()],
+            ..Default::default()
+        };
+        let text = toml::to_string(&r).unwrap();
+        assert_eq!(toml::from_str::<BuildRequest>(&text).unwrap(), r);
+        assert!(toml::from_str::<BuildRequest>("slurm_verson = '24.11'").is_err());
+    }
+}

@@ -1,0 +1,565 @@
+//! Typed settings, layered: built-in defaults < config file < `SLURM_FACTORY_*`
+//! environment variables < command-line flags. [`Loaded::sources`] remembers
+//! where each effective value came from, for `slurm-factory config show`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Every setting. Paths default to the XDG locations of the current user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The LXD client binary: `lxc`, or `incus` for Incus.
+    pub lxc_binary: String,
+    /// The LXD remote builds run on (`local` = this machine).
+    pub lxd_remote: String,
+    /// The LXD project builds run in.
+    pub lxd_project: String,
+    /// The image build instances start from, e.g. `ubuntu:24.04` or a local alias.
+    pub image: String,
+    /// The LXD storage pool for build instances.
+    pub storage_pool: String,
+    /// Git URL of Spack, cloned inside the container unless `spack_root` is set.
+    pub spack_git_url: String,
+    /// The Spack release (git tag) builds use.
+    pub spack_ref: String,
+    /// Git URL of Spack's package recipes (Spack >= 1.0 keeps them apart).
+    pub spack_packages_git_url: String,
+    /// The spack-packages tag paired with `spack_ref`.
+    pub spack_packages_ref: String,
+    /// A local Spack checkout or tarball for offline sites; unset = clone from git.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spack_root: Option<PathBuf>,
+    /// A local spack-packages checkout or tarball for offline sites.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spack_packages_root: Option<PathBuf>,
+    /// Runs (logs, events, rendered files) live under here.
+    pub data_dir: PathBuf,
+    /// Finished packages; unset = `<data_dir>/artifacts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts_dir: Option<PathBuf>,
+    /// Spack buildcache, source mirror, ccache and base-image layers.
+    pub cache_dir: PathBuf,
+    /// A directory of templates that override the built-in ones, file by file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates_dir: Option<PathBuf>,
+    /// Builds refuse to start with less free disk than this in the cache dir.
+    pub min_free_disk_mib: u64,
+}
+
+/// Where one effective value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "from", rename_all = "lowercase")]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(String),
+    Flag(String),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(p) => write!(f, "file {}", p.display()),
+            Source::Env(v) => write!(f, "env {v}"),
+            Source::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Path,
+    OptionalPath,
+    Integer,
+}
+
+/// The keys, in display order, with their value kind and a one-line description.
+const KEYS: &[(&str, Kind, &str)] = &[
+    ("lxc_binary", Kind::Text, "LXD client binary (lxc or incus)"),
+    ("lxd_remote", Kind::Text, "LXD remote builds run on"),
+    ("lxd_project", Kind::Text, "LXD project builds run in"),
+    ("image", Kind::Text, "image build instances start from"),
+    ("storage_pool", Kind::Text, "LXD storage pool for instances"),
+    ("spack_git_url", Kind::Text, "Spack git URL"),
+    ("spack_ref", Kind::Text, "Spack release tag"),
+    (
+        "spack_packages_git_url",
+        Kind::Text,
+        "spack-packages git URL",
+    ),
+    ("spack_packages_ref", Kind::Text, "spack-packages tag"),
+    (
+        "spack_root",
+        Kind::OptionalPath,
+        "local Spack checkout (offline)",
+    ),
+    (
+        "spack_packages_root",
+        Kind::OptionalPath,
+        "local spack-packages checkout (offline)",
+    ),
+    ("data_dir", Kind::Path, "runs and artifacts"),
+    ("artifacts_dir", Kind::OptionalPath, "finished packages"),
+    ("cache_dir", Kind::Path, "cache layers"),
+    (
+        "templates_dir",
+        Kind::OptionalPath,
+        "user templates overriding built-ins",
+    ),
+    (
+        "min_free_disk_mib",
+        Kind::Integer,
+        "free disk a build needs (MiB)",
+    ),
+];
+
+/// The prefix of every environment override.
+pub const ENV_PREFIX: &str = "SLURM_FACTORY_";
+/// Names the config file, overriding the XDG location.
+pub const ENV_CONFIG: &str = "SLURM_FACTORY_CONFIG";
+/// Variables with the prefix that are not settings keys.
+const ENV_NON_KEYS: &[&str] = &[ENV_CONFIG, "SLURM_FACTORY_LOG"];
+
+impl Settings {
+    /// Built-in defaults for a user whose home is described by `dirs`.
+    pub fn defaults(dirs: &XdgDirs) -> Settings {
+        Settings {
+            lxc_binary: "lxc".into(),
+            lxd_remote: "local".into(),
+            lxd_project: "default".into(),
+            image: "ubuntu:24.04".into(),
+            storage_pool: "default".into(),
+            spack_git_url: "https://github.com/spack/spack.git".into(),
+            spack_ref: "v1.1.0".into(),
+            spack_packages_git_url: "https://github.com/spack/spack-packages.git".into(),
+            spack_packages_ref: "v2025.11.0".into(),
+            spack_root: None,
+            spack_packages_root: None,
+            data_dir: dirs.data.clone(),
+            artifacts_dir: None,
+            cache_dir: dirs.cache.clone(),
+            templates_dir: None,
+            min_free_disk_mib: 10 * 1024,
+        }
+    }
+
+    pub fn artifacts_dir(&self) -> PathBuf {
+        self.artifacts_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("artifacts"))
+    }
+
+    pub fn runs_dir(&self) -> PathBuf {
+        self.data_dir.join("runs")
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        let names = [
+            ("lxc_binary", &self.lxc_binary),
+            ("lxd_remote", &self.lxd_remote),
+            ("lxd_project", &self.lxd_project),
+            ("image", &self.image),
+            ("storage_pool", &self.storage_pool),
+            ("spack_ref", &self.spack_ref),
+            ("spack_packages_ref", &self.spack_packages_ref),
+        ];
+        for (key, value) in names {
+            if !is_lxd_name(value) {
+                return Err(format!(
+                    "{key} = {value:?}: use letters, digits and `-_.:/+@` only"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Names that reach `lxc` and `git` as arguments: no spaces, no shell syntax,
+/// and no leading `-` that a program could read as an option.
+fn is_lxd_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+@".contains(&b))
+}
+
+/// The per-user base directories.
+#[derive(Debug, Clone)]
+pub struct XdgDirs {
+    pub config: PathBuf,
+    pub data: PathBuf,
+    pub cache: PathBuf,
+}
+
+impl XdgDirs {
+    /// The current user's XDG directories for `slurm-factory`.
+    pub fn for_current_user() -> Result<XdgDirs> {
+        let dirs = directories::ProjectDirs::from("", "", "slurm-factory").ok_or_else(|| {
+            Error::InvalidValue {
+                what: "home directory",
+                value: std::env::var("HOME").unwrap_or_default(),
+                reason: "no home directory is known for this user; set HOME".into(),
+            }
+        })?;
+        Ok(XdgDirs {
+            config: dirs.config_dir().to_path_buf(),
+            data: dirs.data_dir().to_path_buf(),
+            cache: dirs.cache_dir().to_path_buf(),
+        })
+    }
+}
+
+/// Effective settings and the provenance of each value.
+#[derive(Debug, Clone, Serialize)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub sources: BTreeMap<String, Source>,
+    /// The config file consulted (it may not exist).
+    pub config_path: PathBuf,
+    pub config_exists: bool,
+    /// Things worth telling the user, such as an unknown `SLURM_FACTORY_*` variable.
+    pub warnings: Vec<String>,
+}
+
+/// One row of `config show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub key: &'static str,
+    pub value: Option<String>,
+    pub source: Source,
+    pub env: String,
+    pub description: &'static str,
+}
+
+impl Loaded {
+    /// Loads settings for the current user from the real environment.
+    pub fn from_environment() -> Result<Loaded> {
+        let vars: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        load(&XdgDirs::for_current_user()?, &vars)
+    }
+
+    /// Every key with its effective value and source, in display order.
+    pub fn entries(&self) -> Vec<Entry> {
+        let table = toml::Table::try_from(&self.settings).expect("settings serialize");
+        KEYS.iter()
+            .map(|&(key, _, description)| Entry {
+                key,
+                value: table.get(key).map(|v| match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }),
+                source: self.sources.get(key).cloned().unwrap_or(Source::Default),
+                env: env_var(key),
+                description,
+            })
+            .collect()
+    }
+
+    /// Applies a command-line flag on top of everything else.
+    pub fn set_from_flag(&mut self, key: &str, value: &str, flag: &str) -> Result<()> {
+        let mut table = toml::Table::try_from(&self.settings).expect("settings serialize");
+        let kind = key_kind(key).expect("flag names a known key");
+        set_value(&mut table, key, kind, value).map_err(|message| Error::InvalidValue {
+            what: "flag value",
+            value: format!("{flag} {value}"),
+            reason: message,
+        })?;
+        self.settings = finish(table).map_err(|message| Error::InvalidValue {
+            what: "flag value",
+            value: format!("{flag} {value}"),
+            reason: message,
+        })?;
+        self.sources.insert(key.into(), Source::Flag(flag.into()));
+        Ok(())
+    }
+}
+
+fn env_var(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+}
+
+fn key_kind(key: &str) -> Option<Kind> {
+    KEYS.iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, kind, _)| kind)
+}
+
+fn set_value(
+    table: &mut toml::Table,
+    key: &str,
+    kind: Kind,
+    raw: &str,
+) -> std::result::Result<(), String> {
+    let value = match kind {
+        Kind::Integer => toml::Value::Integer(
+            raw.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("expected a whole number, got {raw:?}"))?
+                .into(),
+        ),
+        Kind::OptionalPath if raw.is_empty() => {
+            table.remove(key);
+            return Ok(());
+        }
+        Kind::Path | Kind::OptionalPath if !Path::new(raw).is_absolute() => {
+            return Err(format!("expected an absolute path, got {raw:?}"))
+        }
+        Kind::Text | Kind::Path | Kind::OptionalPath => toml::Value::String(raw.into()),
+    };
+    table.insert(key.into(), value);
+    Ok(())
+}
+
+fn finish(table: toml::Table) -> std::result::Result<Settings, String> {
+    let settings: Settings = table
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
+    settings.check()?;
+    Ok(settings)
+}
+
+/// Layers defaults, the config file and `vars` (the `SLURM_FACTORY_*` environment).
+pub fn load(dirs: &XdgDirs, vars: &BTreeMap<String, String>) -> Result<Loaded> {
+    let config_path = vars
+        .get(ENV_CONFIG)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dirs.config.join("config.toml"));
+    let mut table = toml::Table::try_from(Settings::defaults(dirs)).expect("defaults serialize");
+    let mut sources = BTreeMap::new();
+    let mut warnings = Vec::new();
+
+    let config_exists = config_path.exists();
+    if config_exists {
+        let text =
+            std::fs::read_to_string(&config_path).map_err(|source| Error::ConfigUnreadable {
+                path: config_path.clone(),
+                source,
+            })?;
+        let malformed = |message: String| Error::ConfigMalformed {
+            path: config_path.clone(),
+            message,
+        };
+        let file: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start].lines().count().max(1))
+                .unwrap_or(1);
+            malformed(format!("line {line}: {}", e.message()))
+        })?;
+        for (key, value) in file {
+            if key_kind(&key).is_none() {
+                return Err(malformed(format!(
+                    "unknown key `{key}`; known keys: {}",
+                    KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            table.insert(key.clone(), value);
+            sources.insert(key, Source::File(config_path.clone()));
+        }
+        finish(table.clone()).map_err(malformed)?;
+    }
+
+    for (var, raw) in vars {
+        if ENV_NON_KEYS.contains(&var.as_str()) {
+            continue;
+        }
+        let key = var[ENV_PREFIX.len()..].to_ascii_lowercase();
+        let Some(kind) = key_kind(&key) else {
+            warnings.push(format!("ignoring {var}: no setting is called `{key}`"));
+            continue;
+        };
+        let env_error = |message: String| Error::EnvOverride {
+            var: var.clone(),
+            value: raw.clone(),
+            message,
+        };
+        set_value(&mut table, &key, kind, raw).map_err(env_error)?;
+        finish(table.clone()).map_err(env_error)?;
+        sources.insert(key, Source::Env(var.clone()));
+    }
+
+    let settings = finish(table).map_err(|message| Error::ConfigMalformed {
+        path: config_path.clone(),
+        message,
+    })?;
+    Ok(Loaded {
+        settings,
+        sources,
+        config_path,
+        config_exists,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirs(root: &Path) -> XdgDirs {
+        XdgDirs {
+            config: root.join("config"),
+            data: root.join("data"),
+            cache: root.join("cache"),
+        }
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_use_xdg_dirs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let loaded = load(&dirs(tmp.path()), &vars(&[])).unwrap();
+        assert!(!loaded.config_exists);
+        assert_eq!(loaded.config_path, tmp.path().join("config/config.toml"));
+        assert_eq!(loaded.settings.cache_dir, tmp.path().join("cache"));
+        assert_eq!(
+            loaded.settings.artifacts_dir(),
+            tmp.path().join("data/artifacts")
+        );
+        assert!(loaded.entries().iter().all(|e| e.source == Source::Default));
+    }
+
+    #[test]
+    fn env_beats_file_beats_default() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = dirs(tmp.path());
+        std::fs::create_dir_all(&d.config).unwrap();
+        std::fs::write(
+            d.config.join("config.toml"),
+            "image = \"debian-12\"\nstorage_pool = \"fast\"\n",
+        )
+        .unwrap();
+        let loaded = load(&d, &vars(&[("SLURM_FACTORY_STORAGE_POOL", "btrfs")])).unwrap();
+        assert_eq!(loaded.settings.image, "debian-12");
+        assert_eq!(loaded.settings.storage_pool, "btrfs");
+        assert_eq!(
+            loaded.sources["image"],
+            Source::File(d.config.join("config.toml"))
+        );
+        assert_eq!(
+            loaded.sources["storage_pool"],
+            Source::Env("SLURM_FACTORY_STORAGE_POOL".into())
+        );
+
+        let mut loaded = loaded;
+        loaded
+            .set_from_flag("lxd_project", "teaching", "--project-name")
+            .unwrap();
+        assert_eq!(loaded.settings.lxd_project, "teaching");
+        let entry = loaded
+            .entries()
+            .into_iter()
+            .find(|e| e.key == "lxd_project")
+            .unwrap();
+        assert_eq!(entry.source, Source::Flag("--project-name".into()));
+        assert_eq!(entry.env, "SLURM_FACTORY_LXD_PROJECT");
+    }
+
+    #[test]
+    fn config_env_var_names_another_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("site.toml");
+        std::fs::write(&file, "min_free_disk_mib = 2048\n").unwrap();
+        let loaded = load(
+            &dirs(tmp.path()),
+            &vars(&[(ENV_CONFIG, file.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(loaded.settings.min_free_disk_mib, 2048);
+        assert!(loaded.config_exists);
+    }
+
+    #[test]
+    fn malformed_file_names_the_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("bad.toml");
+        std::fs::write(&file, "image = \"a\"\nstorage_pool = \n").unwrap();
+        let err = load(
+            &dirs(tmp.path()),
+            &vars(&[(ENV_CONFIG, file.to_str().unwrap())]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::ConfigMalformed { .. }));
+        assert!(err.to_string().contains("line 2"), "{err}");
+
+        std::fs::write(&file, "imgae = \"a\"\n").unwrap();
+        let err = load(
+            &dirs(tmp.path()),
+            &vars(&[(ENV_CONFIG, file.to_str().unwrap())]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown key `imgae`"), "{err}");
+
+        std::fs::write(&file, "min_free_disk_mib = \"lots\"\n").unwrap();
+        let err = load(
+            &dirs(tmp.path()),
+            &vars(&[(ENV_CONFIG, file.to_str().unwrap())]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::ConfigMalformed { .. }), "{err}");
+    }
+
+    #[test]
+    fn malformed_env_overrides_are_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (var, value) in [
+            ("SLURM_FACTORY_MIN_FREE_DISK_MIB", "ten"),
+            ("SLURM_FACTORY_CACHE_DIR", "relative/cache"),
+            ("SLURM_FACTORY_IMAGE", "ubuntu; rm -rf /"),
+            ("SLURM_FACTORY_LXC_BINARY", "--help"),
+        ] {
+            let err = load(&dirs(tmp.path()), &vars(&[(var, value)])).unwrap_err();
+            match &err {
+                Error::EnvOverride { var: v, .. } => assert_eq!(v, var),
+                other => panic!("{var}: unexpected {other}"),
+            }
+            assert_eq!(err.kind(), crate::ExitKind::Config);
+        }
+    }
+
+    #[test]
+    fn unknown_env_vars_warn_and_empty_optional_paths_unset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let loaded = load(
+            &dirs(tmp.path()),
+            &vars(&[
+                ("SLURM_FACTORY_IMAGES", "x"),
+                ("SLURM_FACTORY_TEMPLATES_DIR", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(loaded.warnings.len(), 1);
+        assert!(loaded.warnings[0].contains("SLURM_FACTORY_IMAGES"));
+        assert_eq!(loaded.settings.templates_dir, None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unreadable_file_is_a_config_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A directory where the file should be cannot be read as a file, even by root.
+        let file = tmp.path().join("dir.toml");
+        std::fs::create_dir(&file).unwrap();
+        let err = load(
+            &dirs(tmp.path()),
+            &vars(&[(ENV_CONFIG, file.to_str().unwrap())]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::ConfigUnreadable { .. }), "{err}");
+    }
+}
