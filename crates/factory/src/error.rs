@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Families of failures, each with its own process exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExitKind {
     /// The request or the command line is wrong.
@@ -221,7 +221,7 @@ impl Error {
 }
 
 /// A serializable rendering of an error for `--json` output and the UI.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ErrorReport {
     pub error: String,
     pub hint: String,

@@ -6,7 +6,9 @@
 pub mod catalog;
 pub mod doctor;
 pub mod error;
+pub mod events;
 pub mod lxd;
+pub mod progress;
 pub mod request;
 pub mod settings;
 

@@ -1,0 +1,179 @@
+//! The one event stream of a build. The pipeline emits [`BuildEvent`]s; the
+//! CLI draws progress bars from them, `--json` prints them, the desktop app
+//! receives them over a Tauri channel, and every run keeps them in
+//! `events.jsonl`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorReport;
+
+/// The stages of a run, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    Preflight,
+    Provision,
+    SpackSetup,
+    Concretize,
+    Install,
+    BuildcachePush,
+    Package,
+    Verify,
+    Export,
+    Cleanup,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 10] = [
+        Stage::Preflight,
+        Stage::Provision,
+        Stage::SpackSetup,
+        Stage::Concretize,
+        Stage::Install,
+        Stage::BuildcachePush,
+        Stage::Package,
+        Stage::Verify,
+        Stage::Export,
+        Stage::Cleanup,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Preflight => "preflight",
+            Stage::Provision => "provision",
+            Stage::SpackSetup => "spack-setup",
+            Stage::Concretize => "concretize",
+            Stage::Install => "install",
+            Stage::BuildcachePush => "buildcache-push",
+            Stage::Package => "package",
+            Stage::Verify => "verify",
+            Stage::Export => "export",
+            Stage::Cleanup => "cleanup",
+        }
+    }
+
+    /// 1-based position, for "stage 3/10".
+    pub fn number(self) -> usize {
+        Stage::ALL.iter().position(|s| *s == self).unwrap_or(0) + 1
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// How a stage ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageOutcome {
+    /// Did its work.
+    Done,
+    /// Reused a cached result (base image, spack.lock, …).
+    Cached,
+    /// Not needed for this request.
+    Skipped,
+    Failed,
+    Cancelled,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BuildEvent {
+    RunStarted {
+        run_id: String,
+        artifact_name: String,
+        run_dir: String,
+        stages: Vec<Stage>,
+    },
+    StageStarted {
+        stage: Stage,
+    },
+    StageFinished {
+        stage: Stage,
+        outcome: StageOutcome,
+        elapsed_ms: u64,
+        /// A short note: "base image sf-base-1a2b reused", "3 of 6 from buildcache".
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    Progress {
+        stage: Stage,
+        done: u32,
+        total: u32,
+        label: String,
+    },
+    Log {
+        stage: Stage,
+        stream: Stream,
+        line: String,
+    },
+    Warning {
+        stage: Stage,
+        message: String,
+    },
+    RunFinished {
+        outcome: Outcome,
+        elapsed_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        artifact_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<ErrorReport>,
+    },
+}
+
+/// An event and when it happened, relative to the start of its run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub t_ms: u64,
+    #[serde(flatten)]
+    pub event: BuildEvent,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_serialize_as_flat_json_lines() {
+        let rec = EventRecord {
+            t_ms: 1500,
+            event: BuildEvent::Progress {
+                stage: Stage::Install,
+                done: 3,
+                total: 7,
+                label: "munge".into(),
+            },
+        };
+        let line = serde_json::to_string(&rec).unwrap();
+        assert_eq!(
+            line,
+            r#"{"t_ms":1500,"type":"progress","stage":"install","done":3,"total":7,"label":"munge"}"#
+        );
+        assert_eq!(serde_json::from_str::<EventRecord>(&line).unwrap(), rec);
+    }
+
+    #[test]
+    fn stages_are_numbered_in_order() {
+        assert_eq!(Stage::Preflight.number(), 1);
+        assert_eq!(Stage::Cleanup.number(), Stage::ALL.len());
+        assert_eq!(Stage::BuildcachePush.to_string(), "buildcache-push");
+    }
+}

@@ -1,0 +1,194 @@
+//! Turns the output of stage scripts into progress: Spack's own lines, and a
+//! small protocol any template script may print:
+//!
+//! ```text
+//! ::progress DONE TOTAL LABEL
+//! ```
+
+/// What one line of output says about progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    pub done: u32,
+    pub total: u32,
+    pub label: String,
+}
+
+/// Follows Spack's `install` output (also concretize's spec list).
+///
+/// `==> Installing NAME-VERSION-HASH [i/n]` names the package being worked
+/// on and the total (n counts externals and installed specs too); each
+/// `[+] PREFIX` line marks one spec present, so their count is "done".
+#[derive(Debug, Default)]
+pub struct SpackProgress {
+    done: u32,
+    total: u32,
+    current: String,
+    from_buildcache: u32,
+    built_from_source: u32,
+    errors: Vec<String>,
+}
+
+impl SpackProgress {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds one line; returns an update when progress changed.
+    pub fn feed(&mut self, line: &str) -> Option<Update> {
+        if let Some(update) = parse_protocol(line) {
+            return Some(update);
+        }
+        let line = line.trim_end();
+        if let Some(rest) = line.strip_prefix("==> Installing ") {
+            let (name, counts) = rest.rsplit_once(" [")?;
+            let (_, total) = counts.trim_end_matches(']').split_once('/')?;
+            self.total = total.parse().ok()?;
+            self.current = package_name(name);
+            return Some(self.update());
+        }
+        if line.starts_with("[+] ") {
+            self.done += 1;
+            if self.total < self.done {
+                self.total = self.done;
+            }
+            return Some(self.update());
+        }
+        if line.starts_with("==> Extracting ") && line.ends_with(" from binary cache") {
+            self.from_buildcache += 1;
+        } else if line.starts_with("==> No binary for ") && line.ends_with("installing from source")
+        {
+            self.built_from_source += 1;
+        } else if let Some(err) = line.strip_prefix("==> Error: ") {
+            self.errors.push(err.to_string());
+        }
+        None
+    }
+
+    fn update(&self) -> Update {
+        Update {
+            done: self.done,
+            total: self.total,
+            label: self.current.clone(),
+        }
+    }
+
+    /// Packages extracted from the buildcache so far.
+    pub fn from_buildcache(&self) -> u32 {
+        self.from_buildcache
+    }
+
+    /// Packages compiled from source so far.
+    pub fn built_from_source(&self) -> u32 {
+        self.built_from_source
+    }
+
+    /// Spack's `==> Error:` lines, first line of each.
+    pub fn errors(&self) -> &[String] {
+        &self.errors
+    }
+}
+
+/// `lz4-1.9.4-r427wvnwuvdmmmituu6ykdxzprw7shlz` → `lz4@1.9.4`.
+fn package_name(full: &str) -> String {
+    let mut parts: Vec<&str> = full.rsplitn(3, '-').collect();
+    parts.reverse();
+    match parts.as_slice() {
+        [name, version, hash] if hash.len() >= 7 => format!("{name}@{version}"),
+        _ => full.to_string(),
+    }
+}
+
+/// `::progress 3 10 compiling libgreet`.
+pub fn parse_protocol(line: &str) -> Option<Update> {
+    let rest = line.trim_end().strip_prefix("::progress ")?;
+    let mut parts = rest.splitn(3, ' ');
+    let done = parts.next()?.parse().ok()?;
+    let total = parts.next()?.parse().ok()?;
+    let label = parts.next().unwrap_or("").to_string();
+    (done <= total).then_some(Update { done, total, label })
+}
+
+/// Counts what `spack concretize` says: (specs to build, specs already present or external).
+pub fn concretize_counts(output: &str) -> (u32, u32) {
+    let mut to_build = 0;
+    let mut present = 0;
+    for line in output.lines() {
+        if line.starts_with(" -   ") {
+            to_build += 1;
+        } else if line.starts_with("[+]  ")
+            || line.starts_with("[e]  ")
+            || line.starts_with("[^]  ")
+        {
+            present += 1;
+        }
+    }
+    (to_build, present)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/spack/");
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{FIXTURES}{name}")).unwrap()
+    }
+
+    fn run(text: &str) -> (SpackProgress, Vec<Update>) {
+        let mut p = SpackProgress::new();
+        let updates = text.lines().filter_map(|l| p.feed(l)).collect();
+        (p, updates)
+    }
+
+    #[test]
+    fn source_build_reaches_all_six_specs() {
+        let (p, updates) = run(&fixture("install-from-source.txt"));
+        let last = updates.last().unwrap();
+        assert_eq!((last.done, last.total), (6, 6));
+        assert!(updates.iter().any(|u| u.label == "lz4@1.9.4"));
+        assert_eq!(p.built_from_source(), 1);
+        assert_eq!(p.from_buildcache(), 0);
+        assert!(p.errors().is_empty());
+    }
+
+    #[test]
+    fn buildcache_install_counts_extractions() {
+        let (p, updates) = run(&fixture("install-from-buildcache.txt"));
+        let last = updates.last().unwrap();
+        assert_eq!(last.total, 6);
+        assert_eq!(last.done, 6);
+        assert_eq!(p.from_buildcache(), 3);
+    }
+
+    #[test]
+    fn fetch_error_is_reported() {
+        let (p, updates) = run(&fixture("install-fetch-error.txt"));
+        assert_eq!(updates.last().unwrap().label, "lz4@1.9.4");
+        assert_eq!(updates.last().unwrap().done, 5, "lz4 never finished");
+        assert_eq!(p.errors().len(), 1);
+        assert!(p.errors()[0].starts_with("FetchError: All fetchers failed"));
+    }
+
+    #[test]
+    fn concretize_output_counts_specs() {
+        assert_eq!(concretize_counts(&fixture("concretize-lz4.txt")), (3, 3));
+        let (build, present) = concretize_counts(&fixture("concretize-slurm-openmpi.txt"));
+        assert_eq!(present, 2, "gcc and glibc are externals");
+        assert!(build > 70, "{build}");
+    }
+
+    #[test]
+    fn protocol_lines_are_progress() {
+        assert_eq!(
+            parse_protocol("::progress 2 3 compiling hello"),
+            Some(Update {
+                done: 2,
+                total: 3,
+                label: "compiling hello".into()
+            })
+        );
+        assert_eq!(parse_protocol("::progress 4 3 x"), None);
+        assert_eq!(parse_protocol("progress 1 2"), None);
+    }
+}
