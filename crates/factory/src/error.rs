@@ -116,6 +116,22 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("this machine is not ready to build: {failures}")]
+    NotReady { failures: String },
+
+    #[error("stage {stage} failed: {message}")]
+    BuildFailed {
+        stage: String,
+        message: String,
+        log: PathBuf,
+    },
+
+    #[error("the package failed verification: {problems}")]
+    VerifyFailed { problems: String, log: PathBuf },
+
+    #[error("no run `{id}`")]
+    RunNotFound { id: String },
+
     #[error("cancelled")]
     Cancelled,
 }
@@ -184,6 +200,21 @@ impl Error {
             Error::Io { path, .. } => {
                 format!("check that {} exists and is writable", path.display())
             }
+            Error::NotReady { .. } => {
+                "run `slurm-factory doctor` and apply the fix it prints for each failed check"
+                    .into()
+            }
+            Error::BuildFailed { log, .. } => format!(
+                "read the full log in {}; rerun with `--keep` to keep the build instance for \
+                 a look inside (`lxc exec <instance> -- bash`)",
+                log.display()
+            ),
+            Error::VerifyFailed { log, .. } => format!(
+                "the package would not run at another prefix; see {} for the checks, and the \
+                 package templates (`slurm-factory templates export`) for how it was relocated",
+                log.display()
+            ),
+            Error::RunNotFound { .. } => "list runs with `slurm-factory runs list`".into(),
             Error::Cancelled => "nothing was kept; run the command again to retry".into(),
         }
     }
@@ -204,7 +235,10 @@ impl Error {
             | Error::LxdUnreachable { .. }
             | Error::LxdPermission { .. }
             | Error::StoragePoolMissing { .. }
-            | Error::DiskFull { .. } => ExitKind::Environment,
+            | Error::DiskFull { .. }
+            | Error::NotReady { .. } => ExitKind::Environment,
+            Error::BuildFailed { .. } | Error::VerifyFailed { .. } => ExitKind::Build,
+            Error::RunNotFound { .. } => ExitKind::Usage,
             Error::Lxc { .. } => ExitKind::Build,
             Error::Io { .. } => ExitKind::Internal,
             Error::Cancelled => ExitKind::Cancelled,

@@ -10,6 +10,7 @@ pub mod events;
 pub mod lxd;
 pub mod progress;
 pub mod request;
+pub mod runs;
 pub mod settings;
 
 pub use error::{Error, ExitKind, Result};

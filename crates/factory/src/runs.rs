@@ -1,0 +1,275 @@
+//! Run records: one directory per build under `<data_dir>/runs/<id>/` with
+//! `run.json` (state), `request.json`, `events.jsonl`, `build.log`, the
+//! rendered recipe and `spack.lock`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::events::{BuildEvent, EventRecord, Outcome};
+
+/// `run.json`: what a run is and how far it got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub artifact_name: String,
+    /// RFC 3339.
+    pub started: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
+    /// `None` while running (or when the process died: see [`RunRecord::interrupted`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// The process driving the run, to tell a live run from a killed one.
+    pub pid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_id: Option<String>,
+    /// Set when a later process found this run's driver gone.
+    #[serde(default)]
+    pub interrupted: bool,
+}
+
+impl RunRecord {
+    /// Whether the process that drove this run still exists.
+    pub fn driver_alive(&self) -> bool {
+        self.outcome.is_none() && Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+}
+
+/// The directory of one run.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    pub id: String,
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates `<runs_root>/<id>/` with a fresh, unique id.
+    pub fn create(runs_root: &Path) -> Result<RunDir> {
+        std::fs::create_dir_all(runs_root)
+            .map_err(|e| Error::io("creating the runs directory", runs_root, e))?;
+        let stamp = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S").to_string();
+        for attempt in 0u32.. {
+            let id = format!("{stamp}-{}", short_token(attempt));
+            let path = runs_root.join(&id);
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(RunDir { id, path }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 64 => {}
+                Err(e) => return Err(Error::io("creating a run directory", path, e)),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    pub fn open(runs_root: &Path, id: &str) -> Result<RunDir> {
+        validate_run_id(id)?;
+        let path = runs_root.join(id);
+        if !path.is_dir() {
+            return Err(Error::RunNotFound { id: id.into() });
+        }
+        Ok(RunDir {
+            id: id.into(),
+            path,
+        })
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        let text = serde_json::to_vec_pretty(value).expect("serializable");
+        write_atomic(&self.file(name), &text)
+    }
+
+    pub fn record(&self) -> Result<RunRecord> {
+        let path = self.file("run.json");
+        let text = std::fs::read(&path).map_err(|e| Error::io("reading a run record", &path, e))?;
+        serde_json::from_slice(&text).map_err(|e| Error::io("parsing a run record", path, e.into()))
+    }
+}
+
+/// Writes through a temporary file and a rename, so readers never see half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| Error::io("writing", path, e))
+}
+
+/// Run ids reach paths and LXD instance names: `20261124-153000-1a2b`.
+pub fn validate_run_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 40
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::RunNotFound { id: id.into() })
+    }
+}
+
+fn short_token(salt: u32) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u32(salt);
+    format!("{:04x}", h.finish() & 0xffff)
+}
+
+/// All runs, newest first.
+pub fn list(runs_root: &Path) -> Vec<RunRecord> {
+    let Ok(entries) = std::fs::read_dir(runs_root) else {
+        return Vec::new();
+    };
+    let mut runs: Vec<RunRecord> = entries
+        .flatten()
+        .filter_map(|e| {
+            let text = std::fs::read(e.path().join("run.json")).ok()?;
+            serde_json::from_slice(&text).ok()
+        })
+        .collect();
+    runs.sort_by(|a, b| b.id.cmp(&a.id));
+    runs
+}
+
+/// Receives every event of a run as it happens.
+pub type Sink = Arc<dyn Fn(&EventRecord) + Send + Sync>;
+
+/// Stamps events, keeps them in the run directory and hands them to the sink.
+pub struct Emitter {
+    start: Instant,
+    sink: Sink,
+    events: Mutex<BufWriter<File>>,
+    log: Mutex<BufWriter<File>>,
+}
+
+impl Emitter {
+    pub fn new(run: &RunDir, sink: Sink) -> Result<Emitter> {
+        let open = |name: &str| {
+            let path = run.file(name);
+            File::create(&path)
+                .map(BufWriter::new)
+                .map_err(|e| Error::io("creating a run file", path, e))
+        };
+        Ok(Emitter {
+            start: Instant::now(),
+            sink,
+            events: Mutex::new(open("events.jsonl")?),
+            log: Mutex::new(open("build.log")?),
+        })
+    }
+
+    pub fn elapsed_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// Log lines go to `build.log`; everything else to `events.jsonl`, flushed
+    /// at once so a crash loses nothing but the last log lines.
+    pub fn emit(&self, event: BuildEvent) {
+        let record = EventRecord {
+            t_ms: self.elapsed_ms(),
+            event,
+        };
+        match &record.event {
+            BuildEvent::Log { stage, line, .. } => {
+                let mut log = self.log.lock().expect("log lock");
+                let _ = writeln!(log, "[{stage}] {line}");
+            }
+            _ => {
+                let mut events = self.events.lock().expect("events lock");
+                let _ = serde_json::to_writer(&mut *events, &record);
+                let _ = events.write_all(b"\n");
+                let _ = events.flush();
+                let _ = self.log.lock().expect("log lock").flush();
+            }
+        }
+        (self.sink)(&record);
+    }
+}
+
+impl Drop for Emitter {
+    fn drop(&mut self) {
+        if let Ok(mut log) = self.log.lock() {
+            let _ = log.flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Stage, Stream};
+
+    #[test]
+    fn run_dirs_are_unique_and_validated() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = RunDir::create(tmp.path()).unwrap();
+        let b = RunDir::create(tmp.path()).unwrap();
+        assert_ne!(a.id, b.id);
+        assert!(validate_run_id(&a.id).is_ok());
+        assert!(RunDir::open(tmp.path(), "../etc").is_err());
+        assert!(RunDir::open(tmp.path(), &a.id).is_ok());
+    }
+
+    #[test]
+    fn emitter_splits_logs_from_events_and_forwards_all() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunDir::create(tmp.path()).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        let em = Emitter::new(
+            &run,
+            Arc::new(move |r: &EventRecord| seen2.lock().unwrap().push(r.clone())),
+        )
+        .unwrap();
+        em.emit(BuildEvent::StageStarted {
+            stage: Stage::Install,
+        });
+        em.emit(BuildEvent::Log {
+            stage: Stage::Install,
+            stream: Stream::Stdout,
+            line: "==> Installing lz4".into(),
+        });
+        drop(em);
+        assert_eq!(seen.lock().unwrap().len(), 2);
+        let events = std::fs::read_to_string(run.file("events.jsonl")).unwrap();
+        assert_eq!(events.lines().count(), 1);
+        assert!(events.contains("stage_started"));
+        let log = std::fs::read_to_string(run.file("build.log")).unwrap();
+        assert_eq!(log, "[install] ==> Installing lz4\n");
+    }
+
+    #[test]
+    fn records_round_trip_and_list_newest_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        for n in 0..2 {
+            let run = RunDir::create(tmp.path()).unwrap();
+            let rec = RunRecord {
+                id: run.id.clone(),
+                artifact_name: format!("a{n}"),
+                started: "2026-11-24T15:00:00Z".into(),
+                finished: None,
+                outcome: None,
+                pid: std::process::id(),
+                artifact_id: None,
+                interrupted: false,
+            };
+            run.write_json("run.json", &rec).unwrap();
+            assert_eq!(run.record().unwrap(), rec);
+            assert!(rec.driver_alive());
+        }
+        let runs = list(tmp.path());
+        assert_eq!(runs.len(), 2);
+        assert!(runs[0].id >= runs[1].id);
+    }
+}
