@@ -129,6 +129,9 @@ pub enum Error {
     #[error("the package failed verification: {problems}")]
     VerifyFailed { problems: String, log: PathBuf },
 
+    #[error("preset {path} is invalid: {message}")]
+    PresetInvalid { path: PathBuf, message: String },
+
     #[error("no run `{id}`")]
     RunNotFound { id: String },
 
@@ -214,6 +217,11 @@ impl Error {
                  package templates (`slurm-factory templates export`) for how it was relocated",
                 log.display()
             ),
+            Error::PresetInvalid { .. } => {
+                "presets are YAML with the keys slurm_version, gpu, minimal, target, gpu_arch, \
+                 jobs, compiler; `slurm-factory plan --save-preset FILE` writes a valid one"
+                    .into()
+            }
             Error::RunNotFound { .. } => "list runs with `slurm-factory runs list`".into(),
             Error::Cancelled => "nothing was kept; run the command again to retry".into(),
         }
@@ -238,7 +246,7 @@ impl Error {
             | Error::DiskFull { .. }
             | Error::NotReady { .. } => ExitKind::Environment,
             Error::BuildFailed { .. } | Error::VerifyFailed { .. } => ExitKind::Build,
-            Error::RunNotFound { .. } => ExitKind::Usage,
+            Error::RunNotFound { .. } | Error::PresetInvalid { .. } => ExitKind::Usage,
             Error::Lxc { .. } => ExitKind::Build,
             Error::Io { .. } => ExitKind::Internal,
             Error::Cancelled => ExitKind::Cancelled,

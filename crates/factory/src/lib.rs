@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod error;
 pub mod events;
 pub mod lxd;
+pub mod presets;
 pub mod progress;
 pub mod request;
 pub mod runs;

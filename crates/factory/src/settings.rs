@@ -21,6 +21,9 @@ pub struct Settings {
     pub lxd_project: String,
     /// The image build instances start from, e.g. `ubuntu:24.04` or a local alias.
     pub image: String,
+    /// The image verification instances start from: a plain system without
+    /// compilers, so a package that only runs where it was built is caught.
+    pub verify_image: String,
     /// The LXD storage pool for build instances.
     pub storage_pool: String,
     /// Git URL of Spack, cloned inside the container unless `spack_root` is set.
@@ -86,6 +89,11 @@ const KEYS: &[(&str, Kind, &str)] = &[
     ("lxd_remote", Kind::Text, "LXD remote builds run on"),
     ("lxd_project", Kind::Text, "LXD project builds run in"),
     ("image", Kind::Text, "image build instances start from"),
+    (
+        "verify_image",
+        Kind::Text,
+        "plain image packages are verified in",
+    ),
     ("storage_pool", Kind::Text, "LXD storage pool for instances"),
     ("spack_git_url", Kind::Text, "Spack git URL"),
     ("spack_ref", Kind::Text, "Spack release tag"),
@@ -135,6 +143,7 @@ impl Settings {
             lxd_remote: "local".into(),
             lxd_project: "default".into(),
             image: "ubuntu:24.04".into(),
+            verify_image: "ubuntu:24.04".into(),
             storage_pool: "default".into(),
             spack_git_url: "https://github.com/spack/spack.git".into(),
             spack_ref: "v1.1.0".into(),
@@ -166,6 +175,7 @@ impl Settings {
             ("lxd_remote", &self.lxd_remote),
             ("lxd_project", &self.lxd_project),
             ("image", &self.image),
+            ("verify_image", &self.verify_image),
             ("storage_pool", &self.storage_pool),
             ("spack_ref", &self.spack_ref),
             ("spack_packages_ref", &self.spack_packages_ref),

@@ -8,8 +8,9 @@ use crate::output::{table, Out};
 /// The options that describe a package; `plan` and `build` share them.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RequestArgs {
-    /// Slurm release (25.05, 24.11, 23.11, 23.02) or a full Spack version (24-11-6-1).
-    #[arg(long, value_name = "VERSION", default_value = "25.05")]
+    /// Slurm release (25.05, 24.11, 23.11, 23.02) or a full Spack version (24-11-6-1) [default: 25.05].
+    #[arg(long, value_name = "VERSION", default_value = "")]
+    #[arg(hide_default_value = true)]
     pub slurm_version: String,
     /// Build GPU support for this vendor.
     #[arg(long, value_enum, value_name = "VENDOR")]
@@ -26,9 +27,9 @@ pub struct RequestArgs {
     /// Parallel build jobs; default: one per core.
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<u32>,
-    /// Compiler Spack builds with.
-    #[arg(long, value_enum, default_value = "system")]
-    pub compiler: CompilerArg,
+    /// Compiler Spack builds with [default: system].
+    #[arg(long, value_enum)]
+    pub compiler: Option<CompilerArg>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -46,6 +47,10 @@ pub enum CompilerArg {
 }
 
 impl RequestArgs {
+    pub fn compiler_given(&self) -> bool {
+        self.compiler.is_some()
+    }
+
     pub fn to_request(&self) -> BuildRequest {
         BuildRequest {
             slurm_version: self.slurm_version.clone(),
@@ -58,8 +63,8 @@ impl RequestArgs {
             gpu_arch: self.gpu_arch.clone(),
             jobs: self.jobs,
             compiler: match self.compiler {
-                CompilerArg::System => Compiler::System,
-                CompilerArg::SpackGcc => Compiler::SpackGcc,
+                None | Some(CompilerArg::System) => Compiler::System,
+                Some(CompilerArg::SpackGcc) => Compiler::SpackGcc,
             },
         }
     }
@@ -77,10 +82,20 @@ Examples:
 pub struct Args {
     #[command(flatten)]
     pub request: RequestArgs,
+    /// Save the request as a YAML preset for `build --preset` (and the desktop app).
+    #[arg(long, value_name = "FILE")]
+    pub save_preset: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
-    let resolved = args.request.to_request().resolve(&Defaults::for_host())?;
+    let request = args.request.to_request();
+    let resolved = request.resolve(&Defaults::for_host())?;
+    if let Some(path) = &args.save_preset {
+        factory::presets::save(path, &request)?;
+        if !out.json {
+            eprintln!("saved preset {}", path.display());
+        }
+    }
     let s = &loaded.settings;
     if out.json {
         out.json(&serde_json::json!({

@@ -1,0 +1,218 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use factory::events::{BuildEvent, EventRecord, Outcome, Stage, StageOutcome};
+use factory::pipeline::{self, BuildOptions};
+use factory::request::{BuildRequest, Defaults};
+use factory::settings::Loaded;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use super::plan::RequestArgs;
+use crate::output::Out;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Stages: preflight, provision, spack-setup, concretize, install, \
+buildcache-push, package, verify, export, cleanup. Ctrl-C cancels at any stage: the build \
+instance is deleted and nothing reaches the artifact store.
+
+Examples:
+  slurm-factory build                                   default package for this machine
+  slurm-factory build --slurm-version 24.11 --gpu cuda --gpu-arch 80,90
+  slurm-factory build --preset lab.yaml --jobs 8        a saved request, jobs overridden
+  slurm-factory build --minimal --json > events.jsonl   events as JSON lines
+  slurm-factory build --offline                         Spack from spack_root (air-gapped)")]
+pub struct Args {
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// A saved request (YAML, as `plan --save-preset` writes); flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub preset: Option<PathBuf>,
+    /// Keep the build instance when the build fails, to look inside.
+    #[arg(long)]
+    pub keep: bool,
+    /// Use the local Spack copies named by spack_root / spack_packages_root, no git.
+    #[arg(long)]
+    pub offline: bool,
+    /// Skip verification at another prefix in a clean instance.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Also write a .tar.gz next to the .tar.zst.
+    #[arg(long)]
+    pub gzip: bool,
+}
+
+pub async fn run(args: Args, loaded: &Loaded, out: &Out, verbose: bool) -> factory::Result<ExitCode> {
+    let request = merge_preset(&args)?;
+    let resolved = request.resolve(&Defaults::for_host())?;
+    let options = BuildOptions {
+        request: resolved,
+        keep_on_failure: args.keep,
+        offline: args.offline,
+        verify: !args.no_verify,
+        gzip: args.gzip,
+    };
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    let quiet = out.quiet;
+    let json = out.json;
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            if !quiet && !json {
+                eprintln!("cancelling: stopping the build and deleting its instances...");
+            }
+            on_signal.cancel();
+        }
+    });
+    let sink: factory::runs::Sink = if out.json {
+        Arc::new(|rec: &EventRecord| {
+            println!("{}", serde_json::to_string(rec).expect("events serialize"));
+        })
+    } else {
+        let view = Arc::new(Mutex::new(Progress::new(out.quiet, verbose)));
+        Arc::new(move |rec: &EventRecord| view.lock().expect("view lock").on(rec))
+    };
+    let result = pipeline::build(&loaded.settings, options, sink, cancel).await?;
+    if !out.json && !out.quiet {
+        println!(
+            "\nBuilt artifact {}\n  run log: {}\n  next:    slurm-factory artifacts show {}",
+            result.artifact_id,
+            result.run_dir.join("build.log").display(),
+            result.artifact_id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The preset is the base; every flag the user typed wins over it.
+fn merge_preset(args: &Args) -> factory::Result<BuildRequest> {
+    let from_flags = args.request.to_request();
+    let Some(path) = &args.preset else {
+        return Ok(from_flags);
+    };
+    let mut req = factory::presets::load(path)?;
+    if !args.request.slurm_version.is_empty() {
+        req.slurm_version = from_flags.slurm_version;
+    }
+    if from_flags.gpu.is_some() {
+        req.gpu = from_flags.gpu;
+    }
+    req.minimal |= from_flags.minimal;
+    if from_flags.target.is_some() {
+        req.target = from_flags.target;
+    }
+    if !from_flags.gpu_arch.is_empty() {
+        req.gpu_arch = from_flags.gpu_arch;
+    }
+    if from_flags.jobs.is_some() {
+        req.jobs = from_flags.jobs;
+    }
+    if args.request.compiler_given() {
+        req.compiler = from_flags.compiler;
+    }
+    Ok(req)
+}
+
+/// Draws the run: one line per finished stage, a bar for the stages and one
+/// for the packages being installed.
+struct Progress {
+    bars: MultiProgress,
+    stages: ProgressBar,
+    packages: Option<ProgressBar>,
+    verbose: bool,
+}
+
+impl Progress {
+    fn new(quiet: bool, verbose: bool) -> Progress {
+        let target = if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        let bars = MultiProgress::with_draw_target(target);
+        let stages = bars.add(ProgressBar::new(Stage::ALL.len() as u64));
+        stages.set_style(
+            ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg} {elapsed}")
+                .expect("valid template"),
+        );
+        stages.enable_steady_tick(Duration::from_millis(120));
+        Progress {
+            bars,
+            stages,
+            packages: None,
+            verbose,
+        }
+    }
+
+    fn on(&mut self, rec: &EventRecord) {
+        match &rec.event {
+            BuildEvent::RunStarted {
+                run_id,
+                artifact_name,
+                ..
+            } => {
+                let _ = self
+                    .bars
+                    .println(format!("Building {artifact_name} (run {run_id})"));
+            }
+            BuildEvent::StageStarted { stage } => {
+                self.stages.set_message(stage.to_string());
+            }
+            BuildEvent::StageFinished {
+                stage,
+                outcome,
+                elapsed_ms,
+                detail,
+            } => {
+                if let Some(bar) = self.packages.take() {
+                    bar.finish_and_clear();
+                }
+                self.stages.inc(1);
+                let mark = match outcome {
+                    StageOutcome::Done => "done",
+                    StageOutcome::Cached => "cached",
+                    StageOutcome::Skipped => "skipped",
+                    StageOutcome::Failed => "FAILED",
+                    StageOutcome::Cancelled => "cancelled",
+                };
+                let detail = detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+                let _ = self.bars.println(format!(
+                    "  {:>2}. {stage:<16} {mark:<9} {:>7.1}s{detail}",
+                    stage.number(),
+                    *elapsed_ms as f64 / 1000.0
+                ));
+            }
+            BuildEvent::Progress {
+                done, total, label, ..
+            } => {
+                let bar = self.packages.get_or_insert_with(|| {
+                    let bar = self.bars.add(ProgressBar::new(u64::from(*total)));
+                    bar.set_style(
+                        ProgressStyle::with_template("    {bar:30} {pos}/{len} {msg}")
+                            .expect("valid template"),
+                    );
+                    bar
+                });
+                bar.set_length(u64::from(*total));
+                bar.set_position(u64::from(*done));
+                bar.set_message(label.clone());
+            }
+            BuildEvent::Log { line, .. } => {
+                if self.verbose {
+                    let _ = self.bars.println(format!("    | {line}"));
+                }
+            }
+            BuildEvent::Warning { stage, message } => {
+                let _ = self.bars.println(format!("  warning ({stage}): {message}"));
+            }
+            BuildEvent::RunFinished { outcome, .. } => {
+                self.stages.finish_and_clear();
+                if *outcome == Outcome::Cancelled {
+                    let _ = self.bars.println("Cancelled; nothing was kept.");
+                }
+            }
+        }
+    }
+}

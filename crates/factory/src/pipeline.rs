@@ -1,0 +1,861 @@
+//! One build, stage by stage: preflight, provision, spack setup, concretize,
+//! install, buildcache push, package, verify, export, cleanup.
+//!
+//! Every stage reports through one [`Emitter`]; every command that runs in a
+//! container is a rendered template script started with argv; a
+//! [`CancellationToken`] stops the run at any point, after which the
+//! instances are deleted and nothing reaches the artifact store.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use crate::artifacts::Store;
+use crate::doctor;
+use crate::error::{Error, ErrorReport, Result};
+use crate::events::{BuildEvent, Outcome, Stage, StageOutcome, Stream};
+use crate::layout;
+use crate::lxd::{DiskDevice, LaunchSpec, Lxc, StreamKind};
+use crate::package::{self, Allowlist, ArchiveFormat, Manifest, StageTiming, VerifyCheck, VerifyResult};
+use crate::progress::{self, SpackProgress};
+use crate::recipe::{RecipeContext, Rendered, Templates};
+use crate::request::ResolvedRequest;
+use crate::runs::{self, Emitter, RunDir, RunRecord, Sink};
+use crate::settings::Settings;
+
+/// Instances of a run carry this config key, so leftovers can be found.
+pub const RUN_LABEL: &str = "user.slurm-factory.run";
+
+/// Everything a build needs besides the settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildOptions {
+    pub request: ResolvedRequest,
+    /// Keep the build instance when the build fails, for debugging.
+    pub keep_on_failure: bool,
+    /// Use the local Spack copies from the settings instead of git.
+    pub offline: bool,
+    /// Run the verify stage (unpack at another prefix in a clean instance).
+    pub verify: bool,
+    /// Also write a `.tar.gz` for systems without zstd.
+    pub gzip: bool,
+}
+
+/// What a finished build produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildResult {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub artifact_id: String,
+}
+
+/// Runs one build to the end, or until `cancel` fires.
+pub async fn build(
+    settings: &Settings,
+    options: BuildOptions,
+    sink: Sink,
+    cancel: CancellationToken,
+) -> Result<BuildResult> {
+    let lxc = Lxc::new(settings);
+    let templates = Templates::load(settings.templates_dir.as_deref())?;
+    let run = RunDir::create(&settings.runs_dir())?;
+    let emitter = Emitter::new(&run, sink)?;
+    let mut record = RunRecord {
+        id: run.id.clone(),
+        artifact_name: options.request.artifact_name(),
+        started: jiff::Timestamp::now().to_string(),
+        finished: None,
+        outcome: None,
+        pid: std::process::id(),
+        artifact_id: None,
+        interrupted: false,
+    };
+    run.write_json("run.json", &record)?;
+    run.write_json("request.json", &options.request)?;
+    emitter.emit(BuildEvent::RunStarted {
+        run_id: run.id.clone(),
+        artifact_name: record.artifact_name.clone(),
+        run_dir: run.path.display().to_string(),
+        stages: Stage::ALL.to_vec(),
+    });
+
+    let mut build = Build {
+        settings,
+        options: &options,
+        lxc,
+        templates,
+        run: &run,
+        emitter: &emitter,
+        cancel: &cancel,
+        instances: Vec::new(),
+        timings: Mutex::new(Vec::new()),
+    };
+    let result = build.stages().await;
+    build.cleanup(result.is_err()).await;
+
+    let outcome = match &result {
+        Ok(_) => Outcome::Succeeded,
+        Err(Error::Cancelled) => Outcome::Cancelled,
+        Err(_) => Outcome::Failed,
+    };
+    record.finished = Some(jiff::Timestamp::now().to_string());
+    record.outcome = Some(outcome);
+    record.artifact_id = result.as_ref().ok().cloned();
+    run.write_json("run.json", &record)?;
+    emitter.emit(BuildEvent::RunFinished {
+        outcome,
+        elapsed_ms: emitter.elapsed_ms(),
+        artifact_id: record.artifact_id.clone(),
+        error: result.as_ref().err().map(ErrorReport::from),
+    });
+    let artifact_id = result?;
+    Ok(BuildResult {
+        run_id: run.id.clone(),
+        run_dir: run.path.clone(),
+        artifact_id,
+    })
+}
+
+struct Build<'a> {
+    settings: &'a Settings,
+    options: &'a BuildOptions,
+    lxc: Lxc,
+    templates: Templates,
+    run: &'a RunDir,
+    emitter: &'a Emitter,
+    cancel: &'a CancellationToken,
+    /// Instances this run created (or was creating), deleted at cleanup.
+    instances: Vec<String>,
+    timings: Mutex<Vec<StageTiming>>,
+}
+
+/// What a stage reports when it ends well.
+struct Done<T> {
+    outcome: StageOutcome,
+    detail: Option<String>,
+    value: T,
+}
+
+fn done<T>(value: T) -> Done<T> {
+    Done {
+        outcome: StageOutcome::Done,
+        detail: None,
+        value,
+    }
+}
+
+impl<'a> Build<'a> {
+    fn emit(&self, event: BuildEvent) {
+        self.emitter.emit(event);
+    }
+
+    /// Wraps one stage: start/finish events, elapsed time, cancellation.
+    async fn stage<T>(
+        &self,
+        stage: Stage,
+        work: impl Future<Output = Result<Done<T>>>,
+    ) -> Result<T> {
+        self.emit(BuildEvent::StageStarted { stage });
+        let started = Instant::now();
+        let result = tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(Error::Cancelled),
+            r = work => r,
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        self.timings.lock().expect("timings lock").push(StageTiming {
+            stage: stage.as_str().into(),
+            seconds: elapsed_ms as f64 / 1000.0,
+        });
+        let (outcome, detail) = match &result {
+            Ok(d) => (d.outcome, d.detail.clone()),
+            Err(Error::Cancelled) => (StageOutcome::Cancelled, None),
+            Err(e) => (StageOutcome::Failed, Some(e.to_string())),
+        };
+        self.emit(BuildEvent::StageFinished {
+            stage,
+            outcome,
+            elapsed_ms,
+            detail,
+        });
+        result.map(|d| d.value)
+    }
+
+    async fn stages(&mut self) -> Result<String> {
+        let rendered = self.stage(Stage::Preflight, self.preflight()).await?;
+        let build_instance = self.run_instance_name("build");
+        self.instances.push(build_instance.clone());
+        self.stage(Stage::Provision, self.provision(&rendered, &build_instance))
+            .await?;
+        self.stage(Stage::SpackSetup, self.spack_setup(&build_instance))
+            .await?;
+        let to_build = self
+            .stage(Stage::Concretize, self.concretize(&rendered, &build_instance))
+            .await?;
+        self.stage(Stage::Install, self.install(&build_instance, to_build))
+            .await?;
+        self.stage(
+            Stage::BuildcachePush,
+            self.buildcache_push(&rendered, &build_instance),
+        )
+        .await?;
+        let staged = self
+            .stage(Stage::Package, self.package(&build_instance))
+            .await?;
+        let verify_instance = self.run_instance_name("verify");
+        if self.options.verify {
+            self.instances.push(verify_instance.clone());
+        }
+        let staged = self
+            .stage(Stage::Verify, self.verify(staged, &verify_instance))
+            .await?;
+        self.stage(Stage::Export, self.export(staged)).await
+    }
+
+    fn run_instance_name(&self, role: &str) -> String {
+        format!("sf-{role}-{}", self.run.id)
+    }
+
+    async fn preflight(&self) -> Result<Rendered> {
+        let report = doctor::run(self.settings).await;
+        let failures: Vec<String> = report
+            .checks
+            .iter()
+            .filter(|c| c.status == doctor::Status::Fail)
+            .map(|c| format!("{}: {}", c.title, c.detail))
+            .collect();
+        for c in report
+            .checks
+            .iter()
+            .filter(|c| c.status == doctor::Status::Warn)
+        {
+            self.emit(BuildEvent::Warning {
+                stage: Stage::Preflight,
+                message: format!("{}: {}", c.title, c.detail),
+            });
+        }
+        if !failures.is_empty() {
+            return Err(Error::NotReady {
+                failures: failures.join("; "),
+            });
+        }
+        recover_interrupted(self.settings, &self.lxc).await?;
+        for image in [&self.settings.image, &self.settings.verify_image] {
+            // Remote images (`ubuntu:24.04`) are fetched by LXD at launch.
+            if !image.contains(':') && !self.lxc.image_exists(image).await? {
+                return Err(Error::ImageNotFound {
+                    image: image.clone(),
+                });
+            }
+        }
+        let ctx = RecipeContext::new(&self.options.request, self.settings, self.options.offline);
+        let rendered = self.templates.render(&ctx)?;
+        rendered.write_to(&self.run.file("recipe"))?;
+        Ok(Done {
+            outcome: StageOutcome::Done,
+            detail: Some(format!("{} files rendered", rendered.files.len())),
+            value: rendered,
+        })
+    }
+
+    /// Reuses a base image keyed by the hash of what went into it, else
+    /// prepares one; then launches the build instance with the cache layers.
+    async fn provision(&self, rendered: &Rendered, instance: &str) -> Result<Done<()>> {
+        let alias = base_image_alias(self.settings, rendered, self.options.offline);
+        let cached = self.lxc.image_exists(&alias).await?;
+        if !cached {
+            let prep = self.run_instance_name("prep");
+            let result = self.prepare_base_image(&prep, &alias).await;
+            self.lxc.delete(&prep).await?;
+            result?;
+        }
+        let cache = CacheLayers::new(self.settings);
+        cache.create()?;
+        let out = self.run.file("out");
+        std::fs::create_dir_all(&out).map_err(|e| Error::io("creating", &out, e))?;
+        let mut devices = cache.devices();
+        devices.push(DiskDevice {
+            name: "sf-out".into(),
+            source: out,
+            path: layout::OUT.into(),
+            readonly: false,
+        });
+        self.lxc
+            .launch(&LaunchSpec {
+                image: alias.clone(),
+                name: instance.into(),
+                storage_pool: Some(self.settings.storage_pool.clone()),
+                config: self.instance_config(),
+                devices,
+                ephemeral: false,
+            })
+            .await?;
+        self.push_recipe(instance).await?;
+        let detail = if cached {
+            format!("base image {alias} reused")
+        } else {
+            format!("base image {alias} prepared")
+        };
+        Ok(Done {
+            outcome: if cached {
+                StageOutcome::Cached
+            } else {
+                StageOutcome::Done
+            },
+            detail: Some(detail),
+            value: (),
+        })
+    }
+
+    fn instance_config(&self) -> Vec<(String, String)> {
+        vec![
+            (RUN_LABEL.into(), self.run.id.clone()),
+            // Lets the container's root write the host's cache dirs as the host user.
+            ("raw.idmap".into(), format!("both {} 0", host_uid())),
+        ]
+    }
+
+    async fn prepare_base_image(&self, prep: &str, alias: &str) -> Result<()> {
+        self.lxc
+            .launch(&LaunchSpec {
+                image: self.settings.image.clone(),
+                name: prep.into(),
+                storage_pool: Some(self.settings.storage_pool.clone()),
+                config: vec![(RUN_LABEL.into(), self.run.id.clone())],
+                devices: Vec::new(),
+                ephemeral: false,
+            })
+            .await?;
+        self.push_recipe(prep).await?;
+        if self.options.offline {
+            for (local, remote) in [
+                (&self.settings.spack_root, layout::SPACK),
+                (&self.settings.spack_packages_root, layout::SPACK_PACKAGES),
+            ] {
+                if let Some(local) = local {
+                    self.lxc
+                        .push_tree(prep, local, parent_of(remote))
+                        .await?;
+                }
+            }
+        }
+        self.script(Stage::Provision, prep, "provision.sh", &[], &mut |_| {})
+            .await?;
+        self.lxc
+            .publish(prep, alias, &[("description", "slurm-factory base image")])
+            .await
+    }
+
+    async fn push_recipe(&self, instance: &str) -> Result<()> {
+        self.lxc
+            .push_tree(instance, &self.run.file("recipe"), parent_of(layout::RECIPE))
+            .await
+    }
+
+    /// Runs `scripts/<name>` from the pushed recipe, streaming its output.
+    async fn script(
+        &self,
+        stage: Stage,
+        instance: &str,
+        name: &str,
+        args: &[String],
+        on_line: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<()> {
+        let mut argv = vec![
+            "bash".to_string(),
+            format!("{}/scripts/{name}", layout::RECIPE),
+        ];
+        argv.extend(args.iter().cloned());
+        let last_lines = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let code = self
+            .lxc
+            .exec(
+                instance,
+                &argv,
+                &[],
+                |stream, line| {
+                    on_line(&line);
+                    let mut tail = last_lines.lock().expect("tail lock");
+                    if tail.len() == 5 {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line.clone());
+                    self.emit(BuildEvent::Log {
+                        stage,
+                        stream: match stream {
+                            StreamKind::Stdout => Stream::Stdout,
+                            StreamKind::Stderr => Stream::Stderr,
+                        },
+                        line,
+                    });
+                },
+                self.cancel,
+            )
+            .await?;
+        if code != 0 {
+            let tail: Vec<String> = last_lines.lock().expect("tail lock").iter().cloned().collect();
+            return Err(Error::BuildFailed {
+                stage: stage.as_str().into(),
+                message: format!("{name} exited with {code}; last output: {}", tail.join(" | ")),
+                log: self.run.file("build.log"),
+            });
+        }
+        Ok(())
+    }
+
+    async fn spack_setup(&self, instance: &str) -> Result<Done<()>> {
+        self.script(Stage::SpackSetup, instance, "spack-setup.sh", &[], &mut |_| {})
+            .await?;
+        Ok(done(()))
+    }
+
+    /// Solves the environment, or reuses the lock of a byte-identical one.
+    async fn concretize(&self, rendered: &Rendered, instance: &str) -> Result<Done<u32>> {
+        let key = lock_key(self.settings, rendered);
+        let cached_lock = CacheLayers::new(self.settings).locks.join(format!("{key}.lock"));
+        let env_lock = format!("{}/spack.lock", layout::ENV);
+        if cached_lock.is_file() {
+            self.lxc.push_file(instance, &cached_lock, &env_lock, None).await?;
+            std::fs::copy(&cached_lock, self.run.file("spack.lock"))
+                .map_err(|e| Error::io("copying spack.lock", &cached_lock, e))?;
+            return Ok(Done {
+                outcome: StageOutcome::Cached,
+                detail: Some(format!("spack.lock reused ({key})")),
+                value: 0,
+            });
+        }
+        let mut output = String::new();
+        self.script(Stage::Concretize, instance, "concretize.sh", &[], &mut |line| {
+            output.push_str(line);
+            output.push('\n');
+        })
+        .await?;
+        let (to_build, present) = progress::concretize_counts(&output);
+        let local_lock = self.run.file("spack.lock");
+        self.lxc.pull_file(instance, &env_lock, &local_lock).await?;
+        if let Some(dir) = cached_lock.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+        }
+        std::fs::copy(&local_lock, &cached_lock)
+            .map_err(|e| Error::io("caching spack.lock", &cached_lock, e))?;
+        Ok(Done {
+            outcome: StageOutcome::Done,
+            detail: Some(format!("{to_build} specs to build, {present} present")),
+            value: to_build,
+        })
+    }
+
+    async fn install(&self, instance: &str, to_build: u32) -> Result<Done<()>> {
+        let mut spack = SpackProgress::new();
+        if to_build > 0 {
+            self.emit(BuildEvent::Progress {
+                stage: Stage::Install,
+                done: 0,
+                total: to_build,
+                label: String::new(),
+            });
+        }
+        self.script(Stage::Install, instance, "install.sh", &[], &mut |line| {
+            if let Some(u) = spack.feed(line) {
+                self.emit(BuildEvent::Progress {
+                    stage: Stage::Install,
+                    done: u.done,
+                    total: u.total,
+                    label: u.label,
+                });
+            }
+        })
+        .await?;
+        let detail = match (spack.from_buildcache(), spack.built_from_source()) {
+            (0, 0) => None,
+            (cached, built) => Some(format!("{cached} from buildcache, {built} built")),
+        };
+        Ok(Done {
+            outcome: StageOutcome::Done,
+            detail,
+            value: (),
+        })
+    }
+
+    async fn buildcache_push(&self, rendered: &Rendered, instance: &str) -> Result<Done<()>> {
+        if !rendered.files.contains_key("scripts/buildcache-push.sh") {
+            return Ok(Done {
+                outcome: StageOutcome::Skipped,
+                detail: Some("the recipe has no buildcache-push.sh".into()),
+                value: (),
+            });
+        }
+        self.script(
+            Stage::BuildcachePush,
+            instance,
+            "buildcache-push.sh",
+            &[],
+            &mut |_| {},
+        )
+        .await?;
+        Ok(done(()))
+    }
+
+    /// The package script relocates the runtime tree into the host-mounted
+    /// output dir; the host then checks every ELF file and archives it.
+    async fn package(&self, instance: &str) -> Result<Done<Staged>> {
+        let name = self.options.request.artifact_name();
+        let dest = format!("{}/{name}", layout::OUT);
+        self.script(
+            Stage::Package,
+            instance,
+            "package.sh",
+            &[layout::VIEW.to_string(), dest],
+            &mut |_| {},
+        )
+        .await?;
+        let tree = self.run.file("out").join(&name);
+        let allow = Allowlist::for_package(self.options.request.package_type);
+        let inspection = package::inspect(&tree, &[layout::ROOT], &allow)?;
+        for w in &inspection.warnings {
+            self.emit(BuildEvent::Warning {
+                stage: Stage::Package,
+                message: w.to_string(),
+            });
+        }
+        if !inspection.problems.is_empty() {
+            let problems: Vec<String> = inspection.problems.iter().map(|p| p.to_string()).collect();
+            let log = self.run.file("inspection.log");
+            runs::write_atomic(&log, problems.join("\n").as_bytes())?;
+            return Err(Error::VerifyFailed {
+                problems: problems.join("; "),
+                log,
+            });
+        }
+        let staging = self.run.file("staging");
+        std::fs::create_dir_all(&staging).map_err(|e| Error::io("creating", &staging, e))?;
+        let mut formats = vec![ArchiveFormat::TarZst];
+        if self.options.gzip {
+            formats.push(ArchiveFormat::TarGz);
+        }
+        let archives = package::archive(&tree, &staging, &name, &formats)?;
+        let unpacked = package::tree_size(&tree);
+        let detail = format!(
+            "{} ELF files relocated; {} unpacked, {} as .tar.zst",
+            inspection.elf_files,
+            human_bytes(unpacked),
+            human_bytes(archives[0].bytes)
+        );
+        Ok(Done {
+            outcome: StageOutcome::Done,
+            detail: Some(detail),
+            value: Staged {
+                dir: staging,
+                archives,
+                unpacked,
+                inspection,
+                verify: None,
+            },
+        })
+    }
+
+    /// Unpacks the archive at another prefix in a clean instance and runs
+    /// the recipe's checks there.
+    async fn verify(&self, mut staged: Staged, instance: &str) -> Result<Done<Staged>> {
+        if !self.options.verify {
+            return Ok(Done {
+                outcome: StageOutcome::Skipped,
+                detail: Some("--no-verify".into()),
+                value: staged,
+            });
+        }
+        self.lxc
+            .launch(&LaunchSpec {
+                image: self.settings.verify_image.clone(),
+                name: instance.into(),
+                storage_pool: Some(self.settings.storage_pool.clone()),
+                config: vec![(RUN_LABEL.into(), self.run.id.clone())],
+                devices: Vec::new(),
+                ephemeral: false,
+            })
+            .await?;
+        self.push_recipe(instance).await?;
+        let archive = &staged.archives[0];
+        let remote_archive = format!("/tmp/{}", file_name(&archive.path));
+        self.lxc
+            .push_file(instance, &archive.path, &remote_archive, None)
+            .await?;
+        let mut checks = Vec::new();
+        let result = self
+            .script(
+                Stage::Verify,
+                instance,
+                "verify.sh",
+                &[remote_archive, layout::VERIFY_PREFIX.to_string()],
+                &mut |line| {
+                    if let Some(rest) = line.strip_prefix("::check ") {
+                        let (status, name) = rest.split_once(' ').unwrap_or((rest, ""));
+                        checks.push(VerifyCheck {
+                            name: name.to_string(),
+                            passed: status == "pass",
+                            output: String::new(),
+                        });
+                    }
+                },
+            )
+            .await;
+        let passed = result.is_ok() && checks.iter().all(|c| c.passed);
+        staged.verify = Some(VerifyResult {
+            passed,
+            checks: checks.clone(),
+        });
+        let log = self.run.file("build.log");
+        match result {
+            Err(Error::BuildFailed { message, .. }) => Err(Error::VerifyFailed {
+                problems: message,
+                log,
+            }),
+            Err(e) => Err(e),
+            Ok(()) if !passed => Err(Error::VerifyFailed {
+                problems: checks
+                    .iter()
+                    .filter(|c| !c.passed)
+                    .map(|c| c.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                log,
+            }),
+            Ok(()) => Ok(Done {
+                outcome: StageOutcome::Done,
+                detail: Some(format!("{} checks passed at {}", checks.len(), layout::VERIFY_PREFIX)),
+                value: staged,
+            }),
+        }
+    }
+
+    async fn export(&self, staged: Staged) -> Result<Done<String>> {
+        let req = &self.options.request;
+        let manifest = Manifest::new(
+            req,
+            &staged.archives,
+            staged.unpacked,
+            &staged.inspection,
+            staged.verify.clone(),
+            self.timings.lock().expect("timings lock").clone(),
+            self.run.file("spack.lock").as_path(),
+        );
+        manifest.write_atomic(&staged.dir.join("manifest.json"))?;
+        let store = Store::new(self.settings.artifacts_dir());
+        let artifact = store.add(&staged.dir)?;
+        Ok(Done {
+            outcome: StageOutcome::Done,
+            detail: Some(format!("artifact {}", artifact.id)),
+            value: artifact.id,
+        })
+    }
+
+    /// Deletes the run's instances (kept on failure with `--keep`) and its
+    /// staging files; runs even after a failure or a cancel.
+    async fn cleanup(&mut self, failed: bool) {
+        self.emit(BuildEvent::StageStarted {
+            stage: Stage::Cleanup,
+        });
+        let started = Instant::now();
+        let keep = failed && self.options.keep_on_failure && !self.cancel.is_cancelled();
+        let mut notes = Vec::new();
+        for name in &self.instances {
+            if keep {
+                notes.push(format!("kept {name}: `lxc exec {name} -- bash` to look inside"));
+                continue;
+            }
+            if let Err(e) = self.lxc.delete(name).await {
+                self.emit(BuildEvent::Warning {
+                    stage: Stage::Cleanup,
+                    message: format!("could not delete instance {name}: {e}"),
+                });
+            }
+        }
+        for dir in ["staging", "out"] {
+            let _ = std::fs::remove_dir_all(self.run.file(dir));
+        }
+        self.emit(BuildEvent::StageFinished {
+            stage: Stage::Cleanup,
+            outcome: StageOutcome::Done,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            detail: (!notes.is_empty()).then(|| notes.join("; ")),
+        });
+    }
+}
+
+struct Staged {
+    dir: PathBuf,
+    archives: Vec<package::ArchiveFile>,
+    unpacked: u64,
+    inspection: package::Inspection,
+    verify: Option<VerifyResult>,
+}
+
+/// The host directories shared with build instances.
+pub struct CacheLayers {
+    pub buildcache: PathBuf,
+    pub mirror: PathBuf,
+    pub ccache: PathBuf,
+    pub locks: PathBuf,
+}
+
+impl CacheLayers {
+    pub fn new(settings: &Settings) -> CacheLayers {
+        let root = &settings.cache_dir;
+        CacheLayers {
+            buildcache: root.join("buildcache"),
+            mirror: root.join("mirror"),
+            ccache: root.join("ccache"),
+            locks: root.join("locks"),
+        }
+    }
+
+    fn create(&self) -> Result<()> {
+        for dir in [&self.buildcache, &self.mirror, &self.ccache, &self.locks] {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("creating a cache dir", dir, e))?;
+        }
+        Ok(())
+    }
+
+    fn devices(&self) -> Vec<DiskDevice> {
+        [
+            ("sf-buildcache", &self.buildcache, layout::BUILDCACHE),
+            ("sf-mirror", &self.mirror, layout::MIRROR),
+            ("sf-ccache", &self.ccache, layout::CCACHE),
+        ]
+        .into_iter()
+        .map(|(name, source, path)| DiskDevice {
+            name: name.into(),
+            source: source.clone(),
+            path: path.into(),
+            readonly: false,
+        })
+        .collect()
+    }
+}
+
+/// `sf-base-<hash>`: changes whenever anything that shapes the base image does.
+fn base_image_alias(settings: &Settings, rendered: &Rendered, offline: bool) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        settings.image.as_str(),
+        settings.spack_git_url.as_str(),
+        settings.spack_ref.as_str(),
+        settings.spack_packages_git_url.as_str(),
+        settings.spack_packages_ref.as_str(),
+        if offline { "offline" } else { "online" },
+        rendered
+            .files
+            .get("scripts/provision.sh")
+            .map(String::as_str)
+            .unwrap_or(""),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    format!("sf-base-{}", &hex(&h.finalize())[..12])
+}
+
+/// The spack.lock cache key: the rendered environment and the Spack that solves it.
+fn lock_key(settings: &Settings, rendered: &Rendered) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        settings.spack_ref.as_str(),
+        settings.spack_packages_ref.as_str(),
+        rendered.files.get("spack.yaml").map(String::as_str).unwrap_or(""),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex(&h.finalize())[..16].to_string()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map(|(p, _)| p).unwrap_or("/")
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn host_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// Finds instances whose run's driver process is gone (killed, crashed,
+/// machine rebooted) and deletes them; marks those runs interrupted.
+pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<String>> {
+    let runs_root = settings.runs_dir();
+    let mut removed = Vec::new();
+    let mut by_run: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for inst in lxc.instances().await? {
+        if let Some(run_id) = inst.config.get(RUN_LABEL) {
+            by_run.entry(run_id.clone()).or_default().push(inst.name);
+        }
+    }
+    for (run_id, names) in by_run {
+        let record = RunDir::open(&runs_root, &run_id).and_then(|r| r.record().map(|rec| (r, rec)));
+        let alive = match &record {
+            Ok((_, rec)) => rec.driver_alive(),
+            Err(_) => false,
+        };
+        if alive {
+            continue;
+        }
+        for name in names {
+            lxc.delete(&name).await?;
+            removed.push(name);
+        }
+        if let Ok((dir, mut rec)) = record {
+            if rec.outcome.is_none() {
+                rec.interrupted = true;
+                rec.outcome = Some(Outcome::Failed);
+                dir.write_json("run.json", &rec)?;
+            }
+        }
+    }
+    Store::new(settings.artifacts_dir()).clean_incoming()?;
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes_reads_well() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(4_718_592), "4.5 MiB");
+    }
+
+    #[test]
+    fn parent_of_splits_container_paths() {
+        assert_eq!(parent_of("/opt/slurm-factory/recipe"), "/opt/slurm-factory");
+    }
+}
