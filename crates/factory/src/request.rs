@@ -61,14 +61,18 @@ pub struct BuildRequest {
     /// `25.05`, `24.11`, … or a full Spack version such as `24-11-6-1`. Empty = default.
     pub slurm_version: String,
     /// GPU support; `None` builds the CPU package.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu: Option<GpuVendor>,
     /// Slurm alone, fewest dependencies, no OpenMPI.
     pub minimal: bool,
     /// Spack target (`zen3`, `x86_64_v3`, …); `None` = the detected suggestion.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// `cuda_arch` values (`80`, `90`) or `amdgpu_target` values (`gfx90a`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gpu_arch: Vec<String>,
     /// Parallel build jobs; `None` = a suggestion from the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jobs: Option<u32>,
     pub compiler: Compiler,
 }
