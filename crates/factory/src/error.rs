@@ -132,6 +132,9 @@ pub enum Error {
     #[error("preset {path} is invalid: {message}")]
     PresetInvalid { path: PathBuf, message: String },
 
+    #[error("not confirmed: {action}")]
+    ConfirmationRequired { action: String },
+
     #[error("no run `{id}`")]
     RunNotFound { id: String },
 
@@ -222,6 +225,9 @@ impl Error {
                  jobs, compiler; `slurm-factory plan --save-preset FILE` writes a valid one"
                     .into()
             }
+            Error::ConfirmationRequired { .. } => {
+                "this deletes data; run it on a terminal to answer, or pass `--yes`".into()
+            }
             Error::RunNotFound { .. } => "list runs with `slurm-factory runs list`".into(),
             Error::Cancelled => "nothing was kept; run the command again to retry".into(),
         }
@@ -246,7 +252,9 @@ impl Error {
             | Error::DiskFull { .. }
             | Error::NotReady { .. } => ExitKind::Environment,
             Error::BuildFailed { .. } | Error::VerifyFailed { .. } => ExitKind::Build,
-            Error::RunNotFound { .. } | Error::PresetInvalid { .. } => ExitKind::Usage,
+            Error::RunNotFound { .. }
+            | Error::PresetInvalid { .. }
+            | Error::ConfirmationRequired { .. } => ExitKind::Usage,
             Error::Lxc { .. } => ExitKind::Build,
             Error::Io { .. } => ExitKind::Internal,
             Error::Cancelled => ExitKind::Cancelled,
