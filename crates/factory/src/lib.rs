@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod doctor;
 pub mod error;
+pub mod hardware;
 pub mod lxd;
 pub mod request;
 pub mod settings;

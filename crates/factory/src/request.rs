@@ -154,18 +154,15 @@ pub struct Defaults {
 }
 
 impl Defaults {
-    /// The generic target of this machine's architecture and one job per core.
+    /// The detected suggestions for this machine (best target, jobs).
     pub fn for_host() -> Defaults {
-        let target = match std::env::consts::ARCH {
-            "x86_64" => "x86_64",
-            "aarch64" => "aarch64",
-            other => other,
-        };
+        Defaults::from_suggestions(&crate::hardware::detect().suggestions)
+    }
+
+    pub fn from_suggestions(s: &crate::hardware::Suggestions) -> Defaults {
         Defaults {
-            target: target.into(),
-            jobs: std::thread::available_parallelism()
-                .map(|n| n.get() as u32)
-                .unwrap_or(1),
+            target: s.target.value.clone(),
+            jobs: s.jobs.value,
         }
     }
 }
@@ -253,7 +250,8 @@ fn is_digits(s: &str, len: std::ops::RangeInclusive<usize>) -> bool {
     len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Spack target names are lowercase identifiers: `x86_64_v3`, `zen3`, `neoverse_v2`.
+/// Spack target names are lowercase identifiers (`x86_64_v3`, `zen3`, `neoverse_v2`) that
+/// archspec knows. The pattern is checked first, so nothing odd ever reaches a message.
 pub fn validate_target(target: &str) -> Result<String> {
     let ok = !target.is_empty()
         && target.len() <= 64
@@ -265,6 +263,13 @@ pub fn validate_target(target: &str) -> Result<String> {
         return Err(Error::InvalidTarget {
             target: target.into(),
             reason: "a target is a lowercase name of letters, digits and `_`".into(),
+        });
+    }
+    let known = crate::hardware::known_targets();
+    if !known.iter().any(|k| k == target) {
+        return Err(Error::UnknownTarget {
+            target: target.into(),
+            known,
         });
     }
     Ok(target.into())
@@ -378,6 +383,18 @@ mod tests {
             })
             .unwrap_err();
             assert!(matches!(err, Error::InvalidTarget { .. }), "{bad:?}");
+        }
+        let err = resolve(BuildRequest {
+            target: Some("zen99".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        match &err {
+            Error::UnknownTarget { known, .. } => {
+                assert!(known.iter().any(|k| k == "zen3"), "{known:?}");
+                assert!(err.hint().contains("x86_64_v3"), "{}", err.hint());
+            }
+            other => panic!("zen99: {other:?}"),
         }
         let ok = resolve(BuildRequest {
             target: Some("skylake_avx512".into()),

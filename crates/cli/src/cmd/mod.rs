@@ -1,4 +1,5 @@
 pub mod completions;
 pub mod config;
+pub mod detect;
 pub mod doctor;
 pub mod plan;

@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use factory::hardware;
 use factory::request::{BuildRequest, Compiler, Defaults, GpuVendor};
 use factory::settings::Loaded;
 
@@ -80,7 +81,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
-    let resolved = args.request.to_request().resolve(&Defaults::for_host())?;
+    let host = hardware::detect();
+    let resolved = args
+        .request
+        .to_request()
+        .resolve(&Defaults::from_suggestions(&host.suggestions))?;
     let s = &loaded.settings;
     if out.json {
         out.json(&serde_json::json!({
@@ -98,9 +103,12 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
         return Ok(ExitCode::SUCCESS);
     }
     let origin = if resolved.target_from_user {
-        "your choice"
+        "your choice".to_string()
     } else {
-        "default for this machine; --target to choose"
+        format!(
+            "detected: {}; --target to choose",
+            host.suggestions.target.reason
+        )
     };
     let version_note = if resolved.slurm.cataloged {
         String::new()
