@@ -53,11 +53,11 @@ impl Roots {
     /// `nvml.json` (a list of [`NvmlGpu`]), each optional; a missing one reads as empty.
     pub fn captured(dir: &Path) -> Result<Roots> {
         if !dir.is_dir() {
-            return Err(Error::io(
-                "reading a captured machine",
-                dir,
-                std::io::Error::from(std::io::ErrorKind::NotFound),
-            ));
+            return Err(Error::InvalidValue {
+                what: "captured machine directory",
+                value: dir.display().to_string(),
+                reason: "not a directory".into(),
+            });
         }
         let read = |name: &str| std::fs::read_to_string(dir.join(name));
         let cpuinfo = read("cpuinfo").unwrap_or_default();
