@@ -250,7 +250,7 @@ fn is_digits(s: &str, len: std::ops::RangeInclusive<usize>) -> bool {
     len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Spack target names are lowercase identifiers (`x86_64_v3`, `zen3`, `neoverse_v2`) that
+/// Spack target names are lowercase names (`x86_64_v3`, `zen3`, `armv8.1a`) that
 /// archspec knows. The pattern is checked first, so nothing odd ever reaches a message.
 pub fn validate_target(target: &str) -> Result<String> {
     let ok = !target.is_empty()
@@ -258,11 +258,11 @@ pub fn validate_target(target: &str) -> Result<String> {
         && target.starts_with(|c: char| c.is_ascii_lowercase())
         && target
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
     if !ok {
         return Err(Error::InvalidTarget {
             target: target.into(),
-            reason: "a target is a lowercase name of letters, digits and `_`".into(),
+            reason: "a target is a lowercase name of letters, digits, `_` and `.`".into(),
         });
     }
     let known = crate::hardware::known_targets();
@@ -395,6 +395,9 @@ mod tests {
                 assert!(err.hint().contains("x86_64_v3"), "{}", err.hint());
             }
             other => panic!("zen99: {other:?}"),
+        }
+        for known in ["armv8.1a", "x86_64_v4", "neoverse_v2"] {
+            assert_eq!(validate_target(known).unwrap(), known);
         }
         let ok = resolve(BuildRequest {
             target: Some("skylake_avx512".into()),

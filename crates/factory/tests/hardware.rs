@@ -287,3 +287,23 @@ fn h100_replay_reproduces_the_report_taken_live_on_that_machine() {
     roots.parallelism = Some(16);
     assert_eq!(detect_from(&roots), live);
 }
+
+#[test]
+fn a_cpu_without_a_vendor_target_gets_the_generic_level_and_a_note() {
+    let mut roots = captured("vm-epyc");
+    // The same flags from a vendor archspec has no targets for.
+    roots.cpuinfo = roots.cpuinfo.replace("AuthenticAMD", "HygonGenuine");
+    let r = detect_from(&roots);
+    assert_eq!(r.cpu.microarch, "x86_64_v3");
+    assert_eq!(r.cpu.generic, "x86_64_v3");
+    assert_eq!(r.suggestions.target.value, "x86_64_v3");
+    assert!(r.suggestions.target.reason.contains("as usual on a VM"));
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("matched only the generic level `x86_64_v3`")
+                && n.contains("virtual machines")),
+        "{:?}",
+        r.notes
+    );
+}
