@@ -49,6 +49,9 @@ pub enum Error {
     #[error("invalid optimization target `{target}`: {reason}")]
     InvalidTarget { target: String, reason: String },
 
+    #[error("unknown optimization target `{target}`")]
+    UnknownTarget { target: String, known: Vec<String> },
+
     #[error("invalid GPU architecture `{arch}` for {vendor}: {reason}")]
     InvalidGpuArch {
         arch: String,
@@ -158,6 +161,10 @@ impl Error {
                  (`slurm-factory detect` suggests one for this machine)"
                     .into()
             }
+            Error::UnknownTarget { known, .. } => format!(
+                "use a Spack target archspec knows (`slurm-factory detect` suggests one): {}",
+                known.join(", ")
+            ),
             Error::InvalidGpuArch { vendor, .. } => match vendor.as_str() {
                 "cuda" => "give CUDA compute capabilities as numbers, e.g. `80` or `80,90`".into(),
                 _ => "give ROCm targets as gfx names, e.g. `gfx90a` or `gfx90a,gfx942`".into(),
@@ -238,6 +245,7 @@ impl Error {
             Error::UnknownSlurmVersion { .. }
             | Error::MinimalWithGpu
             | Error::InvalidTarget { .. }
+            | Error::UnknownTarget { .. }
             | Error::InvalidGpuArch { .. }
             | Error::GpuArchWithoutGpu
             | Error::InvalidJobs(_)

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod doctor;
 pub mod error;
 pub mod events;
+pub mod hardware;
 pub mod lxd;
 pub mod presets;
 pub mod progress;

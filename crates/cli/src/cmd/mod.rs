@@ -1,5 +1,6 @@
 pub mod completions;
 pub mod config;
+pub mod detect;
 pub mod doctor;
 pub mod plan;
 
