@@ -3,10 +3,12 @@
 //! No Tauri and no clap here: front ends render [`error::Error`] hints, drive
 //! [`request::BuildRequest`] validation and read [`settings::Settings`].
 
+pub mod artifacts;
 pub mod catalog;
 pub mod doctor;
 pub mod error;
 pub mod lxd;
+pub mod package;
 pub mod request;
 pub mod settings;
 
