@@ -433,7 +433,17 @@ mod tests {
 
     #[test]
     fn ids_that_could_escape_the_store_are_refused() {
-        for bad in ["", "..", "../x", "a/b", ".incoming-x", "-rf", "a b", "x..y", "é"] {
+        for bad in [
+            "",
+            "..",
+            "../x",
+            "a/b",
+            ".incoming-x",
+            "-rf",
+            "a b",
+            "x..y",
+            "é",
+        ] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }
         for good in ["slurm-24.11-default-x86_64_v3-20261124T153000", "a+b_c.d-2"] {

@@ -17,23 +17,43 @@ fn archive_round_trips_through_system_tar() {
     // A long path and a file mode that is neither 644 nor 755 must survive too.
     let deep = pkg.join("share/x".repeat(12));
     std::fs::create_dir_all(&deep).unwrap();
-    std::fs::write(deep.join("a-file-with-a-rather-long-name-to-pass-100-bytes.txt"), "x").unwrap();
+    std::fs::write(
+        deep.join("a-file-with-a-rather-long-name-to-pass-100-bytes.txt"),
+        "x",
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(pkg.join("etc/greet.conf.example"), std::fs::Permissions::from_mode(0o600))
-        .unwrap();
+    std::fs::set_permissions(
+        pkg.join("etc/greet.conf.example"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
 
     let out_dir = tmp.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
-    let files = archive(&pkg, &out_dir, "slurm-test", &[ArchiveFormat::TarZst, ArchiveFormat::TarGz])
-        .unwrap();
+    let files = archive(
+        &pkg,
+        &out_dir,
+        "slurm-test",
+        &[ArchiveFormat::TarZst, ArchiveFormat::TarGz],
+    )
+    .unwrap();
     assert_eq!(files.len(), 2);
-    let leftovers: Vec<_> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers.len(), 2, "no temporary files: {leftovers:?}");
     eprintln!("unpacked {} bytes", tree_size(&pkg));
     let original = describe_tree(&pkg);
 
     for (file, tar_flag) in files.iter().zip(["--zstd", "--gzip"]) {
-        eprintln!("{}: {} bytes, sha256 {}", file.path.display(), file.bytes, file.sha256);
+        eprintln!(
+            "{}: {} bytes, sha256 {}",
+            file.path.display(),
+            file.bytes,
+            file.sha256
+        );
         assert_eq!(file.bytes, std::fs::metadata(&file.path).unwrap().len());
         let sum = run(Command::new("sha256sum").arg(&file.path));
         assert!(String::from_utf8_lossy(&sum.stdout).starts_with(&file.sha256));
@@ -41,14 +61,27 @@ fn archive_round_trips_through_system_tar() {
 
         let listing = run(Command::new("tar").arg(tar_flag).arg("-tf").arg(&file.path));
         let listing = String::from_utf8(listing.stdout).unwrap();
-        assert!(listing.lines().all(|l| l.starts_with("slurm-test/") || l == "slurm-test"), "{listing}");
+        assert!(
+            listing
+                .lines()
+                .all(|l| l.starts_with("slurm-test/") || l == "slurm-test"),
+            "{listing}"
+        );
 
         let unpack = tmp.path().join(format!("unpack-{tar_flag}"));
         std::fs::create_dir(&unpack).unwrap();
-        run(Command::new("tar").arg(tar_flag).arg("-xpf").arg(&file.path).arg("-C").arg(&unpack));
+        run(Command::new("tar")
+            .arg(tar_flag)
+            .arg("-xpf")
+            .arg(&file.path)
+            .arg("-C")
+            .arg(&unpack));
         assert_eq!(describe_tree(&unpack.join("slurm-test")), original);
         let hello = run(&mut Command::new(unpack.join("slurm-test/bin/hello")));
-        assert_eq!(String::from_utf8_lossy(&hello.stdout), "hello, world (42)\nhello, plugin (42)\n");
+        assert_eq!(
+            String::from_utf8_lossy(&hello.stdout),
+            "hello, world (42)\nhello, plugin (42)\n"
+        );
     }
 
     // Same tree, same bytes.
@@ -61,7 +94,13 @@ fn archive_round_trips_through_system_tar() {
 #[test]
 fn archive_of_a_missing_tree_is_an_error_and_leaves_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let err = archive(&tmp.path().join("nope"), tmp.path(), "x", &[ArchiveFormat::TarZst]).unwrap_err();
+    let err = archive(
+        &tmp.path().join("nope"),
+        tmp.path(),
+        "x",
+        &[ArchiveFormat::TarZst],
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }

@@ -60,7 +60,10 @@ fn relocated_package_runs_at_a_new_prefix_and_inspects_clean() {
     assert_eq!(stdout, "hello, world (42)\nhello, plugin (42)\n");
 
     assert_eq!(runpath(&moved.join("bin/hello")), "$ORIGIN/../lib");
-    assert_eq!(runpath(&moved.join("lib/slurm/greet_plugin.so")), "$ORIGIN/..");
+    assert_eq!(
+        runpath(&moved.join("lib/slurm/greet_plugin.so")),
+        "$ORIGIN/.."
+    );
     assert_eq!(runpath(&moved.join("lib/libdep.so.1")), "$ORIGIN");
 
     let tree = describe_tree(&moved);
@@ -83,7 +86,13 @@ fn relocated_package_runs_at_a_new_prefix_and_inspects_clean() {
     }
     assert_eq!(tree["lib/libgreet.so.1"], "link -> libgreet.so.1.0.0");
     assert_eq!(tree["lib/libgreet.so"], "link -> libgreet.so.1");
-    for dropped in ["lib/libgreet.a", "lib/libgreet.la", "include", "lib/pkgconfig", "share/doc"] {
+    for dropped in [
+        "lib/libgreet.a",
+        "lib/libgreet.la",
+        "include",
+        "lib/pkgconfig",
+        "share/doc",
+    ] {
         assert!(!names.contains(&dropped), "{dropped} should be gone");
     }
 
@@ -117,7 +126,10 @@ fn relocated_package_runs_at_a_new_prefix_and_inspects_clean() {
             prefix: fx.prefix.to_str().unwrap().into(),
         }]
     );
-    assert_eq!(std::fs::read_to_string(&report).unwrap(), "bin/greet-config\n");
+    assert_eq!(
+        std::fs::read_to_string(&report).unwrap(),
+        "bin/greet-config\n"
+    );
     let script = std::fs::read_to_string(moved.join("bin/greet-config")).unwrap();
     assert!(script.starts_with("#!/usr/bin/env sh\n"), "{script}");
 }
@@ -140,8 +152,12 @@ fn absolute_rpath_left_in_place_fails_inspection() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let inspection = inspect(&pkg, &[fx.prefix.to_str().unwrap()], &Allowlist::base_system())
-        .unwrap();
+    let inspection = inspect(
+        &pkg,
+        &[fx.prefix.to_str().unwrap()],
+        &Allowlist::base_system(),
+    )
+    .unwrap();
     assert!(!inspection.ok());
     let messages: Vec<String> = inspection.problems.iter().map(|p| p.to_string()).collect();
     eprintln!("inspect problems:\n  {}", messages.join("\n  "));
@@ -162,10 +178,9 @@ fn absolute_rpath_left_in_place_fails_inspection() {
     assert!(inspection.problems.iter().any(|p| matches!(p,
         Problem::MissingLibrary { file, library, .. }
             if file == "lib/libgreet.so.1.0.0" && library == "libdep.so.1")));
-    assert!(inspection
-        .warnings
-        .iter()
-        .any(|w| matches!(w, Warning::PrefixInText { file, .. } if file == "lib/pkgconfig/greet.pc")));
+    assert!(inspection.warnings.iter().any(
+        |w| matches!(w, Warning::PrefixInText { file, .. } if file == "lib/pkgconfig/greet.pc")
+    ));
 }
 
 #[test]
@@ -176,7 +191,12 @@ fn kept_headers_get_a_relocatable_pkg_config_file() {
     relocate(
         &fx.prefix,
         &pkg,
-        &["--keep-headers", "--keep-static", "--keep-docs", "--no-strip"],
+        &[
+            "--keep-headers",
+            "--keep-static",
+            "--keep-docs",
+            "--no-strip",
+        ],
     );
     let pc = std::fs::read_to_string(pkg.join("lib/pkgconfig/greet.pc")).unwrap();
     assert_eq!(
@@ -187,7 +207,10 @@ fn kept_headers_get_a_relocatable_pkg_config_file() {
     );
     assert!(pkg.join("include/greet.h").is_file());
     assert!(pkg.join("lib/libgreet.a").is_file());
-    assert!(!pkg.join("lib/libgreet.la").exists(), "libtool files never ship");
+    assert!(
+        !pkg.join("lib/libgreet.la").exists(),
+        "libtool files never ship"
+    );
     assert!(pkg.join("share/doc/README").is_file());
     let hello = std::fs::read(pkg.join("bin/hello")).unwrap();
     let elf = goblin::elf::Elf::parse(&hello).unwrap();
@@ -219,8 +242,15 @@ fn spack_view_symlinks_are_replaced_by_copies_inside_the_package() {
             .unwrap();
     }
     let pkg = tmp.path().join("pkg");
-    let log = relocate(&view, &pkg, &["--build-prefix", tmp.path().to_str().unwrap()]);
-    assert!(log.contains("bundled 0 libraries"), "the view already has libdep: {log}");
+    let log = relocate(
+        &view,
+        &pkg,
+        &["--build-prefix", tmp.path().to_str().unwrap()],
+    );
+    assert!(
+        log.contains("bundled 0 libraries"),
+        "the view already has libdep: {log}"
+    );
     let tree = describe_tree(&pkg);
     assert!(tree["lib/libdep.so.1.0"].starts_with("file "), "{tree:#?}");
     assert_eq!(tree["lib/libdep.so.1"], "link -> libdep.so.1.0");
@@ -229,7 +259,11 @@ fn spack_view_symlinks_are_replaced_by_copies_inside_the_package() {
     std::fs::remove_dir_all(tmp.path().join("build")).unwrap();
     std::fs::remove_dir_all(tmp.path().join("spack")).unwrap();
     let out = run_hello(&pkg);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let inspection = inspect(&pkg, &[], &Allowlist::base_system()).unwrap();
     assert!(inspection.ok(), "{:#?}", inspection.problems);
 }
@@ -256,5 +290,7 @@ fn inspect_flags_links_and_runpaths_that_leave_the_package() {
         ),
         "{messages:#?}"
     );
-    assert!(messages.iter().any(|m| m.starts_with("bin/hello: needs libgreet.so.1")));
+    assert!(messages
+        .iter()
+        .any(|m| m.starts_with("bin/hello: needs libgreet.so.1")));
 }

@@ -1,3 +1,4 @@
+pub mod artifacts;
 pub mod completions;
 pub mod config;
 pub mod doctor;

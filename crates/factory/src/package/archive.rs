@@ -81,7 +81,12 @@ pub fn archive(
         .collect()
 }
 
-fn write_one(root: &Path, dest_dir: &Path, name: &str, format: ArchiveFormat) -> Result<ArchiveFile> {
+fn write_one(
+    root: &Path,
+    dest_dir: &Path,
+    name: &str,
+    format: ArchiveFormat,
+) -> Result<ArchiveFile> {
     let file_name = format!("{name}.{}", format.extension());
     let path = dest_dir.join(&file_name);
     let tmp = dest_dir.join(format!(".{file_name}.tmp-{}", std::process::id()));

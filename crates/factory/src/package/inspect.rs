@@ -244,7 +244,7 @@ pub fn inspect(
         .canonicalize()
         .map_err(|e| Error::io("opening the package tree", root, e))?;
     let mut files = Vec::new();
-    walk(&canonical_root, &canonical_root, &mut files)?;
+    walk(&canonical_root, &mut files)?;
     let prefixes: Vec<&str> = forbidden_prefixes
         .iter()
         .map(|p| p.trim_end_matches('/'))
@@ -271,17 +271,26 @@ pub fn inspect(
         let is_elf = bytes.starts_with(b"\x7fELF");
         if is_elf {
             found.elf_files += 1;
-            check_elf(&canonical_root, rel, &rel_name, &bytes, allowlist, &mut found);
+            check_elf(
+                &canonical_root,
+                rel,
+                &rel_name,
+                &bytes,
+                allowlist,
+                &mut found,
+            );
         }
         for prefix in &prefixes {
             if contains(&bytes, prefix.as_bytes()) {
                 let file = rel_name.clone();
                 let prefix = prefix.to_string();
-                found.warnings.push(if is_elf || bytes[..bytes.len().min(8192)].contains(&0) {
-                    Warning::PrefixInBinary { file, prefix }
-                } else {
-                    Warning::PrefixInText { file, prefix }
-                });
+                found
+                    .warnings
+                    .push(if is_elf || bytes[..bytes.len().min(8192)].contains(&0) {
+                        Warning::PrefixInBinary { file, prefix }
+                    } else {
+                        Warning::PrefixInText { file, prefix }
+                    });
             }
         }
     }
@@ -289,7 +298,7 @@ pub fn inspect(
 }
 
 /// Every regular file and symlink under `dir`, sorted, symlinks not followed.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| Error::io("reading the package tree", dir, e))?
         .filter_map(|e| e.ok())
@@ -301,7 +310,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
             .file_type()
             .map_err(|e| Error::io("reading the package tree", &path, e))?;
         if ft.is_dir() {
-            walk(root, &path, out)?;
+            walk(&path, out)?;
         } else if ft.is_file() || ft.is_symlink() {
             out.push(path);
         }
@@ -377,9 +386,11 @@ fn check_elf(
                     .problems
                     .push(Problem::RunpathOutsidePackage { file, tag, entry }),
             },
-            None if entry.starts_with('/') => found
-                .problems
-                .push(Problem::AbsoluteRunpath { file, tag, entry }),
+            None if entry.starts_with('/') => {
+                found
+                    .problems
+                    .push(Problem::AbsoluteRunpath { file, tag, entry })
+            }
             None => found
                 .problems
                 .push(Problem::RelativeRunpath { file, tag, entry }),
@@ -473,7 +484,10 @@ mod tests {
             Some(PathBuf::from("lib"))
         );
         assert_eq!(resolve_inside(Path::new("bin"), "/../../lib"), None);
-        assert_eq!(resolve_inside(Path::new("bin"), ""), Some(PathBuf::from("bin")));
+        assert_eq!(
+            resolve_inside(Path::new("bin"), ""),
+            Some(PathBuf::from("bin"))
+        );
     }
 
     #[test]

@@ -204,7 +204,10 @@ pub(crate) mod tests {
         });
         m.write_atomic(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("\"created\": \"2026-11-24T15:30:00Z\""), "{text}");
+        assert!(
+            text.contains("\"created\": \"2026-11-24T15:30:00Z\""),
+            "{text}"
+        );
         assert_eq!(Manifest::read(&path).unwrap(), m);
         assert!(m.verified());
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();

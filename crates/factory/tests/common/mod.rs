@@ -42,7 +42,15 @@ fn gcc(args: &[&str]) {
 pub fn build_fixture(base: &Path) -> Fixture {
     let prefix = base.join("build/prefix");
     let dep_prefix = base.join("spack/dep-abc");
-    for d in ["lib/slurm", "bin", "lib/pkgconfig", "include", "share/doc", "share/man/man1", "etc"] {
+    for d in [
+        "lib/slurm",
+        "bin",
+        "lib/pkgconfig",
+        "include",
+        "share/doc",
+        "share/man/man1",
+        "etc",
+    ] {
         std::fs::create_dir_all(prefix.join(d)).unwrap();
     }
     std::fs::create_dir_all(dep_prefix.join("lib")).unwrap();
@@ -52,26 +60,59 @@ pub fn build_fixture(base: &Path) -> Fixture {
     let dlib = dep_prefix.join("lib").to_str().unwrap().to_string();
     let plib = p("lib");
 
-    gcc(&["-g", "-shared", "-fPIC", "-Wl,-soname,libdep.so.1", "-o", &format!("{dlib}/libdep.so.1.0"), &s("dep.c")]);
+    gcc(&[
+        "-g",
+        "-shared",
+        "-fPIC",
+        "-Wl,-soname,libdep.so.1",
+        "-o",
+        &format!("{dlib}/libdep.so.1.0"),
+        &s("dep.c"),
+    ]);
     std::os::unix::fs::symlink("libdep.so.1.0", dep_prefix.join("lib/libdep.so.1")).unwrap();
     std::os::unix::fs::symlink("libdep.so.1", dep_prefix.join("lib/libdep.so")).unwrap();
     gcc(&[
-        "-g", "-shared", "-fPIC", "-Wl,-soname,libgreet.so.1", "-o", &p("lib/libgreet.so.1.0.0"), &s("greet.c"),
-        &format!("-L{dlib}"), "-ldep", &format!("-Wl,-rpath,{dlib}"),
+        "-g",
+        "-shared",
+        "-fPIC",
+        "-Wl,-soname,libgreet.so.1",
+        "-o",
+        &p("lib/libgreet.so.1.0.0"),
+        &s("greet.c"),
+        &format!("-L{dlib}"),
+        "-ldep",
+        &format!("-Wl,-rpath,{dlib}"),
     ]);
     std::os::unix::fs::symlink("libgreet.so.1.0.0", prefix.join("lib/libgreet.so.1")).unwrap();
     std::os::unix::fs::symlink("libgreet.so.1", prefix.join("lib/libgreet.so")).unwrap();
     gcc(&[
-        "-g", "-shared", "-fPIC", "-o", &p("lib/slurm/greet_plugin.so"), &s("plugin.c"),
-        &format!("-L{plib}"), "-lgreet", &format!("-Wl,-rpath,{plib}:{dlib}"),
+        "-g",
+        "-shared",
+        "-fPIC",
+        "-o",
+        &p("lib/slurm/greet_plugin.so"),
+        &s("plugin.c"),
+        &format!("-L{plib}"),
+        "-lgreet",
+        &format!("-Wl,-rpath,{plib}:{dlib}"),
     ]);
     gcc(&[
-        "-g", "-o", &p("bin/hello"), &s("hello.c"), &format!("-L{plib}"), "-lgreet", "-ldl",
+        "-g",
+        "-o",
+        &p("bin/hello"),
+        &s("hello.c"),
+        &format!("-L{plib}"),
+        "-lgreet",
+        "-ldl",
         &format!("-Wl,-rpath,{plib}:{dlib}"),
     ]);
     run(Command::new("ar").args(["rc", &p("lib/libgreet.a"), &s("greet.c")]));
     let pre = prefix.display();
-    std::fs::write(prefix.join("lib/libgreet.la"), format!("libdir='{pre}/lib'\n")).unwrap();
+    std::fs::write(
+        prefix.join("lib/libgreet.la"),
+        format!("libdir='{pre}/lib'\n"),
+    )
+    .unwrap();
     std::fs::write(
         prefix.join("lib/pkgconfig/greet.pc"),
         format!(
@@ -81,14 +122,29 @@ pub fn build_fixture(base: &Path) -> Fixture {
         ),
     )
     .unwrap();
-    std::fs::write(prefix.join("bin/greet-config"), format!("#!{pre}/bin/sh\necho {pre}\n")).unwrap();
+    std::fs::write(
+        prefix.join("bin/greet-config"),
+        format!("#!{pre}/bin/sh\necho {pre}\n"),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(prefix.join("bin/greet-config"), std::fs::Permissions::from_mode(0o755))
-        .unwrap();
-    std::fs::write(prefix.join("include/greet.h"), "void greet(const char *who);\n").unwrap();
+    std::fs::set_permissions(
+        prefix.join("bin/greet-config"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(
+        prefix.join("include/greet.h"),
+        "void greet(const char *who);\n",
+    )
+    .unwrap();
     std::fs::write(prefix.join("share/doc/README"), "greet\n").unwrap();
     std::fs::write(prefix.join("share/man/man1/hello.1"), ".TH HELLO 1\n").unwrap();
-    std::fs::write(prefix.join("etc/greet.conf.example"), "PluginDir=lib/slurm\n").unwrap();
+    std::fs::write(
+        prefix.join("etc/greet.conf.example"),
+        "PluginDir=lib/slurm\n",
+    )
+    .unwrap();
     Fixture { prefix, dep_prefix }
 }
 
@@ -111,7 +167,11 @@ pub fn describe_tree(root: &Path) -> std::collections::BTreeMap<String, String> 
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             let meta = std::fs::symlink_metadata(&path).unwrap();
             let mode = meta.permissions().mode() & 0o7777;
             let desc = if meta.file_type().is_symlink() {
@@ -120,7 +180,10 @@ pub fn describe_tree(root: &Path) -> std::collections::BTreeMap<String, String> 
                 stack.push(path.clone());
                 format!("dir {mode:o}")
             } else {
-                format!("file {mode:o} {}", factory::package::sha256_file(&path).unwrap())
+                format!(
+                    "file {mode:o} {}",
+                    factory::package::sha256_file(&path).unwrap()
+                )
             };
             map.insert(rel, desc);
         }
