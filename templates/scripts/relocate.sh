@@ -104,7 +104,7 @@ is_elf() {
 
 # Dynamic ELF files only: executables and shared objects with a dynamic section.
 is_dynamic_elf() {
-    is_elf "$1" && LC_ALL=C readelf -d "$1" 2>/dev/null | grep -q 'Dynamic section'
+    is_elf "$1" && [[ $(LC_ALL=C readelf -d "$1" 2>/dev/null) == *"Dynamic section"* ]]
 }
 
 # ---------------------------------------------------------------- 1. copy the runtime tree
@@ -123,7 +123,7 @@ log "copied ${copied[*]} from $SRC"
 # (named like the target when a link has that name) and relative links to it.
 declare -A copy_of=()
 fix_links() {
-    local pass=$1 link rel target dest_target
+    local pass=$1 link rel target
     while IFS= read -r -d '' link; do
         [[ -L $link ]] || continue
         rel=${link#"$DEST"/}
@@ -227,16 +227,9 @@ while ((${#queue[@]})); do
 done
 
 # ---------------------------------------------------------------- 4. strip
-declare -A seen=()
-unique_elf=()
-for f in "${elf_files[@]}"; do
-    id=$(stat -c '%d:%i' "$f")
-    [[ -n ${seen[$id]:-} ]] && continue
-    seen[$id]=1
-    unique_elf+=("$f")
-done
+# Every path on its own: strip writes a new file, so hard links part ways here.
 if ((do_strip)); then
-    for f in "${unique_elf[@]}"; do
+    for f in "${elf_files[@]}"; do
         rel=${f#"$DEST"/}
         chmod u+w "$f"
         if [[ -n $debug_dir ]]; then
@@ -246,7 +239,7 @@ if ((do_strip)); then
         strip --strip-unneeded "$f"
         [[ -n $debug_dir ]] && objcopy --add-gnu-debuglink="$debug_dir/$rel.debug" "$f"
     done
-    log "stripped ${#unique_elf[@]} ELF files${debug_dir:+, debug info in $debug_dir}"
+    log "stripped ${#elf_files[@]} ELF files${debug_dir:+, debug info in $debug_dir}"
 fi
 
 # ---------------------------------------------------------------- 5. RUNPATH
@@ -258,7 +251,7 @@ mapfile -t libdirs < <(
         sort -u | awk '{ print ($0 == "lib" ? 0 : $0 == "lib64" ? 1 : 2) "\t" $0 }' |
         sort -k1,1n -k2 | cut -f2
 )
-for f in "${unique_elf[@]}"; do
+for f in "${elf_files[@]}"; do
     rp=""
     for d in "${libdirs[@]}"; do
         rel=$(realpath -m --relative-to="$(dirname "$f")" "$DEST/$d")
@@ -273,7 +266,7 @@ for f in "${unique_elf[@]}"; do
         patchelf --remove-rpath "$f"
     fi
 done
-log "set RUNPATH on ${#unique_elf[@]} ELF files (lib dirs: ${libdirs[*]:-none}); bundled $bundled libraries"
+log "set RUNPATH on ${#elf_files[@]} ELF files (lib dirs: ${libdirs[*]:-none}); bundled $bundled libraries"
 
 # ---------------------------------------------------------------- 6. text files
 sed_escape() { printf '%s' "$1" | sed 's/[][\.*^$|/]/\\&/g'; }

@@ -294,3 +294,73 @@ fn inspect_flags_links_and_runpaths_that_leave_the_package() {
         .iter()
         .any(|m| m.starts_with("bin/hello: needs libgreet.so.1")));
 }
+
+/// Whatever the program needs from the build machine beyond the base system is bundled,
+/// transitively: curl pulls in libcurl, OpenSSL, Kerberos, ... from the ldconfig cache.
+#[test]
+fn system_libraries_are_bundled_transitively() {
+    let curl = Path::new("/usr/bin/curl");
+    assert!(
+        curl.is_file(),
+        "this test needs /usr/bin/curl (apt-get install curl)"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("prefix");
+    std::fs::create_dir_all(prefix.join("bin")).unwrap();
+    std::fs::copy(curl, prefix.join("bin/curl")).unwrap();
+    let pkg = tmp.path().join("pkg");
+    let log = relocate(&prefix, &pkg, &[]);
+    let bundled = log.lines().filter(|l| l.contains(": bundled lib")).count();
+    assert!(bundled >= 5, "{log}");
+    assert!(pkg.join("lib/libcurl.so.4").is_file(), "{log}");
+    let inspection = inspect(&pkg, &[], &Allowlist::base_system()).unwrap();
+    assert!(inspection.ok(), "{:#?}", inspection.problems);
+    assert_eq!(inspection.elf_files, bundled + 1);
+
+    // The loader takes every non-base library from the package.
+    let ldd = run(Command::new("ldd").arg(pkg.join("bin/curl")));
+    let ldd = String::from_utf8(ldd.stdout).unwrap();
+    let allow = Allowlist::base_system();
+    for line in ldd.lines().filter(|l| l.contains(" => ")) {
+        let (name, path) = line.trim().split_once(" => ").unwrap();
+        if !allow.allows(name) {
+            assert!(
+                path.starts_with(pkg.to_str().unwrap()),
+                "{name} from {path}\n{ldd}"
+            );
+        }
+    }
+    let out = run(Command::new(pkg.join("bin/curl"))
+        .arg("--version")
+        .env_remove("LD_LIBRARY_PATH"));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("curl "));
+}
+
+/// package.sh (the stage script, run here un-rendered) relocates through relocate.sh;
+/// hard-linked ELF files are each stripped and patched.
+#[test]
+fn package_script_handles_hard_links() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = build_fixture(tmp.path());
+    std::fs::hard_link(
+        fx.prefix.join("bin/hello"),
+        fx.prefix.join("bin/hello-again"),
+    )
+    .unwrap();
+    let pkg = tmp.path().join("pkg");
+    let script = common::relocate_script().with_file_name("package.sh.j2");
+    let out = run(Command::new("bash").arg(script).arg(&fx.prefix).arg(&pkg));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("package: contents of"), "{stdout}");
+    assert!(stdout.contains("  lib/slurm\n"), "{stdout}");
+    std::fs::remove_dir_all(tmp.path().join("build")).unwrap();
+    for exe in ["bin/hello", "bin/hello-again"] {
+        assert_eq!(runpath(&pkg.join(exe)), "$ORIGIN/../lib", "{exe}");
+    }
+    let out = run(&mut Command::new(pkg.join("bin/hello-again")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello, world (42)\nhello, plugin (42)\n"
+    );
+    assert!(inspect(&pkg, &[], &Allowlist::base_system()).unwrap().ok());
+}
