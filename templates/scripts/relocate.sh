@@ -32,8 +32,8 @@ options:
   --build-prefix P          another prefix that must not leak into the package (repeatable),
                             e.g. Spack's install tree
   --lib-path DIR            also look here for libraries to bundle (repeatable)
-  --allow-system SONAME     treat SONAME as provided by the target system (repeatable),
-                            e.g. libnvidia-ml.so.1 for GPU builds
+  --allow-system GLOB       treat matching sonames as provided by the target system
+                            (repeatable), e.g. libnvidia-ml.so.1 for GPU builds
   --report FILE             write the files that still contain a build prefix to FILE
 EOF
 }
@@ -80,18 +80,22 @@ if [[ -n $debug_dir ]]; then
     debug_dir=$(realpath "$debug_dir")
 fi
 
-# Base-system libraries: glibc's family, the dynamic loader and libgcc_s (glibc's
-# pthread_cancel needs it, so every glibc system has it). Never bundled.
+# Base-system libraries, never bundled: glibc's family, the dynamic loader and libgcc_s
+# (glibc's pthread_cancel needs it, so every glibc system has it). Same list as check-libs.sh
+# and the engine's Allowlist::base_system() (a test keeps them equal).
 is_system_lib() {
     local n=$1 a
     case "$n" in
         libc.so.* | libm.so.* | libmvec.so.* | libpthread.so.* | libdl.so.* | librt.so.* | \
             libresolv.so.* | libutil.so.* | libanl.so.* | libnss_*.so.* | libthread_db.so.* | \
-            libBrokenLocale.so.* | ld-linux*.so.* | ld64.so.* | ld.so.* | libgcc_s.so.1 | \
+            libBrokenLocale.so.* | ld-linux*.so.* | ld64.so.* | libgcc_s.so.1 | \
             linux-vdso.so.* | linux-gate.so.*)
             return 0 ;;
     esac
-    for a in "${allow_extra[@]}"; do [[ $n == "$a" ]] && return 0; done
+    for a in "${allow_extra[@]}"; do
+        # shellcheck disable=SC2053 # a glob on purpose
+        [[ $n == $a ]] && return 0
+    done
     return 1
 }
 

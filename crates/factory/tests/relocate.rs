@@ -364,3 +364,82 @@ fn package_script_handles_hard_links() {
     );
     assert!(inspect(&pkg, &[], &Allowlist::base_system()).unwrap().ok());
 }
+
+fn check_libs(root: &Path) -> std::process::Output {
+    let script = common::relocate_script().with_file_name("check-libs.sh");
+    Command::new("bash").arg(script).arg(root).output().unwrap()
+}
+
+/// check-libs.sh, the verify stage's loader-based check, agrees with `inspect`: clean for a
+/// relocated package, failing with file and library for one that kept absolute RUNPATHs.
+#[test]
+fn check_libs_passes_relocated_and_fails_unrelocated_packages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = build_fixture(tmp.path());
+    let good = tmp.path().join("good");
+    relocate(&fx.prefix, &good, &[]);
+    let bad = tmp.path().join("bad");
+    run(Command::new("cp").arg("-a").arg(&fx.prefix).arg(&bad));
+
+    // With the build prefix still present the loader finds the libraries there: wrong too.
+    let out = check_libs(&bad);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let from = fx.prefix.join("lib/libgreet.so.1");
+    assert!(
+        stdout.contains(&format!(
+            "bin/hello: libgreet.so.1 comes from {}, outside the package",
+            from.display()
+        )),
+        "{stdout}"
+    );
+
+    std::fs::remove_dir_all(tmp.path().join("build")).unwrap();
+    std::fs::remove_dir_all(tmp.path().join("spack")).unwrap();
+    let out = check_libs(&bad);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("check-libs on the unrelocated package:\n{stdout}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("bin/hello: needs libgreet.so.1, not found\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("lib/libgreet.so.1.0.0: needs libdep.so.1, not found\n"),
+        "{stdout}"
+    );
+
+    let out = check_libs(&good);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("4 ELF files resolve their libraries"),
+        "{stdout}"
+    );
+}
+
+/// The scripts and the engine share one list of base-system libraries.
+#[test]
+fn scripts_and_engine_agree_on_base_system_libraries() {
+    let engine: Vec<String> = Allowlist::base_system().patterns().to_vec();
+    for script in ["relocate.sh", "check-libs.sh"] {
+        let text =
+            std::fs::read_to_string(common::relocate_script().with_file_name(script)).unwrap();
+        let start = text.find("case \"$n\" in").unwrap();
+        let end = start + text[start..].find(')').unwrap();
+        let mut patterns: Vec<String> = text[start + 13..end]
+            .split(['|', '\\', '\n'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty() && !p.starts_with("linux-"))
+            .map(str::to_string)
+            .collect();
+        patterns.sort();
+        let mut expected = engine.clone();
+        expected.sort();
+        assert_eq!(patterns, expected, "{script}");
+    }
+}
