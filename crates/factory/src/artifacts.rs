@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::package::{hex, sync_dir, ArchiveEntry, ArchiveFormat, Manifest, MANIFEST_FILE};
@@ -34,8 +33,8 @@ pub struct ArtifactSummary {
     pub size: u64,
     /// Bytes of the unpacked tree.
     pub unpacked: u64,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created: OffsetDateTime,
+    /// RFC 3339, UTC.
+    pub created: jiff::Timestamp,
     /// Verification ran and passed.
     pub verified: bool,
 }
@@ -258,16 +257,10 @@ impl Store {
     /// `<name>-<yyyymmddThhmmss>` of the manifest's creation time (UTC), with `-2`, `-3`, …
     /// when that is taken.
     fn new_id(&self, manifest: &Manifest) -> String {
-        let t = manifest.created.to_offset(time::UtcOffset::UTC);
         let base = format!(
-            "{}-{:04}{:02}{:02}T{:02}{:02}{:02}",
+            "{}-{}",
             manifest.name,
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
+            manifest.created.strftime("%Y%m%dT%H%M%S")
         );
         let taken = |id: &str| self.dir.join(id).exists();
         if !taken(&base) {

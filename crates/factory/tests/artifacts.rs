@@ -11,12 +11,12 @@ use factory::package::{
 use factory::Error;
 
 /// A staging dir as the pipeline leaves it: archives, manifest.json, verify.log.
-fn stage(base: &Path, name: &str, created: time::OffsetDateTime, verified: bool) -> PathBuf {
+fn stage(base: &Path, name: &str, created: jiff::Timestamp, verified: bool) -> PathBuf {
     let tree = base.join(format!("tree-{name}"));
     std::fs::create_dir_all(tree.join("bin")).unwrap();
     std::fs::write(tree.join("bin/sinfo"), format!("#!/bin/sh\necho {name}\n")).unwrap();
     std::fs::write(tree.join("README"), "x".repeat(10_000)).unwrap();
-    let staging = base.join(format!("staging-{name}-{}", created.unix_timestamp()));
+    let staging = base.join(format!("staging-{name}-{}", created.as_second()));
     std::fs::create_dir_all(&staging).unwrap();
     let files = archive(
         &tree,
@@ -61,8 +61,8 @@ fn stage(base: &Path, name: &str, created: time::OffsetDateTime, verified: bool)
     staging
 }
 
-fn t(secs: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(1_795_000_000 + secs).unwrap()
+fn t(secs: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(1_795_000_000 + secs).unwrap()
 }
 
 fn visible_entries(dir: &Path) -> Vec<String> {

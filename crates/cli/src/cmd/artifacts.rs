@@ -76,7 +76,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                             a.package_type.clone(),
                             a.target.clone(),
                             human_bytes(a.size),
-                            a.created.date().to_string(),
+                            a.created.strftime("%Y-%m-%d").to_string(),
                             if a.verified { "yes" } else { "no" }.to_string(),
                         ]
                     })

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use super::{ArchiveFile, ArchiveFormat, InspectionSummary};
 use crate::error::{Error, Result};
@@ -34,8 +33,8 @@ pub struct Manifest {
     /// e.g. `80,90` or `gfx90a`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_arch: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created: OffsetDateTime,
+    /// RFC 3339, UTC.
+    pub created: jiff::Timestamp,
     /// slurm-factory's version.
     pub tool_version: String,
     /// Where it was installed inside the build container (must not leak into the package).
@@ -173,7 +172,7 @@ pub(crate) mod tests {
             target: "x86_64_v3".into(),
             gpu: None,
             gpu_arch: None,
-            created: time::macros::datetime!(2026-11-24 15:30:00 UTC),
+            created: "2026-11-24T15:30:00Z".parse().unwrap(),
             tool_version: "0.1.0".into(),
             build_prefix: "/opt/slurm-build".into(),
             request: serde_json::json!({"slurm_version": "24.11"}),
