@@ -276,6 +276,22 @@ impl Store {
     /// through a temporary file beside it whose sha256 must match the manifest.
     pub fn export(&self, id: &str, dest: &Path, overwrite: bool) -> Result<ExportResult> {
         let artifact = self.show(id)?;
+        let names_a_dir = dest.as_os_str().to_string_lossy().ends_with('/');
+        let parent_missing = dest
+            .parent()
+            .is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir());
+        if !dest.is_dir() && (names_a_dir || parent_missing) {
+            let missing = if names_a_dir {
+                dest
+            } else {
+                dest.parent().unwrap_or(dest)
+            };
+            return Err(Error::io(
+                "exporting into a directory",
+                missing,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory"),
+            ));
+        }
         let (archive, target) = if dest.is_dir() {
             let archive = artifact.archive_for(None)?;
             (archive, dest.join(&archive.file))

@@ -188,6 +188,15 @@ fn add_list_show_export_delete() {
         ]
     );
 
+    // A destination in a directory that does not exist is an error naming that directory.
+    for bad in ["exports/nope/x.tar.zst", "exports/nope/"] {
+        let err = store
+            .export(&older.id, &tmp.path().join(bad), false)
+            .unwrap_err();
+        assert!(err.to_string().contains("exports/nope"), "{err}");
+        assert!(err.to_string().contains("no such directory"), "{err}");
+    }
+
     store.delete(&newer.id).unwrap();
     assert!(matches!(
         store.show(&newer.id),
