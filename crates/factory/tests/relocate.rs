@@ -241,6 +241,10 @@ fn spack_view_symlinks_are_replaced_by_copies_inside_the_package() {
         std::os::unix::fs::symlink(fx.dep_prefix.join("lib").join(f), view.join("lib").join(f))
             .unwrap();
     }
+    // A whole directory linked into a prefix, and an absolute link that stays in the view.
+    std::os::unix::fs::symlink(fx.prefix.join("share"), view.join("share")).unwrap();
+    std::os::unix::fs::symlink(view.join("lib/libgreet.so.1"), view.join("lib/libgreet.so"))
+        .unwrap();
     let pkg = tmp.path().join("pkg");
     let log = relocate(
         &view,
@@ -256,6 +260,16 @@ fn spack_view_symlinks_are_replaced_by_copies_inside_the_package() {
     assert_eq!(tree["lib/libdep.so.1"], "link -> libdep.so.1.0");
     assert!(tree["lib/libgreet.so.1.0.0"].starts_with("file "));
     assert_eq!(tree["lib/libgreet.so.1"], "link -> libgreet.so.1.0.0");
+    assert_eq!(tree["lib/libgreet.so"], "link -> libgreet.so.1.0.0");
+    assert_eq!(tree["share"], "dir 755");
+    assert!(
+        tree["share/man/man1/hello.1"].starts_with("file "),
+        "{tree:#?}"
+    );
+    assert!(
+        !tree.contains_key("share/doc"),
+        "docs are dropped from linked dirs too"
+    );
     std::fs::remove_dir_all(tmp.path().join("build")).unwrap();
     std::fs::remove_dir_all(tmp.path().join("spack")).unwrap();
     let out = run_hello(&pkg);
