@@ -18,6 +18,7 @@ Examples:
   slurm-factory plan --slurm-version 24.11 --gpu cuda
   slurm-factory plan --minimal --json          machine-readable plan
   slurm-factory config show                    effective settings and where they come from
+  slurm-factory artifacts list                 finished packages, newest first
   slurm-factory completions bash > /etc/bash_completion.d/slurm-factory
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 environment (LXD, disk),
@@ -68,6 +69,9 @@ enum Command {
     Config(cmd::config::Command),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
+    /// Finished packages in the store: list, show, export, delete.
+    #[command(subcommand)]
+    Artifacts(cmd::artifacts::Command),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +103,7 @@ fn run(cli: Cli, out: &Out) -> factory::Result<ExitCode> {
             Command::Detect(args) => cmd::detect::run(args, out),
             Command::Doctor(args) => cmd::doctor::run(args, &settings, out).await,
             Command::Config(command) => cmd::config::run(command, &settings, out),
+            Command::Artifacts(command) => cmd::artifacts::run(command, &settings, out),
             Command::Completions(_) => unreachable!("handled before settings load"),
         }
     })

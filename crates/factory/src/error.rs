@@ -135,14 +135,37 @@ pub enum Error {
     #[error("preset {path} is invalid: {message}")]
     PresetInvalid { path: PathBuf, message: String },
 
-    #[error("not confirmed: {action}")]
-    ConfirmationRequired { action: String },
-
     #[error("no run `{id}`")]
     RunNotFound { id: String },
 
     #[error("cancelled")]
     Cancelled,
+
+    // Packages and the artifact store.
+    #[error("manifest {path} is malformed: {message}")]
+    ManifestMalformed { path: PathBuf, message: String },
+
+    #[error("invalid artifact id `{id}`: {reason}")]
+    InvalidArtifactId { id: String, reason: String },
+
+    #[error("no artifact `{id}` in {store}")]
+    ArtifactNotFound { id: String, store: PathBuf },
+
+    #[error("artifact `{id}` is incomplete: {detail}")]
+    ArtifactIncomplete { id: String, detail: String },
+
+    #[error("checksum mismatch for {path}: expected sha256 {expected}, got {actual}")]
+    ChecksumMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("{path} already exists")]
+    ExportTargetExists { path: PathBuf },
+
+    #[error("{what} needs confirmation")]
+    NeedsConfirmation { what: String },
 }
 
 impl Error {
@@ -232,11 +255,28 @@ impl Error {
                  jobs, compiler; `slurm-factory plan --save-preset FILE` writes a valid one"
                     .into()
             }
-            Error::ConfirmationRequired { .. } => {
-                "this deletes data; run it on a terminal to answer, or pass `--yes`".into()
-            }
             Error::RunNotFound { .. } => "list runs with `slurm-factory runs list`".into(),
             Error::Cancelled => "nothing was kept; run the command again to retry".into(),
+            Error::ManifestMalformed { .. } => {
+                "the artifact is damaged or from an incompatible version; delete it \
+                 (`slurm-factory artifacts delete ID`) and build it again"
+                    .into()
+            }
+            Error::InvalidArtifactId { .. } | Error::ArtifactNotFound { .. } => {
+                "`slurm-factory artifacts list` shows the ids in the store".into()
+            }
+            Error::ArtifactIncomplete { .. } => {
+                "a file of the artifact is missing; delete it and build it again".into()
+            }
+            Error::ChecksumMismatch { .. } => {
+                "the file was damaged on disk; nothing was written at the destination. Build \
+                 the package again (`slurm-factory artifacts delete ID` removes the bad copy)"
+                    .into()
+            }
+            Error::ExportTargetExists { .. } => {
+                "pass `--force` to replace it, or choose another destination".into()
+            }
+            Error::NeedsConfirmation { .. } => "pass `--yes` to confirm".into(),
         }
     }
 
@@ -260,10 +300,15 @@ impl Error {
             | Error::DiskFull { .. }
             | Error::NotReady { .. } => ExitKind::Environment,
             Error::BuildFailed { .. } | Error::VerifyFailed { .. } => ExitKind::Build,
-            Error::RunNotFound { .. }
-            | Error::PresetInvalid { .. }
-            | Error::ConfirmationRequired { .. } => ExitKind::Usage,
+            Error::RunNotFound { .. } | Error::PresetInvalid { .. } => ExitKind::Usage,
             Error::Lxc { .. } => ExitKind::Build,
+            Error::InvalidArtifactId { .. }
+            | Error::ArtifactNotFound { .. }
+            | Error::ExportTargetExists { .. }
+            | Error::NeedsConfirmation { .. } => ExitKind::Usage,
+            Error::ManifestMalformed { .. }
+            | Error::ArtifactIncomplete { .. }
+            | Error::ChecksumMismatch { .. } => ExitKind::Build,
             Error::Io { .. } => ExitKind::Internal,
             Error::Cancelled => ExitKind::Cancelled,
         }

@@ -29,6 +29,7 @@ use crate::recipe::{RecipeContext, Rendered, Templates};
 use crate::request::ResolvedRequest;
 use crate::runs::{self, Emitter, RunDir, RunRecord, Sink};
 use crate::settings::Settings;
+use crate::units::human_bytes;
 
 /// Instances of a run carry this config key, so leftovers can be found.
 pub const RUN_LABEL: &str = "user.slurm-factory.run";
@@ -751,21 +752,6 @@ fn host_uid() -> u32 {
     std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
 }
 
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
 /// Finds instances whose run's driver process is gone (killed, crashed,
 /// machine rebooted) and deletes them; marks those runs interrupted.
 pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<String>> {
@@ -805,12 +791,6 @@ pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_bytes_reads_well() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(4_718_592), "4.5 MiB");
-    }
 
     #[test]
     fn parent_of_splits_container_paths() {

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use factory::cache::{self, Layer};
 use factory::lxd::Lxc;
-use factory::pipeline::human_bytes;
+use factory::units::human_bytes;
 use factory::settings::Loaded;
 
 use crate::output::Out;
@@ -79,8 +79,8 @@ pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Resul
                 None => Layer::ALL.to_vec(),
             };
             let names: Vec<&str> = layers.iter().map(|l| l.as_str()).collect();
-            if !args.yes && !super::confirm(&format!("Empty {}?", names.join(", ")))? {
-                return Ok(ExitCode::SUCCESS);
+            if !args.yes {
+                super::confirm(out, &format!("empty the cache layers {}", names.join(", ")))?;
             }
             let mut freed = Vec::new();
             for layer in layers {

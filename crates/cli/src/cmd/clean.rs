@@ -2,7 +2,8 @@ use std::process::ExitCode;
 
 use factory::cache::{self, Layer};
 use factory::lxd::Lxc;
-use factory::pipeline::{self, human_bytes};
+use factory::pipeline;
+use factory::units::human_bytes;
 use factory::settings::Loaded;
 
 use crate::output::Out;
@@ -26,11 +27,8 @@ pub struct Args {
 
 pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
     let lxc = Lxc::new(&loaded.settings);
-    if args.full
-        && !args.yes
-        && !super::confirm("Delete leftover instances AND every cache layer (base images too)?")?
-    {
-        return Ok(ExitCode::SUCCESS);
+    if args.full && !args.yes {
+        super::confirm(out, "delete leftover instances and empty every cache layer")?;
     }
     let removed = pipeline::recover_interrupted(&loaded.settings, &lxc).await?;
     let mut freed = Vec::new();
