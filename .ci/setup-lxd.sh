@@ -22,7 +22,7 @@ PACKAGES_sf_test_build="gcc g++ make binutils patchelf file"
 PACKAGES_sf_test_plain="procps hostname"
 IMAGES="sf-test-build sf-test-plain"
 # Bump when the rootfs tweaks below change, so cached tarballs are rebuilt.
-IMAGE_RECIPE_VERSION=1
+IMAGE_RECIPE_VERSION=2
 
 BTRFS_POOL=sf-btrfs
 BTRFS_SIZE=20GiB
@@ -155,6 +155,9 @@ build_tarball() {
     # makes one per instance), the hostname set from the instance name.
     rm -rf "$root"/rootfs/var/cache/apt/archives/*.deb "$root"/rootfs/var/lib/apt/lists/*
     : >"$root/rootfs/etc/machine-id"
+    # LXD stops a container with SIGPWR; systemd only reaches sigpwr.target
+    # on it, which Debian leaves empty, so `lxc stop` would wait forever.
+    ln -sf /lib/systemd/system/poweroff.target "$root/rootfs/etc/systemd/system/sigpwr.target"
     printf '{{ container.name }}\n' >"$root/templates/hostname.tpl"
     printf '127.0.0.1 localhost\n127.0.1.1 {{ container.name }}\n' >"$root/templates/hosts.tpl"
     cat >"$root/metadata.yaml" <<EOF
