@@ -120,6 +120,13 @@ async fn launch_then_exec_streams_lines_in_order_with_the_exit_code() {
         return;
     };
     let (name, _guard) = t.launch("stream").await;
+    // Right after a bare `lxc launch`, systemd's boot-time tmpfiles run
+    // empties /tmp (seen 3 of 3 times here); launch waits that out.
+    let early = tempfile::NamedTempFile::new().unwrap();
+    t.lxc
+        .push_file(&name, early.path(), "/tmp/pushed-early", 0o644)
+        .await
+        .unwrap();
 
     let info = t.lxc.instance(&name).await.unwrap().expect("launched");
     assert!(info.is_running(), "{info:?}");
@@ -161,6 +168,13 @@ async fn launch_then_exec_streams_lines_in_order_with_the_exit_code() {
     // Streamed as they come, not collected at the end.
     let at = |l: &str| seen[pos(l)].2;
     assert!(at("last") - at("late") > Duration::from_secs(1));
+
+    let out = t
+        .lxc
+        .exec_capture(&name, &argv(&["test", "-e", "/tmp/pushed-early"]), &[])
+        .await
+        .unwrap();
+    assert_eq!(out.status, 0, "a file pushed after launch was removed");
 
     // A missing program and a very long line.
     let code = t

@@ -165,23 +165,26 @@ impl Lxc {
         Ok(())
     }
 
-    /// Polls until a command runs in the instance and, where it has systemd,
-    /// `sysinit.target` is active.
+    /// Waits until a command runs in the instance and, where it has systemd,
+    /// `sysinit.target` is active. The polling runs inside the instance (a
+    /// fixed script, no user values): one `lxc exec` instead of one per poll.
     async fn wait_ready(&self, name: &str) -> Result<()> {
+        const WAIT: &str = "command -v systemctl >/dev/null || exit 0; \
+                            until systemctl is-active --quiet sysinit.target; do sleep 0.05; done";
+        let probe: Vec<String> = ["sh", "-c", WAIT].map(String::from).into();
         let start = Instant::now();
-        let probe: Vec<String> = ["systemctl", "is-active", "--quiet", "sysinit.target"]
-            .map(String::from)
-            .into();
         let mut last = String::from("no answer yet");
         while start.elapsed() < READY_TIMEOUT {
-            match self.exec_capture(name, &probe, &[]).await {
-                // 127: no systemctl, so no systemd to wait for.
-                Ok(out) if out.status == 0 || out.status == 127 => return Ok(()),
-                Ok(out) => last = format!("sysinit.target not active: {}", out.stderr.trim()),
-                Err(e @ (Error::LxdUnreachable { .. } | Error::InstanceNotFound { .. })) => {
+            let left = READY_TIMEOUT.saturating_sub(start.elapsed());
+            match tokio::time::timeout(left, self.exec_capture(name, &probe, &[])).await {
+                Err(_) => last = "sysinit.target never became active".into(),
+                // 127: no `sh`, so nothing to wait for either.
+                Ok(Ok(out)) if out.status == 0 || out.status == 127 => return Ok(()),
+                Ok(Ok(out)) => last = format!("exit {}: {}", out.status, out.stderr.trim()),
+                Ok(Err(e @ (Error::LxdUnreachable { .. } | Error::InstanceNotFound { .. }))) => {
                     return Err(e)
                 }
-                Err(e) => last = e.to_string(),
+                Ok(Err(e)) => last = e.to_string(),
             }
             tokio::time::sleep(READY_POLL).await;
         }
