@@ -586,3 +586,58 @@ async fn unreachable_daemon_gives_the_hinted_error() {
         .unwrap_err();
     assert!(matches!(err, Error::LxdUnreachable { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_unified_tarball_imports_under_its_alias() {
+    let Some(t) = test_lxd("import") else {
+        return;
+    };
+    // The smallest image LXD accepts: metadata and a rootfs with one file.
+    let dir = tempfile::tempdir().unwrap();
+    let alias = unique("import");
+    std::fs::create_dir_all(dir.path().join("rootfs/etc")).unwrap();
+    std::fs::write(dir.path().join("rootfs/etc/marker"), &alias).unwrap();
+    std::fs::write(
+        dir.path().join("metadata.yaml"),
+        format!(
+            "architecture: {}\ncreation_date: 1700000000\nproperties:\n  os: test\n",
+            std::env::consts::ARCH
+        ),
+    )
+    .unwrap();
+    let tarball = dir.path().join("image.tar.gz");
+    let status = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(dir.path())
+        .arg("-czf")
+        .arg(&tarball)
+        .args(["metadata.yaml", "rootfs"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sha = std::process::Command::new("sha256sum")
+        .arg(&tarball)
+        .output()
+        .unwrap();
+    let sha = String::from_utf8(sha.stdout).unwrap();
+    let sha = sha.split_whitespace().next().unwrap();
+
+    let _image_guard = Cleanup::image(&alias);
+    let fingerprint = t.lxc.import_image(&tarball, &alias).await.unwrap();
+    assert_eq!(
+        fingerprint, sha,
+        "LXD fingerprints a unified tarball by its sha256"
+    );
+    assert!(t.lxc.image_exists(&alias).await.unwrap());
+    assert!(t.lxc.image_exists(&fingerprint).await.unwrap());
+    let images = t.lxc.images().await.unwrap();
+    let image = images
+        .iter()
+        .find(|i| i.fingerprint == fingerprint)
+        .unwrap();
+    assert_eq!(image.aliases, [alias.clone()]);
+    assert_eq!(image.properties["os"], "test");
+
+    t.lxc.delete_image(&alias).await.unwrap();
+    assert!(!t.lxc.image_exists(&fingerprint).await.unwrap());
+}

@@ -381,6 +381,55 @@ mod tests {
     }
 
     #[test]
+    fn messages_captured_from_lxd_5_are_classified() {
+        // `lxc query /1.0` as a user outside the socket's group.
+        let denied = "Error: Get \"http://unix.socket/1.0\": dial unix /var/lib/lxd/unix.socket: connect: permission denied";
+        assert!(matches!(
+            lxc().classify(&["query", "/1.0"], denied),
+            Error::LxdPermission { .. }
+        ));
+        // LXD_DIR pointing where no daemon listens.
+        let down = "Error: Get \"http://unix.socket/1.0\": dial unix /tmp/x/unix.socket: connect: no such file or directory";
+        assert!(matches!(
+            lxc().classify(&["list"], down),
+            Error::LxdUnreachable { .. }
+        ));
+        let pool =
+            "Creating x\nError: Failed loading storage pool \"fast\": Storage pool not found\n";
+        assert!(matches!(
+            lxc().classify(&["init", "img", "x", "--storage", "fast"], pool),
+            Error::StoragePoolMissing { pool } if pool == "fast"
+        ));
+        // The error line is kept with the advice that follows it; the
+        // network warning before it is dropped.
+        let start = "The instance you are starting doesn't have any network attached to it.\n  To create a new network, use: lxc network create\n\nError: Failed to run: forkstart x: exit status 1\nTry `lxc info --show-log x` for more info\n";
+        assert_eq!(
+            lxc().classify(&["start", "x"], start).to_string(),
+            "`lxc start x` failed: Failed to run: forkstart x: exit status 1; Try `lxc info \
+             --show-log x` for more info"
+        );
+    }
+
+    #[test]
+    fn instance_names_are_checked_before_they_reach_a_url() {
+        for ok in ["a", "sf-build-1", &"a".repeat(63)] {
+            assert!(check_instance_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "1abc",
+            "-a",
+            "a-",
+            "a/b",
+            "a?x=1",
+            "a b",
+            &"a".repeat(64),
+        ] {
+            assert!(check_instance_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn remote_prefix_only_for_non_local_remotes() {
         assert_eq!(lxc().on_remote("/1.0"), "/1.0");
         let remote = Lxc {
