@@ -635,7 +635,7 @@ async fn a_unified_tarball_imports_under_its_alias() {
         .iter()
         .find(|i| i.fingerprint == fingerprint)
         .unwrap();
-    assert_eq!(image.aliases, [alias.clone()]);
+    assert_eq!(image.aliases, std::slice::from_ref(&alias));
     assert_eq!(image.properties["os"], "test");
 
     t.lxc.delete_image(&alias).await.unwrap();
