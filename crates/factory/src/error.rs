@@ -101,6 +101,19 @@ pub enum Error {
     #[error("LXD storage pool `{pool}` does not exist")]
     StoragePoolMissing { pool: String },
 
+    #[error("LXD image `{image}` not found")]
+    ImageNotFound { image: String },
+
+    #[error("LXD instance `{name}` does not exist")]
+    InstanceNotFound { name: String },
+
+    #[error("LXD instance `{name}` was not ready after {waited_s} s: {detail}")]
+    InstanceNotReady {
+        name: String,
+        waited_s: u64,
+        detail: String,
+    },
+
     #[error("`{command}` failed: {stderr}")]
     Lxc { command: String, stderr: String },
 
@@ -225,6 +238,20 @@ impl Error {
                 "create it (`lxc storage create {pool} dir`) or run `lxd init`; set \
                  SLURM_FACTORY_STORAGE_POOL to use another pool"
             ),
+            Error::ImageNotFound { image } => format!(
+                "`lxc image list` shows the images there are; import one (`lxc image import \
+                 TARBALL --alias {image}`), or point SLURM_FACTORY_IMAGE at another image \
+                 (`remote:alias` for a remote one)"
+            ),
+            Error::InstanceNotFound { .. } => {
+                "it was deleted while in use (`slurm-factory clean` or `lxc delete`); run the \
+                 command again"
+                    .into()
+            }
+            Error::InstanceNotReady { name, .. } => format!(
+                "see why it did not boot with `lxc console {name} --show-log` and `lxc info \
+                 {name} --show-log`; the image needs /sbin/init"
+            ),
             Error::Lxc { .. } => "run the command by hand to see more; `slurm-factory doctor` \
                                   checks the LXD setup"
                 .into(),
@@ -297,11 +324,14 @@ impl Error {
             | Error::LxdUnreachable { .. }
             | Error::LxdPermission { .. }
             | Error::StoragePoolMissing { .. }
+            | Error::ImageNotFound { .. }
             | Error::DiskFull { .. }
             | Error::NotReady { .. } => ExitKind::Environment,
             Error::BuildFailed { .. } | Error::VerifyFailed { .. } => ExitKind::Build,
             Error::RunNotFound { .. } | Error::PresetInvalid { .. } => ExitKind::Usage,
-            Error::Lxc { .. } => ExitKind::Build,
+            Error::InstanceNotFound { .. } | Error::InstanceNotReady { .. } | Error::Lxc { .. } => {
+                ExitKind::Build
+            }
             Error::InvalidArtifactId { .. }
             | Error::ArtifactNotFound { .. }
             | Error::ExportTargetExists { .. }
