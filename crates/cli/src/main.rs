@@ -65,6 +65,9 @@ enum Command {
     Config(cmd::config::Command),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
+    /// Work with the templates Spack recipes are rendered from.
+    #[command(subcommand)]
+    Templates(cmd::templates::Command),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +98,7 @@ fn run(cli: Cli, out: &Out) -> factory::Result<ExitCode> {
             Command::Plan(args) => cmd::plan::run(args, &settings, out),
             Command::Doctor(args) => cmd::doctor::run(args, &settings, out).await,
             Command::Config(command) => cmd::config::run(command, &settings, out),
+            Command::Templates(command) => cmd::templates::run(command, out),
             Command::Completions(_) => unreachable!("handled before settings load"),
         }
     })

@@ -6,7 +6,9 @@
 pub mod catalog;
 pub mod doctor;
 pub mod error;
+pub mod layout;
 pub mod lxd;
+pub mod recipe;
 pub mod request;
 pub mod settings;
 

@@ -1,0 +1,117 @@
+//! Runs the rendered recipes through a real Spack: spack-setup.sh (repos,
+//! compiler and build tools as externals) and concretize.sh, for every case.
+//!
+//! Needs a Spack checkout and a Python with clingo; skipped (loudly) without:
+//!   SPACK_ROOT=/path/to/spack                      (a Spack >= 1.0 checkout)
+//!   SPACK_PYTHON=/path/to/venv/bin/python          (a venv with `pip install clingo`)
+//!   SPACK_PACKAGES_ROOT=/path/to/spack-packages    (default: $SPACK_ROOT/../spack-packages)
+//!   SLURM_FACTORY_CASES=25.05-default,24.11-cuda   (optional: only these cases)
+//! Nothing is written to the checkout: config, environments and the store
+//! live in a temporary directory.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use factory::layout::Paths;
+use factory::recipe::Templates;
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+#[test]
+fn rendered_environments_concretize_with_real_spack() {
+    let (Some(spack_root), Some(python)) = (var("SPACK_ROOT"), var("SPACK_PYTHON")) else {
+        eprintln!(
+            "SKIPPED: real Spack concretize test; set SPACK_ROOT (a Spack checkout) and \
+             SPACK_PYTHON (a Python with clingo) to run it"
+        );
+        return;
+    };
+    let packages = var("SPACK_PACKAGES_ROOT").unwrap_or_else(|| {
+        Path::new(&spack_root)
+            .join("../spack-packages")
+            .to_string_lossy()
+            .into_owned()
+    });
+    // <venv>/bin/python -> <venv>: the scripts export SPACK_PYTHON=<venv>/bin/python.
+    let venv = PathBuf::from(&python)
+        .parent()
+        .and_then(Path::parent)
+        .expect("SPACK_PYTHON is <venv>/bin/python")
+        .to_string_lossy()
+        .into_owned();
+    let only: Option<Vec<String>> =
+        var("SLURM_FACTORY_CASES").map(|v| v.split(',').map(str::to_string).collect());
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_str().unwrap();
+    let templates = Templates::load(None).unwrap();
+    let mut report = Vec::new();
+    for case in common::cases() {
+        if only.as_ref().is_some_and(|o| !o.contains(&case.name)) {
+            continue;
+        }
+        let mut ctx = common::context(&case);
+        // One config dir (externals found once) and one store; an env and a recipe per case.
+        ctx.paths = Paths {
+            spack: spack_root.clone(),
+            spack_packages: packages.clone(),
+            python_venv: venv.clone(),
+            env: format!("{root}/env-{}", case.name),
+            recipe: format!("{root}/recipe-{}", case.name),
+            ..Paths::under(root)
+        };
+        let rendered = templates.render(&ctx).unwrap();
+        rendered.write_to(Path::new(&ctx.paths.recipe)).unwrap();
+        let run = |script: &str| {
+            let path = format!("{}/scripts/{script}", ctx.paths.recipe);
+            let out = Command::new("bash").arg(&path).output().unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                out.status.success(),
+                "{} {script} failed:\n{text}",
+                case.name
+            );
+            text
+        };
+        run("spack-setup.sh");
+        let start = Instant::now();
+        let output = run("concretize.sh");
+        let secs = start.elapsed().as_secs_f64();
+        let wanted = format!("slurm@{}", ctx.slurm.spack);
+        assert!(
+            output.contains(&wanted),
+            "{}: {wanted} not in the solution:\n{output}",
+            case.name
+        );
+        let roots = output
+            .lines()
+            .find_map(|l| l.strip_prefix("==> Concretized "))
+            .unwrap_or("?")
+            .trim_end_matches(':')
+            .to_string();
+        let nodes = output
+            .lines()
+            .filter(|l| {
+                [" -  ", "[e] ", "[+] ", "[^] "]
+                    .iter()
+                    .any(|p| l.starts_with(p))
+            })
+            .count();
+        let externals = output.lines().filter(|l| l.starts_with("[e] ")).count();
+        let line = format!(
+            "{:28} {roots:>9}, {nodes:3} nodes ({externals:2} external) in {secs:5.1} s",
+            case.name
+        );
+        eprintln!("{line}");
+        report.push(line);
+    }
+    eprintln!("concretized with {spack_root}:\n{}", report.join("\n"));
+}
