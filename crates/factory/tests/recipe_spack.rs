@@ -50,6 +50,7 @@ fn rendered_environments_concretize_with_real_spack() {
     let root = tmp.path().to_str().unwrap();
     let templates = Templates::load(None).unwrap();
     let mut report = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
     for case in common::cases() {
         if only.as_ref().is_some_and(|o| !o.contains(&case.name)) {
             continue;
@@ -68,29 +69,38 @@ fn rendered_environments_concretize_with_real_spack() {
         rendered.write_to(Path::new(&ctx.paths.recipe)).unwrap();
         let run = |script: &str| {
             let path = format!("{}/scripts/{script}", ctx.paths.recipe);
+            let started = Instant::now();
             let out = Command::new("bash").arg(&path).output().unwrap();
             let text = format!(
                 "{}{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            assert!(
-                out.status.success(),
-                "{} {script} failed:\n{text}",
-                case.name
-            );
-            text
+            match out.status.success() {
+                true => Ok((text, started.elapsed())),
+                false => Err(format!("{} {script} failed:\n{text}", case.name)),
+            }
         };
-        run("spack-setup.sh");
-        let start = Instant::now();
-        let output = run("concretize.sh");
-        let secs = start.elapsed().as_secs_f64();
+        // A failing case is reported and the others still run.
+        let result = run("spack-setup.sh")
+            .and_then(|(_, setup)| run("concretize.sh").map(|(out, solve)| (out, setup, solve)));
+        let (output, setup, solve) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{e}");
+                failures.push(e);
+                continue;
+            }
+        };
+        let secs = solve.as_secs_f64();
         let wanted = format!("slurm@{}", ctx.slurm.spack);
-        assert!(
-            output.contains(&wanted),
-            "{}: {wanted} not in the solution:\n{output}",
-            case.name
-        );
+        if !output.contains(&wanted) {
+            failures.push(format!(
+                "{}: {wanted} not in the solution:\n{output}",
+                case.name
+            ));
+            continue;
+        }
         let roots = output
             .lines()
             .find_map(|l| l.strip_prefix("==> Concretized "))
@@ -107,11 +117,13 @@ fn rendered_environments_concretize_with_real_spack() {
             .count();
         let externals = output.lines().filter(|l| l.starts_with("[e] ")).count();
         let line = format!(
-            "{:28} {roots:>9}, {nodes:3} nodes ({externals:2} external) in {secs:5.1} s",
-            case.name
+            "{:28} {roots:>9}, {nodes:3} nodes ({externals:2} external): concretize {secs:5.1} s, setup {:.1} s",
+            case.name,
+            setup.as_secs_f64()
         );
         eprintln!("{line}");
         report.push(line);
     }
     eprintln!("concretized with {spack_root}:\n{}", report.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

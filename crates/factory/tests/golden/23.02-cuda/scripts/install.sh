@@ -16,7 +16,7 @@ log() { printf '==> slurm-factory: %s\n' "$*"; }
 
 "$SPACK" -e "$ENV_DIR" install -j 8 --fail-fast
 
-runtime_libs=(munge json-c hwloc pmix libevent lz4 curl openssl zlib-ng glib readline ncurses libyaml libjwt http-parser jansson libxml2 xz numactl libpciaccess libgcrypt libgpg-error nghttp2 prrte)
+runtime_libs=(munge json-c hwloc pmix libevent lz4 curl openssl zlib-ng glib readline ncurses libyaml libjwt http-parser jansson libxml2 xz numactl libpciaccess libgcrypt libgpg-error nghttp2 prrte gettext)
 store=/opt/slurm-factory/store
 bad=0
 while read -r name prefix; do

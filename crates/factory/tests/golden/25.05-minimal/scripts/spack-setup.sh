@@ -24,6 +24,6 @@ scope="env:$ENV_DIR:$CONFIG_DIR"
 if [ ! -f "$CONFIG_DIR/packages.yaml" ]; then
     log "finding the container's compiler and build tools"
     "$SPACK" -e "$ENV_DIR" compiler find --scope "$scope"
-    "$SPACK" -e "$ENV_DIR" external find --not-buildable --scope "$scope" autoconf automake libtool m4 gmake cmake ninja meson perl python pkgconf bison flex gawk texinfo diffutils findutils tar gettext git ccache
+    "$SPACK" -e "$ENV_DIR" external find --not-buildable --scope "$scope" autoconf automake libtool m4 gmake cmake ninja meson perl python pkgconf bison flex gawk texinfo diffutils findutils tar git ccache
 fi
 "$SPACK" -e "$ENV_DIR" mirror list
