@@ -91,3 +91,21 @@ impl Paths {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_moves_every_path_below_the_new_root() {
+        let c = Paths::container();
+        let h = Paths::under("/tmp/sf");
+        assert_eq!(c.store, STORE);
+        assert_eq!(h.store, "/tmp/sf/store");
+        assert_eq!(h.buildcache, "/tmp/sf/cache/buildcache");
+        let all = serde_json::to_value(&h).unwrap();
+        for (key, value) in all.as_object().unwrap() {
+            assert!(value.as_str().unwrap().starts_with("/tmp/sf/"), "{key}");
+        }
+    }
+}
