@@ -14,6 +14,8 @@ pub const PYTHON_VENV: &str = "/opt/slurm-factory/python";
 pub const WHEELS: &str = "/opt/slurm-factory/wheels";
 /// The Spack environment: spack.yaml, spack.lock.
 pub const ENV: &str = "/opt/slurm-factory/env";
+/// The toolchain environment (a Spack-built gcc), only for `spack-gcc` builds.
+pub const TOOLCHAIN: &str = "/opt/slurm-factory/toolchain";
 /// Config written by spack-setup.sh (repos, externals, compiler), included by spack.yaml.
 pub const CONFIG: &str = "/opt/slurm-factory/config";
 /// Spack's install tree.
@@ -40,6 +42,7 @@ pub struct Paths {
     pub python_venv: String,
     pub wheels: String,
     pub env: String,
+    pub toolchain: String,
     pub config: String,
     pub store: String,
     pub view: String,
@@ -59,6 +62,7 @@ impl Paths {
             python_venv: PYTHON_VENV.into(),
             wheels: WHEELS.into(),
             env: ENV.into(),
+            toolchain: TOOLCHAIN.into(),
             config: CONFIG.into(),
             store: STORE.into(),
             view: VIEW.into(),
@@ -80,6 +84,7 @@ impl Paths {
             python_venv: move_(c.python_venv),
             wheels: move_(c.wheels),
             env: move_(c.env),
+            toolchain: move_(c.toolchain),
             config: move_(c.config),
             store: move_(c.store),
             view: move_(c.view),

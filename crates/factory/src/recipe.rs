@@ -4,7 +4,7 @@
 //! The built-in templates are the repository's `templates/` directory,
 //! embedded at compile time. A user templates dir overrides them file by
 //! file (and may add files). Every `*.j2` whose name does not start with `_`
-//! is rendered; `_`-files are includes. Output names drop `.j2`, and
+//! is rendered, unless it renders to nothing; `_`-files are includes. Output names drop `.j2`, and
 //! `spack/` files land at the top: `spack/spack.yaml.j2` -> `spack.yaml`.
 
 use std::collections::BTreeMap;
@@ -222,7 +222,12 @@ impl Templates {
         let mut files = BTreeMap::new();
         for name in self.sources.keys() {
             if let Some(out) = output_name(name) {
-                files.insert(out, self.render_in(&env, name, ctx)?);
+                let text = self.render_in(&env, name, ctx)?;
+                // A template that renders to nothing (toolchain.yaml for a
+                // system-gcc build) writes no file.
+                if !text.trim().is_empty() {
+                    files.insert(out, text);
+                }
             }
         }
         let spack_yaml = files

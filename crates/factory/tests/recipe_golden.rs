@@ -48,7 +48,7 @@ fn rendered_recipes_match_the_golden_files() {
             read_tree(&dir, &dir, &mut expected);
         }
         if expected != rendered.files {
-            let names: Vec<&String> = expected
+            let names: std::collections::BTreeSet<&String> = expected
                 .keys()
                 .chain(rendered.files.keys())
                 .filter(|k| expected.get(*k) != rendered.files.get(*k))

@@ -67,10 +67,9 @@ fn rendered_environments_concretize_with_real_spack() {
         };
         let rendered = templates.render(&ctx).unwrap();
         rendered.write_to(Path::new(&ctx.paths.recipe)).unwrap();
-        let run = |script: &str| {
-            let path = format!("{}/scripts/{script}", ctx.paths.recipe);
+        let run = |cmd: &mut Command, what: &str| {
             let started = Instant::now();
-            let out = Command::new("bash").arg(&path).output().unwrap();
+            let out = cmd.output().unwrap();
             let text = format!(
                 "{}{}",
                 String::from_utf8_lossy(&out.stdout),
@@ -78,12 +77,31 @@ fn rendered_environments_concretize_with_real_spack() {
             );
             match out.status.success() {
                 true => Ok((text, started.elapsed())),
-                false => Err(format!("{} {script} failed:\n{text}", case.name)),
+                false => Err(format!("{} {what} failed:\n{text}", case.name)),
             }
         };
+        let script = |name: &str| {
+            let mut cmd = Command::new("bash");
+            cmd.arg(format!("{}/scripts/{name}", ctx.paths.recipe));
+            cmd
+        };
+        // A Spack-built gcc must be installed before the main solve (hours of
+        // compiling), so that case checks the toolchain environment's solve.
+        let toolchain = rendered.files.contains_key("toolchain.yaml");
+        let (mut solve_cmd, wanted, what) = if toolchain {
+            let mut cmd = Command::new(format!("{spack_root}/bin/spack"));
+            cmd.args(["-e", &ctx.paths.toolchain, "concretize", "-f"])
+                .env("SPACK_PYTHON", &python)
+                .env("SPACK_DISABLE_LOCAL_CONFIG", "1");
+            (cmd, "gcc@14.3.0".to_string(), "toolchain concretize")
+        } else {
+            let wanted = format!("slurm@{}", ctx.slurm.spack);
+            (script("concretize.sh"), wanted, "concretize.sh")
+        };
         // A failing case is reported and the others still run.
-        let result = run("spack-setup.sh")
-            .and_then(|(_, setup)| run("concretize.sh").map(|(out, solve)| (out, setup, solve)));
+        let result = run(&mut script("spack-setup.sh"), "spack-setup.sh").and_then(|(_, setup)| {
+            run(&mut solve_cmd, what).map(|(out, solve)| (out, setup, solve))
+        });
         let (output, setup, solve) = match result {
             Ok(r) => r,
             Err(e) => {
@@ -93,7 +111,6 @@ fn rendered_environments_concretize_with_real_spack() {
             }
         };
         let secs = solve.as_secs_f64();
-        let wanted = format!("slurm@{}", ctx.slurm.spack);
         if !output.contains(&wanted) {
             failures.push(format!(
                 "{}: {wanted} not in the solution:\n{output}",
@@ -117,7 +134,7 @@ fn rendered_environments_concretize_with_real_spack() {
             .count();
         let externals = output.lines().filter(|l| l.starts_with("[e] ")).count();
         let line = format!(
-            "{:28} {roots:>9}, {nodes:3} nodes ({externals:2} external): concretize {secs:5.1} s, setup {:.1} s",
+            "{:28} {what:20} {roots:>9}, {nodes:3} nodes ({externals:2} external): concretize {secs:5.1} s, setup {:.1} s",
             case.name,
             setup.as_secs_f64()
         );

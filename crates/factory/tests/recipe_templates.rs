@@ -95,38 +95,43 @@ fn a_broken_user_template_names_its_file_and_line() {
 
 #[test]
 fn a_user_spack_yaml_that_drops_the_target_or_a_mirror_is_refused() {
-    let builtin = Templates::builtin_source("spack/spack.yaml.j2").unwrap();
-    for (edit, expect) in [
+    for (file, from, to, expect) in [
         (
-            builtin.replace("      - target={{ target }}\n", "      - '%gcc'\n"),
+            "spack/spack.yaml.j2",
+            "      - target={{ target }}\n",
+            "      - '%gcc'\n",
             "target=x86_64_v3",
         ),
         (
-            builtin.replace("file://{{ paths.buildcache }}", "file:///elsewhere"),
+            "spack/_config.j2",
+            "file://{{ paths.buildcache }}",
+            "file:///elsewhere",
             "buildcache",
         ),
-        (builtin.replace("unify: true", "unify: false"), "unify"),
         (
-            builtin.replace("slurm@{{ slurm.spack }}", "slurm"),
+            "spack/spack.yaml.j2",
+            "unify: true",
+            "unify: false",
+            "unify",
+        ),
+        (
+            "spack/_specs.j2",
+            "slurm@{{ slurm.spack }}",
+            "slurm",
             "slurm@25-05-1-1",
         ),
         (
-            builtin.replace("  specs:\n", "  specs: [\n"),
+            "spack/spack.yaml.j2",
+            "  specs:\n",
+            "  specs: [\n",
             "not valid YAML",
         ),
     ] {
+        let builtin = Templates::builtin_source(file).unwrap();
+        assert!(builtin.contains(from), "{file} has no {from:?}");
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("spack")).unwrap();
-        std::fs::write(dir.path().join("spack/spack.yaml.j2"), &edit).unwrap();
-        // the slurm spec lives in the include; replace it there for that case
-        if expect.starts_with("slurm@") {
-            let specs = Templates::builtin_source("spack/_specs.j2").unwrap();
-            std::fs::write(
-                dir.path().join("spack/_specs.j2"),
-                specs.replace("slurm@{{ slurm.spack }}", "slurm"),
-            )
-            .unwrap();
-        }
+        std::fs::write(dir.path().join(file), builtin.replace(from, to)).unwrap();
         let err = Templates::load(Some(dir.path()))
             .unwrap()
             .render(&ctx("25.05-default"))
@@ -155,6 +160,8 @@ fn export_writes_every_built_in_template() {
         "README.md",
         "spack/spack.yaml.j2",
         "spack/_dependencies.j2",
+        "spack/toolchain.yaml.j2",
+        "scripts/toolchain.sh.j2",
         "modules/slurm.lua.j2",
         "modules/slurm.tcl.j2",
         "scripts/provision.sh.j2",

@@ -14,3 +14,5 @@ RECIPE_DIR=/opt/slurm-factory/recipe
 log() { printf '==> slurm-factory: %s\n' "$*"; }
 
 "$SPACK" -e "$ENV_DIR" buildcache push --unsigned --update-index local-buildcache
+# The Spack-built gcc too, so the next toolchain.sh downloads it.
+"$SPACK" -e /opt/slurm-factory/toolchain buildcache push --unsigned --update-index local-buildcache

@@ -16,6 +16,8 @@ log() { printf '==> slurm-factory: %s\n' "$*"; }
 
 mkdir -p "$ENV_DIR" "$CONFIG_DIR"
 cp "$RECIPE_DIR/spack.yaml" "$ENV_DIR/spack.yaml"
+mkdir -p /opt/slurm-factory/toolchain
+cp "$RECIPE_DIR/toolchain.yaml" /opt/slurm-factory/toolchain/spack.yaml
 printf 'repos:\n  builtin: %s\n' /opt/slurm-factory/spack-packages/repos/spack_repo/builtin >"$CONFIG_DIR/repos.yaml"
 
 # The scope of the directory spack.yaml includes: externals land there, and
