@@ -54,9 +54,9 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
         "--slurm-version",
         "24.11",
         "--gpu",
-        "rocm",
+        "cuda",
         "--gpu-arch",
-        "gfx942",
+        "80",
         "--target",
         "zen4",
         "--output",
@@ -72,8 +72,8 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
     let json: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
     assert_eq!(json["rendered"].as_array().unwrap().len(), 8);
     let spack_yaml = std::fs::read_to_string(out.join("spack.yaml")).unwrap();
-    assert!(spack_yaml.contains("- slurm@24-11-6-1 +hwloc +pmix +restd +readline +rsmi\n"));
-    assert!(spack_yaml.contains("amdgpu_target=gfx942"));
+    assert!(spack_yaml.contains("- slurm@24-11-6-1 +hwloc +pmix +restd +readline +nvml\n"));
+    assert!(spack_yaml.contains("cuda_arch=80"));
     assert!(spack_yaml.contains("- target=zen4\n"));
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(out.join("scripts/install.sh"))
