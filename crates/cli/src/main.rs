@@ -72,6 +72,9 @@ enum Command {
     /// Finished packages in the store: list, show, export, delete.
     #[command(subcommand)]
     Artifacts(cmd::artifacts::Command),
+    /// Work with the templates Spack recipes are rendered from.
+    #[command(subcommand)]
+    Templates(cmd::templates::Command),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +107,7 @@ fn run(cli: Cli, out: &Out) -> factory::Result<ExitCode> {
             Command::Doctor(args) => cmd::doctor::run(args, &settings, out).await,
             Command::Config(command) => cmd::config::run(command, &settings, out),
             Command::Artifacts(command) => cmd::artifacts::run(command, &settings, out),
+            Command::Templates(command) => cmd::templates::run(command, out),
             Command::Completions(_) => unreachable!("handled before settings load"),
         }
     })

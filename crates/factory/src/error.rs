@@ -150,6 +150,20 @@ pub enum Error {
 
     #[error("no run `{id}`")]
     RunNotFound { id: String },
+    #[error("template {file}{}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Template {
+        file: String,
+        line: Option<usize>,
+        message: String,
+        /// Whether the file comes from the user's templates dir.
+        user: bool,
+    },
+
+    #[error("the rendered {file} is not a usable recipe: {message}")]
+    RecipeInvalid { file: String, message: String },
+
+    #[error("{path} already exists")]
+    FileExists { path: PathBuf },
 
     #[error("cancelled")]
     Cancelled,
@@ -283,6 +297,23 @@ impl Error {
                     .into()
             }
             Error::RunNotFound { .. } => "list runs with `slurm-factory runs list`".into(),
+            Error::Template { user: true, .. } => {
+                "fix that file in your templates dir (setting `templates_dir`), or delete it to \
+                 use the built-in one; `slurm-factory templates export DIR` writes the originals"
+                    .into()
+            }
+            Error::Template { user: false, .. } => {
+                "a built-in template is broken: please report this bug".into()
+            }
+            Error::RecipeInvalid { .. } => {
+                "check the templates in your templates dir against the built-ins \
+                 (`slurm-factory templates export DIR`); `slurm-factory plan --output DIR` \
+                 shows what was rendered"
+                    .into()
+            }
+            Error::FileExists { .. } => {
+                "choose an empty directory, or pass `--force` to overwrite".into()
+            }
             Error::Cancelled => "nothing was kept; run the command again to retry".into(),
             Error::ManifestMalformed { .. } => {
                 "the artifact is damaged or from an incompatible version; delete it \
@@ -339,6 +370,9 @@ impl Error {
             Error::ManifestMalformed { .. }
             | Error::ArtifactIncomplete { .. }
             | Error::ChecksumMismatch { .. } => ExitKind::Build,
+            Error::Template { user: true, .. } | Error::RecipeInvalid { .. } => ExitKind::Config,
+            Error::FileExists { .. } => ExitKind::Usage,
+            Error::Template { user: false, .. } => ExitKind::Internal,
             Error::Io { .. } => ExitKind::Internal,
             Error::Cancelled => ExitKind::Cancelled,
         }

@@ -4,6 +4,7 @@ pub mod config;
 pub mod detect;
 pub mod doctor;
 pub mod plan;
+pub mod templates;
 
 /// Asks on a terminal before deleting `what`; anywhere else (or with
 /// `--json`) the answer is no, so scripts must say `--yes`.
