@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 
 /// Lines longer than this are delivered in pieces of this size, so a
 /// program that never prints a newline cannot exhaust memory.
-pub(crate) const MAX_LINE: usize = 1 << 20;
+const MAX_LINE: usize = 1 << 20;
 
 /// Which output stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
