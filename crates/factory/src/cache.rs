@@ -116,9 +116,9 @@ impl CacheDirs {
     /// The disk devices that mount the layers at their container paths.
     pub fn devices(&self) -> Vec<DiskDevice> {
         [
-            ("sf-buildcache", &self.buildcache, layout::BUILDCACHE),
-            ("sf-mirror", &self.mirror, layout::MIRROR),
-            ("sf-ccache", &self.ccache, layout::CCACHE),
+            ("sf-buildcache", &self.buildcache, layout::CACHE_BUILDCACHE),
+            ("sf-mirror", &self.mirror, layout::CACHE_MIRROR),
+            ("sf-ccache", &self.ccache, layout::CACHE_CCACHE),
         ]
         .into_iter()
         .map(|(name, source, path)| DiskDevice {

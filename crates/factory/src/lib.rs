@@ -4,6 +4,7 @@
 //! [`request::BuildRequest`] validation and read [`settings::Settings`].
 
 pub mod artifacts;
+pub mod cache;
 pub mod catalog;
 pub mod doctor;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod hardware;
 pub mod layout;
 pub mod lxd;
 pub mod package;
+pub mod pipeline;
 pub mod presets;
 pub mod progress;
 pub mod recipe;

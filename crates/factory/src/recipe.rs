@@ -220,7 +220,12 @@ impl Templates {
     pub fn render(&self, ctx: &RecipeContext) -> Result<Rendered> {
         let env = self.environment()?;
         let mut files = BTreeMap::new();
-        for name in self.sources.keys() {
+        for (name, (text, _)) in &self.sources {
+            // Plain scripts (relocate.sh, check-libs.sh) are pushed as they are.
+            if name.starts_with("scripts/") && name.ends_with(".sh") {
+                files.insert(name.clone(), text.clone());
+                continue;
+            }
             if let Some(out) = output_name(name) {
                 let text = self.render_in(&env, name, ctx)?;
                 // A template that renders to nothing (toolchain.yaml for a
