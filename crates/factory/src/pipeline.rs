@@ -674,6 +674,8 @@ impl<'a> Build<'a> {
             .push_file(instance, &archive.path, &remote_archive, 0o644)
             .await?;
         let mut checks = Vec::new();
+        let mut log_text = String::new();
+        let mut since_last_check: Vec<String> = Vec::new();
         let result = self
             .script(
                 Stage::Verify,
@@ -681,17 +683,30 @@ impl<'a> Build<'a> {
                 "verify.sh",
                 &[remote_archive, VERIFY_PREFIX.to_string()],
                 &mut |line| {
-                    if let Some(rest) = line.strip_prefix("::check ") {
-                        let (status, name) = rest.split_once(' ').unwrap_or((rest, ""));
-                        checks.push(VerifyCheck {
-                            name: name.to_string(),
-                            passed: status == "pass",
-                            output: String::new(),
-                        });
+                    log_text.push_str(line);
+                    log_text.push('\n');
+                    match line.strip_prefix("::check ") {
+                        Some(rest) => {
+                            let (status, name) = rest.split_once(' ').unwrap_or((rest, ""));
+                            checks.push(VerifyCheck {
+                                name: name.to_string(),
+                                passed: status == "pass",
+                                output: since_last_check.join("\n"),
+                            });
+                            since_last_check.clear();
+                        }
+                        None if since_last_check.len() < 40 => {
+                            since_last_check.push(line.to_string())
+                        }
+                        None => {}
                     }
                 },
             )
             .await;
+        runs::write_atomic(
+            &staged.dir.join(crate::artifacts::VERIFY_LOG),
+            log_text.as_bytes(),
+        )?;
         let passed = result.is_ok() && checks.iter().all(|c| c.passed);
         staged.verify = Some(VerifyResult {
             passed,

@@ -1,3 +1,4 @@
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -129,11 +130,15 @@ struct Progress {
     stages: ProgressBar,
     packages: Option<ProgressBar>,
     verbose: bool,
+    /// Bars only on a terminal; elsewhere (CI logs, pipes) plain lines.
+    plain: bool,
+    quiet: bool,
 }
 
 impl Progress {
     fn new(quiet: bool, verbose: bool) -> Progress {
-        let target = if quiet {
+        let plain = !std::io::stderr().is_terminal();
+        let target = if quiet || plain {
             ProgressDrawTarget::hidden()
         } else {
             ProgressDrawTarget::stderr()
@@ -150,6 +155,20 @@ impl Progress {
             stages,
             packages: None,
             verbose,
+            plain,
+            quiet,
+        }
+    }
+
+    /// A line above the bars, or on stderr when there are none.
+    fn line(&self, text: String) {
+        if self.quiet {
+            return;
+        }
+        if self.plain {
+            eprintln!("{text}");
+        } else {
+            let _ = self.bars.println(text);
         }
     }
 
@@ -160,9 +179,7 @@ impl Progress {
                 artifact_name,
                 ..
             } => {
-                let _ = self
-                    .bars
-                    .println(format!("Building {artifact_name} (run {run_id})"));
+                self.line(format!("Building {artifact_name} (run {run_id})"));
             }
             BuildEvent::StageStarted { stage } => {
                 self.stages.set_message(stage.to_string());
@@ -188,7 +205,7 @@ impl Progress {
                     .as_deref()
                     .map(|d| format!(": {d}"))
                     .unwrap_or_default();
-                let _ = self.bars.println(format!(
+                self.line(format!(
                     "  {:>2}. {stage:<16} {mark:<9} {:>7.1}s{detail}",
                     stage.number(),
                     *elapsed_ms as f64 / 1000.0
@@ -211,16 +228,16 @@ impl Progress {
             }
             BuildEvent::Log { line, .. } => {
                 if self.verbose {
-                    let _ = self.bars.println(format!("    | {line}"));
+                    self.line(format!("    | {line}"));
                 }
             }
             BuildEvent::Warning { stage, message } => {
-                let _ = self.bars.println(format!("  warning ({stage}): {message}"));
+                self.line(format!("  warning ({stage}): {message}"));
             }
             BuildEvent::RunFinished { outcome, .. } => {
                 self.stages.finish_and_clear();
                 if *outcome == Outcome::Cancelled {
-                    let _ = self.bars.println("Cancelled; nothing was kept.");
+                    self.line("Cancelled; nothing was kept.".into());
                 }
             }
         }
