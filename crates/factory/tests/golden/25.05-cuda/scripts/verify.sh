@@ -3,7 +3,7 @@
 # compilers, no Spack), unpacked at a prefix other than the build prefix.
 # Usage: verify.sh ARCHIVE PREFIX
 # Prints `::check pass|fail NAME` per check; exits non-zero if any failed.
-set -uo pipefail
+set -euo pipefail
 archive=$1
 prefix=$2
 failed=0
