@@ -51,6 +51,40 @@ pub struct BuildOptions {
     pub verify: bool,
     /// Also write a `.tar.gz` for systems without zstd.
     pub gzip: bool,
+    pub package: PackageOptions,
+}
+
+/// What the package keeps besides the runtime tree.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PackageOptions {
+    pub keep_headers: bool,
+    pub keep_static: bool,
+    pub keep_docs: bool,
+    /// Leave debug info in the binaries.
+    pub no_strip: bool,
+    /// Keep the stripped debug info as a second archive, `<name>-debug.tar.zst`.
+    pub debug_archive: bool,
+}
+
+impl PackageOptions {
+    /// relocate.sh's flags for these options.
+    fn relocate_args(&self, debug_dir: &str) -> Vec<String> {
+        let mut args = Vec::new();
+        for (on, flag) in [
+            (self.keep_headers, "--keep-headers"),
+            (self.keep_static, "--keep-static"),
+            (self.keep_docs, "--keep-docs"),
+            (self.no_strip, "--no-strip"),
+        ] {
+            if on {
+                args.push(flag.to_string());
+            }
+        }
+        if self.debug_archive && !self.no_strip {
+            args.extend(["--debug-tarball-dir".to_string(), debug_dir.to_string()]);
+        }
+        args
+    }
 }
 
 /// What a finished build produced.
@@ -439,6 +473,22 @@ impl<'a> Build<'a> {
         Ok(())
     }
 
+    /// Runs one fixed command (no script) in the instance; a non-zero exit fails `stage`.
+    async fn exec_checked(&self, stage: Stage, instance: &str, argv: &[String]) -> Result<()> {
+        let code = self
+            .lxc
+            .exec(instance, argv, &[], |_, _| {}, self.cancel)
+            .await?;
+        if code != 0 {
+            return Err(Error::BuildFailed {
+                stage: stage.as_str().into(),
+                message: format!("`{}` exited with {code}", argv.join(" ")),
+                log: self.run.file("build.log"),
+            });
+        }
+        Ok(())
+    }
+
     async fn spack_setup(&self, rendered: &Rendered, instance: &str) -> Result<Done<()>> {
         self.script(
             Stage::SpackSetup,
@@ -575,32 +625,44 @@ impl<'a> Build<'a> {
         for lib in package::driver_libraries(gpu_vendor(req)) {
             args.extend(["--allow-system".to_string(), lib.to_string()]);
         }
+        let debug_name = format!("{name}-debug");
+        args.extend(
+            self.options
+                .package
+                .relocate_args(&format!("{}/{debug_name}", layout::OUT)),
+        );
         args.extend([layout::VIEW.to_string(), dest.clone()]);
         self.script(Stage::Package, instance, "package.sh", &args, &mut |_| {})
             .await?;
+        // Rendered package files (config examples, systemd units) go in as they are.
+        self.exec_checked(
+            Stage::Package,
+            instance,
+            &[
+                "cp".into(),
+                "-r".into(),
+                format!("{}/package/.", layout::RECIPE),
+                format!("{dest}/"),
+            ],
+        )
+        .await?;
         // The rendered modules travel inside the package, one tree per module system:
         // `module use <prefix>/modules/lmod` (or `modules/tcl`), then `module load slurm`.
         for (rendered_name, packaged) in
             [("slurm.lua", "lmod/slurm.lua"), ("slurm.tcl", "tcl/slurm")]
         {
-            let install = [
-                "install".to_string(),
-                "-D".into(),
-                "-m644".into(),
-                format!("{}/modules/{rendered_name}", layout::RECIPE),
-                format!("{dest}/modules/{packaged}"),
-            ];
-            let code = self
-                .lxc
-                .exec(instance, &install, &[], |_, _| {}, self.cancel)
-                .await?;
-            if code != 0 {
-                return Err(Error::BuildFailed {
-                    stage: Stage::Package.as_str().into(),
-                    message: format!("copying modules/{rendered_name} into the package failed"),
-                    log: self.run.file("build.log"),
-                });
-            }
+            self.exec_checked(
+                Stage::Package,
+                instance,
+                &[
+                    "install".into(),
+                    "-D".into(),
+                    "-m644".into(),
+                    format!("{}/modules/{rendered_name}", layout::RECIPE),
+                    format!("{dest}/modules/{packaged}"),
+                ],
+            )
+            .await?;
         }
         let tree = self.run.file("out").join(&name);
         let allow = Allowlist::for_gpu(gpu_vendor(req));
@@ -626,7 +688,16 @@ impl<'a> Build<'a> {
         if self.options.gzip {
             formats.push(ArchiveFormat::TarGz);
         }
-        let archives = package::archive(&tree, &staging, &name, &formats)?;
+        let mut archives = package::archive(&tree, &staging, &name, &formats)?;
+        let debug_tree = self.run.file("out").join(&debug_name);
+        if debug_tree.is_dir() {
+            archives.extend(package::archive(
+                &debug_tree,
+                &staging,
+                &debug_name,
+                &[ArchiveFormat::TarZst],
+            )?);
+        }
         let unpacked = package::tree_size(&tree);
         let detail = format!(
             "{} ELF files relocated; {} unpacked, {} as .tar.zst",

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use factory::events::{BuildEvent, EventRecord, Outcome, Stage, StageOutcome};
-use factory::pipeline::{self, BuildOptions};
+use factory::pipeline::{self, BuildOptions, PackageOptions};
 use factory::request::{BuildRequest, Defaults};
 use factory::settings::Loaded;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -45,6 +45,21 @@ pub struct Args {
     /// Also write a .tar.gz next to the .tar.zst.
     #[arg(long)]
     pub gzip: bool,
+    /// Keep headers and pkg-config files (for building against this Slurm).
+    #[arg(long, help_heading = "Package contents")]
+    pub keep_headers: bool,
+    /// Keep static archives (.a).
+    #[arg(long, help_heading = "Package contents")]
+    pub keep_static: bool,
+    /// Keep share/doc and share/info.
+    #[arg(long, help_heading = "Package contents")]
+    pub keep_docs: bool,
+    /// Leave debug info in the binaries (bigger package).
+    #[arg(long, help_heading = "Package contents")]
+    pub no_strip: bool,
+    /// Keep the stripped debug info as a second archive, <name>-debug.tar.zst.
+    #[arg(long, help_heading = "Package contents", conflicts_with = "no_strip")]
+    pub debug_archive: bool,
 }
 
 pub async fn run(
@@ -61,6 +76,13 @@ pub async fn run(
         offline: args.offline,
         verify: !args.no_verify,
         gzip: args.gzip,
+        package: PackageOptions {
+            keep_headers: args.keep_headers,
+            keep_static: args.keep_static,
+            keep_docs: args.keep_docs,
+            no_strip: args.no_strip,
+            debug_archive: args.debug_archive,
+        },
     };
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
