@@ -202,6 +202,7 @@ impl<'a> Build<'a> {
         work: impl Future<Output = Result<Done<T>>>,
     ) -> Result<T> {
         self.emit(BuildEvent::StageStarted { stage });
+        tracing::info!(run = %self.run.id, %stage, "stage started");
         let started = Instant::now();
         let result = tokio::select! {
             biased;
@@ -221,6 +222,7 @@ impl<'a> Build<'a> {
             Err(Error::Cancelled) => (StageOutcome::Cancelled, None),
             Err(e) => (StageOutcome::Failed, Some(e.to_string())),
         };
+        tracing::info!(run = %self.run.id, %stage, ?outcome, elapsed_ms, "stage finished");
         self.emit(BuildEvent::StageFinished {
             stage,
             outcome,
@@ -902,7 +904,7 @@ fn gpu_vendor(req: &ResolvedRequest) -> Option<&'static str> {
 }
 
 /// `sf-base-<hash>`: changes whenever anything that shapes the base image does.
-fn base_image_alias(settings: &Settings, rendered: &Rendered, offline: bool) -> String {
+pub fn base_image_alias(settings: &Settings, rendered: &Rendered, offline: bool) -> String {
     let mut h = Sha256::new();
     for part in [
         settings.image.as_str(),
