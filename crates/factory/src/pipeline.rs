@@ -29,7 +29,7 @@ use crate::package::{
 use crate::progress::{self, SpackProgress};
 use crate::recipe::{RecipeContext, Rendered, Templates};
 use crate::request::ResolvedRequest;
-use crate::runs::{self, Emitter, RunDir, RunRecord, Sink};
+use crate::runs::{Emitter, RunDir, RunRecord, Sink};
 use crate::settings::Settings;
 use crate::units::human_bytes;
 
@@ -678,7 +678,7 @@ impl<'a> Build<'a> {
         if !inspection.problems.is_empty() {
             let problems: Vec<String> = inspection.problems.iter().map(|p| p.to_string()).collect();
             let log = self.run.file("inspection.log");
-            runs::write_atomic(&log, problems.join("\n").as_bytes())?;
+            crate::fsutil::write_atomic(&log, problems.join("\n").as_bytes())?;
             return Err(Error::VerifyFailed {
                 problems: problems.join("; "),
                 log,
@@ -776,7 +776,7 @@ impl<'a> Build<'a> {
                 },
             )
             .await;
-        runs::write_atomic(
+        crate::fsutil::write_atomic(
             &staged.dir.join(crate::artifacts::VERIFY_LOG),
             log_text.as_bytes(),
         )?;
@@ -922,7 +922,10 @@ pub fn base_image_alias(settings: &Settings, rendered: &Rendered, offline: bool)
         h.update(part.as_bytes());
         h.update([0]);
     }
-    format!("{BASE_IMAGE_PREFIX}{}", &hex(&h.finalize())[..12])
+    format!(
+        "{BASE_IMAGE_PREFIX}{}",
+        &crate::fsutil::hex(&h.finalize())[..12]
+    )
 }
 
 /// The spack.lock cache key: the rendered environment and the Spack that solves it.
@@ -940,11 +943,7 @@ fn lock_key(settings: &Settings, rendered: &Rendered) -> String {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    hex(&h.finalize())[..16].to_string()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::fsutil::hex(&h.finalize())[..16].to_string()
 }
 
 fn parent_of(path: &str) -> &str {
