@@ -233,6 +233,8 @@ impl<'a> Build<'a> {
     async fn stages(&mut self) -> Result<String> {
         let rendered = self.stage(Stage::Preflight, self.preflight()).await?;
         let build_instance = self.run_instance_name("build");
+        // The base image's prep instance too: a cancel drops provision mid-way.
+        self.instances.push(self.run_instance_name("prep"));
         self.instances.push(build_instance.clone());
         self.stage(Stage::Provision, self.provision(&rendered, &build_instance))
             .await?;
@@ -273,11 +275,10 @@ impl<'a> Build<'a> {
 
     async fn preflight(&self) -> Result<Done<Rendered>> {
         let report = doctor::run(self.settings).await;
-        let failures: Vec<String> = report
+        let failed: Vec<&doctor::Check> = report
             .checks
             .iter()
             .filter(|c| c.status == doctor::Status::Fail)
-            .map(|c| format!("{}: {}", c.title, c.detail))
             .collect();
         for c in report
             .checks
@@ -289,9 +290,17 @@ impl<'a> Build<'a> {
                 message: format!("{}: {}", c.title, c.detail),
             });
         }
-        if !failures.is_empty() {
+        if !failed.is_empty() {
+            let join = |part: &dyn Fn(&doctor::Check) -> String| {
+                failed
+                    .iter()
+                    .map(|c| part(c))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
             return Err(Error::NotReady {
-                failures: failures.join("; "),
+                failures: join(&|c| format!("{}: {}", c.title, c.detail)),
+                fixes: join(&|c| c.hint.clone()),
             });
         }
         recover_interrupted(self.settings, &self.lxc).await?;
@@ -974,12 +983,14 @@ pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<S
         }
     }
     for (run_id, names) in by_run {
-        let record = RunDir::open(&runs_root, &run_id).and_then(|r| r.record().map(|rec| (r, rec)));
-        let alive = match &record {
-            Ok((_, rec)) => rec.driver_alive(),
-            Err(_) => false,
+        // A run this data dir does not know belongs to another data dir (another
+        // user, a test, a second config) that may be building right now: not ours.
+        let Ok(dir) = RunDir::open(&runs_root, &run_id) else {
+            tracing::debug!("instances {names:?} belong to run {run_id} of another data dir");
+            continue;
         };
-        if alive {
+        let record = dir.record().map(|rec| (dir, rec));
+        if record.as_ref().is_ok_and(|(_, rec)| rec.driver_alive()) {
             continue;
         }
         for name in names {
