@@ -36,6 +36,9 @@ use crate::units::human_bytes;
 /// Instances of a run carry this config key, so leftovers can be found.
 pub const RUN_LABEL: &str = "user.slurm-factory.run";
 
+/// Base images carry the alias they were made for, to find duplicates.
+const BASE_IMAGE_PROPERTY: &str = "slurm-factory.base-image";
+
 /// Where the verify stage unpacks a package: anywhere but the build prefix.
 pub const VERIFY_PREFIX: &str = "/srv/relocated";
 
@@ -403,14 +406,35 @@ impl<'a> Build<'a> {
         }
         self.script(Stage::Provision, prep, "provision.sh", &[], &mut |_| {})
             .await?;
-        self.lxc
+        let published = self
+            .lxc
             .publish(
                 prep,
                 alias,
-                &[("description".into(), "slurm-factory base image".into())],
+                &[
+                    ("description".into(), "slurm-factory base image".into()),
+                    (BASE_IMAGE_PROPERTY.into(), alias.into()),
+                ],
             )
-            .await
-            .map(|_| ())
+            .await;
+        // Builds that missed the cache together each publish an image, and LXD
+        // leaves the alias on one of them (the first or the last to finish): drop
+        // the others, which no listing of base images would show again.
+        for image in self.lxc.images().await? {
+            let ours = image
+                .properties
+                .get(BASE_IMAGE_PROPERTY)
+                .map(String::as_str)
+                == Some(alias);
+            if ours && image.aliases.is_empty() {
+                self.lxc.delete_image(&image.fingerprint).await?;
+            }
+        }
+        match published {
+            // Another build's cleanup took our image mid-publish: the alias is there.
+            Err(_) if self.lxc.image_exists(alias).await? => Ok(()),
+            other => other.map(drop),
+        }
     }
 
     async fn push_recipe(&self, instance: &str) -> Result<()> {
