@@ -496,3 +496,94 @@ async fn lxd_down_is_a_hinted_not_ready_error() {
     assert!(!settings.cache_dir.exists());
     assert_eq!(store_entries(&settings), Vec::<String>::new());
 }
+
+/// Deletes an image alias however the test ends.
+struct DeleteImage(String);
+
+impl Drop for DeleteImage {
+    fn drop(&mut self) {
+        let _ = Command::new("lxc")
+            .args(["image", "delete", &self.0])
+            .output();
+    }
+}
+
+/// Slow (two base images prepared and published: about a minute here), so
+/// left out of the default run: `cargo test -p slurm-factory-e2e -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "slow: prepares and publishes two base images"]
+async fn two_builds_missing_the_base_image_leave_one_image() {
+    let Some(t) = TestEnv::from_env("two_builds_missing_the_base_image_leave_one_image") else {
+        return;
+    };
+    // A provision script no other build has: its base image does not exist yet.
+    let tmp = tempfile::tempdir().unwrap();
+    let hello_provision =
+        std::fs::read_to_string(hello_recipe().join("scripts/provision.sh.j2")).unwrap();
+    let token = format!("{:?}", std::time::SystemTime::now());
+    let recipe = slurm_factory_e2e::recipe_variant(
+        tmp.path(),
+        &[(
+            "scripts/provision.sh.j2",
+            &format!("{hello_provision}# base image race test {token}\n"),
+        )],
+    );
+    let lxc = factory::lxd::Lxc::new(&t.settings(tmp.path(), &recipe));
+    let base_images = || async {
+        lxc.images()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|i| {
+                i.properties.get("description").map(String::as_str)
+                    == Some("slurm-factory base image")
+            })
+            .map(|i| (i.fingerprint, i.aliases))
+            .collect::<Vec<_>>()
+    };
+    let before = base_images().await;
+
+    // Two builds at once; each stops once provision is over.
+    let build_until_provisioned = |n: usize| {
+        let settings = t.settings(&tmp.path().join(format!("b{n}")), &recipe);
+        async move {
+            let cancel = CancellationToken::new();
+            let events = Events::default();
+            let sink: Sink = {
+                let collect = events.sink();
+                let cancel = cancel.clone();
+                Arc::new(move |r: &EventRecord| {
+                    collect(r);
+                    if matches!(
+                        r.event,
+                        BuildEvent::StageFinished {
+                            stage: Stage::Provision,
+                            ..
+                        }
+                    ) {
+                        cancel.cancel();
+                    }
+                })
+            };
+            let result = pipeline::build(&settings, options(), sink, cancel).await;
+            (result, events.outcome_of(Stage::Provision))
+        }
+    };
+    let started = Instant::now();
+    let ((r1, p1), (r2, p2)) = tokio::join!(build_until_provisioned(1), build_until_provisioned(2));
+    eprintln!(
+        "two builds racing for one base image: provision {p1:?} and {p2:?} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(matches!(r1, Err(Error::Cancelled)), "{r1:?}");
+    assert!(matches!(r2, Err(Error::Cancelled)), "{r2:?}");
+
+    let new: Vec<(String, Vec<String>)> = base_images()
+        .await
+        .into_iter()
+        .filter(|i| !before.contains(i))
+        .collect();
+    let _guards: Vec<DeleteImage> = new.iter().map(|(f, _)| DeleteImage(f.clone())).collect();
+    assert_eq!(new.len(), 1, "one new base image, with its alias: {new:?}");
+    assert_eq!(new[0].1.len(), 1, "{new:?}");
+}
