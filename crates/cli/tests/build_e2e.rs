@@ -223,18 +223,27 @@ async fn clean_removes_the_instance_of_an_interrupted_run() {
     )
     .unwrap();
     let name = format!("sf-build-{}", run.id);
-    let _guard = DeleteInstance(name.clone());
+    // And an instance of a run this data dir does not know: another data dir's
+    // build, maybe running now. Not ours to delete.
+    let foreign_run = format!("{}-other", run.id);
+    let foreign = format!("sf-build-{foreign_run}");
+    let _guards = [
+        DeleteInstance(name.clone()),
+        DeleteInstance(foreign.clone()),
+    ];
     let lxc = Lxc::new(&settings);
-    lxc.launch(&LaunchSpec {
+    let spec = |name: &str, run_id: &str| LaunchSpec {
         image: t.plain_image.clone(),
-        name: name.clone(),
+        name: name.into(),
         storage_pool: Some(t.pool.clone()),
-        config: vec![(RUN_LABEL.into(), run.id.clone())],
+        config: vec![(RUN_LABEL.into(), run_id.into())],
         devices: Vec::new(),
         ephemeral: false,
-    })
-    .await
-    .unwrap();
+    };
+    let (ours, theirs) = (spec(&name, &run.id), spec(&foreign, &foreign_run));
+    let (a, b) = tokio::join!(lxc.launch(&ours), lxc.launch(&theirs));
+    a.unwrap();
+    b.unwrap();
     assert_eq!(
         instances_of_run(&settings, &run.id).await,
         vec![name.clone()]
@@ -244,6 +253,7 @@ async fn clean_removes_the_instance_of_an_interrupted_run() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json(&out)["instances_deleted"], serde_json::json!([name]));
     assert!(lxc.instance(&name).await.unwrap().is_none());
+    assert!(lxc.instance(&foreign).await.unwrap().is_some());
     let record = run.record().unwrap();
     assert!(record.interrupted, "{record:?}");
     assert!(record.outcome.is_some(), "{record:?}");
