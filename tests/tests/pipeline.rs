@@ -37,6 +37,7 @@ fn options() -> BuildOptions {
         offline: false,
         verify: true,
         gzip: false,
+        package: Default::default(),
     }
 }
 

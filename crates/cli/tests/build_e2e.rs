@@ -95,7 +95,9 @@ fn build_json_then_artifacts_and_cache() {
             "--json",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let tail: Vec<&str> = printed.lines().rev().take(6).collect();
+    assert_eq!(out.status.code(), Some(0), "{tail:#?}\n{}", stderr(&out));
     let events = events(&out);
     let first = events.first().unwrap();
     let last = events.last().unwrap();
