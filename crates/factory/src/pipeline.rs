@@ -36,6 +36,9 @@ use crate::units::human_bytes;
 /// Instances of a run carry this config key, so leftovers can be found.
 pub const RUN_LABEL: &str = "user.slurm-factory.run";
 
+/// Base images carry the alias they were made for, to find duplicates.
+const BASE_IMAGE_PROPERTY: &str = "slurm-factory.base-image";
+
 /// Where the verify stage unpacks a package: anywhere but the build prefix.
 pub const VERIFY_PREFIX: &str = "/srv/relocated";
 
@@ -235,6 +238,8 @@ impl<'a> Build<'a> {
     async fn stages(&mut self) -> Result<String> {
         let rendered = self.stage(Stage::Preflight, self.preflight()).await?;
         let build_instance = self.run_instance_name("build");
+        // The base image's prep instance too: a cancel drops provision mid-way.
+        self.instances.push(self.run_instance_name("prep"));
         self.instances.push(build_instance.clone());
         self.stage(Stage::Provision, self.provision(&rendered, &build_instance))
             .await?;
@@ -275,11 +280,10 @@ impl<'a> Build<'a> {
 
     async fn preflight(&self) -> Result<Done<Rendered>> {
         let report = doctor::run(self.settings).await;
-        let failures: Vec<String> = report
+        let failed: Vec<&doctor::Check> = report
             .checks
             .iter()
             .filter(|c| c.status == doctor::Status::Fail)
-            .map(|c| format!("{}: {}", c.title, c.detail))
             .collect();
         for c in report
             .checks
@@ -291,9 +295,17 @@ impl<'a> Build<'a> {
                 message: format!("{}: {}", c.title, c.detail),
             });
         }
-        if !failures.is_empty() {
+        if !failed.is_empty() {
+            let join = |part: &dyn Fn(&doctor::Check) -> String| {
+                failed
+                    .iter()
+                    .map(|c| part(c))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
             return Err(Error::NotReady {
-                failures: failures.join("; "),
+                failures: join(&|c| format!("{}: {}", c.title, c.detail)),
+                fixes: join(&|c| c.hint.clone()),
             });
         }
         recover_interrupted(self.settings, &self.lxc).await?;
@@ -396,14 +408,35 @@ impl<'a> Build<'a> {
         }
         self.script(Stage::Provision, prep, "provision.sh", &[], &mut |_| {})
             .await?;
-        self.lxc
+        let published = self
+            .lxc
             .publish(
                 prep,
                 alias,
-                &[("description".into(), "slurm-factory base image".into())],
+                &[
+                    ("description".into(), "slurm-factory base image".into()),
+                    (BASE_IMAGE_PROPERTY.into(), alias.into()),
+                ],
             )
-            .await
-            .map(|_| ())
+            .await;
+        // Builds that missed the cache together each publish an image, and LXD
+        // leaves the alias on one of them (the first or the last to finish): drop
+        // the others, which no listing of base images would show again.
+        for image in self.lxc.images().await? {
+            let ours = image
+                .properties
+                .get(BASE_IMAGE_PROPERTY)
+                .map(String::as_str)
+                == Some(alias);
+            if ours && image.aliases.is_empty() {
+                self.lxc.delete_image(&image.fingerprint).await?;
+            }
+        }
+        match published {
+            // Another build's cleanup took our image mid-publish: the alias is there.
+            Err(_) if self.lxc.image_exists(alias).await? => Ok(()),
+            other => other.map(drop),
+        }
     }
 
     async fn push_recipe(&self, instance: &str) -> Result<()> {
@@ -975,12 +1008,14 @@ pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<S
         }
     }
     for (run_id, names) in by_run {
-        let record = RunDir::open(&runs_root, &run_id).and_then(|r| r.record().map(|rec| (r, rec)));
-        let alive = match &record {
-            Ok((_, rec)) => rec.driver_alive(),
-            Err(_) => false,
+        // A run this data dir does not know belongs to another data dir (another
+        // user, a test, a second config) that may be building right now: not ours.
+        let Ok(dir) = RunDir::open(&runs_root, &run_id) else {
+            tracing::debug!("instances {names:?} belong to run {run_id} of another data dir");
+            continue;
         };
-        if alive {
+        let record = dir.record().map(|rec| (dir, rec));
+        if record.as_ref().is_ok_and(|(_, rec)| rec.driver_alive()) {
             continue;
         }
         for name in names {
