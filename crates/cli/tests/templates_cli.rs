@@ -85,6 +85,10 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
         [
             "modules/slurm.lua",
             "modules/slurm.tcl",
+            "package/etc/slurm/cgroup.conf.example",
+            "package/etc/slurm/slurm.conf.example",
+            "package/share/slurm-factory/systemd/slurmctld.service",
+            "package/share/slurm-factory/systemd/slurmd.service",
             "scripts/buildcache-push.sh",
             "scripts/check-libs.sh",
             "scripts/concretize.sh",
