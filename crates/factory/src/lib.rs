@@ -3,11 +3,14 @@
 //! No Tauri and no clap here: front ends render [`error::Error`] hints, drive
 //! [`request::BuildRequest`] validation and read [`settings::Settings`].
 
+#[cfg(feature = "ts")]
+pub mod bindings;
 pub mod catalog;
 pub mod doctor;
 pub mod error;
 pub mod events;
 pub mod lxd;
+pub mod plan;
 pub mod presets;
 pub mod progress;
 pub mod request;
