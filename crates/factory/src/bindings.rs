@@ -19,7 +19,7 @@ pub fn typescript() -> String {
             out.push_str("\n\n");
         )*};
     }
-    use crate::{doctor, error, events, plan, request, runs, settings};
+    use crate::{catalog, doctor, error, events, plan, request, runs, settings};
     export!(
         error::ExitKind,
         error::ErrorReport,
@@ -29,6 +29,7 @@ pub fn typescript() -> String {
         events::Outcome,
         events::BuildEvent,
         events::EventRecord,
+        catalog::Release,
         request::GpuVendor,
         request::Compiler,
         request::BuildRequest,
@@ -42,6 +43,7 @@ pub fn typescript() -> String {
         doctor::Report,
         settings::Source,
         settings::Entry,
+        settings::Overview,
         runs::RunRecord,
         runs::LogPage,
     );

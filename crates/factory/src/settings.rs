@@ -250,6 +250,16 @@ pub struct Entry {
     pub description: &'static str,
 }
 
+/// Everything a settings screen shows: `config show --json` and the app's Settings page.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Overview {
+    pub config_path: PathBuf,
+    pub config_exists: bool,
+    pub settings: Vec<Entry>,
+    pub warnings: Vec<String>,
+}
+
 impl Loaded {
     /// Loads settings for the current user from the real environment.
     pub fn from_environment() -> Result<Loaded> {
@@ -274,6 +284,15 @@ impl Loaded {
                 description,
             })
             .collect()
+    }
+
+    pub fn overview(&self) -> Overview {
+        Overview {
+            config_path: self.config_path.clone(),
+            config_exists: self.config_exists,
+            settings: self.entries(),
+            warnings: self.warnings.clone(),
+        }
     }
 
     /// Applies a command-line flag on top of everything else.

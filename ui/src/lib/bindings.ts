@@ -25,6 +25,16 @@ export type EventRecord = { t_ms: number, } & ({ "type": "run_started", run_id: 
  */
 detail?: string | null, } | { "type": "progress", stage: Stage, done: number, total: number, label: string, } | { "type": "log", stage: Stage, stream: Stream, line: string, } | { "type": "warning", stage: Stage, message: string, } | { "type": "run_finished", outcome: Outcome, elapsed_ms: number, artifact_id?: string | null, error?: ErrorReport | null, });
 
+export type Release = { 
+/**
+ * The version users type: `25.05`.
+ */
+slurm: string, 
+/**
+ * Spack's `slurm` package version: `25-05-1-1`.
+ */
+spack: string, default: boolean, };
+
 export type GpuVendor = "cuda" | "rocm";
 
 export type Compiler = "system" | "spack-gcc";
@@ -114,6 +124,8 @@ export type Report = { checks: Array<Check>, };
 export type Source = { "kind": "default" } | { "kind": "file", "from": string } | { "kind": "env", "from": string } | { "kind": "flag", "from": string };
 
 export type Entry = { key: string, value: string | null, source: Source, env: string, description: string, };
+
+export type Overview = { config_path: string, config_exists: boolean, settings: Array<Entry>, warnings: Array<string>, };
 
 export type RunRecord = { id: string, artifact_name: string, 
 /**

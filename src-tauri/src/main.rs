@@ -1,0 +1,44 @@
+//! The Slurm Factory desktop app: a window over the engine. Each command here
+//! only translates between the web page and `factory`; the work is there.
+
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+mod state;
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLURM_FACTORY_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let state = match state::AppState::load() {
+        Ok(s) => s,
+        Err(e) => {
+            // Settings that cannot load make every screen wrong; say why and stop.
+            eprintln!("error: {e}\nhint: {}", e.hint());
+            std::process::exit(e.kind().code().into());
+        }
+    };
+    tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::doctor,
+            commands::plan,
+            commands::releases,
+            commands::settings_get,
+            commands::settings_set,
+            commands::preset_save,
+            commands::preset_load,
+            commands::runs_list,
+            commands::run_events,
+            commands::run_log,
+        ])
+        .run(tauri::generate_context!())
+        .expect("the app window could not start");
+}

@@ -1,0 +1,559 @@
+//! The desktop app driven as a person uses it: the real binary in a real
+//! WebKitGTK window under Xvfb, over WebDriver (tauri-driver in front of
+//! WebKitWebDriver). Screenshots of every screen go to docs/screenshots/.
+//!
+//! Needs: Xvfb, WebKitWebDriver (Debian's webkit2gtk-driver), tauri-driver,
+//! ImageMagick's `import`, and the app built (`scripts/gui-test.sh` does all
+//! of it). Without them the test says so and passes, unless
+//! SLURM_FACTORY_REQUIRE_GUI=1 (set by the script) makes that a failure.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use factory::events::{BuildEvent, Outcome, Stage, StageOutcome, Stream};
+use factory::runs::{Emitter, RunDir, RunRecord};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child started in its own process group, ended (group and all) on drop.
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let pgid = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &pgid]).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_group(cmd: &mut Command) -> Group {
+    use std::os::unix::process::CommandExt;
+    Group(
+        cmd.process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}")),
+    )
+}
+
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An X server of our own on the first free display from :90.
+fn start_xvfb() -> (Group, String) {
+    let n = (90..200)
+        .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+        .expect("a free X display");
+    let display = format!(":{n}");
+    let xvfb = spawn_group(
+        Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let socket = format!("/tmp/.X11-unix/X{n}");
+    wait_until("Xvfb", || Path::new(&socket).exists());
+    (xvfb, display)
+}
+
+struct Gui {
+    client: Client,
+    display: String,
+    shots: PathBuf,
+    _driver: Group,
+    _xvfb: Group,
+}
+
+impl Gui {
+    /// Grabs the whole X screen: WebKitWebDriver's own screenshot hangs under Xvfb.
+    fn screenshot(&self, name: &str) {
+        let path = self.shots.join(format!("{name}.png"));
+        let status = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(&path)
+            .status()
+            .expect("running ImageMagick's import");
+        assert!(status.success(), "screenshot {name} failed");
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            size > 10_000,
+            "screenshot {name} is suspiciously small ({size} B)"
+        );
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Polls `script` (a function body returning a value) until `ok` accepts it.
+    async fn eventually<T: serde::de::DeserializeOwned + std::fmt::Debug>(
+        &self,
+        what: &str,
+        script: &str,
+        ok: impl Fn(&T) -> bool,
+    ) -> T {
+        let start = Instant::now();
+        loop {
+            let v = self.client.execute(script, vec![]).await.unwrap();
+            let last: Option<T> = serde_json::from_value(v).ok();
+            if let Some(v) = last {
+                if ok(&v) {
+                    return v;
+                }
+                if start.elapsed() > WAIT {
+                    panic!("timed out waiting for {what}; last value {v:?}");
+                }
+            } else if start.elapsed() > WAIT {
+                panic!("timed out waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn page_title(&self) -> String {
+        self.text("main h1").await
+    }
+
+    async fn go(&self, page: &str, title: &str) {
+        self.click(&format!("[data-testid=nav-{page}]")).await;
+        let t = title.to_string();
+        self.eventually::<String>(
+            &format!("the {page} page"),
+            "return document.querySelector('main h1')?.textContent ?? ''",
+            move |h| *h == t,
+        )
+        .await;
+    }
+
+    async fn press(&self, keys: Vec<KeyAction>) {
+        let actions = KeyActions::new("keyboard".into());
+        let actions = keys.into_iter().fold(actions, |a, k| a.then(k));
+        self.client.perform_actions(actions).await.unwrap();
+    }
+}
+
+/// Starts Xvfb, tauri-driver and the app with its own HOME; `None` when a
+/// tool is missing (and that is allowed).
+async fn start(home: &Path) -> Option<Gui> {
+    let app = repo_root().join("target/debug/slurm-factory-app");
+    let required = std::env::var_os("SLURM_FACTORY_REQUIRE_GUI").is_some();
+    let mut missing: Vec<String> = ["Xvfb", "WebKitWebDriver", "tauri-driver", "import"]
+        .iter()
+        .filter(|t| which(t).is_none())
+        .map(|t| t.to_string())
+        .collect();
+    if !app.is_file() {
+        missing.push(app.display().to_string());
+    }
+    if !missing.is_empty() {
+        let msg = format!(
+            "GUI test SKIPPED: missing {}; run scripts/gui-test.sh",
+            missing.join(", ")
+        );
+        assert!(!required, "{msg}");
+        eprintln!("{msg}");
+        return None;
+    }
+
+    let (xvfb, display) = start_xvfb();
+    let port = free_port();
+    let native_port = free_port();
+    let mut cmd = Command::new("tauri-driver");
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--native-port",
+        &native_port.to_string(),
+    ])
+    .env("DISPLAY", &display)
+    .env("HOME", home)
+    .env("XDG_CONFIG_HOME", home.join(".config"))
+    .env("XDG_DATA_HOME", home.join(".local/share"))
+    .env("XDG_CACHE_HOME", home.join(".cache"))
+    // Software rendering: Xvfb has no GPU.
+    .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+    .env("LIBGL_ALWAYS_SOFTWARE", "1")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SLURM_FACTORY_") && k != "SLURM_FACTORY_TEMPLATES_DIR" {
+            cmd.env_remove(k);
+        }
+    }
+    let driver = spawn_group(&mut cmd);
+    wait_until("tauri-driver", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), "wry".into());
+    caps.insert(
+        "tauri:options".into(),
+        serde_json::json!({ "application": app }),
+    );
+    let client = ClientBuilder::native()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session with the app");
+    let shots = repo_root().join("docs/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    Some(Gui {
+        client,
+        display,
+        shots,
+        _driver: driver,
+        _xvfb: xvfb,
+    })
+}
+
+/// A finished run written by the engine's own run-record code, with a log
+/// long enough to prove the viewer is virtualized.
+fn seed_run(data_dir: &Path, lines: usize) -> String {
+    let run = RunDir::create(&data_dir.join("runs")).unwrap();
+    let sink: factory::runs::Sink = std::sync::Arc::new(|_| {});
+    let em = Emitter::new(&run, sink).unwrap();
+    em.emit(BuildEvent::RunStarted {
+        run_id: run.id.clone(),
+        artifact_name: "slurm-25.05-default-x86_64_v3".into(),
+        run_dir: run.path.display().to_string(),
+        stages: Stage::ALL.to_vec(),
+    });
+    for stage in Stage::ALL {
+        em.emit(BuildEvent::StageStarted { stage });
+        if stage == Stage::Install {
+            for i in 0..lines {
+                let line = if i % 10 == 0 {
+                    format!("\x1b[0;94m==>\x1b[0m Installing pkg-{i} line {i}")
+                } else {
+                    format!("  compiling object {i} line {i}")
+                };
+                em.emit(BuildEvent::Log {
+                    stage,
+                    stream: Stream::Stdout,
+                    line,
+                });
+            }
+        }
+        em.emit(BuildEvent::StageFinished {
+            stage,
+            outcome: StageOutcome::Done,
+            elapsed_ms: 1200,
+            detail: None,
+        });
+    }
+    em.emit(BuildEvent::RunFinished {
+        outcome: Outcome::Succeeded,
+        elapsed_ms: 12_000,
+        artifact_id: None,
+        error: None,
+    });
+    drop(em);
+    let record = RunRecord {
+        id: run.id.clone(),
+        artifact_name: "slurm-25.05-default-x86_64_v3".into(),
+        started: "2026-11-24T15:00:00Z".into(),
+        finished: Some("2026-11-24T15:00:12Z".into()),
+        outcome: Some(Outcome::Succeeded),
+        pid: std::process::id(),
+        artifact_id: None,
+        interrupted: false,
+    };
+    run.write_json("run.json", &record).unwrap();
+    run.id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn app_screens_work_as_a_person_uses_them() {
+    let home = tempfile::tempdir().unwrap();
+    let dirs = factory::settings::XdgDirs {
+        config: home.path().join(".config/slurm-factory"),
+        data: home.path().join(".local/share/slurm-factory"),
+        cache: home.path().join(".cache/slurm-factory"),
+    };
+    let vars = std::collections::BTreeMap::new();
+    let settings = factory::settings::load(&dirs, &vars).unwrap().settings;
+    let log_lines = 100_000;
+    let run_id = seed_run(&settings.data_dir, log_lines);
+
+    let Some(gui) = start(home.path()).await else {
+        return;
+    };
+
+    // Doctor: the same checks, in the same order and states, as the engine reports.
+    gui.go("doctor", "Doctor").await;
+    let expected = factory::doctor::run(&settings).await;
+    let shown: Vec<(String, String)> = gui
+        .eventually(
+            "doctor checks",
+            "return [...document.querySelectorAll('[data-check]')].map(e => [e.dataset.check, e.dataset.status])",
+            |v: &Vec<(String, String)>| !v.is_empty(),
+        )
+        .await;
+    let engine: Vec<(String, String)> = expected
+        .checks
+        .iter()
+        .map(|c| {
+            let status = serde_json::to_value(c.status).unwrap();
+            (c.id.to_string(), status.as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(shown, engine);
+    for c in expected.checks.iter().filter(|c| !c.hint.is_empty()) {
+        let fix = gui.text(&format!("[data-check='{}'] .fix", c.id)).await;
+        assert!(fix.contains(&c.hint), "{}: {fix}", c.id);
+    }
+    let summary = gui.text("[data-testid=doctor-summary]").await;
+    assert!(
+        summary == "Ready to build." || summary.contains("to fix"),
+        "{summary}"
+    );
+    gui.click("[data-testid=recheck]").await;
+    gui.text("[data-testid=doctor-summary]").await;
+    gui.screenshot("doctor");
+
+    // Build: a live plan that follows the form, errors with their hints.
+    gui.go("build", "Build a Slurm package").await;
+    let plan_name = "return document.querySelector('[data-testid=plan-name]')?.textContent ?? ''";
+    gui.eventually::<String>("the default plan", plan_name, |n| {
+        n.starts_with("slurm-25.05-default-")
+    })
+    .await;
+    gui.client
+        .execute(
+            "const s = document.getElementById('b-version'); s.value = '24.11'; s.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    gui.click("input[type=radio][value=minimal]").await;
+    gui.eventually::<String>("the plan to follow the form", plan_name, |n| {
+        n.starts_with("slurm-24.11-minimal-")
+    })
+    .await;
+    let target = gui
+        .client
+        .find(Locator::Css("[data-testid=target]"))
+        .await
+        .unwrap();
+    target.send_keys("Zen3").await.unwrap();
+    let err: String = gui
+        .eventually(
+            "the target error",
+            "return document.querySelector('[data-testid=plan] [role=alert]')?.textContent ?? ''",
+            |t: &String| !t.is_empty(),
+        )
+        .await;
+    assert!(err.contains("invalid optimization target `Zen3`"), "{err}");
+    assert!(err.contains("What to do"), "{err}");
+    // Backspaces, not WebDriver's clear(): that fires no input event.
+    let backspaces = Key::Backspace.to_string().repeat(4);
+    target.send_keys(&backspaces).await.unwrap();
+    gui.click("input[type=radio][value=default]").await;
+    gui.eventually::<String>("the plan to recover", plan_name, |n| {
+        n.starts_with("slurm-24.11-default-")
+    })
+    .await;
+    gui.screenshot("build");
+
+    // Settings: a change reaches the config file; a bad value is refused.
+    gui.go("settings", "Settings").await;
+    let pool = gui
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("s-storage_pool"))
+        .await
+        .unwrap();
+    assert_eq!(
+        pool.prop("value").await.unwrap().as_deref(),
+        Some("default")
+    );
+    pool.clear().await.unwrap();
+    pool.send_keys("sf-test").await.unwrap();
+    gui.click("[data-testid=settings-form] button[type=submit]")
+        .await;
+    let saved = gui.text("[data-testid=settings-form] [role=status]").await;
+    let config = dirs.config.join("config.toml");
+    assert!(saved.contains(&config.display().to_string()), "{saved}");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap().trim(),
+        "storage_pool = \"sf-test\""
+    );
+    pool.clear().await.unwrap();
+    pool.send_keys("bad pool").await.unwrap();
+    gui.click("[data-testid=settings-form] button[type=submit]")
+        .await;
+    let err = gui.text("[data-testid=settings-form] [role=alert]").await;
+    assert!(err.contains("storage_pool"), "{err}");
+    assert!(std::fs::read_to_string(&config)
+        .unwrap()
+        .contains("sf-test"));
+    pool.clear().await.unwrap();
+    pool.send_keys("sf-test").await.unwrap();
+    gui.screenshot("settings");
+
+    // Runs: a 100k-line log is virtualized, searchable and coloured.
+    gui.go("runs", "Runs").await;
+    gui.click("[data-testid=run-card]").await;
+    let count: String = gui
+        .eventually(
+            "the whole log",
+            "return document.querySelector('[data-testid=log-count]')?.textContent ?? ''",
+            |t: &String| t.replace(',', "").starts_with(&log_lines.to_string()),
+        )
+        .await;
+    assert!(count.ends_with("lines"), "{count}");
+    let rows: u64 = gui
+        .eventually(
+            "rendered rows",
+            "return document.querySelectorAll('[data-testid=log-viewport] .line').length",
+            |n: &u64| *n > 0,
+        )
+        .await;
+    assert!(rows < 200, "{rows} rows in the DOM for {log_lines} lines");
+    let search = gui
+        .client
+        .find(Locator::Css("[data-testid=log-search]"))
+        .await
+        .unwrap();
+    search.send_keys("object 77777 ").await.unwrap();
+    search.send_keys(&Key::Enter.to_string()).await.unwrap();
+    let hit: String = gui
+        .eventually(
+            "the search hit",
+            "return document.querySelector('.line.hit')?.textContent ?? ''",
+            |t: &String| !t.is_empty(),
+        )
+        .await;
+    assert!(hit.contains("compiling object 77777 line 77777"), "{hit}");
+    let coloured: u64 = gui
+        .eventually(
+            "coloured segments",
+            "return [...document.querySelectorAll('[data-testid=log-viewport] .line span[style]')].filter(s => s.getAttribute('style').includes('--ansi-12')).length",
+            |n: &u64| *n > 0,
+        )
+        .await;
+    assert!(coloured > 0);
+    let status = gui.text("[data-testid=run-status]").await;
+    assert_eq!(status, "succeeded");
+    assert!(gui.text("[data-testid=run-card]").await.contains(&run_id));
+    gui.screenshot("runs");
+
+    // Keyboard: Tab reaches the navigation, Enter follows a link, Alt+N jumps.
+    gui.client
+        .execute(
+            "document.activeElement?.blur(); window.scrollTo(0,0);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    gui.client
+        .execute(
+            "document.querySelector('[data-testid=nav-doctor]').focus()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    gui.press(vec![
+        KeyAction::Down {
+            value: Key::Tab.into(),
+        },
+        KeyAction::Up {
+            value: Key::Tab.into(),
+        },
+    ])
+    .await;
+    let focused: String = gui
+        .eventually(
+            "focus on the Build link",
+            "return document.activeElement?.dataset?.testid ?? ''",
+            |t: &String| !t.is_empty(),
+        )
+        .await;
+    assert_eq!(focused, "nav-build");
+    gui.press(vec![
+        KeyAction::Down {
+            value: Key::Enter.into(),
+        },
+        KeyAction::Up {
+            value: Key::Enter.into(),
+        },
+    ])
+    .await;
+    gui.eventually::<String>(
+        "Enter to open Build",
+        "return document.querySelector('main h1')?.textContent ?? ''",
+        |h| h == "Build a Slurm package",
+    )
+    .await;
+    gui.press(vec![
+        KeyAction::Down {
+            value: Key::Alt.into(),
+        },
+        KeyAction::Down { value: '6' },
+        KeyAction::Up { value: '6' },
+        KeyAction::Up {
+            value: Key::Alt.into(),
+        },
+    ])
+    .await;
+    gui.eventually::<String>(
+        "Alt+6 to open Settings",
+        "return document.querySelector('main h1')?.textContent ?? ''",
+        |h| h == "Settings",
+    )
+    .await;
+    assert_eq!(gui.page_title().await, "Settings");
+
+    gui.client.close().await.unwrap();
+}
