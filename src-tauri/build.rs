@@ -11,6 +11,12 @@ const COMMANDS: &[&str] = &[
     "runs_list",
     "run_events",
     "run_log",
+    "detect",
+    "artifacts_list",
+    "artifact_show",
+    "artifact_export",
+    "artifact_reveal",
+    "artifact_delete",
 ];
 
 fn main() {

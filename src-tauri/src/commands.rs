@@ -4,15 +4,18 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use factory::artifacts::{Artifact, ArtifactSummary, ExportResult, Store};
 use factory::doctor::Report;
 use factory::error::ErrorReport;
 use factory::events::EventRecord;
+use factory::hardware::HostReport;
 use factory::plan::Plan;
 use factory::request::BuildRequest;
 use factory::runs::{LogPage, RunDir, RunRecord};
 use factory::settings::Overview;
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
+use tauri_plugin_opener::OpenerExt;
 
 use crate::state::AppState;
 
@@ -28,6 +31,12 @@ const MAX_LOG_PAGE: usize = 4 << 20;
 #[tauri::command]
 pub async fn doctor(state: State<'_, AppState>) -> CmdResult<Report> {
     Ok(factory::doctor::run(&state.settings()).await)
+}
+
+/// This machine's CPU, GPUs and the suggested target, package and jobs.
+#[tauri::command]
+pub fn detect(state: State<'_, AppState>) -> HostReport {
+    state.host.clone()
 }
 
 #[tauri::command]
@@ -128,4 +137,84 @@ pub fn run_log(
 ) -> CmdResult<LogPage> {
     let run = RunDir::open(&state.settings().runs_dir(), &id).map_err(report)?;
     factory::runs::read_log(&run, offset, max_bytes.clamp(1, MAX_LOG_PAGE)).map_err(report)
+}
+
+fn store(state: &AppState) -> Store {
+    Store::new(state.settings().artifacts_dir())
+}
+
+#[tauri::command]
+pub fn artifacts_list(state: State<'_, AppState>) -> CmdResult<Vec<ArtifactSummary>> {
+    store(&state).list().map_err(report)
+}
+
+#[tauri::command]
+pub fn artifact_show(state: State<'_, AppState>, id: String) -> CmdResult<Artifact> {
+    store(&state).show(&id).map_err(report)
+}
+
+/// Asks where to save (native dialog, which itself asks before replacing a
+/// file), then copies the archive there and re-verifies its sha256.
+/// `None` = the user cancelled.
+#[tauri::command]
+pub async fn artifact_export(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: String,
+) -> CmdResult<Option<ExportResult>> {
+    let store = store(&state);
+    let artifact = store.show(&id).map_err(report)?;
+    let suggested = artifact
+        .manifest
+        .archives
+        .first()
+        .map(|a| a.file.clone())
+        .unwrap_or_else(|| format!("{}.tar.zst", artifact.manifest.name));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Export package")
+        .set_file_name(&suggested)
+        .save_file(move |p| {
+            let _ = tx.send(p);
+        });
+    let Some(path) = chosen_path(rx.await.ok().flatten())? else {
+        return Ok(None);
+    };
+    // The dialog asked before replacing a file: that is the user's consent.
+    tauri::async_runtime::spawn_blocking(move || store.export(&id, &path, true))
+        .await
+        .map_err(|e| {
+            report(factory::Error::io(
+                "exporting",
+                PathBuf::new(),
+                std::io::Error::other(e.to_string()),
+            ))
+        })?
+        .map(Some)
+        .map_err(report)
+}
+
+/// Shows the artifact's files in the desktop's file manager.
+#[tauri::command]
+pub fn artifact_reveal(app: AppHandle, state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    let artifact = store(&state).show(&id).map_err(report)?;
+    let target = artifact
+        .manifest
+        .archives
+        .first()
+        .map(|a| artifact.dir.join(&a.file))
+        .unwrap_or(artifact.dir);
+    app.opener().reveal_item_in_dir(&target).map_err(|e| {
+        report(factory::Error::io(
+            "showing in the file manager",
+            target,
+            std::io::Error::other(e.to_string()),
+        ))
+    })
+}
+
+#[tauri::command]
+pub fn artifact_delete(state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    store(&state).delete(&id).map_err(report)
 }

@@ -38,6 +38,12 @@ fn main() {
             commands::runs_list,
             commands::run_events,
             commands::run_log,
+            commands::detect,
+            commands::artifacts_list,
+            commands::artifact_show,
+            commands::artifact_export,
+            commands::artifact_reveal,
+            commands::artifact_delete,
         ])
         .run(tauri::generate_context!())
         .expect("the app window could not start");

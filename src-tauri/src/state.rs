@@ -3,12 +3,15 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 
+use factory::hardware::HostReport;
 use factory::request::Defaults;
 use factory::settings::{Loaded, Settings};
 use tokio_util::sync::CancellationToken;
 
 pub struct AppState {
     loaded: RwLock<Loaded>,
+    /// This machine's CPU and GPUs and what to build for them, detected once.
+    pub host: HostReport,
     /// Host-derived defaults for requests that leave target and jobs open.
     pub defaults: Defaults,
     /// Builds in flight, by run id, with the token that stops each.
@@ -17,9 +20,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn load() -> factory::Result<AppState> {
+        let host = factory::hardware::detect();
         Ok(AppState {
             loaded: RwLock::new(Loaded::from_environment()?),
-            defaults: Defaults::for_host(),
+            defaults: Defaults::from_suggestions(&host.suggestions),
+            host,
             builds: Mutex::new(HashMap::new()),
         })
     }

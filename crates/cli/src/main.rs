@@ -14,9 +14,11 @@ use crate::output::Out;
 const AFTER_HELP: &str = "\
 Examples:
   slurm-factory doctor                         check that LXD is ready for builds
+  slurm-factory detect                         this machine's CPU target, GPUs, suggestions
   slurm-factory plan --slurm-version 24.11 --gpu cuda
   slurm-factory plan --minimal --json          machine-readable plan
   slurm-factory config show                    effective settings and where they come from
+  slurm-factory artifacts list                 finished packages, newest first
   slurm-factory completions bash > /etc/bash_completion.d/slurm-factory
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 environment (LXD, disk),
@@ -58,6 +60,8 @@ struct Cli {
 enum Command {
     /// Validate a build request and show what would be built.
     Plan(cmd::plan::Args),
+    /// Show this machine's CPU target and GPUs, and what to build for them.
+    Detect(cmd::detect::Args),
     /// Check that this machine is ready: LXD installed, running, usable, storage, disk.
     Doctor(cmd::doctor::Args),
     /// Show the effective settings or the config file's location.
@@ -65,6 +69,9 @@ enum Command {
     Config(cmd::config::Command),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
+    /// Finished packages in the store: list, show, export, delete.
+    #[command(subcommand)]
+    Artifacts(cmd::artifacts::Command),
 }
 
 fn main() -> ExitCode {
@@ -93,8 +100,10 @@ fn run(cli: Cli, out: &Out) -> factory::Result<ExitCode> {
     runtime.block_on(async {
         match cli.command {
             Command::Plan(args) => cmd::plan::run(args, &settings, out),
+            Command::Detect(args) => cmd::detect::run(args, out),
             Command::Doctor(args) => cmd::doctor::run(args, &settings, out).await,
             Command::Config(command) => cmd::config::run(command, &settings, out),
+            Command::Artifacts(command) => cmd::artifacts::run(command, &settings, out),
             Command::Completions(_) => unreachable!("handled before settings load"),
         }
     })

@@ -19,7 +19,9 @@ pub fn typescript() -> String {
             out.push_str("\n\n");
         )*};
     }
-    use crate::{catalog, doctor, error, events, plan, request, runs, settings};
+    use crate::{
+        artifacts, catalog, doctor, error, events, hardware, package, plan, request, runs, settings,
+    };
     export!(
         error::ExitKind,
         error::ErrorReport,
@@ -46,6 +48,27 @@ pub fn typescript() -> String {
         settings::Overview,
         runs::RunRecord,
         runs::LogPage,
+        hardware::HostReport,
+        hardware::CpuInfo,
+        hardware::TargetFlags,
+        hardware::Toolchain,
+        hardware::GpuInfo,
+        hardware::GpuSupport,
+        hardware::Suggestions,
+        hardware::Suggestion<String>,
+        hardware::PackageChoice,
+        artifacts::ArtifactSummary,
+        artifacts::StoredFile,
+        artifacts::Artifact,
+        artifacts::ExportResult,
+        package::Manifest,
+        package::Sizes,
+        package::ArchiveEntry,
+        package::StageTiming,
+        package::VerifyResult,
+        package::VerifyCheck,
+        package::InspectionSummary,
+        package::ArchiveFormat,
     );
     out.truncate(out.trim_end().len());
     out.push('\n');

@@ -192,10 +192,9 @@ async fn pool_check(lxc: &Lxc, wanted: &str) -> Check {
                     format!("`{}` uses the {} driver{cost}", pool.name, pool.driver),
                 );
                 if status == Status::Warn {
-                    c.hint = format!(
-                        "for faster launches: `lxc storage create sf-btrfs btrfs size=20GiB` and \
-                         set SLURM_FACTORY_STORAGE_POOL=sf-btrfs"
-                    );
+                    c.hint = "for faster launches: `lxc storage create sf-btrfs btrfs size=20GiB` \
+                              and set SLURM_FACTORY_STORAGE_POOL=sf-btrfs"
+                        .into();
                 }
                 c
             }

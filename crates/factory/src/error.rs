@@ -50,6 +50,9 @@ pub enum Error {
     #[error("invalid optimization target `{target}`: {reason}")]
     InvalidTarget { target: String, reason: String },
 
+    #[error("unknown optimization target `{target}`")]
+    UnknownTarget { target: String, known: Vec<String> },
+
     #[error("invalid GPU architecture `{arch}` for {vendor}: {reason}")]
     InvalidGpuArch {
         arch: String,
@@ -138,6 +141,32 @@ pub enum Error {
 
     #[error("cancelled")]
     Cancelled,
+
+    // Packages and the artifact store.
+    #[error("manifest {path} is malformed: {message}")]
+    ManifestMalformed { path: PathBuf, message: String },
+
+    #[error("invalid artifact id `{id}`: {reason}")]
+    InvalidArtifactId { id: String, reason: String },
+
+    #[error("no artifact `{id}` in {store}")]
+    ArtifactNotFound { id: String, store: PathBuf },
+
+    #[error("artifact `{id}` is incomplete: {detail}")]
+    ArtifactIncomplete { id: String, detail: String },
+
+    #[error("checksum mismatch for {path}: expected sha256 {expected}, got {actual}")]
+    ChecksumMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("{path} already exists")]
+    ExportTargetExists { path: PathBuf },
+
+    #[error("{what} needs confirmation")]
+    NeedsConfirmation { what: String },
 }
 
 impl Error {
@@ -156,6 +185,10 @@ impl Error {
                  (`slurm-factory detect` suggests one for this machine)"
                     .into()
             }
+            Error::UnknownTarget { known, .. } => format!(
+                "use a Spack target archspec knows (`slurm-factory detect` suggests one): {}",
+                known.join(", ")
+            ),
             Error::InvalidGpuArch { vendor, .. } => match vendor.as_str() {
                 "cuda" => "give CUDA compute capabilities as numbers, e.g. `80` or `80,90`".into(),
                 _ => "give ROCm targets as gfx names, e.g. `gfx90a` or `gfx90a,gfx942`".into(),
@@ -225,6 +258,26 @@ impl Error {
             }
             Error::RunNotFound { .. } => "list runs with `slurm-factory runs list`".into(),
             Error::Cancelled => "nothing was kept; run the command again to retry".into(),
+            Error::ManifestMalformed { .. } => {
+                "the artifact is damaged or from an incompatible version; delete it \
+                 (`slurm-factory artifacts delete ID`) and build it again"
+                    .into()
+            }
+            Error::InvalidArtifactId { .. } | Error::ArtifactNotFound { .. } => {
+                "`slurm-factory artifacts list` shows the ids in the store".into()
+            }
+            Error::ArtifactIncomplete { .. } => {
+                "a file of the artifact is missing; delete it and build it again".into()
+            }
+            Error::ChecksumMismatch { .. } => {
+                "the file was damaged on disk; nothing was written at the destination. Build \
+                 the package again (`slurm-factory artifacts delete ID` removes the bad copy)"
+                    .into()
+            }
+            Error::ExportTargetExists { .. } => {
+                "pass `--force` to replace it, or choose another destination".into()
+            }
+            Error::NeedsConfirmation { .. } => "pass `--yes` to confirm".into(),
         }
     }
 
@@ -233,6 +286,7 @@ impl Error {
             Error::UnknownSlurmVersion { .. }
             | Error::MinimalWithGpu
             | Error::InvalidTarget { .. }
+            | Error::UnknownTarget { .. }
             | Error::InvalidGpuArch { .. }
             | Error::GpuArchWithoutGpu
             | Error::InvalidJobs(_)
@@ -249,6 +303,13 @@ impl Error {
             Error::BuildFailed { .. } | Error::VerifyFailed { .. } => ExitKind::Build,
             Error::RunNotFound { .. } | Error::PresetInvalid { .. } => ExitKind::Usage,
             Error::Lxc { .. } => ExitKind::Build,
+            Error::InvalidArtifactId { .. }
+            | Error::ArtifactNotFound { .. }
+            | Error::ExportTargetExists { .. }
+            | Error::NeedsConfirmation { .. } => ExitKind::Usage,
+            Error::ManifestMalformed { .. }
+            | Error::ArtifactIncomplete { .. }
+            | Error::ChecksumMismatch { .. } => ExitKind::Build,
             Error::Io { .. } => ExitKind::Internal,
             Error::Cancelled => ExitKind::Cancelled,
         }

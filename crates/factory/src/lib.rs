@@ -3,18 +3,22 @@
 //! No Tauri and no clap here: front ends render [`error::Error`] hints, drive
 //! [`request::BuildRequest`] validation and read [`settings::Settings`].
 
+pub mod artifacts;
 #[cfg(feature = "ts")]
 pub mod bindings;
 pub mod catalog;
 pub mod doctor;
 pub mod error;
 pub mod events;
+pub mod hardware;
 pub mod lxd;
+pub mod package;
 pub mod plan;
 pub mod presets;
 pub mod progress;
 pub mod request;
 pub mod runs;
 pub mod settings;
+pub mod units;
 
 pub use error::{Error, ExitKind, Result};

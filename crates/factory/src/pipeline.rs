@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::Store;
+use crate::cache::{CacheDirs, BASE_IMAGE_PREFIX};
 use crate::doctor;
 use crate::error::{Error, ErrorReport, Result};
 use crate::events::{BuildEvent, Outcome, Stage, StageOutcome, Stream};
@@ -28,6 +29,7 @@ use crate::recipe::{RecipeContext, Rendered, Templates};
 use crate::request::ResolvedRequest;
 use crate::runs::{self, Emitter, RunDir, RunRecord, Sink};
 use crate::settings::Settings;
+use crate::units::human_bytes;
 
 /// Instances of a run carry this config key, so leftovers can be found.
 pub const RUN_LABEL: &str = "user.slurm-factory.run";
@@ -274,7 +276,7 @@ impl<'a> Build<'a> {
             self.lxc.delete(&prep).await?;
             result?;
         }
-        let cache = CacheLayers::new(self.settings);
+        let cache = CacheDirs::new(self.settings);
         cache.create()?;
         let out = self.run.file("out");
         std::fs::create_dir_all(&out).map_err(|e| Error::io("creating", &out, e))?;
@@ -417,7 +419,7 @@ impl<'a> Build<'a> {
     /// Solves the environment, or reuses the lock of a byte-identical one.
     async fn concretize(&self, rendered: &Rendered, instance: &str) -> Result<Done<u32>> {
         let key = lock_key(self.settings, rendered);
-        let cached_lock = CacheLayers::new(self.settings).locks.join(format!("{key}.lock"));
+        let cached_lock = CacheDirs::new(self.settings).locks.join(format!("{key}.lock"));
         let env_lock = format!("{}/spack.lock", layout::ENV);
         if cached_lock.is_file() {
             self.lxc.push_file(instance, &cached_lock, &env_lock, None).await?;
@@ -695,49 +697,6 @@ struct Staged {
     verify: Option<VerifyResult>,
 }
 
-/// The host directories shared with build instances.
-pub struct CacheLayers {
-    pub buildcache: PathBuf,
-    pub mirror: PathBuf,
-    pub ccache: PathBuf,
-    pub locks: PathBuf,
-}
-
-impl CacheLayers {
-    pub fn new(settings: &Settings) -> CacheLayers {
-        let root = &settings.cache_dir;
-        CacheLayers {
-            buildcache: root.join("buildcache"),
-            mirror: root.join("mirror"),
-            ccache: root.join("ccache"),
-            locks: root.join("locks"),
-        }
-    }
-
-    fn create(&self) -> Result<()> {
-        for dir in [&self.buildcache, &self.mirror, &self.ccache, &self.locks] {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("creating a cache dir", dir, e))?;
-        }
-        Ok(())
-    }
-
-    fn devices(&self) -> Vec<DiskDevice> {
-        [
-            ("sf-buildcache", &self.buildcache, layout::BUILDCACHE),
-            ("sf-mirror", &self.mirror, layout::MIRROR),
-            ("sf-ccache", &self.ccache, layout::CCACHE),
-        ]
-        .into_iter()
-        .map(|(name, source, path)| DiskDevice {
-            name: name.into(),
-            source: source.clone(),
-            path: path.into(),
-            readonly: false,
-        })
-        .collect()
-    }
-}
-
 /// `sf-base-<hash>`: changes whenever anything that shapes the base image does.
 fn base_image_alias(settings: &Settings, rendered: &Rendered, offline: bool) -> String {
     let mut h = Sha256::new();
@@ -757,7 +716,7 @@ fn base_image_alias(settings: &Settings, rendered: &Rendered, offline: bool) -> 
         h.update(part.as_bytes());
         h.update([0]);
     }
-    format!("sf-base-{}", &hex(&h.finalize())[..12])
+    format!("{BASE_IMAGE_PREFIX}{}", &hex(&h.finalize())[..12])
 }
 
 /// The spack.lock cache key: the rendered environment and the Spack that solves it.
@@ -791,21 +750,6 @@ fn file_name(path: &Path) -> String {
 fn host_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
 }
 
 /// Finds instances whose run's driver process is gone (killed, crashed,
@@ -847,12 +791,6 @@ pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_bytes_reads_well() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(4_718_592), "4.5 MiB");
-    }
 
     #[test]
     fn parent_of_splits_container_paths() {

@@ -114,6 +114,7 @@ mod tests {
         let defaults = Defaults {
             target: "x86_64_v3".into(),
             jobs: 8,
+            gpu: None,
         };
         let req = BuildRequest {
             slurm_version: "24.11".into(),

@@ -161,21 +161,23 @@ impl ResolvedRequest {
 pub struct Defaults {
     pub target: String,
     pub jobs: u32,
+    /// The GPUs found on this host: their vendor and architectures, used when
+    /// the request names that vendor but no architectures.
+    pub gpu: Option<(GpuVendor, Vec<String>)>,
 }
 
 impl Defaults {
-    /// The generic target of this machine's architecture and one job per core.
+    /// The detected suggestions for this machine (best target, jobs).
     pub fn for_host() -> Defaults {
-        let target = match std::env::consts::ARCH {
-            "x86_64" => "x86_64",
-            "aarch64" => "aarch64",
-            other => other,
-        };
+        Defaults::from_suggestions(&crate::hardware::detect().suggestions)
+    }
+
+    pub fn from_suggestions(s: &crate::hardware::Suggestions) -> Defaults {
+        let choice = &s.package.value;
         Defaults {
-            target: target.into(),
-            jobs: std::thread::available_parallelism()
-                .map(|n| n.get() as u32)
-                .unwrap_or(1),
+            target: s.target.value.clone(),
+            jobs: s.jobs.value,
+            gpu: choice.gpu.map(|v| (v, choice.gpu_arch.clone())),
         }
     }
 }
@@ -195,6 +197,10 @@ impl BuildRequest {
             None => (validate_target(&defaults.target)?, false),
         };
         let gpu_arch = match self.gpu {
+            Some(vendor) if self.gpu_arch.is_empty() => match &defaults.gpu {
+                Some((found, archs)) if *found == vendor => archs.clone(),
+                _ => Vec::new(),
+            },
             Some(vendor) => self
                 .gpu_arch
                 .iter()
@@ -263,18 +269,26 @@ fn is_digits(s: &str, len: std::ops::RangeInclusive<usize>) -> bool {
     len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Spack target names are lowercase identifiers: `x86_64_v3`, `zen3`, `neoverse_v2`.
+/// Spack target names are lowercase names (`x86_64_v3`, `zen3`, `armv8.1a`) that
+/// archspec knows. The pattern is checked first, so nothing odd ever reaches a message.
 pub fn validate_target(target: &str) -> Result<String> {
     let ok = !target.is_empty()
         && target.len() <= 64
         && target.starts_with(|c: char| c.is_ascii_lowercase())
         && target
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
     if !ok {
         return Err(Error::InvalidTarget {
             target: target.into(),
-            reason: "a target is a lowercase name of letters, digits and `_`".into(),
+            reason: "a target is a lowercase name of letters, digits, `_` and `.`".into(),
+        });
+    }
+    let known = crate::hardware::known_targets();
+    if !known.iter().any(|k| k == target) {
+        return Err(Error::UnknownTarget {
+            target: target.into(),
+            known,
         });
     }
     Ok(target.into())
@@ -314,7 +328,24 @@ mod tests {
         Defaults {
             target: "x86_64_v3".into(),
             jobs: 4,
+            gpu: Some((GpuVendor::Cuda, vec!["90".into()])),
         }
+    }
+
+    #[test]
+    fn detected_gpu_archs_fill_a_request_for_the_same_vendor() {
+        let cuda = resolve(BuildRequest {
+            gpu: Some(GpuVendor::Cuda),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cuda.gpu_arch, ["90"]);
+        let rocm = resolve(BuildRequest {
+            gpu: Some(GpuVendor::Rocm),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(rocm.gpu_arch.is_empty(), "no AMD GPU was detected");
     }
 
     fn resolve(r: BuildRequest) -> Result<ResolvedRequest> {
@@ -388,6 +419,21 @@ mod tests {
             })
             .unwrap_err();
             assert!(matches!(err, Error::InvalidTarget { .. }), "{bad:?}");
+        }
+        let err = resolve(BuildRequest {
+            target: Some("zen99".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        match &err {
+            Error::UnknownTarget { known, .. } => {
+                assert!(known.iter().any(|k| k == "zen3"), "{known:?}");
+                assert!(err.hint().contains("x86_64_v3"), "{}", err.hint());
+            }
+            other => panic!("zen99: {other:?}"),
+        }
+        for known in ["armv8.1a", "x86_64_v4", "neoverse_v2"] {
+            assert_eq!(validate_target(known).unwrap(), known);
         }
         let ok = resolve(BuildRequest {
             target: Some("skylake_avx512".into()),

@@ -154,3 +154,245 @@ next_offset: number,
  * The file's size when read; `next_offset == size` means caught up.
  */
 size: number, };
+
+export type HostReport = { cpu: CpuInfo, gpus: Array<GpuInfo>, suggestions: Suggestions, 
+/**
+ * Caveats worth a line in the UI: VMs, missing drivers, old compilers.
+ */
+notes: Array<string>, };
+
+export type CpuInfo = { 
+/**
+ * `x86_64`, `aarch64`, …
+ */
+arch: string, 
+/**
+ * `AuthenticAMD`, `GenuineIntel`, `ARM`, …
+ */
+vendor: string, 
+/**
+ * The model name, e.g. `AMD EPYC 7763 64-Core Processor`.
+ */
+model: string, 
+/**
+ * Physical cores.
+ */
+cores: number, 
+/**
+ * Hardware threads (logical CPUs).
+ */
+threads: number, memory_bytes: number, 
+/**
+ * The Spack target of this CPU (`zen3`, `sapphirerapids`, `x86_64_v3`).
+ */
+microarch: string, 
+/**
+ * The most capable vendor-neutral level this CPU runs (`x86_64_v3`).
+ */
+generic: string, 
+/**
+ * Every target `microarch` descends from, parents first (archspec's order).
+ */
+ancestors: Array<string>, 
+/**
+ * Whether cpuinfo shows a hypervisor (the VM decides which features are visible).
+ */
+virtualized: boolean, 
+/**
+ * The flags for `microarch` with the build compiler.
+ */
+flags: TargetFlags, };
+
+export type TargetFlags = { target: string, compiler: Toolchain, 
+/**
+ * `-march=znver3 -mtune=znver3`; `None` when the compiler cannot target it.
+ */
+flags: string | null, 
+/**
+ * Why `flags` is `None` (compiler too old, or unknown to archspec).
+ */
+problem: string | null, };
+
+export type Toolchain = { 
+/**
+ * archspec's compiler name: `gcc`, `clang`, …
+ */
+name: string, 
+/**
+ * `13`, `12.2`, …
+ */
+version: string, };
+
+export type GpuInfo = { 
+/**
+ * `0000:18:00.0`.
+ */
+pci_address: string, 
+/**
+ * PCI vendor and device ids, hex without `0x`: `10de`, `2330` (device empty if unknown).
+ */
+vendor_id: string, device_id: string, 
+/**
+ * `NVIDIA Corporation`, `Advanced Micro Devices, Inc. [AMD/ATI]`, …
+ */
+vendor_name: string, 
+/**
+ * The driver's name for it, else the PCI ID database's, else `device 10de:2330`.
+ */
+name: string, 
+/**
+ * `cuda` or `rocm` for the vendors Slurm Factory builds for.
+ */
+toolkit: GpuVendor | null, memory_bytes: number | null, driver_version: string | null, 
+/**
+ * `9.0` (NVIDIA) or the KFD `gfx_target_version` (AMD, e.g. `90010`).
+ */
+compute_capability: string | null, 
+/**
+ * Spack's `cuda_arch` (`90`) or `amdgpu_target` (`gfx90a`).
+ */
+arch: string | null, support: GpuSupport, 
+/**
+ * Why `support` is what it is, in one line.
+ */
+support_note: string, };
+
+export type GpuSupport = "supported" | "no_driver" | "unsupported";
+
+export type Suggestions = { 
+/**
+ * The best Spack target for this host that the build compiler supports.
+ */
+target: Suggestion<string>, 
+/**
+ * A vendor-neutral target for clusters of mixed nodes.
+ */
+portable_target: Suggestion<string>, package: Suggestion<PackageChoice>, 
+/**
+ * Parallel build jobs (`spack install -j`).
+ */
+jobs: Suggestion<number>, };
+
+export type Suggestion<T> = { value: T, reason: string, };
+
+export type PackageChoice = { 
+/**
+ * `None`: the default package.
+ */
+gpu: GpuVendor | null, 
+/**
+ * `cuda_arch` values (`80`, `90`) or `amdgpu_target` values (`gfx90a`).
+ */
+gpu_arch: Array<string>, };
+
+export type ArtifactSummary = { id: string, name: string, slurm_version: string, package_type: string, target: string, gpu: string | null, 
+/**
+ * Bytes of the archives.
+ */
+size: number, 
+/**
+ * Bytes of the unpacked tree.
+ */
+unpacked: number, 
+/**
+ * RFC 3339, UTC.
+ */
+created: string, 
+/**
+ * Verification ran and passed.
+ */
+verified: boolean, };
+
+export type StoredFile = { name: string, bytes: number, };
+
+export type Artifact = { id: string, dir: string, manifest: Manifest, files: Array<StoredFile>, };
+
+export type ExportResult = { id: string, path: string, format: ArchiveFormat, bytes: number, sha256: string, 
+/**
+ * An existing file was replaced (`overwrite`).
+ */
+replaced: boolean, };
+
+export type Manifest = { 
+/**
+ * Package name, also the archive's top directory: `slurm-<version>-<type>-<target>`.
+ */
+name: string, 
+/**
+ * The Slurm release, e.g. `24.11`.
+ */
+slurm_version: string, 
+/**
+ * Spack's version of the Slurm spec, e.g. `24-11-6-1`.
+ */
+spack_version: string, 
+/**
+ * The Spack release that built it, e.g. `v1.1.0`.
+ */
+spack_release?: string | null, 
+/**
+ * `default`, `minimal`, `gpu`, ...
+ */
+package_type: string, 
+/**
+ * Spack target, e.g. `x86_64_v3`.
+ */
+target: string, 
+/**
+ * `cuda` or `rocm`.
+ */
+gpu?: string | null, 
+/**
+ * e.g. `80,90` or `gfx90a`.
+ */
+gpu_arch?: string | null, 
+/**
+ * RFC 3339, UTC.
+ */
+created: string, 
+/**
+ * slurm-factory's version.
+ */
+tool_version: string, 
+/**
+ * Where it was installed inside the build container (must not leak into the package).
+ */
+build_prefix: string, 
+/**
+ * The resolved build request, as the pipeline recorded it.
+ */
+request: JsonValue, spack_lock_sha256?: string | null, sizes: Sizes, archives: Array<ArchiveEntry>, 
+/**
+ * Wall time per pipeline stage, in order.
+ */
+stages: Array<StageTiming>, 
+/**
+ * `None` when verification was skipped (`--no-verify`).
+ */
+verify: VerifyResult | null, inspection: InspectionSummary, };
+
+export type Sizes = { 
+/**
+ * Bytes of the unpacked tree.
+ */
+unpacked: number, 
+/**
+ * Bytes per archive file name.
+ */
+archives: { [key in string]: number }, };
+
+export type ArchiveEntry = { file: string, format: ArchiveFormat, bytes: number, sha256: string, };
+
+export type StageTiming = { stage: string, seconds: number, };
+
+export type VerifyResult = { passed: boolean, checks: Array<VerifyCheck>, };
+
+export type VerifyCheck = { name: string, passed: boolean, 
+/**
+ * What the check printed (trimmed by the caller to a useful length).
+ */
+output: string, };
+
+export type InspectionSummary = { elf_files: number, problems: Array<string>, warnings: Array<string>, };
+
+export type ArchiveFormat = "tar_zst" | "tar_gz";

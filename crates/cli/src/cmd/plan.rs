@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use factory::hardware;
 use factory::request::{BuildRequest, Compiler, Defaults, GpuVendor};
 use factory::settings::Loaded;
 
@@ -88,8 +89,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
+    let host = hardware::detect();
     let request = args.request.to_request();
-    let resolved = request.resolve(&Defaults::for_host())?;
+    let resolved = request.resolve(&Defaults::from_suggestions(&host.suggestions))?;
     if let Some(path) = &args.save_preset {
         factory::presets::save(path, &request)?;
         if !out.json {
@@ -113,9 +115,12 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
         return Ok(ExitCode::SUCCESS);
     }
     let origin = if resolved.target_from_user {
-        "your choice"
+        "your choice".to_string()
     } else {
-        "default for this machine; --target to choose"
+        format!(
+            "detected: {}; --target to choose",
+            host.suggestions.target.reason
+        )
     };
     let version_note = if resolved.slurm.cataloged {
         String::new()

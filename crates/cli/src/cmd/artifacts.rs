@@ -1,0 +1,207 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use factory::artifacts::Store;
+use factory::settings::Loaded;
+use factory::units::human_bytes;
+
+use crate::output::{table, Out};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// List the finished packages in the store, newest first.
+    #[command(after_help = "Examples:
+  slurm-factory artifacts list
+  slurm-factory artifacts list --json | jq -r '.[] | select(.verified) | .id'")]
+    List,
+    /// Show one artifact: what it is, its files, checksums and verification.
+    #[command(after_help = "Example:
+  slurm-factory artifacts show slurm-24.11-default-x86_64_v3-20261124T153000")]
+    Show {
+        /// The artifact id (from `artifacts list`).
+        id: String,
+    },
+    /// Copy an artifact's archive out of the store; its sha256 is checked on the way.
+    #[command(
+        after_help = "DEST is a file name or an existing directory (the archive keeps its \
+name there). A DEST ending in .tar.gz picks the gzip archive when the artifact has one.
+
+Examples:
+  slurm-factory artifacts export slurm-24.11-default-x86_64_v3-20261124T153000 ~/packages/
+  slurm-factory artifacts export ID /srv/slurm.tar.zst --force"
+    )]
+    Export {
+        /// The artifact id (from `artifacts list`).
+        id: String,
+        /// Destination file or directory.
+        dest: PathBuf,
+        /// Replace an existing file at the destination.
+        #[arg(long, short)]
+        force: bool,
+    },
+    /// Delete an artifact from the store.
+    #[command(
+        after_help = "Asks for confirmation on a terminal; elsewhere pass --yes.
+
+Example:
+  slurm-factory artifacts delete slurm-24.11-default-x86_64_v3-20261124T153000 --yes"
+    )]
+    Delete {
+        /// The artifact id (from `artifacts list`).
+        id: String,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+    },
+}
+
+pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
+    let store = Store::new(loaded.settings.artifacts_dir());
+    match command {
+        Command::List => {
+            let list = store.list()?;
+            if out.json {
+                out.json(&list);
+            } else if list.is_empty() {
+                println!(
+                    "No artifacts in {} yet; `slurm-factory build` makes one.",
+                    store.dir().display()
+                );
+            } else {
+                let rows: Vec<[String; 6]> = list
+                    .iter()
+                    .map(|a| {
+                        [
+                            a.id.clone(),
+                            a.package_type.clone(),
+                            a.target.clone(),
+                            human_bytes(a.size),
+                            a.created.strftime("%Y-%m-%d").to_string(),
+                            if a.verified { "yes" } else { "no" }.to_string(),
+                        ]
+                    })
+                    .collect();
+                let header = ["ID", "TYPE", "TARGET", "SIZE", "CREATED", "VERIFIED"];
+                let widths: Vec<usize> = (0..header.len())
+                    .map(|i| {
+                        rows.iter()
+                            .map(|r| r[i].len())
+                            .chain([header[i].len()])
+                            .max()
+                            .unwrap_or(0)
+                    })
+                    .collect();
+                let line = |cells: &[&str]| {
+                    let text: Vec<String> = cells
+                        .iter()
+                        .zip(&widths)
+                        .map(|(c, w)| format!("{c:w$}"))
+                        .collect();
+                    text.join("  ").trim_end().to_string()
+                };
+                println!("{}", out.dim(&line(&header)));
+                for r in &rows {
+                    let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+                    println!("{}", line(&cells));
+                }
+            }
+        }
+        Command::Show { id } => {
+            let a = store.show(&id)?;
+            if out.json {
+                out.json(&a);
+            } else {
+                let m = &a.manifest;
+                let verified = match &m.verify {
+                    None => "not run".to_string(),
+                    Some(v) => format!(
+                        "{} ({}/{} checks passed)",
+                        if v.passed { "yes" } else { "FAILED" },
+                        v.checks.iter().filter(|c| c.passed).count(),
+                        v.checks.len()
+                    ),
+                };
+                let gpu = match (&m.gpu, &m.gpu_arch) {
+                    (Some(g), Some(arch)) => format!("{g} ({arch})"),
+                    (Some(g), None) => g.clone(),
+                    _ => "none".into(),
+                };
+                print!(
+                    "{}",
+                    table(&[
+                        ("id", a.id.clone()),
+                        ("name", m.name.clone()),
+                        (
+                            "slurm",
+                            format!("{} (spack {})", m.slurm_version, m.spack_version)
+                        ),
+                        ("type", m.package_type.clone()),
+                        ("target", m.target.clone()),
+                        ("gpu", gpu),
+                        ("created", m.created.to_string()),
+                        (
+                            "size",
+                            format!(
+                                "{} unpacked, archives {}",
+                                human_bytes(m.sizes.unpacked),
+                                human_bytes(m.archives.iter().map(|x| x.bytes).sum())
+                            )
+                        ),
+                        ("verified", verified),
+                        ("directory", a.dir.display().to_string()),
+                    ])
+                );
+                println!("archives:");
+                for x in &m.archives {
+                    println!(
+                        "  {}  {}  sha256 {}",
+                        x.file,
+                        human_bytes(x.bytes),
+                        x.sha256
+                    );
+                }
+                if let Some(v) = &m.verify {
+                    println!("checks:");
+                    for c in &v.checks {
+                        let mark = if c.passed {
+                            out.green("pass")
+                        } else {
+                            out.red("FAIL")
+                        };
+                        println!("  {mark}  {}", c.name);
+                    }
+                }
+                for w in &m.inspection.warnings {
+                    out.warn(w);
+                }
+            }
+        }
+        Command::Export { id, dest, force } => {
+            let r = store.export(&id, &dest, force)?;
+            if out.json {
+                out.json(&r);
+            } else {
+                println!(
+                    "exported {} ({}, sha256 {} verified) to {}",
+                    id,
+                    human_bytes(r.bytes),
+                    r.sha256,
+                    r.path.display()
+                );
+            }
+        }
+        Command::Delete { id, yes } => {
+            store.show(&id)?;
+            if !yes {
+                super::confirm(out, &format!("delete artifact `{id}`"))?;
+            }
+            store.delete(&id)?;
+            if out.json {
+                out.json(&serde_json::json!({ "deleted": id }));
+            } else {
+                println!("deleted {id}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,57 @@
+use std::process::ExitCode;
+
+use factory::cache::{self, Layer};
+use factory::lxd::Lxc;
+use factory::pipeline;
+use factory::units::human_bytes;
+use factory::settings::Loaded;
+
+use crate::output::Out;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Without --full: deletes build instances left by runs whose process is gone \
+(killed, crashed) and half-written artifacts. Artifacts and caches are kept.
+With --full: also empties every cache layer, base images included.
+
+Examples:
+  slurm-factory clean
+  slurm-factory clean --full --yes")]
+pub struct Args {
+    /// Also remove base images and every cache layer.
+    #[arg(long)]
+    pub full: bool,
+    /// Do not ask for confirmation (needed with --full when not on a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
+    let lxc = Lxc::new(&loaded.settings);
+    if args.full && !args.yes {
+        super::confirm(out, "delete leftover instances and empty every cache layer")?;
+    }
+    let removed = pipeline::recover_interrupted(&loaded.settings, &lxc).await?;
+    let mut freed = Vec::new();
+    if args.full {
+        for layer in Layer::ALL {
+            freed.push((layer, cache::clean(&loaded.settings, &lxc, layer).await?));
+        }
+    }
+    if out.json {
+        out.json(&serde_json::json!({
+            "instances_deleted": removed,
+            "layers": freed.iter().map(|(l, b)| serde_json::json!({"layer": l, "freed_bytes": b})).collect::<Vec<_>>(),
+        }));
+    } else {
+        if removed.is_empty() {
+            println!("no leftover build instances");
+        }
+        for name in &removed {
+            println!("deleted instance {name}");
+        }
+        for (layer, bytes) in &freed {
+            println!("{:<12} freed {}", layer.as_str(), human_bytes(*bytes));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

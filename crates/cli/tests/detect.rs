@@ -1,0 +1,144 @@
+//! `slurm-factory detect` and the detected defaults of `plan`, run as a user runs them.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../factory/tests/fixtures/hardware")
+        .join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    let config = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_slurm-factory"))
+        .args(args)
+        .env("XDG_CONFIG_HOME", config.path())
+        .env("NO_COLOR", "1")
+        .env_remove("SLURM_FACTORY_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn detect_json_on_the_captured_h100() {
+    let dir = fixture("h100-kvm");
+    let o = run(&["detect", "--json", "--from", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["cpu"]["microarch"], "icelake");
+    assert_eq!(v["gpus"][0]["name"], "NVIDIA H100 80GB HBM3");
+    assert_eq!(v["gpus"][0]["arch"], "90");
+    assert_eq!(v["gpus"][0]["support"], "supported");
+    let s = &v["suggestions"];
+    assert_eq!(s["target"]["value"], "icelake");
+    assert_eq!(s["portable_target"]["value"], "x86_64_v3");
+    assert_eq!(s["package"]["value"]["gpu"], "cuda");
+    assert_eq!(s["package"]["value"]["gpu_arch"], serde_json::json!(["90"]));
+    assert_eq!(s["jobs"]["value"], 16);
+}
+
+#[test]
+fn detect_table_on_the_synthetic_mi250x() {
+    let dir = fixture("amd-mi250x-synthetic");
+    let o = run(&["detect", "--from", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for want in [
+        "0000:c1:00.0  Aldebaran/MI200 [Instinct MI250X]",
+        "90010 -> gfx90a",
+        "ASPEED Graphics Family",
+        "unsupported: no package type covers this vendor",
+        "package          rocm gfx90a",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn gcc_version_changes_the_suggested_target() {
+    let dir = fixture("vm-epyc");
+    let o = run(&[
+        "detect",
+        "--json",
+        "--gcc-version",
+        "8",
+        "--from",
+        dir.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["cpu"]["microarch"], "zen2");
+    assert_eq!(v["suggestions"]["target"]["value"], "zen");
+}
+
+#[test]
+fn detect_on_this_host() {
+    let o = run(&["detect"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for want in [
+        "CPU",
+        "Target",
+        "GPUs",
+        "Suggestions",
+        "portable target",
+        "jobs",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let o = run(&["detect", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["cpu"]["threads"].as_u64().unwrap() >= 1);
+    assert!(!v["suggestions"]["target"]["value"]
+        .as_str()
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn a_missing_capture_is_a_usage_error() {
+    let o = run(&["detect", "--from", "/nonexistent/capture"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a directory"));
+}
+
+#[test]
+fn plan_takes_its_target_from_detection_and_rejects_unknown_ones() {
+    let detected = run(&["detect", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&detected)).unwrap();
+    let target = v["suggestions"]["target"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let o = run(&["plan"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains(&format!("Target    {target} (detected: ")),
+        "{text}"
+    );
+
+    let o = run(&["plan", "--target", "zen99"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("unknown optimization target `zen99`"), "{err}");
+    assert!(err.contains("zen3") && err.contains("x86_64_v3"), "{err}");
+
+    // The pattern check comes first: nothing odd is echoed as "unknown".
+    let o = run(&["plan", "--target", "zen3;ls"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("invalid optimization target"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1,0 +1,100 @@
+//! The host side of the package stage: check a relocated tree ([`inspect`]), archive it
+//! ([`archive()`]) and describe it ([`Manifest`]). The tree itself is made inside the build
+//! container by `templates/scripts/relocate.sh`.
+
+mod archive;
+mod inspect;
+mod manifest;
+
+use std::io::Read;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+pub use archive::{archive, ArchiveFile, ArchiveFormat};
+pub use inspect::{inspect, Allowlist, Inspection, InspectionSummary, Problem, Warning};
+pub use manifest::{
+    ArchiveEntry, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult, MANIFEST_FILE,
+};
+
+/// Bytes of all regular files under `root`, symlinks not followed (what unpacking takes,
+/// give or take block rounding). Unreadable entries count as zero.
+pub fn tree_size(root: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(root) else {
+        return 0;
+    };
+    if meta.is_file() {
+        return meta.len();
+    }
+    if !meta.is_dir() {
+        return 0;
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| tree_size(&e.path()))
+        .sum()
+}
+
+/// Lower-case hex SHA-256 of a file's contents.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file =
+        std::fs::File::open(path).map_err(|e| Error::io("opening a file to hash", path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| Error::io("reading a file to hash", path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// fsync a directory so a rename inside it survives a crash.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("syncing a directory", dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_of_known_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("abc");
+        std::fs::write(&p, b"abc").unwrap();
+        assert_eq!(
+            sha256_file(&p).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn tree_size_counts_files_not_symlink_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::fs::write(dir.path().join("d/a"), vec![0u8; 1000]).unwrap();
+        std::fs::write(dir.path().join("b"), vec![0u8; 24]).unwrap();
+        std::os::unix::fs::symlink("d/a", dir.path().join("link")).unwrap();
+        assert_eq!(tree_size(dir.path()), 1024);
+    }
+}

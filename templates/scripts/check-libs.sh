@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# check-libs.sh — the verify stage's library check, run inside a clean instance where the
+# package was unpacked at a prefix other than the build prefix.
+#
+#   check-libs.sh [--allow SONAME-GLOB]... ROOT
+#
+# For every dynamic ELF file under ROOT, asks the dynamic loader (ldd) where each library
+# comes from. Fails (exit 1) when a library is not found, or is found outside ROOT without
+# being a base-system library (glibc family, loader, libgcc_s, plus --allow globs such as
+# libnvidia-ml.so.1 for GPU packages). Prints one line per problem, naming the file.
+set -euo pipefail
+
+die() { echo "check-libs: error: $*" >&2; exit 2; }
+
+allow_extra=()
+while (($#)); do
+    case "$1" in
+        --allow) (($# >= 2)) || die "$1 needs a value"; allow_extra+=("$2"); shift 2 ;;
+        -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+        --) shift; break ;;
+        -*) die "unknown option $1" ;;
+        *) break ;;
+    esac
+done
+(($# == 1)) || die "expected ROOT"
+[[ -d $1 ]] || die "$1 is not a directory"
+ROOT=$(realpath "$1")
+command -v ldd >/dev/null || die "ldd is not installed"
+
+# Same list as relocate.sh and the engine's Allowlist::base_system().
+is_system_lib() {
+    local n=$1 a
+    case "$n" in
+        libc.so.* | libm.so.* | libmvec.so.* | libpthread.so.* | libdl.so.* | librt.so.* | \
+            libresolv.so.* | libutil.so.* | libanl.so.* | libnss_*.so.* | libthread_db.so.* | \
+            libBrokenLocale.so.* | ld-linux*.so.* | ld64.so.* | libgcc_s.so.1)
+            return 0 ;;
+    esac
+    for a in "${allow_extra[@]}"; do
+        # shellcheck disable=SC2053 # a glob on purpose
+        [[ $n == $a ]] && return 0
+    done
+    return 1
+}
+
+checked=0 problems=0
+while IFS= read -r -d '' f; do
+    magic=""
+    LC_ALL=C IFS= read -r -N4 magic <"$f" 2>/dev/null || true
+    [[ $magic == $'\x7fELF' ]] || continue
+    [[ $(LC_ALL=C readelf -d "$f" 2>/dev/null || true) == *"Dynamic section"* ]] || continue
+    checked=$((checked + 1))
+    rel=${f#"$ROOT"/}
+    out=$(env -u LD_LIBRARY_PATH -u LD_PRELOAD ldd "$f" 2>&1) || {
+        echo "$rel: ldd failed: $out"
+        problems=$((problems + 1))
+        continue
+    }
+    while IFS= read -r line; do
+        [[ $line == *" => "* ]] || continue
+        name=${line%% => *}
+        name=${name//[[:space:]]/}
+        path=${line#* => }
+        path=${path%% (*}
+        if [[ $path == "not found" ]]; then
+            echo "$rel: needs $name, not found"
+            problems=$((problems + 1))
+        elif [[ $(realpath -m "$path") != "$ROOT"/* ]] && ! is_system_lib "$name"; then
+            echo "$rel: $name comes from $path, outside the package"
+            problems=$((problems + 1))
+        fi
+    done <<<"$out"
+done < <(find "$ROOT" -type f -print0 | sort -z)
+
+if ((problems)); then
+    echo "check-libs: $problems problems in $checked ELF files under $ROOT"
+    exit 1
+fi
+echo "check-libs: $checked ELF files resolve their libraries inside $ROOT or the base system"
