@@ -312,6 +312,58 @@ fn seed_run(data_dir: &Path, lines: usize) -> String {
     run.id
 }
 
+/// A package in the artifact store, added by the engine's own store code
+/// from a real archive of a small tree, as the pipeline's export stage does.
+fn seed_artifact(settings: &factory::settings::Settings, scratch: &Path) -> String {
+    use factory::package::{
+        archive, tree_size, ArchiveFormat, InspectionSummary, Manifest, Sizes, VerifyCheck,
+        VerifyResult, MANIFEST_FILE,
+    };
+    let name = "slurm-24.11-default-x86_64_v3";
+    let tree = scratch.join("tree");
+    std::fs::create_dir_all(tree.join("bin")).unwrap();
+    std::fs::write(tree.join("bin/sinfo"), "#!/bin/sh\necho slurm 24.11.6\n").unwrap();
+    let staging = scratch.join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let files = archive(&tree, &staging, name, &[ArchiveFormat::TarZst]).unwrap();
+    let mut manifest = Manifest {
+        name: name.into(),
+        slurm_version: "24.11".into(),
+        spack_version: "24-11-6-1".into(),
+        spack_release: Some("v1.1.0".into()),
+        package_type: "default".into(),
+        target: "x86_64_v3".into(),
+        gpu: None,
+        gpu_arch: None,
+        created: jiff::Timestamp::now(),
+        tool_version: "0.1.0".into(),
+        build_prefix: "/opt/slurm-build".into(),
+        request: serde_json::json!({ "slurm_version": "24.11" }),
+        spack_lock_sha256: None,
+        sizes: Sizes {
+            unpacked: tree_size(&tree),
+            ..Default::default()
+        },
+        archives: Vec::new(),
+        stages: Vec::new(),
+        verify: Some(VerifyResult {
+            passed: true,
+            checks: vec![VerifyCheck {
+                name: "sinfo --version".into(),
+                passed: true,
+                output: "slurm 24.11.6".into(),
+            }],
+        }),
+        inspection: InspectionSummary::default(),
+    };
+    manifest.set_archives(&files);
+    manifest.write_atomic(&staging.join(MANIFEST_FILE)).unwrap();
+    factory::artifacts::Store::new(settings.artifacts_dir())
+        .add(&staging)
+        .unwrap()
+        .id
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn app_screens_work_as_a_person_uses_them() {
     let home = tempfile::tempdir().unwrap();
@@ -324,6 +376,12 @@ async fn app_screens_work_as_a_person_uses_them() {
     let settings = factory::settings::load(&dirs, &vars).unwrap().settings;
     let log_lines = 100_000;
     let run_id = seed_run(&settings.data_dir, log_lines);
+    let scratch = tempfile::tempdir().unwrap();
+    let artifact_id = seed_artifact(&settings, scratch.path());
+    let store = factory::artifacts::Store::new(settings.artifacts_dir());
+    let sha256 = store.show(&artifact_id).unwrap().manifest.archives[0]
+        .sha256
+        .clone();
 
     let Some(gui) = start(home.path()).await else {
         return;
@@ -361,13 +419,25 @@ async fn app_screens_work_as_a_person_uses_them() {
     gui.text("[data-testid=doctor-summary]").await;
     gui.screenshot("doctor");
 
-    // Build: a live plan that follows the form, errors with their hints.
+    // Build: detection shown and pre-filled, a live plan that follows the form.
     gui.go("build", "Build a Slurm package").await;
+    let host = factory::hardware::detect();
+    let suggested = host.suggestions.target.value.clone();
+    let kind = host
+        .suggestions
+        .package
+        .value
+        .gpu
+        .map(|g| g.as_str())
+        .unwrap_or("default");
+    let cpu = gui.text("[data-testid=host-cpu]").await;
+    assert!(cpu.contains(&host.cpu.microarch), "{cpu}");
+    assert_eq!(gui.text("[data-testid=suggested-target]").await, suggested);
     let plan_name = "return document.querySelector('[data-testid=plan-name]')?.textContent ?? ''";
-    gui.eventually::<String>("the default plan", plan_name, |n| {
-        n.starts_with("slurm-25.05-default-")
-    })
-    .await;
+    let want = format!("slurm-25.05-{kind}-{suggested}");
+    gui.eventually::<String>("the suggested plan", plan_name, |n| *n == want)
+        .await;
+    gui.screenshot("build");
     gui.client
         .execute(
             "const s = document.getElementById('b-version'); s.value = '24.11'; s.dispatchEvent(new Event('change'));",
@@ -376,13 +446,18 @@ async fn app_screens_work_as_a_person_uses_them() {
         .await
         .unwrap();
     gui.click("input[type=radio][value=minimal]").await;
-    gui.eventually::<String>("the plan to follow the form", plan_name, |n| {
-        n.starts_with("slurm-24.11-minimal-")
-    })
-    .await;
+    let want = format!("slurm-24.11-minimal-{suggested}");
+    gui.eventually::<String>("the plan to follow the form", plan_name, |n| *n == want)
+        .await;
     let target = gui
         .client
         .find(Locator::Css("[data-testid=target]"))
+        .await
+        .unwrap();
+    // Backspaces, not WebDriver's clear(): that fires no input event.
+    let backspace = Key::Backspace.to_string();
+    target
+        .send_keys(&backspace.repeat(suggested.len()))
         .await
         .unwrap();
     target.send_keys("Zen3").await.unwrap();
@@ -395,15 +470,12 @@ async fn app_screens_work_as_a_person_uses_them() {
         .await;
     assert!(err.contains("invalid optimization target `Zen3`"), "{err}");
     assert!(err.contains("What to do"), "{err}");
-    // Backspaces, not WebDriver's clear(): that fires no input event.
-    let backspaces = Key::Backspace.to_string().repeat(4);
-    target.send_keys(&backspaces).await.unwrap();
+    target.send_keys(&backspace.repeat(4)).await.unwrap();
+    target.send_keys(&suggested).await.unwrap();
     gui.click("input[type=radio][value=default]").await;
-    gui.eventually::<String>("the plan to recover", plan_name, |n| {
-        n.starts_with("slurm-24.11-default-")
-    })
-    .await;
-    gui.screenshot("build");
+    let want = format!("slurm-24.11-default-{suggested}");
+    gui.eventually::<String>("the plan to recover", plan_name, |n| *n == want)
+        .await;
 
     // Settings: a change reaches the config file; a bad value is refused.
     gui.go("settings", "Settings").await;
@@ -488,6 +560,24 @@ async fn app_screens_work_as_a_person_uses_them() {
     assert_eq!(status, "succeeded");
     assert!(gui.text("[data-testid=run-card]").await.contains(&run_id));
     gui.screenshot("runs");
+
+    // Artifacts: the table, the details with checksum and verify log, delete after confirming.
+    gui.go("artifacts", "Artifacts").await;
+    let row = format!("[data-artifact='{artifact_id}']");
+    assert!(gui.text(&row).await.contains("✓ verified"));
+    gui.click(&format!("{row} button")).await;
+    let details = gui.text("[data-testid=artifact-details]").await;
+    assert!(details.contains(&sha256), "{details}");
+    assert!(details.contains("sinfo --version"), "{details}");
+    gui.screenshot("artifacts");
+    gui.click("[data-testid=delete]").await;
+    gui.text("[data-testid=confirm]").await;
+    // The question, not the deletion, comes first: nothing is gone yet.
+    assert!(store.show(&artifact_id).is_ok());
+    gui.screenshot("artifacts-delete");
+    gui.click("[data-testid=confirm-yes]").await;
+    gui.text("[data-testid=artifacts-empty]").await;
+    assert!(store.list().unwrap().is_empty());
 
     // Keyboard: Tab reaches the navigation, Enter follows a link, Alt+N jumps.
     gui.client

@@ -69,6 +69,7 @@ pub fn typescript() -> String {
         package::VerifyCheck,
         package::InspectionSummary,
         package::ArchiveFormat,
+        serde_json::Value,
     );
     out.truncate(out.trim_end().len());
     out.push('\n');

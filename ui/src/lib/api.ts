@@ -2,9 +2,13 @@
 // engine (bindings.ts); errors arrive as ErrorReport (message + hint).
 import { invoke } from "@tauri-apps/api/core";
 import type {
+  Artifact,
+  ArtifactSummary,
   BuildRequest,
   ErrorReport,
   EventRecord,
+  ExportResult,
+  HostReport,
   LogPage,
   Overview,
   Plan,
@@ -25,6 +29,7 @@ export function toReport(e: unknown): ErrorReport {
 
 export const api = {
   doctor: () => invoke<Report>("doctor"),
+  detect: () => invoke<HostReport>("detect"),
   plan: (request: BuildRequest) => invoke<Plan>("plan", { request }),
   releases: () => invoke<Release[]>("releases"),
   settingsGet: () => invoke<Overview>("settings_get"),
@@ -35,4 +40,9 @@ export const api = {
   runEvents: (id: string) => invoke<EventRecord[]>("run_events", { id }),
   runLog: (id: string, offset: number, maxBytes: number) =>
     invoke<LogPage>("run_log", { id, offset, maxBytes }),
+  artifactsList: () => invoke<ArtifactSummary[]>("artifacts_list"),
+  artifactShow: (id: string) => invoke<Artifact>("artifact_show", { id }),
+  artifactExport: (id: string) => invoke<ExportResult | null>("artifact_export", { id }),
+  artifactReveal: (id: string) => invoke<void>("artifact_reveal", { id }),
+  artifactDelete: (id: string) => invoke<void>("artifact_delete", { id }),
 };

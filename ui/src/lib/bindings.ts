@@ -396,3 +396,5 @@ output: string, };
 export type InspectionSummary = { elf_files: number, problems: Array<string>, warnings: Array<string>, };
 
 export type ArchiveFormat = "tar_zst" | "tar_gz";
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;

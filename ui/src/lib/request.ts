@@ -1,5 +1,5 @@
 // The Build form's state and its translation into the engine's BuildRequest.
-import type { BuildRequest, Compiler, GpuVendor } from "./bindings";
+import type { BuildRequest, Compiler, GpuVendor, Suggestions } from "./bindings";
 
 export type PackageKind = "default" | "gpu" | "minimal";
 
@@ -49,5 +49,18 @@ export function fromRequest(r: BuildRequest): FormState {
     target: r.target ?? "",
     jobs: r.jobs === null ? "" : String(r.jobs),
     compiler: r.compiler,
+  };
+}
+
+/** Pre-fills target, jobs and package type with what detection suggests. */
+export function fromSuggestions(f: FormState, s: Suggestions): FormState {
+  const gpu = s.package.value.gpu;
+  return {
+    ...f,
+    target: s.target.value,
+    jobs: String(s.jobs.value),
+    kind: gpu ? "gpu" : f.kind === "minimal" ? "minimal" : "default",
+    vendor: gpu ?? f.vendor,
+    gpu_arch: gpu ? s.package.value.gpu_arch.join(",") : f.gpu_arch,
   };
 }
