@@ -20,9 +20,15 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
+    let mut commands = COMMANDS.to_vec();
+    if std::env::var_os("CARGO_FEATURE_BENCH").is_some() {
+        commands.push("bench_stream");
+    }
+    // tauri-build wants a 'static list; a build script may leak it.
+    let commands: &'static [&str] = commands.leak();
     tauri_build::try_build(
         tauri_build::Attributes::new()
-            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+            .app_manifest(tauri_build::AppManifest::new().commands(commands)),
     )
     .expect("tauri-build");
 }

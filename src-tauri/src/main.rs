@@ -4,8 +4,36 @@
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod batch;
+#[cfg(feature = "bench")]
+mod bench;
 mod commands;
 mod state;
+
+/// The commands the page may call (each also needs a permission in capabilities/).
+macro_rules! handler {
+    ($($extra:path),*) => {
+        tauri::generate_handler![
+            commands::doctor,
+            commands::plan,
+            commands::releases,
+            commands::settings_get,
+            commands::settings_set,
+            commands::preset_save,
+            commands::preset_load,
+            commands::runs_list,
+            commands::run_events,
+            commands::run_log,
+            commands::detect,
+            commands::artifacts_list,
+            commands::artifact_show,
+            commands::artifact_export,
+            commands::artifact_reveal,
+            commands::artifact_delete,
+            $($extra),*
+        ]
+    };
+}
 
 fn main() {
     tracing_subscriber::fmt()
@@ -23,28 +51,20 @@ fn main() {
             std::process::exit(e.kind().code().into());
         }
     };
-    tauri::Builder::default()
+    let builder = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
-        .manage(state)
-        .invoke_handler(tauri::generate_handler![
-            commands::doctor,
-            commands::plan,
-            commands::releases,
-            commands::settings_get,
-            commands::settings_set,
-            commands::preset_save,
-            commands::preset_load,
-            commands::runs_list,
-            commands::run_events,
-            commands::run_log,
-            commands::detect,
-            commands::artifacts_list,
-            commands::artifact_show,
-            commands::artifact_export,
-            commands::artifact_reveal,
-            commands::artifact_delete,
-        ])
+        .manage(state);
+    #[cfg(feature = "bench")]
+    let builder = builder
+        .invoke_handler(handler![bench::bench_stream])
+        .setup(|app| {
+            tauri::Manager::add_capability(app, include_str!("../bench-capability.json"))?;
+            Ok(())
+        });
+    #[cfg(not(feature = "bench"))]
+    let builder = builder.invoke_handler(handler![]);
+    builder
         .run(tauri::generate_context!())
         .expect("the app window could not start");
 }

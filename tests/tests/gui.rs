@@ -647,3 +647,55 @@ async fn app_screens_work_as_a_person_uses_them() {
 
     gui.client.close().await.unwrap();
 }
+
+/// The log benchmark: 1,000,000 lines at 10,000 lines/s into a live run on
+/// the Runs page. Needs the benchmark builds (`scripts/bench-ui.sh` makes
+/// them); prints the page's lag behind the backend and the backend's memory.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: run by scripts/bench-ui.sh"]
+async fn log_stream_benchmark() {
+    let lines: u64 = std::env::var("BENCH_LINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let rate: u64 = std::env::var("BENCH_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let home = tempfile::tempdir().unwrap();
+    let Some(gui) = start(home.path()).await else {
+        return;
+    };
+    gui.text("main h1").await;
+    let has_hook: bool = gui
+        .client
+        .execute("return typeof window.sfBench === 'function'", vec![])
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap();
+    assert!(has_hook, "not a benchmark build: run scripts/bench-ui.sh");
+    let seconds = 60 + lines / rate.max(1);
+    gui.client
+        .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+            Some(Duration::from_secs(seconds)),
+            None,
+            None,
+        ))
+        .await
+        .unwrap();
+    let result = gui
+        .client
+        .execute_async(
+            "const [lines, rate, done] = arguments; window.sfBench(lines, rate).then(done, e => done({ error: String(e) }));",
+            vec![lines.into(), rate.into()],
+        )
+        .await
+        .unwrap();
+    gui.screenshot("bench-runs");
+    println!("BENCH {}", serde_json::to_string_pretty(&result).unwrap());
+    assert_eq!(result["received"], lines, "{result}");
+    let p99 = result["painted_ms"]["p99"].as_f64().unwrap();
+    assert!(p99 < 100.0, "p99 lag {p99} ms: {result}");
+    gui.client.close().await.unwrap();
+}
