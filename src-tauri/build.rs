@@ -17,6 +17,11 @@ const COMMANDS: &[&str] = &[
     "artifact_export",
     "artifact_reveal",
     "artifact_delete",
+    "start_build",
+    "cancel_build",
+    "cache_status",
+    "cache_clean",
+    "cache_clean_all",
 ];
 
 fn main() {

@@ -3,7 +3,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use factory::error::ErrorReport;
 use factory::events::{BuildEvent, EventRecord};
 use factory::pipeline::BuildOptions;
 use factory::request::BuildRequest;
@@ -13,12 +12,9 @@ use tauri::{AppHandle, Manager, State};
 use tokio_util::sync::CancellationToken;
 
 use crate::batch;
-use crate::commands::CmdResult;
+use crate::commands::{report, CmdResult};
 use crate::state::AppState;
 
-fn report(e: factory::Error) -> ErrorReport {
-    ErrorReport::from(&e)
-}
 
 /// Starts a build and returns its run id once the engine created the run;
 /// events follow on `on_events` in batches until `run_finished`.
@@ -40,6 +36,7 @@ pub async fn start_build(
         gzip: false,
     };
     let settings = state.settings();
+    let runs_dir = settings.runs_dir();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<EventRecord>();
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<String>();
     let started_tx = Mutex::new(Some(started_tx));
@@ -65,17 +62,17 @@ pub async fn start_build(
     // so no run id means the build failed before it created a run.
     let Ok(run_id) = started_rx.await else {
         let result = task.await.map_err(|e| {
-            report(factory::Error::Internal {
-                message: format!("the build task ended: {e}"),
-            })
+            report(factory::Error::io(
+                "running the build",
+                runs_dir,
+                std::io::Error::other(e.to_string()),
+            ))
         })?;
         let _ = forwarder.await;
-        return Err(match result {
-            Err(e) => report(e),
-            Ok(_) => report(factory::Error::Internal {
-                message: "the build ended without starting a run".into(),
-            }),
-        });
+        return match result {
+            Err(e) => Err(report(e)),
+            Ok(_) => unreachable!("the pipeline reports run_started before it can succeed"),
+        };
     };
     state
         .builds

@@ -21,7 +21,7 @@ use crate::state::AppState;
 
 pub type CmdResult<T> = Result<T, ErrorReport>;
 
-fn report(e: factory::Error) -> ErrorReport {
+pub fn report(e: factory::Error) -> ErrorReport {
     ErrorReport::from(&e)
 }
 

@@ -7,6 +7,8 @@
 mod batch;
 #[cfg(feature = "bench")]
 mod bench;
+mod builds;
+mod caches;
 mod commands;
 mod state;
 
@@ -30,6 +32,11 @@ macro_rules! handler {
             commands::artifact_export,
             commands::artifact_reveal,
             commands::artifact_delete,
+            builds::start_build,
+            builds::cancel_build,
+            caches::cache_status,
+            caches::cache_clean,
+            caches::cache_clean_all,
             $($extra),*
         ]
     };

@@ -58,6 +58,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Build a Slurm package in LXD: provision, Spack, package, verify, store.
+    Build(cmd::build::Args),
     /// Validate a build request and show what would be built.
     Plan(cmd::plan::Args),
     /// Show this machine's CPU target and GPUs, and what to build for them.
@@ -69,9 +71,20 @@ enum Command {
     Config(cmd::config::Command),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
+    /// Past and running builds: list, show, log.
+    #[command(subcommand)]
+    Runs(cmd::runs::Command),
+    /// Cached layers (base images, buildcache, sources, ccache, locks): status, clean.
+    #[command(subcommand)]
+    Cache(cmd::cache::Command),
+    /// Delete leftovers of interrupted builds; --full empties every cache too.
+    Clean(cmd::clean::Args),
     /// Finished packages in the store: list, show, export, delete.
     #[command(subcommand)]
     Artifacts(cmd::artifacts::Command),
+    /// Work with the templates Spack recipes are rendered from.
+    #[command(subcommand)]
+    Templates(cmd::templates::Command),
 }
 
 fn main() -> ExitCode {
@@ -93,17 +106,23 @@ fn run(cli: Cli, out: &Out) -> factory::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let settings = load_settings(&cli, out)?;
+    let verbose = cli.verbose > 0;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| factory::Error::io("starting the async runtime", "tokio", e))?;
     runtime.block_on(async {
         match cli.command {
+            Command::Build(args) => cmd::build::run(args, &settings, out, verbose).await,
             Command::Plan(args) => cmd::plan::run(args, &settings, out),
+            Command::Runs(command) => cmd::runs::run(command, &settings, out),
+            Command::Cache(command) => cmd::cache::run(command, &settings, out).await,
+            Command::Clean(args) => cmd::clean::run(args, &settings, out).await,
             Command::Detect(args) => cmd::detect::run(args, out),
             Command::Doctor(args) => cmd::doctor::run(args, &settings, out).await,
             Command::Config(command) => cmd::config::run(command, &settings, out),
             Command::Artifacts(command) => cmd::artifacts::run(command, &settings, out),
+            Command::Templates(command) => cmd::templates::run(command, out),
             Command::Completions(_) => unreachable!("handled before settings load"),
         }
     })

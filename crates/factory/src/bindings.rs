@@ -20,7 +20,7 @@ pub fn typescript() -> String {
         )*};
     }
     use crate::{
-        artifacts, catalog, doctor, error, events, hardware, package, plan, request, runs, settings,
+        artifacts, cache, catalog, doctor, error, events, hardware, package, plan, request, runs, settings,
     };
     export!(
         error::ExitKind,
@@ -70,6 +70,8 @@ pub fn typescript() -> String {
         package::InspectionSummary,
         package::ArchiveFormat,
         serde_json::Value,
+        cache::Layer,
+        cache::LayerStatus,
     );
     out.truncate(out.trim_end().len());
     out.push('\n');

@@ -15,6 +15,7 @@ use crate::settings::Settings;
 pub const BASE_IMAGE_PREFIX: &str = "sf-base-";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum Layer {
     /// Prepared LXD images with build tools and Spack.
@@ -116,9 +117,9 @@ impl CacheDirs {
     /// The disk devices that mount the layers at their container paths.
     pub fn devices(&self) -> Vec<DiskDevice> {
         [
-            ("sf-buildcache", &self.buildcache, layout::BUILDCACHE),
-            ("sf-mirror", &self.mirror, layout::MIRROR),
-            ("sf-ccache", &self.ccache, layout::CCACHE),
+            ("sf-buildcache", &self.buildcache, layout::CACHE_BUILDCACHE),
+            ("sf-mirror", &self.mirror, layout::CACHE_MIRROR),
+            ("sf-ccache", &self.ccache, layout::CACHE_CCACHE),
         ]
         .into_iter()
         .map(|(name, source, path)| DiskDevice {
@@ -133,6 +134,7 @@ impl CacheDirs {
 
 /// One layer's footprint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LayerStatus {
     pub layer: Layer,
     pub description: String,

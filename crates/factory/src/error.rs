@@ -102,6 +102,19 @@ pub enum Error {
     #[error("LXD storage pool `{pool}` does not exist")]
     StoragePoolMissing { pool: String },
 
+    #[error("LXD image `{image}` not found")]
+    ImageNotFound { image: String },
+
+    #[error("LXD instance `{name}` does not exist")]
+    InstanceNotFound { name: String },
+
+    #[error("LXD instance `{name}` was not ready after {waited_s} s: {detail}")]
+    InstanceNotReady {
+        name: String,
+        waited_s: u64,
+        detail: String,
+    },
+
     #[error("`{command}` failed: {stderr}")]
     Lxc { command: String, stderr: String },
 
@@ -138,6 +151,20 @@ pub enum Error {
 
     #[error("no run `{id}`")]
     RunNotFound { id: String },
+    #[error("template {file}{}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Template {
+        file: String,
+        line: Option<usize>,
+        message: String,
+        /// Whether the file comes from the user's templates dir.
+        user: bool,
+    },
+
+    #[error("the rendered {file} is not a usable recipe: {message}")]
+    RecipeInvalid { file: String, message: String },
+
+    #[error("{path} already exists")]
+    FileExists { path: PathBuf },
 
     #[error("cancelled")]
     Cancelled,
@@ -226,6 +253,20 @@ impl Error {
                 "create it (`lxc storage create {pool} dir`) or run `lxd init`; set \
                  SLURM_FACTORY_STORAGE_POOL to use another pool"
             ),
+            Error::ImageNotFound { image } => format!(
+                "`lxc image list` shows the images there are; import one (`lxc image import \
+                 TARBALL --alias {image}`), or point SLURM_FACTORY_IMAGE at another image \
+                 (`remote:alias` for a remote one)"
+            ),
+            Error::InstanceNotFound { .. } => {
+                "it was deleted while in use (`slurm-factory clean` or `lxc delete`); run the \
+                 command again"
+                    .into()
+            }
+            Error::InstanceNotReady { name, .. } => format!(
+                "see why it did not boot with `lxc console {name} --show-log` and `lxc info \
+                 {name} --show-log`; the image needs /sbin/init"
+            ),
             Error::Lxc { .. } => "run the command by hand to see more; `slurm-factory doctor` \
                                   checks the LXD setup"
                 .into(),
@@ -257,6 +298,23 @@ impl Error {
                     .into()
             }
             Error::RunNotFound { .. } => "list runs with `slurm-factory runs list`".into(),
+            Error::Template { user: true, .. } => {
+                "fix that file in your templates dir (setting `templates_dir`), or delete it to \
+                 use the built-in one; `slurm-factory templates export DIR` writes the originals"
+                    .into()
+            }
+            Error::Template { user: false, .. } => {
+                "a built-in template is broken: please report this bug".into()
+            }
+            Error::RecipeInvalid { .. } => {
+                "check the templates in your templates dir against the built-ins \
+                 (`slurm-factory templates export DIR`); `slurm-factory plan --output DIR` \
+                 shows what was rendered"
+                    .into()
+            }
+            Error::FileExists { .. } => {
+                "choose an empty directory, or pass `--force` to overwrite".into()
+            }
             Error::Cancelled => "nothing was kept; run the command again to retry".into(),
             Error::ManifestMalformed { .. } => {
                 "the artifact is damaged or from an incompatible version; delete it \
@@ -298,11 +356,14 @@ impl Error {
             | Error::LxdUnreachable { .. }
             | Error::LxdPermission { .. }
             | Error::StoragePoolMissing { .. }
+            | Error::ImageNotFound { .. }
             | Error::DiskFull { .. }
             | Error::NotReady { .. } => ExitKind::Environment,
             Error::BuildFailed { .. } | Error::VerifyFailed { .. } => ExitKind::Build,
             Error::RunNotFound { .. } | Error::PresetInvalid { .. } => ExitKind::Usage,
-            Error::Lxc { .. } => ExitKind::Build,
+            Error::InstanceNotFound { .. } | Error::InstanceNotReady { .. } | Error::Lxc { .. } => {
+                ExitKind::Build
+            }
             Error::InvalidArtifactId { .. }
             | Error::ArtifactNotFound { .. }
             | Error::ExportTargetExists { .. }
@@ -310,6 +371,9 @@ impl Error {
             Error::ManifestMalformed { .. }
             | Error::ArtifactIncomplete { .. }
             | Error::ChecksumMismatch { .. } => ExitKind::Build,
+            Error::Template { user: true, .. } | Error::RecipeInvalid { .. } => ExitKind::Config,
+            Error::FileExists { .. } => ExitKind::Usage,
+            Error::Template { user: false, .. } => ExitKind::Internal,
             Error::Io { .. } => ExitKind::Internal,
             Error::Cancelled => ExitKind::Cancelled,
         }

@@ -23,7 +23,9 @@ use crate::error::{Error, ErrorReport, Result};
 use crate::events::{BuildEvent, Outcome, Stage, StageOutcome, Stream};
 use crate::layout;
 use crate::lxd::{DiskDevice, LaunchSpec, Lxc, StreamKind};
-use crate::package::{self, Allowlist, ArchiveFormat, Manifest, StageTiming, VerifyCheck, VerifyResult};
+use crate::package::{
+    self, Allowlist, ArchiveFormat, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult,
+};
 use crate::progress::{self, SpackProgress};
 use crate::recipe::{RecipeContext, Rendered, Templates};
 use crate::request::ResolvedRequest;
@@ -33,6 +35,9 @@ use crate::units::human_bytes;
 
 /// Instances of a run carry this config key, so leftovers can be found.
 pub const RUN_LABEL: &str = "user.slurm-factory.run";
+
+/// Where the verify stage unpacks a package: anywhere but the build prefix.
+pub const VERIFY_PREFIX: &str = "/srv/relocated";
 
 /// Everything a build needs besides the settings.
 #[derive(Debug, Clone, Serialize)]
@@ -170,10 +175,13 @@ impl<'a> Build<'a> {
             r = work => r,
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        self.timings.lock().expect("timings lock").push(StageTiming {
-            stage: stage.as_str().into(),
-            seconds: elapsed_ms as f64 / 1000.0,
-        });
+        self.timings
+            .lock()
+            .expect("timings lock")
+            .push(StageTiming {
+                stage: stage.as_str().into(),
+                seconds: elapsed_ms as f64 / 1000.0,
+            });
         let (outcome, detail) = match &result {
             Ok(d) => (d.outcome, d.detail.clone()),
             Err(Error::Cancelled) => (StageOutcome::Cancelled, None),
@@ -194,10 +202,16 @@ impl<'a> Build<'a> {
         self.instances.push(build_instance.clone());
         self.stage(Stage::Provision, self.provision(&rendered, &build_instance))
             .await?;
-        self.stage(Stage::SpackSetup, self.spack_setup(&build_instance))
-            .await?;
+        self.stage(
+            Stage::SpackSetup,
+            self.spack_setup(&rendered, &build_instance),
+        )
+        .await?;
         let to_build = self
-            .stage(Stage::Concretize, self.concretize(&rendered, &build_instance))
+            .stage(
+                Stage::Concretize,
+                self.concretize(&rendered, &build_instance),
+            )
             .await?;
         self.stage(Stage::Install, self.install(&build_instance, to_build))
             .await?;
@@ -223,7 +237,7 @@ impl<'a> Build<'a> {
         format!("sf-{role}-{}", self.run.id)
     }
 
-    async fn preflight(&self) -> Result<Rendered> {
+    async fn preflight(&self) -> Result<Done<Rendered>> {
         let report = doctor::run(self.settings).await;
         let failures: Vec<String> = report
             .checks
@@ -340,22 +354,29 @@ impl<'a> Build<'a> {
                 (&self.settings.spack_packages_root, layout::SPACK_PACKAGES),
             ] {
                 if let Some(local) = local {
-                    self.lxc
-                        .push_tree(prep, local, parent_of(remote))
-                        .await?;
+                    self.lxc.push_tree(prep, local, parent_of(remote)).await?;
                 }
             }
         }
         self.script(Stage::Provision, prep, "provision.sh", &[], &mut |_| {})
             .await?;
         self.lxc
-            .publish(prep, alias, &[("description", "slurm-factory base image")])
+            .publish(
+                prep,
+                alias,
+                &[("description".into(), "slurm-factory base image".into())],
+            )
             .await
+            .map(|_| ())
     }
 
     async fn push_recipe(&self, instance: &str) -> Result<()> {
         self.lxc
-            .push_tree(instance, &self.run.file("recipe"), parent_of(layout::RECIPE))
+            .push_tree(
+                instance,
+                &self.run.file("recipe"),
+                parent_of(layout::RECIPE),
+            )
             .await
     }
 
@@ -400,51 +421,87 @@ impl<'a> Build<'a> {
             )
             .await?;
         if code != 0 {
-            let tail: Vec<String> = last_lines.lock().expect("tail lock").iter().cloned().collect();
+            let tail: Vec<String> = last_lines
+                .lock()
+                .expect("tail lock")
+                .iter()
+                .cloned()
+                .collect();
             return Err(Error::BuildFailed {
                 stage: stage.as_str().into(),
-                message: format!("{name} exited with {code}; last output: {}", tail.join(" | ")),
+                message: format!(
+                    "{name} exited with {code}; last output: {}",
+                    tail.join(" | ")
+                ),
                 log: self.run.file("build.log"),
             });
         }
         Ok(())
     }
 
-    async fn spack_setup(&self, instance: &str) -> Result<Done<()>> {
-        self.script(Stage::SpackSetup, instance, "spack-setup.sh", &[], &mut |_| {})
+    async fn spack_setup(&self, rendered: &Rendered, instance: &str) -> Result<Done<()>> {
+        self.script(
+            Stage::SpackSetup,
+            instance,
+            "spack-setup.sh",
+            &[],
+            &mut |_| {},
+        )
+        .await?;
+        // `spack-gcc` builds first build the compiler every package is built with.
+        if rendered.files.contains_key("scripts/toolchain.sh") {
+            self.script(
+                Stage::SpackSetup,
+                instance,
+                "toolchain.sh",
+                &[],
+                &mut |_| {},
+            )
             .await?;
+        }
         Ok(done(()))
     }
 
-    /// Solves the environment, or reuses the lock of a byte-identical one.
+    /// Solves the environment, or hands concretize.sh the lock of a
+    /// byte-identical environment solved before (Spack installs from a lock
+    /// without solving again).
     async fn concretize(&self, rendered: &Rendered, instance: &str) -> Result<Done<u32>> {
         let key = lock_key(self.settings, rendered);
-        let cached_lock = CacheDirs::new(self.settings).locks.join(format!("{key}.lock"));
+        let cached_lock = CacheDirs::new(self.settings)
+            .locks
+            .join(format!("{key}.lock"));
+        let reuse = cached_lock.is_file();
+        if reuse {
+            let recipe_lock = format!("{}/spack.lock", layout::RECIPE);
+            self.lxc
+                .push_file(instance, &cached_lock, &recipe_lock, 0o644)
+                .await?;
+        }
+        let mut output = String::new();
+        self.script(
+            Stage::Concretize,
+            instance,
+            "concretize.sh",
+            &[],
+            &mut |line| {
+                output.push_str(line);
+                output.push('\n');
+            },
+        )
+        .await?;
+        let local_lock = self.run.file("spack.lock");
         let env_lock = format!("{}/spack.lock", layout::ENV);
-        if cached_lock.is_file() {
-            self.lxc.push_file(instance, &cached_lock, &env_lock, None).await?;
-            std::fs::copy(&cached_lock, self.run.file("spack.lock"))
-                .map_err(|e| Error::io("copying spack.lock", &cached_lock, e))?;
+        self.lxc.pull_file(instance, &env_lock, &local_lock).await?;
+        if reuse {
             return Ok(Done {
                 outcome: StageOutcome::Cached,
                 detail: Some(format!("spack.lock reused ({key})")),
                 value: 0,
             });
         }
-        let mut output = String::new();
-        self.script(Stage::Concretize, instance, "concretize.sh", &[], &mut |line| {
-            output.push_str(line);
-            output.push('\n');
-        })
-        .await?;
-        let (to_build, present) = progress::concretize_counts(&output);
-        let local_lock = self.run.file("spack.lock");
-        self.lxc.pull_file(instance, &env_lock, &local_lock).await?;
-        if let Some(dir) = cached_lock.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-        }
         std::fs::copy(&local_lock, &cached_lock)
             .map_err(|e| Error::io("caching spack.lock", &cached_lock, e))?;
+        let (to_build, present) = progress::concretize_counts(&output);
         Ok(Done {
             outcome: StageOutcome::Done,
             detail: Some(format!("{to_build} specs to build, {present} present")),
@@ -506,19 +563,48 @@ impl<'a> Build<'a> {
     /// The package script relocates the runtime tree into the host-mounted
     /// output dir; the host then checks every ELF file and archives it.
     async fn package(&self, instance: &str) -> Result<Done<Staged>> {
-        let name = self.options.request.artifact_name();
+        let req = &self.options.request;
+        let name = req.artifact_name();
         let dest = format!("{}/{name}", layout::OUT);
-        self.script(
-            Stage::Package,
-            instance,
-            "package.sh",
-            &[layout::VIEW.to_string(), dest],
-            &mut |_| {},
-        )
-        .await?;
+        let mut args: Vec<String> = vec![
+            "--build-prefix".into(),
+            layout::STORE.into(),
+            "--report".into(),
+            format!("{}/leftovers.txt", layout::OUT),
+        ];
+        for lib in package::driver_libraries(gpu_vendor(req)) {
+            args.extend(["--allow-system".to_string(), lib.to_string()]);
+        }
+        args.extend([layout::VIEW.to_string(), dest.clone()]);
+        self.script(Stage::Package, instance, "package.sh", &args, &mut |_| {})
+            .await?;
+        // The rendered modules travel inside the package, one tree per module system:
+        // `module use <prefix>/modules/lmod` (or `modules/tcl`), then `module load slurm`.
+        for (rendered_name, packaged) in
+            [("slurm.lua", "lmod/slurm.lua"), ("slurm.tcl", "tcl/slurm")]
+        {
+            let install = [
+                "install".to_string(),
+                "-D".into(),
+                "-m644".into(),
+                format!("{}/modules/{rendered_name}", layout::RECIPE),
+                format!("{dest}/modules/{packaged}"),
+            ];
+            let code = self
+                .lxc
+                .exec(instance, &install, &[], |_, _| {}, self.cancel)
+                .await?;
+            if code != 0 {
+                return Err(Error::BuildFailed {
+                    stage: Stage::Package.as_str().into(),
+                    message: format!("copying modules/{rendered_name} into the package failed"),
+                    log: self.run.file("build.log"),
+                });
+            }
+        }
         let tree = self.run.file("out").join(&name);
-        let allow = Allowlist::for_package(self.options.request.package_type);
-        let inspection = package::inspect(&tree, &[layout::ROOT], &allow)?;
+        let allow = Allowlist::for_gpu(gpu_vendor(req));
+        let inspection = package::inspect(&tree, &[layout::STORE, layout::VIEW], &allow)?;
         for w in &inspection.warnings {
             self.emit(BuildEvent::Warning {
                 stage: Stage::Package,
@@ -585,7 +671,7 @@ impl<'a> Build<'a> {
         let archive = &staged.archives[0];
         let remote_archive = format!("/tmp/{}", file_name(&archive.path));
         self.lxc
-            .push_file(instance, &archive.path, &remote_archive, None)
+            .push_file(instance, &archive.path, &remote_archive, 0o644)
             .await?;
         let mut checks = Vec::new();
         let result = self
@@ -593,7 +679,7 @@ impl<'a> Build<'a> {
                 Stage::Verify,
                 instance,
                 "verify.sh",
-                &[remote_archive, layout::VERIFY_PREFIX.to_string()],
+                &[remote_archive, VERIFY_PREFIX.to_string()],
                 &mut |line| {
                     if let Some(rest) = line.strip_prefix("::check ") {
                         let (status, name) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -629,7 +715,11 @@ impl<'a> Build<'a> {
             }),
             Ok(()) => Ok(Done {
                 outcome: StageOutcome::Done,
-                detail: Some(format!("{} checks passed at {}", checks.len(), layout::VERIFY_PREFIX)),
+                detail: Some(format!(
+                    "{} checks passed at {}",
+                    checks.len(),
+                    VERIFY_PREFIX
+                )),
                 value: staged,
             }),
         }
@@ -637,16 +727,35 @@ impl<'a> Build<'a> {
 
     async fn export(&self, staged: Staged) -> Result<Done<String>> {
         let req = &self.options.request;
-        let manifest = Manifest::new(
-            req,
-            &staged.archives,
-            staged.unpacked,
-            &staged.inspection,
-            staged.verify.clone(),
-            self.timings.lock().expect("timings lock").clone(),
-            self.run.file("spack.lock").as_path(),
-        );
-        manifest.write_atomic(&staged.dir.join("manifest.json"))?;
+        let spack_lock = self.run.file("spack.lock");
+        let mut manifest = Manifest {
+            name: req.artifact_name(),
+            slurm_version: req.slurm.name.clone(),
+            spack_version: req.slurm.spack.clone(),
+            spack_release: Some(self.settings.spack_ref.clone()),
+            package_type: req.package_type.label().into(),
+            target: req.target.clone(),
+            gpu: gpu_vendor(req).map(String::from),
+            gpu_arch: (!req.gpu_arch.is_empty()).then(|| req.gpu_arch.join(",")),
+            created: jiff::Timestamp::now(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            build_prefix: layout::STORE.into(),
+            request: serde_json::to_value(req).expect("requests serialize"),
+            spack_lock_sha256: spack_lock
+                .is_file()
+                .then(|| package::sha256_file(&spack_lock))
+                .transpose()?,
+            sizes: Sizes {
+                unpacked: staged.unpacked,
+                ..Default::default()
+            },
+            archives: Vec::new(),
+            stages: self.timings.lock().expect("timings lock").clone(),
+            verify: staged.verify.clone(),
+            inspection: staged.inspection.summary(),
+        };
+        manifest.set_archives(&staged.archives);
+        manifest.write_atomic(&staged.dir.join(package::MANIFEST_FILE))?;
         let store = Store::new(self.settings.artifacts_dir());
         let artifact = store.add(&staged.dir)?;
         Ok(Done {
@@ -667,7 +776,9 @@ impl<'a> Build<'a> {
         let mut notes = Vec::new();
         for name in &self.instances {
             if keep {
-                notes.push(format!("kept {name}: `lxc exec {name} -- bash` to look inside"));
+                notes.push(format!(
+                    "kept {name}: `lxc exec {name} -- bash` to look inside"
+                ));
                 continue;
             }
             if let Err(e) = self.lxc.delete(name).await {
@@ -695,6 +806,13 @@ struct Staged {
     unpacked: u64,
     inspection: package::Inspection,
     verify: Option<VerifyResult>,
+}
+
+fn gpu_vendor(req: &ResolvedRequest) -> Option<&'static str> {
+    match req.package_type {
+        crate::request::PackageType::Gpu(v) => Some(v.as_str()),
+        _ => None,
+    }
 }
 
 /// `sf-base-<hash>`: changes whenever anything that shapes the base image does.
@@ -725,7 +843,11 @@ fn lock_key(settings: &Settings, rendered: &Rendered) -> String {
     for part in [
         settings.spack_ref.as_str(),
         settings.spack_packages_ref.as_str(),
-        rendered.files.get("spack.yaml").map(String::as_str).unwrap_or(""),
+        rendered
+            .files
+            .get("spack.yaml")
+            .map(String::as_str)
+            .unwrap_or(""),
     ] {
         h.update(part.as_bytes());
         h.update([0]);
@@ -749,7 +871,9 @@ fn file_name(path: &Path) -> String {
 
 fn host_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0)
 }
 
 /// Finds instances whose run's driver process is gone (killed, crashed,
@@ -759,7 +883,7 @@ pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<S
     let mut removed = Vec::new();
     let mut by_run: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for inst in lxc.instances().await? {
-        if let Some(run_id) = inst.config.get(RUN_LABEL) {
+        if let Some(run_id) = inst.user.get(RUN_LABEL) {
             by_run.entry(run_id.clone()).or_default().push(inst.name);
         }
     }

@@ -9,6 +9,8 @@ import type {
   EventRecord,
   ExportResult,
   HostReport,
+  Layer,
+  LayerStatus,
   LogPage,
   Overview,
   Plan,
@@ -45,4 +47,7 @@ export const api = {
   artifactExport: (id: string) => invoke<ExportResult | null>("artifact_export", { id }),
   artifactReveal: (id: string) => invoke<void>("artifact_reveal", { id }),
   artifactDelete: (id: string) => invoke<void>("artifact_delete", { id }),
+  cacheStatus: () => invoke<LayerStatus[]>("cache_status"),
+  cacheClean: (layer: Layer) => invoke<number>("cache_clean", { layer }),
+  cacheCleanAll: () => invoke<number>("cache_clean_all"),
 };

@@ -398,3 +398,15 @@ export type InspectionSummary = { elf_files: number, problems: Array<string>, wa
 export type ArchiveFormat = "tar_zst" | "tar_gz";
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
+
+export type Layer = "base-images" | "buildcache" | "mirror" | "ccache" | "locks";
+
+export type LayerStatus = { layer: Layer, description: string, 
+/**
+ * The host directory, or `None` for base images (they live in LXD).
+ */
+path: string | null, bytes: number, 
+/**
+ * Files in the directory, or images.
+ */
+entries: number, };

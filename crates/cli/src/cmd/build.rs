@@ -14,7 +14,8 @@ use super::plan::RequestArgs;
 use crate::output::Out;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Stages: preflight, provision, spack-setup, concretize, install, \
+#[command(
+    after_help = "Stages: preflight, provision, spack-setup, concretize, install, \
 buildcache-push, package, verify, export, cleanup. Ctrl-C cancels at any stage: the build \
 instance is deleted and nothing reaches the artifact store.
 
@@ -23,7 +24,8 @@ Examples:
   slurm-factory build --slurm-version 24.11 --gpu cuda --gpu-arch 80,90
   slurm-factory build --preset lab.yaml --jobs 8        a saved request, jobs overridden
   slurm-factory build --minimal --json > events.jsonl   events as JSON lines
-  slurm-factory build --offline                         Spack from spack_root (air-gapped)")]
+  slurm-factory build --offline                         Spack from spack_root (air-gapped)"
+)]
 pub struct Args {
     #[command(flatten)]
     pub request: RequestArgs,
@@ -44,7 +46,12 @@ pub struct Args {
     pub gzip: bool,
 }
 
-pub async fn run(args: Args, loaded: &Loaded, out: &Out, verbose: bool) -> factory::Result<ExitCode> {
+pub async fn run(
+    args: Args,
+    loaded: &Loaded,
+    out: &Out,
+    verbose: bool,
+) -> factory::Result<ExitCode> {
     let request = merge_preset(&args)?;
     let resolved = request.resolve(&Defaults::for_host())?;
     let options = BuildOptions {
@@ -177,7 +184,10 @@ impl Progress {
                     StageOutcome::Failed => "FAILED",
                     StageOutcome::Cancelled => "cancelled",
                 };
-                let detail = detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+                let detail = detail
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default();
                 let _ = self.bars.println(format!(
                     "  {:>2}. {stage:<16} {mark:<9} {:>7.1}s{detail}",
                     stage.number(),

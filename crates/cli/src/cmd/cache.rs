@@ -2,20 +2,22 @@ use std::process::ExitCode;
 
 use factory::cache::{self, Layer};
 use factory::lxd::Lxc;
-use factory::units::human_bytes;
 use factory::settings::Loaded;
+use factory::units::human_bytes;
 
 use crate::output::Out;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Size of each cached layer.
-    #[command(after_help = "Layers: base-images (LXD images with build tools and Spack), \
+    #[command(
+        after_help = "Layers: base-images (LXD images with build tools and Spack), \
 buildcache (Spack binaries), mirror (sources), ccache, locks (solved environments).
 
 Examples:
   slurm-factory cache status
-  slurm-factory cache status --json")]
+  slurm-factory cache status --json"
+    )]
     Status,
     /// Empty one layer, or every layer.
     #[command(after_help = "Examples:
@@ -35,15 +37,6 @@ pub struct CleanArgs {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub yes: bool,
-}
-
-impl clap::ValueEnum for Layer {
-    fn value_variants<'a>() -> &'a [Self] {
-        &Layer::ALL
-    }
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(self.as_str()).help(self.describe()))
-    }
 }
 
 pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
@@ -66,7 +59,11 @@ pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Resul
                         l.layer.as_str(),
                         human_bytes(l.bytes),
                         l.entries,
-                        if l.layer == Layer::BaseImages { "images" } else { "files " },
+                        if l.layer == Layer::BaseImages {
+                            "images"
+                        } else {
+                            "files "
+                        },
                         out.dim(&place)
                     );
                 }

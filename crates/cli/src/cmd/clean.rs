@@ -3,19 +3,21 @@ use std::process::ExitCode;
 use factory::cache::{self, Layer};
 use factory::lxd::Lxc;
 use factory::pipeline;
-use factory::units::human_bytes;
 use factory::settings::Loaded;
+use factory::units::human_bytes;
 
 use crate::output::Out;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Without --full: deletes build instances left by runs whose process is gone \
+#[command(
+    after_help = "Without --full: deletes build instances left by runs whose process is gone \
 (killed, crashed) and half-written artifacts. Artifacts and caches are kept.
 With --full: also empties every cache layer, base images included.
 
 Examples:
   slurm-factory clean
-  slurm-factory clean --full --yes")]
+  slurm-factory clean --full --yes"
+)]
 pub struct Args {
     /// Also remove base images and every cache layer.
     #[arg(long)]

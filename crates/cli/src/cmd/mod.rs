@@ -1,9 +1,14 @@
 pub mod artifacts;
+pub mod build;
+pub mod cache;
+pub mod clean;
 pub mod completions;
 pub mod config;
 pub mod detect;
 pub mod doctor;
 pub mod plan;
+pub mod runs;
+pub mod templates;
 
 /// Asks on a terminal before deleting `what`; anywhere else (or with
 /// `--json`) the answer is no, so scripts must say `--yes`.

@@ -1,6 +1,8 @@
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use factory::hardware;
+use factory::recipe::{RecipeContext, Templates};
 use factory::request::{BuildRequest, Compiler, Defaults, GpuVendor};
 use factory::settings::Loaded;
 
@@ -78,7 +80,8 @@ impl RequestArgs {
 Examples:
   slurm-factory plan
   slurm-factory plan --slurm-version 24.11 --gpu cuda --gpu-arch 80,90
-  slurm-factory plan --minimal --target x86_64_v3 --json"
+  slurm-factory plan --minimal --target x86_64_v3 --json
+  slurm-factory plan --gpu rocm --gpu-arch gfx90a --output ./recipe"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -86,6 +89,9 @@ pub struct Args {
     /// Save the request as a YAML preset for `build --preset` (and the desktop app).
     #[arg(long, value_name = "FILE")]
     pub save_preset: Option<std::path::PathBuf>,
+    /// Also render the Spack recipe (spack.yaml, modules, scripts) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
 }
 
 pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
@@ -99,6 +105,14 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
         }
     }
     let s = &loaded.settings;
+    let written = match &args.output {
+        Some(dir) => {
+            let templates = Templates::load(s.templates_dir.as_deref())?;
+            let rendered = templates.render(&RecipeContext::new(&resolved, s, false))?;
+            rendered.write_to(dir)?
+        }
+        None => Vec::new(),
+    };
     if out.json {
         out.json(&serde_json::json!({
             "artifact_name": resolved.artifact_name(),
@@ -111,6 +125,7 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
                 "storage_pool": s.storage_pool,
             },
             "spack": { "ref": s.spack_ref, "packages_ref": s.spack_packages_ref },
+            "rendered": written,
         }));
         return Ok(ExitCode::SUCCESS);
     }
@@ -174,5 +189,11 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
     ];
     println!("Plan for {}\n", resolved.artifact_name());
     print!("{}", table(&rows));
+    if let Some(dir) = &args.output {
+        println!("\nRendered {} files into {}:", written.len(), dir.display());
+        for path in &written {
+            println!("  {}", path.display());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

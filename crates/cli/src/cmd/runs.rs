@@ -74,7 +74,9 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                         BuildEvent::Warning { stage, message } => {
                             println!("  warning ({stage}): {message}")
                         }
-                        BuildEvent::RunFinished { error: Some(err), .. } => {
+                        BuildEvent::RunFinished {
+                            error: Some(err), ..
+                        } => {
                             println!("  error: {}\n  hint: {}", err.error, err.hint)
                         }
                         _ => {}

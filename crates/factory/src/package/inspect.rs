@@ -44,6 +44,16 @@ const BASE_SYSTEM: &[&str] = &[
 const CUDA_DRIVER: &[&str] = &["libnvidia-ml.so.1", "libcuda.so.1"];
 const ROCM_DRIVER: &[&str] = &["librocm_smi64.so.*", "libamd_smi.so.*", "libdrm*.so.*"];
 
+/// The soname patterns of `gpu`'s driver (`cuda` or `rocm`), taken from the
+/// system the package runs on.
+pub fn driver_libraries(gpu: Option<&str>) -> &'static [&'static str] {
+    match gpu {
+        Some("cuda") => CUDA_DRIVER,
+        Some("rocm") => ROCM_DRIVER,
+        _ => &[],
+    }
+}
+
 impl Allowlist {
     /// The base-system libraries (glibc family, loader, libgcc_s).
     pub fn base_system() -> Allowlist {
@@ -54,12 +64,7 @@ impl Allowlist {
 
     /// The base system plus the driver libraries of `gpu` (`cuda` or `rocm`).
     pub fn for_gpu(gpu: Option<&str>) -> Allowlist {
-        let extra: &[&str] = match gpu {
-            Some("cuda") => CUDA_DRIVER,
-            Some("rocm") => ROCM_DRIVER,
-            _ => &[],
-        };
-        extra
+        driver_libraries(gpu)
             .iter()
             .fold(Allowlist::base_system(), |list, p| list.with(*p))
     }

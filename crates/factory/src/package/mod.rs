@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 pub use archive::{archive, ArchiveFile, ArchiveFormat};
-pub use inspect::{inspect, Allowlist, Inspection, InspectionSummary, Problem, Warning};
+pub use inspect::{
+    driver_libraries, inspect, Allowlist, Inspection, InspectionSummary, Problem, Warning,
+};
 pub use manifest::{
     ArchiveEntry, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult, MANIFEST_FILE,
 };

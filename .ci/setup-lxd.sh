@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Prepares this machine for Slurm Factory's LXD tests: installs and starts LXD,
+# initialises a `dir` pool (and a loop-backed btrfs pool when possible), lets
+# raw.idmap map host root into containers, and builds + imports the test
+# images with debootstrap. Idempotent: a second run only checks and exits.
+#
+# Must run as root. Environment knobs:
+#   SF_CI_CACHE      where image tarballs and debootstrap downloads are kept
+#                    (default ~/.cache/slurm-factory-ci)
+#   SF_CI_NO_BTRFS=1 skip the btrfs pool
+#   SF_CI_REBUILD=1  rebuild the image tarballs even if cached
+#   SF_CI_BENCH=1    time a launch on every pool (slow on a `dir` pool)
+set -euo pipefail
+
+# ---- What the images contain (add an image: a name in IMAGES + its list) ----
+SUITE=bookworm
+# Every image: an init for LXD to boot, and what the pipeline's scripts use.
+BASE_PACKAGES="systemd-sysv bash coreutils tar zstd lmod ca-certificates"
+# Compilers and ELF tools for the build stage of the test recipe.
+PACKAGES_sf_test_build="gcc g++ make binutils patchelf file"
+# A clean instance for verification: no compiler on purpose.
+PACKAGES_sf_test_plain="procps hostname"
+IMAGES="sf-test-build sf-test-plain"
+# Bump when the rootfs tweaks below change, so cached tarballs are rebuilt.
+IMAGE_RECIPE_VERSION=2
+
+BTRFS_POOL=sf-btrfs
+BTRFS_SIZE=20GiB
+CACHE="${SF_CI_CACHE:-$HOME/.cache/slurm-factory-ci}"
+LXD_LOG=/var/log/slurm-factory-ci-lxd.log
+
+START=$SECONDS
+declare -a SUMMARY=()
+note() { printf '\033[1m==>\033[0m %s\n' "$*"; }
+say() { SUMMARY+=("$*"); }
+die() { printf 'setup-lxd: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (LXD, debootstrap and /etc/subuid need it)"
+
+# ---- Packages ----
+need=()
+for pkg in lxd lxd-client debootstrap btrfs-progs zstd; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+        || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    note "installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# ---- The daemon ----
+lxd_up() { lxc query /1.0 >/dev/null 2>&1; }
+
+start_lxd() {
+    if command -v systemctl >/dev/null && systemctl list-unit-files lxd.service >/dev/null 2>&1 \
+        && [ -d /run/systemd/system ]; then
+        systemctl start lxd
+    else
+        # Detached, so it outlives this script and the CI step that ran it.
+        setsid lxd --group root --logfile "$LXD_LOG" </dev/null >>"$LXD_LOG" 2>&1 &
+    fi
+    lxd waitready --timeout 60 || die "LXD did not become ready; see $LXD_LOG"
+}
+
+stop_lxd() {
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ] \
+        && systemctl is-active --quiet lxd 2>/dev/null; then
+        systemctl stop lxd
+    else
+        lxd shutdown --timeout 60 || die "LXD did not shut down; see $LXD_LOG"
+    fi
+}
+
+# raw.idmap "both 0 0" (and "both <uid> 0") needs the host id delegated to
+# root, LXD's user. LXD reads these files only when it starts.
+idmap_changed=0
+for f in /etc/subuid /etc/subgid; do
+    if ! grep -qx 'root:0:1' "$f" 2>/dev/null; then
+        echo 'root:0:1' >>"$f"
+        idmap_changed=1
+    fi
+done
+
+if lxd_up; then
+    if [ "$idmap_changed" = 1 ]; then
+        note "restarting LXD: /etc/subuid or /etc/subgid changed"
+        stop_lxd
+        start_lxd
+    fi
+else
+    note "starting LXD (log: $LXD_LOG)"
+    start_lxd
+fi
+say "LXD $(lxc query /1.0 | sed -n 's/.*"server_version": *"\([^"]*\)".*/\1/p' | head -1) reachable"
+
+# ---- Storage ----
+if [ "$(lxc storage list --format csv | wc -l)" -eq 0 ]; then
+    note "lxd init: dir pool 'default', no network"
+    lxd init --preseed <<'EOF'
+storage_pools:
+- name: default
+  driver: dir
+profiles:
+- name: default
+  devices:
+    root:
+      path: /
+      pool: default
+      type: disk
+EOF
+fi
+
+if [ "${SF_CI_NO_BTRFS:-0}" != 1 ] && ! lxc storage show "$BTRFS_POOL" >/dev/null 2>&1; then
+    note "creating loop-backed btrfs pool $BTRFS_POOL ($BTRFS_SIZE, sparse)"
+    lxc storage create "$BTRFS_POOL" btrfs size="$BTRFS_SIZE" \
+        || note "btrfs pool not available here; tests will use the dir pool"
+fi
+
+# ---- Images ----
+mirror() {
+    # The Debian mirror apt already uses (respects local mirrors and proxies).
+    local uri=""
+    if compgen -G '/etc/apt/sources.list.d/*.sources' >/dev/null; then
+        uri=$(awk '/^Types:/ {deb = ($0 ~ /[[:space:]]deb([[:space:]]|$)/)}
+                   /^URIs:/ && deb {print $2; exit}' /etc/apt/sources.list.d/*.sources)
+    fi
+    if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+        uri=$(awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' \
+            /etc/apt/sources.list)
+    fi
+    [ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list{,.d/*.sources}"
+    # Security and update archives are not what debootstrap wants.
+    case "$uri" in *-security*) die "first apt source is a security archive: $uri" ;; esac
+    printf '%s\n' "$uri"
+}
+
+# The packages of one image, base included.
+packages_of() {
+    local var="PACKAGES_${1//-/_}"
+    printf '%s %s\n' "$BASE_PACKAGES" "${!var}"
+}
+
+build_tarball() {
+    local alias=$1 tarball=$2 pkgs root
+    pkgs=$(packages_of "$alias" | tr -s ' ' '\n' | grep -v '^$' | sort -u | paste -sd, -)
+    root=$(mktemp -d "$CACHE/rootfs.XXXXXX")
+    trap 'rm -rf "$root"' RETURN
+    mkdir -p "$root/rootfs" "$root/templates" "$CACHE/debs"
+    note "debootstrap $SUITE ($alias): $pkgs"
+    debootstrap --variant=minbase --include="$pkgs" --cache-dir="$CACHE/debs" \
+        "$SUITE" "$root/rootfs" "$(mirror)" >"$root/debootstrap.log" 2>&1 \
+        || { tail -30 "$root/debootstrap.log" >&2; die "debootstrap failed for $alias"; }
+    # Slim and container-ready: no package caches, no machine id (systemd
+    # makes one per instance), the hostname set from the instance name.
+    rm -rf "$root"/rootfs/var/cache/apt/archives/*.deb "$root"/rootfs/var/lib/apt/lists/*
+    : >"$root/rootfs/etc/machine-id"
+    # LXD stops a container with SIGPWR; systemd only reaches sigpwr.target
+    # on it, which Debian leaves empty, so `lxc stop` would wait forever.
+    ln -sf /lib/systemd/system/poweroff.target "$root/rootfs/etc/systemd/system/sigpwr.target"
+    printf '{{ container.name }}\n' >"$root/templates/hostname.tpl"
+    printf '127.0.0.1 localhost\n127.0.1.1 {{ container.name }}\n' >"$root/templates/hosts.tpl"
+    cat >"$root/metadata.yaml" <<EOF
+architecture: $(dpkg --print-architecture)
+creation_date: $(date +%s)
+properties:
+  os: debian
+  release: $SUITE
+  variant: minbase
+  description: slurm-factory CI image $alias (debian $SUITE)
+templates:
+  /etc/hostname:
+    when: [create, copy]
+    template: hostname.tpl
+  /etc/hosts:
+    when: [create, copy]
+    template: hosts.tpl
+EOF
+    tar --numeric-owner --xattrs --xattrs-include='*' -C "$root" -cf - metadata.yaml templates rootfs \
+        | zstd -q -T0 -3 -o "$tarball.tmp"
+    mv "$tarball.tmp" "$tarball"
+}
+
+import_image() {
+    local alias=$1 tarball=$2 want have
+    # A unified tarball's LXD fingerprint is its sha256.
+    want=$(sha256sum "$tarball" | cut -d' ' -f1)
+    have=$(lxc image info "$alias" 2>/dev/null | sed -n 's/^Fingerprint: //p') || true
+    if [ "$have" = "$want" ]; then
+        say "image $alias: up to date (${want:0:12})"
+        return
+    fi
+    # An older build under this alias: drop it, it only takes space.
+    [ -z "$have" ] || lxc image delete "$alias"
+    if lxc image info "$want" >/dev/null 2>&1; then
+        lxc image alias create "$alias" "$want"
+    else
+        note "importing $alias"
+        lxc image import "$tarball" --alias "$alias" >/dev/null
+    fi
+    say "image $alias: imported (${want:0:12}, $(du -h "$tarball" | cut -f1))"
+}
+
+mkdir -p "$CACHE"
+for alias in $IMAGES; do
+    # The tarball's name carries a hash of what goes into it.
+    key=$(printf '%s\n' "$SUITE" "$BASE_PACKAGES" "$(packages_of "$alias")" \
+        "$IMAGE_RECIPE_VERSION" "$(dpkg --print-architecture)" | sha256sum | cut -c1-16)
+    tarball="$CACHE/$alias-$key.tar.zst"
+    if [ ! -f "$tarball" ] || [ "${SF_CI_REBUILD:-0}" = 1 ]; then
+        t0=$SECONDS
+        build_tarball "$alias" "$tarball"
+        say "image $alias: built in $((SECONDS - t0)) s"
+        # Older tarballs of this image are dead weight now.
+        find "$CACHE" -maxdepth 1 -name "$alias-*.tar.zst" ! -name "${tarball##*/}" -delete
+    fi
+    import_image "$alias" "$tarball"
+done
+
+# ---- Which pool the tests use ----
+pool=default
+if lxc storage show "$BTRFS_POOL" >/dev/null 2>&1; then
+    pool=$BTRFS_POOL
+fi
+
+# Seconds from `lxc launch` until `lxc exec` works, as "1.2".
+time_launch() {
+    local p=$1 name="sf-ci-probe-$$" t0 ms
+    lxc delete -f "$name" >/dev/null 2>&1 || true
+    t0=$(date +%s%N)
+    lxc launch sf-test-build "$name" -s "$p" >/dev/null
+    until lxc exec "$name" -- true >/dev/null 2>&1; do sleep 0.1; done
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    lxc delete -f "$name" >/dev/null
+    printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100))
+}
+
+if [ "${SF_CI_BENCH:-0}" = 1 ]; then
+    for p in $(lxc storage list --format csv | cut -d, -f1); do
+        say "launch sf-test-build on pool $p: first $(time_launch "$p") s, second $(time_launch "$p") s"
+    done
+fi
+
+cat >"$CACHE/env" <<EOF
+SLURM_FACTORY_TEST_IMAGE=sf-test-build
+SLURM_FACTORY_TEST_PLAIN_IMAGE=sf-test-plain
+SLURM_FACTORY_TEST_POOL=$pool
+EOF
+
+echo
+note "summary ($((SECONDS - START)) s)"
+while IFS=, read -r name driver _; do
+    echo "  pool $name: $driver"
+done < <(lxc storage list --format csv)
+for line in "${SUMMARY[@]}"; do echo "  $line"; done
+echo "  tests: export \$(cat $CACHE/env)   # $(paste -sd' ' "$CACHE/env")"

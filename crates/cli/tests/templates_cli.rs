@@ -1,0 +1,98 @@
+//! `slurm-factory templates export` and `plan --output`, run as a user runs them.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn slurm_factory(config_home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_slurm-factory"))
+        .args(args)
+        .env("XDG_CONFIG_HOME", config_home)
+        .env("SLURM_FACTORY_CONFIG", config_home.join("none.toml"))
+        .env_remove("SLURM_FACTORY_TEMPLATES_DIR")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn export_refuses_to_overwrite_without_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tpl");
+    let d = dir.to_str().unwrap();
+    let first = slurm_factory(tmp.path(), &["templates", "export", d]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(dir.join("spack/spack.yaml.j2").is_file());
+    assert!(dir.join("modules/slurm.lua.j2").is_file());
+    std::fs::write(dir.join("spack/spack.yaml.j2"), "mine").unwrap();
+
+    let again = slurm_factory(tmp.path(), &["templates", "export", d]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("spack/spack.yaml.j2")).unwrap(),
+        "mine"
+    );
+
+    let forced = slurm_factory(tmp.path(), &["templates", "export", d, "--force"]);
+    assert!(forced.status.success());
+    assert_ne!(
+        std::fs::read_to_string(dir.join("spack/spack.yaml.j2")).unwrap(),
+        "mine"
+    );
+}
+
+#[test]
+fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("recipe");
+    let o = out.to_str().unwrap();
+    let args = [
+        "plan",
+        "--slurm-version",
+        "24.11",
+        "--gpu",
+        "cuda",
+        "--gpu-arch",
+        "80",
+        "--target",
+        "zen4",
+        "--output",
+        o,
+        "--json",
+    ];
+    let plan = slurm_factory(tmp.path(), &args);
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(json["rendered"].as_array().unwrap().len(), 8);
+    let spack_yaml = std::fs::read_to_string(out.join("spack.yaml")).unwrap();
+    assert!(spack_yaml.contains("- slurm@24-11-6-1 +hwloc +pmix +restd +readline +nvml\n"));
+    assert!(spack_yaml.contains("cuda_arch=80"));
+    assert!(spack_yaml.contains("- target=zen4\n"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(out.join("scripts/install.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o111, 0o111);
+
+    // A broken user template: exit code 3 (configuration) and the file named.
+    let user = tmp.path().join("user");
+    std::fs::create_dir_all(user.join("modules")).unwrap();
+    std::fs::write(user.join("modules/slurm.lua.j2"), "ok\n{% if %}\n").unwrap();
+    let broken = Command::new(env!("CARGO_BIN_EXE_slurm-factory"))
+        .args(["plan", "--output", o])
+        .env("SLURM_FACTORY_CONFIG", tmp.path().join("none.toml"))
+        .env("SLURM_FACTORY_TEMPLATES_DIR", &user)
+        .output()
+        .unwrap();
+    assert_eq!(broken.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(stderr.contains("modules/slurm.lua.j2, line 2"), "{stderr}");
+}

@@ -1,0 +1,116 @@
+//! The fixed directory layout inside a build container. The pipeline (which
+//! mounts and pushes files) and the templates (which refer to them as
+//! `paths.*`) both read these names, so they cannot drift apart.
+
+use serde::Serialize;
+
+/// The Spack checkout.
+pub const SPACK: &str = "/opt/slurm-factory/spack";
+/// The spack-packages checkout (Spack >= 1.0 keeps its recipes there).
+pub const SPACK_PACKAGES: &str = "/opt/slurm-factory/spack-packages";
+/// A Python venv with clingo, used as `SPACK_PYTHON` (no bootstrap download).
+pub const PYTHON_VENV: &str = "/opt/slurm-factory/python";
+/// Python wheels pushed in for offline sites (clingo and its dependencies).
+pub const WHEELS: &str = "/opt/slurm-factory/wheels";
+/// The Spack environment: spack.yaml, spack.lock.
+pub const ENV: &str = "/opt/slurm-factory/env";
+/// The toolchain environment (a Spack-built gcc), only for `spack-gcc` builds.
+pub const TOOLCHAIN: &str = "/opt/slurm-factory/toolchain";
+/// Config written by spack-setup.sh (repos, externals, compiler), included by spack.yaml.
+pub const CONFIG: &str = "/opt/slurm-factory/config";
+/// Spack's install tree.
+pub const STORE: &str = "/opt/slurm-factory/store";
+/// The view gathering the runtime tree of the environment.
+pub const VIEW: &str = "/opt/slurm-factory/view";
+/// Host cache layer: the Spack buildcache (a mirror of binaries).
+pub const CACHE_BUILDCACHE: &str = "/opt/slurm-factory/cache/buildcache";
+/// Host cache layer: the source mirror.
+pub const CACHE_MIRROR: &str = "/opt/slurm-factory/cache/mirror";
+/// Host cache layer: ccache.
+pub const CACHE_CCACHE: &str = "/opt/slurm-factory/cache/ccache";
+/// Where the rendered recipe is pushed: scripts/, modules/, spack.yaml.
+pub const RECIPE: &str = "/opt/slurm-factory/recipe";
+/// A host-mounted directory for what the build hands back.
+pub const OUT: &str = "/opt/slurm-factory/out";
+
+/// The layout as templates see it (`paths.spack`, `paths.store`, ...). Tests
+/// may point these at host directories; the pipeline uses [`Paths::container`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Paths {
+    pub spack: String,
+    pub spack_packages: String,
+    pub python_venv: String,
+    pub wheels: String,
+    pub env: String,
+    pub toolchain: String,
+    pub config: String,
+    pub store: String,
+    pub view: String,
+    pub buildcache: String,
+    pub mirror: String,
+    pub ccache: String,
+    pub recipe: String,
+    pub out: String,
+}
+
+impl Paths {
+    /// The fixed container layout.
+    pub fn container() -> Paths {
+        Paths {
+            spack: SPACK.into(),
+            spack_packages: SPACK_PACKAGES.into(),
+            python_venv: PYTHON_VENV.into(),
+            wheels: WHEELS.into(),
+            env: ENV.into(),
+            toolchain: TOOLCHAIN.into(),
+            config: CONFIG.into(),
+            store: STORE.into(),
+            view: VIEW.into(),
+            buildcache: CACHE_BUILDCACHE.into(),
+            mirror: CACHE_MIRROR.into(),
+            ccache: CACHE_CCACHE.into(),
+            recipe: RECIPE.into(),
+            out: OUT.into(),
+        }
+    }
+
+    /// The same layout under another root, for running recipes outside a container.
+    pub fn under(root: &str) -> Paths {
+        let c = Paths::container();
+        let move_ = |p: String| format!("{root}{}", p.trim_start_matches("/opt/slurm-factory"));
+        Paths {
+            spack: move_(c.spack),
+            spack_packages: move_(c.spack_packages),
+            python_venv: move_(c.python_venv),
+            wheels: move_(c.wheels),
+            env: move_(c.env),
+            toolchain: move_(c.toolchain),
+            config: move_(c.config),
+            store: move_(c.store),
+            view: move_(c.view),
+            buildcache: move_(c.buildcache),
+            mirror: move_(c.mirror),
+            ccache: move_(c.ccache),
+            recipe: move_(c.recipe),
+            out: move_(c.out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_moves_every_path_below_the_new_root() {
+        let c = Paths::container();
+        let h = Paths::under("/tmp/sf");
+        assert_eq!(c.store, STORE);
+        assert_eq!(h.store, "/tmp/sf/store");
+        assert_eq!(h.buildcache, "/tmp/sf/cache/buildcache");
+        let all = serde_json::to_value(&h).unwrap();
+        for (key, value) in all.as_object().unwrap() {
+            assert!(value.as_str().unwrap().starts_with("/tmp/sf/"), "{key}");
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Instances: launch with config and disk devices, wait until usable, list,
+//! delete.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use super::{check_instance_name, is_not_found, lxc_says, os_args, Lxc};
+use crate::error::{Error, Result};
+
+/// How long a started instance may take until commands can run in it.
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+const READY_POLL: Duration = Duration::from_millis(100);
+/// How long a delete waits for an operation still running on the instance.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What [`Lxc::launch`] creates.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchSpec {
+    /// An image alias or fingerprint on the handle's remote, or `remote:alias`.
+    pub image: String,
+    pub name: String,
+    /// The pool for the root disk; `None` uses the default profile's.
+    pub storage_pool: Option<String>,
+    /// Instance config, e.g. `("raw.idmap", "both 1000 0")` (see
+    /// [`current_user_idmap`]) or `("user.slurm-factory.run", id)` labels.
+    pub config: Vec<(String, String)>,
+    pub devices: Vec<DiskDevice>,
+    /// Deleted by LXD when it stops.
+    pub ephemeral: bool,
+}
+
+/// A host directory (or file) mounted into the instance.
+#[derive(Debug, Clone)]
+pub struct DiskDevice {
+    /// The device name in the instance config, e.g. `spack-cache`.
+    pub name: String,
+    pub source: PathBuf,
+    /// Mount point inside the instance (absolute).
+    pub path: String,
+    pub readonly: bool,
+}
+
+/// One instance as `GET /1.0/instances` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceInfo {
+    pub name: String,
+    /// `Running`, `Stopped`, `Frozen`, …
+    pub status: String,
+    pub ephemeral: bool,
+    /// The `user.*` config keys, with their prefix, e.g.
+    /// `user.slurm-factory.run` → run id.
+    pub user: BTreeMap<String, String>,
+}
+
+impl InstanceInfo {
+    pub fn is_running(&self) -> bool {
+        self.status == "Running"
+    }
+}
+
+#[derive(Deserialize)]
+struct ApiInstance {
+    name: String,
+    status: String,
+    #[serde(default)]
+    ephemeral: bool,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+}
+
+impl From<ApiInstance> for InstanceInfo {
+    fn from(api: ApiInstance) -> InstanceInfo {
+        InstanceInfo {
+            name: api.name,
+            status: api.status,
+            ephemeral: api.ephemeral,
+            user: api
+                .config
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("user."))
+                .collect(),
+        }
+    }
+}
+
+/// `raw.idmap` that maps the calling host user to root in the container, so
+/// files root writes into mounted host dirs belong to that user on the host.
+/// LXD accepts it only if `/etc/subuid` and `/etc/subgid` give `root:<uid>:1`.
+pub fn current_user_idmap() -> Result<(String, String)> {
+    use std::os::unix::fs::MetadataExt;
+    // The owner of /proc/self is this process's uid: no libc needed.
+    let uid = std::fs::metadata("/proc/self")
+        .map_err(|e| Error::io("finding the current user id", "/proc/self", e))?
+        .uid();
+    Ok(("raw.idmap".into(), format!("both {uid} 0")))
+}
+
+impl Lxc {
+    /// Creates and starts an instance with `spec`'s config and disk devices,
+    /// and returns once commands can run in it (systemd's `sysinit.target`
+    /// reached, so early boot no longer cleans /tmp under our feet). On
+    /// failure nothing created here is left behind.
+    pub async fn launch(&self, spec: &LaunchSpec) -> Result<()> {
+        check_instance_name(&spec.name)?;
+        let target = self.on_remote(&spec.name);
+        let image = self.image_ref(&spec.image);
+        // Config and devices go in on stdin (JSON is YAML), so the instance
+        // is created complete in one call; argv carries only names.
+        let devices: BTreeMap<&str, BTreeMap<&str, String>> = spec
+            .devices
+            .iter()
+            .map(|d| {
+                let mut dev = BTreeMap::from([
+                    ("type", "disk".to_string()),
+                    ("source", d.source.to_string_lossy().into_owned()),
+                    ("path", d.path.clone()),
+                ]);
+                if d.readonly {
+                    dev.insert("readonly", "true".into());
+                }
+                (d.name.as_str(), dev)
+            })
+            .collect();
+        let config: BTreeMap<&str, &str> = spec
+            .config
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let body = serde_json::json!({ "config": config, "devices": devices });
+        // `lxc launch` creates and starts in one client call: with `init` and
+        // `start` the extra client round trip was measurable in launch_bench.
+        let mut args = os_args(["launch", image.as_str(), target.as_str()]);
+        if let Some(pool) = &spec.storage_pool {
+            args.extend(os_args(["--storage", pool.as_str()]));
+        }
+        if spec.ephemeral {
+            args.push("--ephemeral".into());
+        }
+        let launched = self
+            .run_with_stdin(&args, body.to_string().as_bytes())
+            .await;
+        let result = match launched {
+            // Someone else's instance: not ours to clean up.
+            Err(e) if lxc_says(&e, "already exists") => return Err(e),
+            // A missing pool was classified already; what else is "not
+            // found" at creation is the image.
+            Err(e) if is_not_found(&e) => Err(Error::ImageNotFound {
+                image: spec.image.clone(),
+            }),
+            Err(e) => Err(e),
+            Ok(_) => self.wait_ready(&spec.name).await,
+        };
+        if result.is_err() {
+            // Created but not started, or started but never ready: remove
+            // it (a no-op when creation itself failed).
+            if let Err(cleanup) = self.delete(&spec.name).await {
+                tracing::warn!(instance = %spec.name, "cleanup after a failed launch: {cleanup}");
+            }
+        }
+        result
+    }
+
+    /// Waits until a command runs in the instance and, where it has systemd,
+    /// `sysinit.target` is active. The polling runs inside the instance (a
+    /// fixed script, no user values): one `lxc exec` instead of one per poll.
+    async fn wait_ready(&self, name: &str) -> Result<()> {
+        const WAIT: &str = "command -v systemctl >/dev/null || exit 0; \
+                            until systemctl is-active --quiet sysinit.target; do sleep 0.05; done";
+        let probe: Vec<String> = ["sh", "-c", WAIT].map(String::from).into();
+        let start = Instant::now();
+        let mut last = String::from("no answer yet");
+        while start.elapsed() < READY_TIMEOUT {
+            let left = READY_TIMEOUT.saturating_sub(start.elapsed());
+            match tokio::time::timeout(left, self.exec_capture(name, &probe, &[])).await {
+                Err(_) => last = "sysinit.target never became active".into(),
+                // 127: no `sh`, so nothing to wait for either.
+                Ok(Ok(out)) if out.status == 0 || out.status == 127 => return Ok(()),
+                Ok(Ok(out)) => last = format!("exit {}: {}", out.status, out.stderr.trim()),
+                Ok(Err(e @ (Error::LxdUnreachable { .. } | Error::InstanceNotFound { .. }))) => {
+                    return Err(e)
+                }
+                Ok(Err(e)) => last = e.to_string(),
+            }
+            tokio::time::sleep(READY_POLL).await;
+        }
+        Err(Error::InstanceNotReady {
+            name: name.into(),
+            waited_s: READY_TIMEOUT.as_secs(),
+            detail: last,
+        })
+    }
+
+    /// Stops and deletes an instance; `Ok` when it does not exist.
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        check_instance_name(name)?;
+        let target = self.on_remote(name);
+        let start = Instant::now();
+        loop {
+            match self.run(&["delete", "--force", &target]).await {
+                Err(e) if is_not_found(&e) => return Ok(()),
+                // Right after a failed start LXD is still stopping it.
+                Err(e) if lxc_says(&e, "is busy") && start.elapsed() < BUSY_TIMEOUT => {
+                    tokio::time::sleep(READY_POLL * 5).await
+                }
+                other => return other.map(drop),
+            }
+        }
+    }
+
+    /// Every instance of the project, with status and `user.*` labels.
+    pub async fn instances(&self) -> Result<Vec<InstanceInfo>> {
+        let all: Vec<ApiInstance> = self.query("/1.0/instances?recursion=1").await?;
+        Ok(all.into_iter().map(InstanceInfo::from).collect())
+    }
+
+    /// One instance, or `None` when it does not exist.
+    pub async fn instance(&self, name: &str) -> Result<Option<InstanceInfo>> {
+        check_instance_name(name)?;
+        match self
+            .query::<ApiInstance>(&format!("/1.0/instances/{name}"))
+            .await
+        {
+            Ok(api) => Ok(Some(api.into())),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn instance_exists(&self, name: &str) -> Result<bool> {
+        Ok(self.instance(name).await?.is_some())
+    }
+}

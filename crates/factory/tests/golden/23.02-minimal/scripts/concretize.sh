@@ -1,0 +1,22 @@
+#!/bin/bash
+# Solves the environment into spack.lock. A spack.lock pushed next to the
+# recipe (from an identical earlier build) is reused: Spack installs from a
+# lock without solving again.
+set -euo pipefail
+export SPACK_ROOT=/opt/slurm-factory/spack
+export SPACK_PYTHON=/opt/slurm-factory/python/bin/python
+# Only the environment's config and Spack's own defaults: nothing from ~/.spack or /etc/spack.
+export SPACK_DISABLE_LOCAL_CONFIG=1
+export CCACHE_DIR=/opt/slurm-factory/cache/ccache
+SPACK="$SPACK_ROOT/bin/spack"
+ENV_DIR=/opt/slurm-factory/env
+CONFIG_DIR=/opt/slurm-factory/config
+RECIPE_DIR=/opt/slurm-factory/recipe
+log() { printf '==> slurm-factory: %s\n' "$*"; }
+
+if [ -f "$RECIPE_DIR/spack.lock" ]; then
+    log "reusing the cached spack.lock"
+    cp "$RECIPE_DIR/spack.lock" "$ENV_DIR/spack.lock"
+else
+    "$SPACK" -e "$ENV_DIR" concretize -f
+fi

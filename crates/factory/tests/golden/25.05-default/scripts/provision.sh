@@ -1,0 +1,52 @@
+#!/bin/bash
+# Prepares the base image: build tools and Lmod from apt, Spack and
+# spack-packages at pinned refs, and a Python with clingo for Spack's solver.
+set -euo pipefail
+export SPACK_ROOT=/opt/slurm-factory/spack
+export SPACK_PYTHON=/opt/slurm-factory/python/bin/python
+# Only the environment's config and Spack's own defaults: nothing from ~/.spack or /etc/spack.
+export SPACK_DISABLE_LOCAL_CONFIG=1
+export CCACHE_DIR=/opt/slurm-factory/cache/ccache
+SPACK="$SPACK_ROOT/bin/spack"
+ENV_DIR=/opt/slurm-factory/env
+CONFIG_DIR=/opt/slurm-factory/config
+RECIPE_DIR=/opt/slurm-factory/recipe
+log() { printf '==> slurm-factory: %s\n' "$*"; }
+
+# Build-only tools Spack takes from here (see spack/_dependencies.j2), plus
+# what Spack itself needs to fetch, patch and unpack.
+apt_packages=(
+    build-essential gfortran ca-certificates git patch file unzip bzip2 xz-utils zstd
+    python3 python3-venv autoconf automake libtool m4 pkgconf bison flex cmake
+    ninja-build meson perl gawk texinfo gettext ccache lmod
+)
+missing=()
+for p in "${apt_packages[@]}"; do
+    dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ -n "${missing[*]-}" ]; then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+mkdir -p /opt/slurm-factory/env /opt/slurm-factory/config /opt/slurm-factory/store /opt/slurm-factory/view /opt/slurm-factory/cache/buildcache /opt/slurm-factory/cache/mirror /opt/slurm-factory/cache/ccache /opt/slurm-factory/out
+
+clone() { # url ref dir
+    if [ -d "$3/.git" ]; then
+        log "$3 already present"
+    else
+        log "cloning $1 at $2"
+        git clone --quiet --depth 1 --branch "$2" -c advice.detachedHead=false -- "$1" "$3"
+    fi
+}
+clone https://github.com/spack/spack.git v1.1.0 "$SPACK_ROOT"
+clone https://github.com/spack/spack-packages.git v2025.11.0 /opt/slurm-factory/spack-packages
+
+if [ ! -x "$SPACK_PYTHON" ]; then
+    log "creating the Python environment for Spack's solver"
+    python3 -m venv /opt/slurm-factory/python
+    "$SPACK_PYTHON" -m pip install --quiet clingo
+fi
+"$SPACK" --version

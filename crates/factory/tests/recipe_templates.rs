@@ -1,0 +1,218 @@
+//! User templates dirs, export, and the structural checks on spack.yaml.
+
+#[path = "recipe_common/mod.rs"]
+mod common;
+
+use factory::recipe::Templates;
+use factory::{Error, ExitKind};
+
+fn ctx(name: &str) -> factory::recipe::RecipeContext {
+    let case = common::cases()
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap();
+    common::context(&case)
+}
+
+#[test]
+fn a_user_file_replaces_one_template_and_the_rest_stay_built_in() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("modules")).unwrap();
+    std::fs::write(
+        dir.path().join("modules/slurm.lua.j2"),
+        "-- site module for {{ artifact_name }}\nsetenv(\"SITE\", \"1\")\n",
+    )
+    .unwrap();
+    // A new include, used by nothing built-in, and a new rendered file.
+    std::fs::write(
+        dir.path().join("modules/site-notes.txt.j2"),
+        "target {{ target }}\n",
+    )
+    .unwrap();
+    let ctx = ctx("25.05-default");
+    let builtin = Templates::load(None).unwrap().render(&ctx).unwrap();
+    let user = Templates::load(Some(dir.path()))
+        .unwrap()
+        .render(&ctx)
+        .unwrap();
+    assert_eq!(
+        user.files["modules/slurm.lua"],
+        "-- site module for slurm-25.05-default-x86_64_v3\nsetenv(\"SITE\", \"1\")\n"
+    );
+    assert_eq!(user.files["modules/site-notes.txt"], "target x86_64_v3\n");
+    for name in ["spack.yaml", "modules/slurm.tcl", "scripts/install.sh"] {
+        assert_eq!(user.files[name], builtin.files[name], "{name}");
+    }
+}
+
+#[test]
+fn a_user_include_changes_what_includes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("spack")).unwrap();
+    let builtin = Templates::builtin_source("spack/_dependencies.j2").unwrap();
+    std::fs::write(
+        dir.path().join("spack/_dependencies.j2"),
+        builtin.replace("\"texinfo\",", "\"texinfo\", \"help2man\","),
+    )
+    .unwrap();
+    let rendered = Templates::load(Some(dir.path()))
+        .unwrap()
+        .render(&ctx("24.11-default"))
+        .unwrap();
+    assert!(rendered.files["spack.yaml"].contains("      - help2man\n"));
+    assert!(rendered.files["scripts/spack-setup.sh"].contains(" help2man "));
+}
+
+#[test]
+fn a_broken_user_template_names_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("scripts")).unwrap();
+    let path = dir.path().join("scripts/install.sh.j2");
+    std::fs::write(
+        &path,
+        "#!/bin/bash\nset -e\n{% if jobs %}\necho {{ jobs }\n{% endif %}\n",
+    )
+    .unwrap();
+    let err = Templates::load(Some(dir.path())).unwrap_err();
+    let Error::Template { file, line, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(file, &path.display().to_string());
+    assert_eq!(*line, Some(4));
+    assert!(err.to_string().contains(", line 4: "), "{err}");
+    assert!(err.hint().contains("templates_dir"), "{}", err.hint());
+    assert_eq!(err.kind(), ExitKind::Config);
+
+    // An undefined variable is caught when rendering, with its line too.
+    std::fs::write(&path, "#!/bin/bash\n\necho {{ jobz }}\n").unwrap();
+    let templates = Templates::load(Some(dir.path())).unwrap();
+    let err = templates.render(&ctx("25.05-default")).unwrap_err();
+    let Error::Template { file, line, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(file, &path.display().to_string());
+    assert_eq!(*line, Some(3), "{err}");
+}
+
+#[test]
+fn a_user_spack_yaml_that_drops_the_target_or_a_mirror_is_refused() {
+    for (file, from, to, expect) in [
+        (
+            "spack/spack.yaml.j2",
+            "      - target={{ target }}\n",
+            "      - '%gcc'\n",
+            "target=x86_64_v3",
+        ),
+        (
+            "spack/_config.j2",
+            "file://{{ paths.buildcache }}",
+            "file:///elsewhere",
+            "buildcache",
+        ),
+        (
+            "spack/spack.yaml.j2",
+            "unify: true",
+            "unify: false",
+            "unify",
+        ),
+        (
+            "spack/_specs.j2",
+            "slurm@{{ slurm.spack }}",
+            "slurm",
+            "slurm@25-05-1-1",
+        ),
+        (
+            "spack/spack.yaml.j2",
+            "  specs:\n",
+            "  specs: [\n",
+            "not valid YAML",
+        ),
+    ] {
+        let builtin = Templates::builtin_source(file).unwrap();
+        assert!(builtin.contains(from), "{file} has no {from:?}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("spack")).unwrap();
+        std::fs::write(dir.path().join(file), builtin.replace(from, to)).unwrap();
+        let err = Templates::load(Some(dir.path()))
+            .unwrap()
+            .render(&ctx("25.05-default"))
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::RecipeInvalid { .. }) && err.to_string().contains(expect),
+            "{expect}: {err}"
+        );
+    }
+}
+
+#[test]
+fn export_writes_every_built_in_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = Templates::load(None).unwrap().export(dir.path()).unwrap();
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| {
+            p.strip_prefix(dir.path())
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    for expected in [
+        "README.md",
+        "spack/spack.yaml.j2",
+        "spack/_dependencies.j2",
+        "spack/toolchain.yaml.j2",
+        "scripts/toolchain.sh.j2",
+        "modules/slurm.lua.j2",
+        "modules/slurm.tcl.j2",
+        "scripts/provision.sh.j2",
+        "scripts/spack-setup.sh.j2",
+        "scripts/concretize.sh.j2",
+        "scripts/install.sh.j2",
+        "scripts/buildcache-push.sh.j2",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} not in {names:?}"
+        );
+    }
+    // An exported dir used as the user dir renders exactly like the built-ins.
+    let ctx = ctx("23.02-rocm");
+    assert_eq!(
+        Templates::load(Some(dir.path()))
+            .unwrap()
+            .render(&ctx)
+            .unwrap(),
+        Templates::load(None).unwrap().render(&ctx).unwrap()
+    );
+}
+
+#[test]
+fn every_script_is_strict_bash_that_calls_spack_directly() {
+    let rendered = Templates::load(None)
+        .unwrap()
+        .render(&ctx("25.05-cuda"))
+        .unwrap();
+    let scripts: Vec<_> = rendered
+        .files
+        .iter()
+        .filter(|(k, _)| k.starts_with("scripts/"))
+        .collect();
+    assert!(scripts.len() >= 5);
+    for (name, text) in scripts {
+        assert!(text.starts_with("#!/bin/bash\n"), "{name}");
+        assert!(text.contains("set -euo pipefail\n"), "{name}");
+        assert!(!text.contains("setup-env.sh"), "{name}");
+        let out = std::process::Command::new("bash")
+            .args(["-n", "-c", text])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(rendered.files["scripts/concretize.sh"]
+        .contains("\"$SPACK\" -e \"$ENV_DIR\" concretize -f"));
+}
