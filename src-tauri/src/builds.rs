@@ -15,7 +15,6 @@ use crate::batch;
 use crate::commands::{report, CmdResult};
 use crate::state::AppState;
 
-
 /// Starts a build and returns its run id once the engine created the run;
 /// events follow on `on_events` in batches until `run_finished`.
 #[tauri::command]

@@ -141,6 +141,16 @@ impl Gui {
         script: &str,
         ok: impl Fn(&T) -> bool,
     ) -> T {
+        self.eventually_within(WAIT, what, script, ok).await
+    }
+
+    async fn eventually_within<T: serde::de::DeserializeOwned + std::fmt::Debug>(
+        &self,
+        wait: Duration,
+        what: &str,
+        script: &str,
+        ok: impl Fn(&T) -> bool,
+    ) -> T {
         let start = Instant::now();
         loop {
             let v = self.client.execute(script, vec![]).await.unwrap();
@@ -149,10 +159,10 @@ impl Gui {
                 if ok(&v) {
                     return v;
                 }
-                if start.elapsed() > WAIT {
+                if start.elapsed() > wait {
                     panic!("timed out waiting for {what}; last value {v:?}");
                 }
-            } else if start.elapsed() > WAIT {
+            } else if start.elapsed() > wait {
                 panic!("timed out waiting for {what}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -184,6 +194,11 @@ impl Gui {
 /// Starts Xvfb, tauri-driver and the app with its own HOME; `None` when a
 /// tool is missing (and that is allowed).
 async fn start(home: &Path) -> Option<Gui> {
+    start_with(home, &[]).await
+}
+
+/// Like [`start`], with `SLURM_FACTORY_*` settings for the app.
+async fn start_with(home: &Path, env: &[(&str, String)]) -> Option<Gui> {
     let app = repo_root().join("target/debug/slurm-factory-app");
     let required = std::env::var_os("SLURM_FACTORY_REQUIRE_GUI").is_some();
     let mut missing: Vec<String> = ["Xvfb", "WebKitWebDriver", "tauri-driver", "import"]
@@ -225,9 +240,12 @@ async fn start(home: &Path) -> Option<Gui> {
     .stdout(Stdio::null())
     .stderr(Stdio::null());
     for (k, _) in std::env::vars() {
-        if k.starts_with("SLURM_FACTORY_") && k != "SLURM_FACTORY_TEMPLATES_DIR" {
+        if k.starts_with("SLURM_FACTORY_") {
             cmd.env_remove(k);
         }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
     }
     let driver = spawn_group(&mut cmd);
     wait_until("tauri-driver", || {
@@ -697,5 +715,211 @@ async fn log_stream_benchmark() {
     assert_eq!(result["received"], lines, "{result}");
     let p99 = result["painted_ms"]["p99"].as_f64().unwrap();
     assert!(p99 < 100.0, "p99 lag {p99} ms: {result}");
+    gui.client.close().await.unwrap();
+}
+
+/// Whether the LXD test images exist (made by .ci/setup-lxd.sh).
+fn lxd_test_images() -> bool {
+    Command::new("lxc")
+        .args(["image", "info", "sf-test-build"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn run_instances(run_id: &str) -> Vec<String> {
+    let out = Command::new("lxc")
+        .args(["list", "--format", "json"])
+        .output()
+        .expect("lxc list");
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    all.iter()
+        .filter(|i| i["config"][factory::pipeline::RUN_LABEL] == run_id)
+        .filter_map(|i| i["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The whole loop against real LXD with the `hello` test recipe: doctor
+/// passes, a build runs with live stages, progress and log, its artifact
+/// appears; a second build is cancelled mid-way with nothing left; the
+/// caches page shows sizes and cleaning a layer empties it.
+#[tokio::test(flavor = "multi_thread")]
+async fn build_cancel_and_caches_against_real_lxd() {
+    if !lxd_test_images() {
+        let msg = "LXD GUI test SKIPPED: no sf-test-build image; run .ci/setup-lxd.sh";
+        assert!(
+            std::env::var_os("SLURM_FACTORY_REQUIRE_LXD").is_none(),
+            "{msg}"
+        );
+        eprintln!("{msg}");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let templates = repo_root().join("tests/recipes/hello");
+    let env = [
+        (
+            "SLURM_FACTORY_TEMPLATES_DIR",
+            templates.display().to_string(),
+        ),
+        ("SLURM_FACTORY_IMAGE", "sf-test-build".to_string()),
+        ("SLURM_FACTORY_VERIFY_IMAGE", "sf-test-plain".to_string()),
+        ("SLURM_FACTORY_MIN_FREE_DISK_MIB", "1024".to_string()),
+    ];
+    let Some(gui) = start_with(home.path(), &env).await else {
+        return;
+    };
+    let vars: std::collections::BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let dirs = factory::settings::XdgDirs {
+        config: home.path().join(".config/slurm-factory"),
+        data: home.path().join(".local/share/slurm-factory"),
+        cache: home.path().join(".cache/slurm-factory"),
+    };
+    let settings = factory::settings::load(&dirs, &vars).unwrap().settings;
+    let store = factory::artifacts::Store::new(settings.artifacts_dir());
+
+    gui.go("doctor", "Doctor").await;
+    let summary = gui.text("[data-testid=doctor-summary]").await;
+    assert_eq!(summary, "Ready to build.");
+
+    // A build: stages advance, the log fills, the artifact appears.
+    gui.go("build", "Build a Slurm package").await;
+    gui.eventually::<String>(
+        "a plan",
+        "return document.querySelector('[data-testid=plan-name]')?.textContent ?? ''",
+        |n| !n.is_empty(),
+    )
+    .await;
+    gui.eventually::<bool>(
+        "the Build button",
+        "return !document.querySelector('[data-testid=build-button]').disabled",
+        |b| *b,
+    )
+    .await;
+    gui.click("[data-testid=build-button]").await;
+    let running = "return [...document.querySelectorAll('[data-stage-status=running]')].map(e => e.dataset.stage)";
+    gui.eventually_within::<Vec<String>>(
+        Duration::from_secs(120),
+        "a running stage",
+        running,
+        |v| !v.is_empty(),
+    )
+    .await;
+    gui.screenshot("runs-live");
+    let status = "return document.querySelector('[data-testid=run-card][aria-pressed=true]')?.dataset.status ?? ''";
+    let done: String = gui
+        .eventually_within(
+            Duration::from_secs(600),
+            "the build to finish",
+            status,
+            |s: &String| s == "succeeded" || s == "failed" || s == "cancelled",
+        )
+        .await;
+    let error = gui
+        .client
+        .execute(
+            "return document.querySelector('.detail [role=alert]')?.textContent ?? ''",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, "succeeded", "{error}");
+    let lines: u64 = gui
+        .eventually(
+            "log lines",
+            "return Number(document.querySelector('[data-testid=log-count]').textContent.replace(/[^0-9]/g, ''))",
+            |n: &u64| *n > 0,
+        )
+        .await;
+    assert!(lines > 10, "{lines} log lines");
+    let stages: Vec<(String, String)> = gui
+        .eventually(
+            "stage outcomes",
+            "return [...document.querySelectorAll('[data-stage]')].map(e => [e.dataset.stage, e.dataset.stageStatus])",
+            |v: &Vec<(String, String)>| !v.is_empty(),
+        )
+        .await;
+    assert!(
+        stages
+            .iter()
+            .all(|(_, s)| ["done", "cached", "skipped"].contains(&s.as_str())),
+        "{stages:?}"
+    );
+    gui.screenshot("runs-done");
+    let artifacts = store.list().unwrap();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    gui.go("artifacts", "Artifacts").await;
+    assert!(gui
+        .text(&format!("[data-artifact='{}']", artifacts[0].id))
+        .await
+        .contains(&artifacts[0].name));
+
+    // A second build, cancelled mid-way: nothing stays behind.
+    gui.go("build", "Build a Slurm package").await;
+    gui.eventually::<bool>(
+        "the Build button",
+        "return !document.querySelector('[data-testid=build-button]').disabled",
+        |b| *b,
+    )
+    .await;
+    gui.click("[data-testid=build-button]").await;
+    let run_id: String = gui
+        .eventually_within(
+            Duration::from_secs(120),
+            "the second run to provision",
+            "const c = document.querySelector('[data-testid=run-card][aria-pressed=true]'); const s = [...document.querySelectorAll('[data-stage-status=running]')].map(e => e.dataset.stage); return c && !c.textContent.includes('pending-') && s.some(x => x !== 'preflight') ? c.querySelector('[data-testid=run-id]').textContent : ''",
+            |id: &String| !id.is_empty(),
+        )
+        .await;
+    gui.click("[data-testid=cancel-build]").await;
+    let end: String = gui
+        .eventually_within(
+            Duration::from_secs(120),
+            "the cancel",
+            status,
+            |s: &String| s == "cancelled" || s == "succeeded" || s == "failed",
+        )
+        .await;
+    assert_eq!(end, "cancelled");
+    gui.screenshot("runs-cancelled");
+    assert_eq!(
+        store.list().unwrap().len(),
+        1,
+        "a cancelled build added an artifact"
+    );
+    assert!(
+        run_instances(&run_id).is_empty(),
+        "instances of {run_id} left behind"
+    );
+
+    // Caches: sizes per layer; cleaning the buildcache empties it.
+    gui.go("caches", "Caches").await;
+    let sizes: Vec<(String, u64)> = gui
+        .eventually(
+            "layer sizes",
+            "return [...document.querySelectorAll('[data-layer]')].map(e => [e.dataset.layer, Number(e.dataset.bytes)])",
+            |v: &Vec<(String, u64)>| !v.is_empty(),
+        )
+        .await;
+    let buildcache = sizes
+        .iter()
+        .find(|(l, _)| l == "buildcache")
+        .map(|(_, b)| *b);
+    assert!(buildcache.unwrap_or(0) > 0, "{sizes:?}");
+    gui.screenshot("caches");
+    gui.click("[data-layer=buildcache] [data-testid=clean-layer]")
+        .await;
+    gui.click("[data-testid=confirm-yes]").await;
+    gui.eventually::<u64>(
+        "the buildcache to be empty",
+        "return Number(document.querySelector('[data-layer=buildcache]').dataset.bytes)",
+        |b| *b == 0,
+    )
+    .await;
+    let dir = factory::cache::CacheDirs::new(&settings).buildcache;
+    assert_eq!(factory::cache::dir_usage(&dir).0, 0);
     gui.client.close().await.unwrap();
 }

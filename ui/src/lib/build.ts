@@ -21,7 +21,11 @@ export async function startBuild(request: BuildRequest, flags: BuildFlags, artif
   channel.onmessage = (batch) => {
     const before = entry.view.id;
     ingest(entry, batch);
-    if (runs.selected === before && entry.view.id !== before) runs.selected = entry.view.id;
+    if (entry.view.id !== before) {
+      // The Runs page may have read the new run from disk already: keep the live one.
+      runs.entries = runs.entries.filter((e) => e === entry || e.view.id !== entry.view.id);
+      if (runs.selected === before) runs.selected = entry.view.id;
+    }
   };
   try {
     return await invoke<string>("start_build", {
