@@ -20,7 +20,8 @@ pub fn typescript() -> String {
         )*};
     }
     use crate::{
-        artifacts, cache, catalog, doctor, error, events, hardware, package, plan, request, runs, settings,
+        artifacts, cache, catalog, doctor, error, events, hardware, package, plan, request, runs,
+        settings,
     };
     export!(
         error::ExitKind,
