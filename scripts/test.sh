@@ -13,9 +13,13 @@ step "system packages"
 ensure_packages "${TEST_PACKAGES[@]}"
 
 step "LXD and test images"
-bash .ci/setup-lxd.sh
-export SLURM_FACTORY_TEST_IMAGE=sf-test-build
-export SLURM_FACTORY_TEST_PLAIN_IMAGE=sf-test-plain
+ci_cache="${SF_CI_CACHE:-$HOME/.cache/slurm-factory-ci}"
+$SUDO env SF_CI_CACHE="$ci_cache" bash .ci/setup-lxd.sh
+# The images and pool the end-to-end tests use (written by setup-lxd.sh).
+set -a
+# shellcheck disable=SC1091
+source "$ci_cache/env"
+set +a
 
 step "cargo fmt"
 cargo fmt --all --check

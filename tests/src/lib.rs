@@ -1,1 +1,207 @@
-//! End-to-end tests live in `tests/*.rs`; this crate has no library code.
+//! Helpers shared by the end-to-end tests (tests/*.rs here and the CLI's
+//! build tests): the LXD test environment, settings pointed at a temp dir,
+//! and variants of the test recipe in tests/recipes/hello.
+
+use std::path::{Path, PathBuf};
+
+use factory::request::{BuildRequest, Defaults, ResolvedRequest};
+use factory::settings::{Settings, XdgDirs};
+
+/// The target every test build uses (what the recipe builds does not depend on it).
+pub const TARGET: &str = "x86_64_v3";
+
+/// The artifact name of a minimal build of the default Slurm release for [`TARGET`].
+pub const ARTIFACT_NAME: &str = "slurm-25.05-minimal-x86_64_v3";
+
+/// The images and pool `.ci/setup-lxd.sh` prepares.
+pub struct TestEnv {
+    pub image: String,
+    pub plain_image: String,
+    pub pool: String,
+}
+
+impl TestEnv {
+    /// From SLURM_FACTORY_TEST_IMAGE, SLURM_FACTORY_TEST_PLAIN_IMAGE and
+    /// SLURM_FACTORY_TEST_POOL; `None` (after a loud SKIPPED line) when unset.
+    pub fn from_env(test: &str) -> Option<TestEnv> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        match (
+            var("SLURM_FACTORY_TEST_IMAGE"),
+            var("SLURM_FACTORY_TEST_PLAIN_IMAGE"),
+            var("SLURM_FACTORY_TEST_POOL"),
+        ) {
+            (Some(image), Some(plain_image), Some(pool)) => Some(TestEnv {
+                image,
+                plain_image,
+                pool,
+            }),
+            _ => {
+                eprintln!(
+                    "\n*** SKIPPED {test}: run .ci/setup-lxd.sh (as root) and set \
+                     SLURM_FACTORY_TEST_IMAGE, SLURM_FACTORY_TEST_PLAIN_IMAGE and \
+                     SLURM_FACTORY_TEST_POOL (see ~/.cache/slurm-factory-ci/env) ***\n"
+                );
+                None
+            }
+        }
+    }
+
+    /// Settings as a user would have them, with data and cache under `root`.
+    pub fn settings(&self, root: &Path, templates: &Path) -> Settings {
+        let mut s = settings_under(root);
+        s.image = self.image.clone();
+        s.verify_image = self.plain_image.clone();
+        s.storage_pool = self.pool.clone();
+        s.templates_dir = Some(templates.to_path_buf());
+        s
+    }
+
+    /// The same settings as `SLURM_FACTORY_*` variables, for the CLI.
+    pub fn cli_env(&self, root: &Path, templates: &Path) -> Vec<(String, String)> {
+        let s = self.settings(root, templates);
+        let path = |p: &Path| p.display().to_string();
+        [
+            ("IMAGE", s.image.clone()),
+            ("VERIFY_IMAGE", s.verify_image.clone()),
+            ("STORAGE_POOL", s.storage_pool.clone()),
+            ("TEMPLATES_DIR", path(templates)),
+            ("DATA_DIR", path(&s.data_dir)),
+            ("CACHE_DIR", path(&s.cache_dir)),
+            ("MIN_FREE_DISK_MIB", s.min_free_disk_mib.to_string()),
+            // No config file of the user's leaks in.
+            ("CONFIG", path(&root.join("config.toml"))),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("SLURM_FACTORY_{k}"), v))
+        .collect()
+    }
+}
+
+/// Default settings with every directory under `root`.
+pub fn settings_under(root: &Path) -> Settings {
+    let mut s = Settings::defaults(&XdgDirs {
+        config: root.join("config"),
+        data: root.join("data"),
+        cache: root.join("cache"),
+    });
+    s.min_free_disk_mib = 512;
+    s
+}
+
+/// The request of every test build: `--minimal --target x86_64_v3 --jobs 2`.
+pub fn request() -> ResolvedRequest {
+    BuildRequest {
+        minimal: true,
+        target: Some(TARGET.into()),
+        jobs: Some(2),
+        ..Default::default()
+    }
+    .resolve(&Defaults {
+        target: TARGET.into(),
+        jobs: 2,
+        gpu: None,
+    })
+    .expect("the test request is valid")
+}
+
+/// tests/recipes/hello.
+pub fn hello_recipe() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/hello")
+}
+
+/// A copy of the hello recipe under `root` with `replacements` (path, text) written over it.
+pub fn recipe_variant(root: &Path, replacements: &[(&str, &str)]) -> PathBuf {
+    let dir = root.join("recipe");
+    copy_tree(&hello_recipe(), &dir);
+    for (path, text) in replacements {
+        std::fs::write(dir.join(path), text).expect("writing a recipe file");
+    }
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("creating a recipe dir");
+    for entry in std::fs::read_dir(from).expect("reading the hello recipe") {
+        let entry = entry.expect("reading the hello recipe");
+        let dest = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).expect("copying a recipe file");
+        }
+    }
+}
+
+/// The hello recipe with an install stage that says it started and then
+/// takes five minutes: something to cancel.
+pub fn slow_install_recipe(root: &Path) -> PathBuf {
+    recipe_variant(
+        root,
+        &[(
+            "scripts/install.sh.j2",
+            "#!/usr/bin/env bash\n# Cancel test: an install that takes five minutes.\n\
+             echo '::progress 0 1 waiting'\nsleep 300\n",
+        )],
+    )
+}
+
+/// The hello recipe with a package stage that relocates as the built-in one
+/// does and then puts bin/hello's RPATH back into the build prefix: the
+/// package must fail verification.
+pub fn absolute_rpath_recipe(root: &Path) -> PathBuf {
+    recipe_variant(
+        root,
+        &[(
+            "scripts/package.sh.j2",
+            r#"#!/usr/bin/env bash
+# Negative test: relocate as the built-in package.sh does, then undo it for bin/hello.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+dest=${!#}
+bash "$here/relocate.sh" "$@"
+patchelf --set-rpath /opt/slurm-factory/store/greet-1.0/lib "$dest/bin/hello"
+"#,
+        )],
+    )
+}
+
+/// Entries of the artifact store, hidden `.incoming-*` ones included.
+pub fn store_entries(settings: &Settings) -> Vec<String> {
+    match std::fs::read_dir(settings.artifacts_dir()) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Names of the LXD instances labelled with `run_id`.
+pub async fn instances_of_run(settings: &Settings, run_id: &str) -> Vec<String> {
+    factory::lxd::Lxc::new(settings)
+        .instances()
+        .await
+        .expect("listing LXD instances")
+        .into_iter()
+        .filter(|i| i.user.get(factory::pipeline::RUN_LABEL).map(String::as_str) == Some(run_id))
+        .map(|i| i.name)
+        .collect()
+}
+
+/// An executable `lxc` wrapper in `dir` that talks to a daemon that is not
+/// there (an empty LXD_DIR): LXD as it is when its daemon is stopped.
+pub fn lxc_without_daemon(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let lxd_dir = dir.join("no-daemon");
+    std::fs::create_dir_all(&lxd_dir).expect("creating an empty LXD_DIR");
+    let wrapper = dir.join("lxc");
+    // The daemon dir is found next to the script: no path is spliced into shell text.
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\nLXD_DIR=\"$(dirname \"$0\")/no-daemon\" exec lxc \"$@\"\n",
+    )
+    .expect("writing the lxc wrapper");
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+        .expect("making the wrapper executable");
+    wrapper
+}

@@ -11,7 +11,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::package::{hex, sync_dir, ArchiveEntry, ArchiveFormat, Manifest, MANIFEST_FILE};
+use crate::fsutil::{hex, sync_dir};
+use crate::package::{ArchiveEntry, ArchiveFormat, Manifest, MANIFEST_FILE};
 
 /// The verification log's name in a staging dir and an artifact.
 pub const VERIFY_LOG: &str = "verify.log";

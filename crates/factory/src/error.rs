@@ -134,7 +134,11 @@ pub enum Error {
     },
 
     #[error("this machine is not ready to build: {failures}")]
-    NotReady { failures: String },
+    NotReady {
+        failures: String,
+        /// What the failed checks say to do, so the error itself tells the fix.
+        fixes: String,
+    },
 
     #[error("stage {stage} failed: {message}")]
     BuildFailed {
@@ -277,6 +281,9 @@ impl Error {
             ),
             Error::Io { path, .. } => {
                 format!("check that {} exists and is writable", path.display())
+            }
+            Error::NotReady { fixes, .. } if !fixes.is_empty() => {
+                format!("{fixes}; then `slurm-factory doctor` checks again")
             }
             Error::NotReady { .. } => {
                 "run `slurm-factory doctor` and apply the fix it prints for each failed check"

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod doctor;
 pub mod error;
 pub mod events;
+pub mod fsutil;
 pub mod hardware;
 pub mod layout;
 pub mod lxd;

@@ -29,12 +29,15 @@ use crate::package::{
 use crate::progress::{self, SpackProgress};
 use crate::recipe::{RecipeContext, Rendered, Templates};
 use crate::request::ResolvedRequest;
-use crate::runs::{self, Emitter, RunDir, RunRecord, Sink};
+use crate::runs::{Emitter, RunDir, RunRecord, Sink};
 use crate::settings::Settings;
 use crate::units::human_bytes;
 
 /// Instances of a run carry this config key, so leftovers can be found.
 pub const RUN_LABEL: &str = "user.slurm-factory.run";
+
+/// Base images carry the alias they were made for, to find duplicates.
+const BASE_IMAGE_PROPERTY: &str = "slurm-factory.base-image";
 
 /// Where the verify stage unpacks a package: anywhere but the build prefix.
 pub const VERIFY_PREFIX: &str = "/srv/relocated";
@@ -51,6 +54,40 @@ pub struct BuildOptions {
     pub verify: bool,
     /// Also write a `.tar.gz` for systems without zstd.
     pub gzip: bool,
+    pub package: PackageOptions,
+}
+
+/// What the package keeps besides the runtime tree.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PackageOptions {
+    pub keep_headers: bool,
+    pub keep_static: bool,
+    pub keep_docs: bool,
+    /// Leave debug info in the binaries.
+    pub no_strip: bool,
+    /// Keep the stripped debug info as a second archive, `<name>-debug.tar.zst`.
+    pub debug_archive: bool,
+}
+
+impl PackageOptions {
+    /// relocate.sh's flags for these options.
+    fn relocate_args(&self, debug_dir: &str) -> Vec<String> {
+        let mut args = Vec::new();
+        for (on, flag) in [
+            (self.keep_headers, "--keep-headers"),
+            (self.keep_static, "--keep-static"),
+            (self.keep_docs, "--keep-docs"),
+            (self.no_strip, "--no-strip"),
+        ] {
+            if on {
+                args.push(flag.to_string());
+            }
+        }
+        if self.debug_archive && !self.no_strip {
+            args.extend(["--debug-tarball-dir".to_string(), debug_dir.to_string()]);
+        }
+        args
+    }
 }
 
 /// What a finished build produced.
@@ -168,6 +205,7 @@ impl<'a> Build<'a> {
         work: impl Future<Output = Result<Done<T>>>,
     ) -> Result<T> {
         self.emit(BuildEvent::StageStarted { stage });
+        tracing::info!(run = %self.run.id, %stage, "stage started");
         let started = Instant::now();
         let result = tokio::select! {
             biased;
@@ -187,6 +225,7 @@ impl<'a> Build<'a> {
             Err(Error::Cancelled) => (StageOutcome::Cancelled, None),
             Err(e) => (StageOutcome::Failed, Some(e.to_string())),
         };
+        tracing::info!(run = %self.run.id, %stage, ?outcome, elapsed_ms, "stage finished");
         self.emit(BuildEvent::StageFinished {
             stage,
             outcome,
@@ -199,6 +238,8 @@ impl<'a> Build<'a> {
     async fn stages(&mut self) -> Result<String> {
         let rendered = self.stage(Stage::Preflight, self.preflight()).await?;
         let build_instance = self.run_instance_name("build");
+        // The base image's prep instance too: a cancel drops provision mid-way.
+        self.instances.push(self.run_instance_name("prep"));
         self.instances.push(build_instance.clone());
         self.stage(Stage::Provision, self.provision(&rendered, &build_instance))
             .await?;
@@ -239,11 +280,10 @@ impl<'a> Build<'a> {
 
     async fn preflight(&self) -> Result<Done<Rendered>> {
         let report = doctor::run(self.settings).await;
-        let failures: Vec<String> = report
+        let failed: Vec<&doctor::Check> = report
             .checks
             .iter()
             .filter(|c| c.status == doctor::Status::Fail)
-            .map(|c| format!("{}: {}", c.title, c.detail))
             .collect();
         for c in report
             .checks
@@ -255,9 +295,17 @@ impl<'a> Build<'a> {
                 message: format!("{}: {}", c.title, c.detail),
             });
         }
-        if !failures.is_empty() {
+        if !failed.is_empty() {
+            let join = |part: &dyn Fn(&doctor::Check) -> String| {
+                failed
+                    .iter()
+                    .map(|c| part(c))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
             return Err(Error::NotReady {
-                failures: failures.join("; "),
+                failures: join(&|c| format!("{}: {}", c.title, c.detail)),
+                fixes: join(&|c| c.hint.clone()),
             });
         }
         recover_interrupted(self.settings, &self.lxc).await?;
@@ -360,14 +408,35 @@ impl<'a> Build<'a> {
         }
         self.script(Stage::Provision, prep, "provision.sh", &[], &mut |_| {})
             .await?;
-        self.lxc
+        let published = self
+            .lxc
             .publish(
                 prep,
                 alias,
-                &[("description".into(), "slurm-factory base image".into())],
+                &[
+                    ("description".into(), "slurm-factory base image".into()),
+                    (BASE_IMAGE_PROPERTY.into(), alias.into()),
+                ],
             )
-            .await
-            .map(|_| ())
+            .await;
+        // Builds that missed the cache together each publish an image, and LXD
+        // leaves the alias on one of them (the first or the last to finish): drop
+        // the others, which no listing of base images would show again.
+        for image in self.lxc.images().await? {
+            let ours = image
+                .properties
+                .get(BASE_IMAGE_PROPERTY)
+                .map(String::as_str)
+                == Some(alias);
+            if ours && image.aliases.is_empty() {
+                self.lxc.delete_image(&image.fingerprint).await?;
+            }
+        }
+        match published {
+            // Another build's cleanup took our image mid-publish: the alias is there.
+            Err(_) if self.lxc.image_exists(alias).await? => Ok(()),
+            other => other.map(drop),
+        }
     }
 
     async fn push_recipe(&self, instance: &str) -> Result<()> {
@@ -433,6 +502,22 @@ impl<'a> Build<'a> {
                     "{name} exited with {code}; last output: {}",
                     tail.join(" | ")
                 ),
+                log: self.run.file("build.log"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs one fixed command (no script) in the instance; a non-zero exit fails `stage`.
+    async fn exec_checked(&self, stage: Stage, instance: &str, argv: &[String]) -> Result<()> {
+        let code = self
+            .lxc
+            .exec(instance, argv, &[], |_, _| {}, self.cancel)
+            .await?;
+        if code != 0 {
+            return Err(Error::BuildFailed {
+                stage: stage.as_str().into(),
+                message: format!("`{}` exited with {code}", argv.join(" ")),
                 log: self.run.file("build.log"),
             });
         }
@@ -575,32 +660,44 @@ impl<'a> Build<'a> {
         for lib in package::driver_libraries(gpu_vendor(req)) {
             args.extend(["--allow-system".to_string(), lib.to_string()]);
         }
+        let debug_name = format!("{name}-debug");
+        args.extend(
+            self.options
+                .package
+                .relocate_args(&format!("{}/{debug_name}", layout::OUT)),
+        );
         args.extend([layout::VIEW.to_string(), dest.clone()]);
         self.script(Stage::Package, instance, "package.sh", &args, &mut |_| {})
             .await?;
+        // Rendered package files (config examples, systemd units) go in as they are.
+        self.exec_checked(
+            Stage::Package,
+            instance,
+            &[
+                "cp".into(),
+                "-r".into(),
+                format!("{}/package/.", layout::RECIPE),
+                format!("{dest}/"),
+            ],
+        )
+        .await?;
         // The rendered modules travel inside the package, one tree per module system:
         // `module use <prefix>/modules/lmod` (or `modules/tcl`), then `module load slurm`.
         for (rendered_name, packaged) in
             [("slurm.lua", "lmod/slurm.lua"), ("slurm.tcl", "tcl/slurm")]
         {
-            let install = [
-                "install".to_string(),
-                "-D".into(),
-                "-m644".into(),
-                format!("{}/modules/{rendered_name}", layout::RECIPE),
-                format!("{dest}/modules/{packaged}"),
-            ];
-            let code = self
-                .lxc
-                .exec(instance, &install, &[], |_, _| {}, self.cancel)
-                .await?;
-            if code != 0 {
-                return Err(Error::BuildFailed {
-                    stage: Stage::Package.as_str().into(),
-                    message: format!("copying modules/{rendered_name} into the package failed"),
-                    log: self.run.file("build.log"),
-                });
-            }
+            self.exec_checked(
+                Stage::Package,
+                instance,
+                &[
+                    "install".into(),
+                    "-D".into(),
+                    "-m644".into(),
+                    format!("{}/modules/{rendered_name}", layout::RECIPE),
+                    format!("{dest}/modules/{packaged}"),
+                ],
+            )
+            .await?;
         }
         let tree = self.run.file("out").join(&name);
         let allow = Allowlist::for_gpu(gpu_vendor(req));
@@ -614,7 +711,7 @@ impl<'a> Build<'a> {
         if !inspection.problems.is_empty() {
             let problems: Vec<String> = inspection.problems.iter().map(|p| p.to_string()).collect();
             let log = self.run.file("inspection.log");
-            runs::write_atomic(&log, problems.join("\n").as_bytes())?;
+            crate::fsutil::write_atomic(&log, problems.join("\n").as_bytes())?;
             return Err(Error::VerifyFailed {
                 problems: problems.join("; "),
                 log,
@@ -626,7 +723,16 @@ impl<'a> Build<'a> {
         if self.options.gzip {
             formats.push(ArchiveFormat::TarGz);
         }
-        let archives = package::archive(&tree, &staging, &name, &formats)?;
+        let mut archives = package::archive(&tree, &staging, &name, &formats)?;
+        let debug_tree = self.run.file("out").join(&debug_name);
+        if debug_tree.is_dir() {
+            archives.extend(package::archive(
+                &debug_tree,
+                &staging,
+                &debug_name,
+                &[ArchiveFormat::TarZst],
+            )?);
+        }
         let unpacked = package::tree_size(&tree);
         let detail = format!(
             "{} ELF files relocated; {} unpacked, {} as .tar.zst",
@@ -674,6 +780,8 @@ impl<'a> Build<'a> {
             .push_file(instance, &archive.path, &remote_archive, 0o644)
             .await?;
         let mut checks = Vec::new();
+        let mut log_text = String::new();
+        let mut since_last_check: Vec<String> = Vec::new();
         let result = self
             .script(
                 Stage::Verify,
@@ -681,17 +789,30 @@ impl<'a> Build<'a> {
                 "verify.sh",
                 &[remote_archive, VERIFY_PREFIX.to_string()],
                 &mut |line| {
-                    if let Some(rest) = line.strip_prefix("::check ") {
-                        let (status, name) = rest.split_once(' ').unwrap_or((rest, ""));
-                        checks.push(VerifyCheck {
-                            name: name.to_string(),
-                            passed: status == "pass",
-                            output: String::new(),
-                        });
+                    log_text.push_str(line);
+                    log_text.push('\n');
+                    match line.strip_prefix("::check ") {
+                        Some(rest) => {
+                            let (status, name) = rest.split_once(' ').unwrap_or((rest, ""));
+                            checks.push(VerifyCheck {
+                                name: name.to_string(),
+                                passed: status == "pass",
+                                output: since_last_check.join("\n"),
+                            });
+                            since_last_check.clear();
+                        }
+                        None if since_last_check.len() < 40 => {
+                            since_last_check.push(line.to_string())
+                        }
+                        None => {}
                     }
                 },
             )
             .await;
+        crate::fsutil::write_atomic(
+            &staged.dir.join(crate::artifacts::VERIFY_LOG),
+            log_text.as_bytes(),
+        )?;
         let passed = result.is_ok() && checks.iter().all(|c| c.passed);
         staged.verify = Some(VerifyResult {
             passed,
@@ -816,7 +937,7 @@ fn gpu_vendor(req: &ResolvedRequest) -> Option<&'static str> {
 }
 
 /// `sf-base-<hash>`: changes whenever anything that shapes the base image does.
-fn base_image_alias(settings: &Settings, rendered: &Rendered, offline: bool) -> String {
+pub fn base_image_alias(settings: &Settings, rendered: &Rendered, offline: bool) -> String {
     let mut h = Sha256::new();
     for part in [
         settings.image.as_str(),
@@ -834,7 +955,10 @@ fn base_image_alias(settings: &Settings, rendered: &Rendered, offline: bool) -> 
         h.update(part.as_bytes());
         h.update([0]);
     }
-    format!("{BASE_IMAGE_PREFIX}{}", &hex(&h.finalize())[..12])
+    format!(
+        "{BASE_IMAGE_PREFIX}{}",
+        &crate::fsutil::hex(&h.finalize())[..12]
+    )
 }
 
 /// The spack.lock cache key: the rendered environment and the Spack that solves it.
@@ -852,11 +976,7 @@ fn lock_key(settings: &Settings, rendered: &Rendered) -> String {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    hex(&h.finalize())[..16].to_string()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::fsutil::hex(&h.finalize())[..16].to_string()
 }
 
 fn parent_of(path: &str) -> &str {
@@ -888,12 +1008,14 @@ pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<S
         }
     }
     for (run_id, names) in by_run {
-        let record = RunDir::open(&runs_root, &run_id).and_then(|r| r.record().map(|rec| (r, rec)));
-        let alive = match &record {
-            Ok((_, rec)) => rec.driver_alive(),
-            Err(_) => false,
+        // A run this data dir does not know belongs to another data dir (another
+        // user, a test, a second config) that may be building right now: not ours.
+        let Ok(dir) = RunDir::open(&runs_root, &run_id) else {
+            tracing::debug!("instances {names:?} belong to run {run_id} of another data dir");
+            continue;
         };
-        if alive {
+        let record = dir.record().map(|rec| (dir, rec));
+        if record.as_ref().is_ok_and(|(_, rec)| rec.driver_alive()) {
             continue;
         }
         for name in names {

@@ -28,7 +28,7 @@ pub fn save(path: &Path, request: &BuildRequest) -> Result<()> {
             .map(|n| n.to_string_lossy())
             .unwrap_or_default()
     );
-    crate::runs::write_atomic(path, text.as_bytes())
+    crate::fsutil::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

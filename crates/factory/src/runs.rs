@@ -85,7 +85,7 @@ impl RunDir {
 
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
         let text = serde_json::to_vec_pretty(value).expect("serializable");
-        write_atomic(&self.file(name), &text)
+        crate::fsutil::write_atomic(&self.file(name), &text)
     }
 
     pub fn record(&self) -> Result<RunRecord> {
@@ -93,18 +93,6 @@ impl RunDir {
         let text = std::fs::read(&path).map_err(|e| Error::io("reading a run record", &path, e))?;
         serde_json::from_slice(&text).map_err(|e| Error::io("parsing a run record", path, e.into()))
     }
-}
-
-/// Writes through a temporary file and a rename, so readers never see half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let write = || -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| Error::io("writing", path, e))
 }
 
 /// Run ids reach paths and LXD instance names: `20261124-153000-1a2b`.

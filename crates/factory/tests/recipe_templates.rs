@@ -200,7 +200,10 @@ fn every_script_is_strict_bash_that_calls_spack_directly() {
         .collect();
     assert!(scripts.len() >= 5);
     for (name, text) in scripts {
-        assert!(text.starts_with("#!/bin/bash\n"), "{name}");
+        assert!(
+            text.starts_with("#!/bin/bash\n") || text.starts_with("#!/usr/bin/env bash\n"),
+            "{name}"
+        );
         assert!(text.contains("set -euo pipefail\n"), "{name}");
         assert!(!text.contains("setup-env.sh"), "{name}");
         let out = std::process::Command::new("bash")

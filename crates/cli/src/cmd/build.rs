@@ -1,10 +1,11 @@
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use factory::events::{BuildEvent, EventRecord, Outcome, Stage, StageOutcome};
-use factory::pipeline::{self, BuildOptions};
+use factory::pipeline::{self, BuildOptions, PackageOptions};
 use factory::request::{BuildRequest, Defaults};
 use factory::settings::Loaded;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -44,6 +45,21 @@ pub struct Args {
     /// Also write a .tar.gz next to the .tar.zst.
     #[arg(long)]
     pub gzip: bool,
+    /// Keep headers and pkg-config files (for building against this Slurm).
+    #[arg(long, help_heading = "Package contents")]
+    pub keep_headers: bool,
+    /// Keep static archives (.a).
+    #[arg(long, help_heading = "Package contents")]
+    pub keep_static: bool,
+    /// Keep share/doc and share/info.
+    #[arg(long, help_heading = "Package contents")]
+    pub keep_docs: bool,
+    /// Leave debug info in the binaries (bigger package).
+    #[arg(long, help_heading = "Package contents")]
+    pub no_strip: bool,
+    /// Keep the stripped debug info as a second archive, <name>-debug.tar.zst.
+    #[arg(long, help_heading = "Package contents", conflicts_with = "no_strip")]
+    pub debug_archive: bool,
 }
 
 pub async fn run(
@@ -60,6 +76,13 @@ pub async fn run(
         offline: args.offline,
         verify: !args.no_verify,
         gzip: args.gzip,
+        package: PackageOptions {
+            keep_headers: args.keep_headers,
+            keep_static: args.keep_static,
+            keep_docs: args.keep_docs,
+            no_strip: args.no_strip,
+            debug_archive: args.debug_archive,
+        },
     };
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
@@ -129,11 +152,15 @@ struct Progress {
     stages: ProgressBar,
     packages: Option<ProgressBar>,
     verbose: bool,
+    /// Bars only on a terminal; elsewhere (CI logs, pipes) plain lines.
+    plain: bool,
+    quiet: bool,
 }
 
 impl Progress {
     fn new(quiet: bool, verbose: bool) -> Progress {
-        let target = if quiet {
+        let plain = !std::io::stderr().is_terminal();
+        let target = if quiet || plain {
             ProgressDrawTarget::hidden()
         } else {
             ProgressDrawTarget::stderr()
@@ -150,6 +177,20 @@ impl Progress {
             stages,
             packages: None,
             verbose,
+            plain,
+            quiet,
+        }
+    }
+
+    /// A line above the bars, or on stderr when there are none.
+    fn line(&self, text: String) {
+        if self.quiet {
+            return;
+        }
+        if self.plain {
+            eprintln!("{text}");
+        } else {
+            let _ = self.bars.println(text);
         }
     }
 
@@ -160,9 +201,7 @@ impl Progress {
                 artifact_name,
                 ..
             } => {
-                let _ = self
-                    .bars
-                    .println(format!("Building {artifact_name} (run {run_id})"));
+                self.line(format!("Building {artifact_name} (run {run_id})"));
             }
             BuildEvent::StageStarted { stage } => {
                 self.stages.set_message(stage.to_string());
@@ -188,7 +227,7 @@ impl Progress {
                     .as_deref()
                     .map(|d| format!(": {d}"))
                     .unwrap_or_default();
-                let _ = self.bars.println(format!(
+                self.line(format!(
                     "  {:>2}. {stage:<16} {mark:<9} {:>7.1}s{detail}",
                     stage.number(),
                     *elapsed_ms as f64 / 1000.0
@@ -211,16 +250,16 @@ impl Progress {
             }
             BuildEvent::Log { line, .. } => {
                 if self.verbose {
-                    let _ = self.bars.println(format!("    | {line}"));
+                    self.line(format!("    | {line}"));
                 }
             }
             BuildEvent::Warning { stage, message } => {
-                let _ = self.bars.println(format!("  warning ({stage}): {message}"));
+                self.line(format!("  warning ({stage}): {message}"));
             }
             BuildEvent::RunFinished { outcome, .. } => {
                 self.stages.finish_and_clear();
                 if *outcome == Outcome::Cancelled {
-                    let _ = self.bars.println("Cancelled; nothing was kept.");
+                    self.line("Cancelled; nothing was kept.".into());
                 }
             }
         }

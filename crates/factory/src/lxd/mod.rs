@@ -122,6 +122,11 @@ impl Lxc {
     /// The client command for `args`, with the project and environment set.
     /// `lxc query` refuses `--project`; its callers put the project in the URL.
     fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        tracing::debug!(
+            binary = %self.binary,
+            args = ?args.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
+            "lxc"
+        );
         let mut cmd = Command::new(&self.binary);
         if args.first().map(|a| a.as_ref()) != Some(OsStr::new("query")) {
             cmd.arg("--project").arg(&self.project);

@@ -98,7 +98,7 @@ fn write_one(
         return Err(Error::io("writing an archive", &tmp, e));
     }
     std::fs::rename(&tmp, &path).map_err(|e| Error::io("renaming an archive", &path, e))?;
-    super::sync_dir(dest_dir)?;
+    crate::fsutil::sync_dir(dest_dir)?;
     let bytes = std::fs::metadata(&path)
         .map_err(|e| Error::io("reading an archive", &path, e))?
         .len();

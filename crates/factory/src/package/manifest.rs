@@ -1,7 +1,6 @@
 //! `manifest.json`: what a package is, how it was made, and how it was checked.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -139,29 +138,11 @@ impl Manifest {
         })
     }
 
-    /// Writes pretty JSON to a temporary file beside `path`, syncs it, renames it over `path`.
+    /// Writes pretty JSON atomically (see [`crate::fsutil::write_atomic`]).
     pub fn write_atomic(&self, path: &Path) -> Result<()> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| MANIFEST_FILE.into());
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let text = serde_json::to_string_pretty(self).expect("manifest serializes");
-        let written = std::fs::File::create(&tmp).and_then(|mut f| {
-            f.write_all(text.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()
-        });
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(Error::io("writing a manifest", &tmp, e));
-        }
-        std::fs::rename(&tmp, path).map_err(|e| Error::io("writing a manifest", path, e))?;
-        super::sync_dir(dir)
+        let mut text = serde_json::to_string_pretty(self).expect("manifest serializes");
+        text.push('\n');
+        crate::fsutil::write_atomic(path, text.as_bytes())
     }
 }
 

@@ -77,6 +77,7 @@ pub fn context(case: &Case) -> RecipeContext {
     let defaults = Defaults {
         target: "x86_64_v3".into(),
         jobs: 8,
+        gpu: None,
     };
     let resolved = case.request.resolve(&defaults).expect("case resolves");
     RecipeContext::new(&resolved, &settings(), case.offline)

@@ -1,0 +1,262 @@
+//! `slurm-factory build`, `artifacts`, `cache` and `clean` run as a user runs
+//! them, against real LXD with the test recipe (tests/recipes/hello).
+//!
+//! Needs the images and pool `.ci/setup-lxd.sh` prepares, named by
+//! SLURM_FACTORY_TEST_IMAGE, SLURM_FACTORY_TEST_PLAIN_IMAGE and
+//! SLURM_FACTORY_TEST_POOL (`~/.cache/slurm-factory-ci/env`); without them
+//! every test prints SKIPPED and passes. Each test has its own data and cache
+//! dirs under a temp dir.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use factory::lxd::{LaunchSpec, Lxc};
+use factory::pipeline::RUN_LABEL;
+use factory::runs::{RunDir, RunRecord};
+use serde_json::Value;
+use slurm_factory_e2e::{
+    absolute_rpath_recipe, hello_recipe, instances_of_run, TestEnv, ARTIFACT_NAME, TARGET,
+};
+
+/// Runs the binary with the test settings as `SLURM_FACTORY_*` variables and
+/// none of the caller's.
+fn cli(t: &TestEnv, root: &Path, templates: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slurm-factory"));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("SLURM_FACTORY_")) {
+        cmd.env_remove(key);
+    }
+    let started = Instant::now();
+    let out = cmd
+        .args(args)
+        .envs(t.cli_env(root, templates))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    eprintln!(
+        "slurm-factory {}: exit {:?} in {:.1} s",
+        args.join(" "),
+        out.status.code(),
+        started.elapsed().as_secs_f64()
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
+}
+
+/// The JSON lines `build --json` prints, each parsed.
+fn events(out: &Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect()
+}
+
+fn layer<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["layer"] == name)
+        .unwrap_or_else(|| panic!("no layer {name} in {status}"))
+}
+
+#[test]
+fn build_json_then_artifacts_and_cache() {
+    let Some(t) = TestEnv::from_env("build_json_then_artifacts_and_cache") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let recipe = hello_recipe();
+
+    let out = cli(
+        &t,
+        root,
+        &recipe,
+        &[
+            "build",
+            "--minimal",
+            "--target",
+            TARGET,
+            "--jobs",
+            "2",
+            "--json",
+        ],
+    );
+    let printed = stdout(&out);
+    let tail: Vec<&str> = printed.lines().rev().take(6).collect();
+    assert_eq!(out.status.code(), Some(0), "{tail:#?}\n{}", stderr(&out));
+    let events = events(&out);
+    let first = events.first().unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(first["type"], "run_started", "{first}");
+    assert_eq!(first["artifact_name"], ARTIFACT_NAME);
+    assert_eq!(last["type"], "run_finished", "{last}");
+    assert_eq!(last["outcome"], "succeeded", "{last}");
+    let artifact_id = last["artifact_id"].as_str().unwrap().to_string();
+    let stages_done = events
+        .iter()
+        .filter(|e| e["type"] == "stage_finished")
+        .count();
+    assert_eq!(stages_done, 10);
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "progress" && e["stage"] == "install"));
+
+    let out = cli(&t, root, &recipe, &["artifacts", "list", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let list = json(&out);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["id"], artifact_id.as_str());
+    assert_eq!(list[0]["name"], ARTIFACT_NAME);
+    assert_eq!(list[0]["verified"], true);
+    assert!(list[0]["size"].as_u64().unwrap() > 0);
+
+    let out = cli(&t, root, &recipe, &["cache", "status", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status = json(&out);
+    let buildcache = layer(&status, "buildcache");
+    assert!(buildcache["bytes"].as_u64().unwrap() > 0, "{buildcache}");
+    assert!(layer(&status, "locks")["entries"].as_u64().unwrap() >= 1);
+
+    let out = cli(
+        &t,
+        root,
+        &recipe,
+        &["cache", "clean", "buildcache", "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("buildcache"), "{}", stdout(&out));
+    let status = json(&cli(&t, root, &recipe, &["cache", "status", "--json"]));
+    let buildcache = layer(&status, "buildcache");
+    assert_eq!(buildcache["bytes"], 0, "{buildcache}");
+    assert_eq!(buildcache["entries"], 0, "{buildcache}");
+    // The other layers are untouched.
+    assert!(layer(&status, "locks")["entries"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn failing_build_exits_with_the_build_code() {
+    let Some(t) = TestEnv::from_env("failing_build_exits_with_the_build_code") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = absolute_rpath_recipe(tmp.path());
+    let out = cli(
+        &t,
+        tmp.path(),
+        &recipe,
+        &["build", "--minimal", "--target", TARGET, "--json"],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    // The events end with run_finished; with --json the error report follows
+    // as one more line, as for every command.
+    let mut lines = events(&out);
+    let report = lines.pop().unwrap();
+    let finished = lines.pop().unwrap();
+    assert_eq!(finished["type"], "run_finished", "{finished}");
+    assert_eq!(finished["outcome"], "failed", "{finished}");
+    assert_eq!(report["exit_code"], 5, "{report}");
+    let error = report["error"].as_str().unwrap();
+    assert!(error.contains("failed verification"), "{error}");
+    assert!(
+        error.contains("bin/hello") && error.contains("libgreet.so.1"),
+        "{error}"
+    );
+    assert_eq!(finished["error"]["error"], error);
+
+    let list = json(&cli(
+        &t,
+        tmp.path(),
+        &recipe,
+        &["artifacts", "list", "--json"],
+    ));
+    assert_eq!(list, Value::Array(Vec::new()));
+}
+
+/// Deletes the instance however the test ends.
+struct DeleteInstance(String);
+
+impl Drop for DeleteInstance {
+    fn drop(&mut self) {
+        let _ = Command::new("lxc")
+            .args(["delete", "--force", &self.0])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_removes_the_instance_of_an_interrupted_run() {
+    let Some(t) = TestEnv::from_env("clean_removes_the_instance_of_an_interrupted_run") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = hello_recipe();
+    let settings = t.settings(tmp.path(), &recipe);
+
+    // A run whose driver was killed: run.json without an outcome, a pid that
+    // does not exist (above pid_max), and its build instance still there.
+    let run = RunDir::create(&settings.runs_dir()).unwrap();
+    run.write_json(
+        "run.json",
+        &RunRecord {
+            id: run.id.clone(),
+            artifact_name: ARTIFACT_NAME.into(),
+            started: "2026-11-24T15:00:00Z".into(),
+            finished: None,
+            outcome: None,
+            pid: 999_999_999,
+            artifact_id: None,
+            interrupted: false,
+        },
+    )
+    .unwrap();
+    let name = format!("sf-build-{}", run.id);
+    // And an instance of a run this data dir does not know: another data dir's
+    // build, maybe running now. Not ours to delete.
+    let foreign_run = format!("{}-other", run.id);
+    let foreign = format!("sf-build-{foreign_run}");
+    let _guards = [
+        DeleteInstance(name.clone()),
+        DeleteInstance(foreign.clone()),
+    ];
+    let lxc = Lxc::new(&settings);
+    let spec = |name: &str, run_id: &str| LaunchSpec {
+        image: t.plain_image.clone(),
+        name: name.into(),
+        storage_pool: Some(t.pool.clone()),
+        config: vec![(RUN_LABEL.into(), run_id.into())],
+        devices: Vec::new(),
+        ephemeral: false,
+    };
+    let (ours, theirs) = (spec(&name, &run.id), spec(&foreign, &foreign_run));
+    let (a, b) = tokio::join!(lxc.launch(&ours), lxc.launch(&theirs));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(
+        instances_of_run(&settings, &run.id).await,
+        vec![name.clone()]
+    );
+
+    let out = cli(&t, tmp.path(), &recipe, &["clean", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["instances_deleted"], serde_json::json!([name]));
+    assert!(lxc.instance(&name).await.unwrap().is_none());
+    assert!(lxc.instance(&foreign).await.unwrap().is_some());
+    let record = run.record().unwrap();
+    assert!(record.interrupted, "{record:?}");
+    assert!(record.outcome.is_some(), "{record:?}");
+}
