@@ -476,7 +476,7 @@ pub fn update_file(path: &Path, updates: &BTreeMap<String, String>) -> Result<()
             .map_err(|e| Error::io("creating the config directory", dir, e))?;
     }
     let text = toml::to_string(&file).expect("a table serializes");
-    crate::runs::write_atomic(path, text.as_bytes())
+    crate::fsutil::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]
