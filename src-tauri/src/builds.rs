@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use factory::events::{BuildEvent, EventRecord};
-use factory::pipeline::BuildOptions;
+use factory::pipeline::{BuildOptions, PackageOptions};
 use factory::request::BuildRequest;
 use factory::runs::Sink;
 use tauri::ipc::Channel;
@@ -33,6 +33,8 @@ pub async fn start_build(
         offline,
         verify,
         gzip: false,
+        // The package defaults: runtime tree only, stripped (as the CLI without flags).
+        package: PackageOptions::default(),
     };
     let settings = state.settings();
     let runs_dir = settings.runs_dir();
