@@ -36,3 +36,36 @@ ensure_rust() {
     fi
   fi
 }
+
+# Debian packages the desktop app builds and runs with (Tauri on WebKitGTK).
+APP_PACKAGES=(
+  build-essential pkg-config curl ca-certificates file
+  libwebkit2gtk-4.1-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
+)
+
+# What the GUI end-to-end tests add: a virtual X server, WebKit's WebDriver,
+# and ImageMagick's `import` to grab screenshots of the X display.
+GUI_TEST_PACKAGES=(xvfb webkit2gtk-driver imagemagick)
+
+# Node.js 20.19+ for Vite 8: the machine's if new enough, else the distro's
+# nodejs/npm to bootstrap and npm's `node` package (a Node.js 22 build) in
+# the user's data dir. Debian 12 and Ubuntu 24.04 ship Node.js 18.
+node_ok() {
+  command -v node >/dev/null 2>&1 &&
+    node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'
+}
+
+ensure_node() {
+  local prefix="${XDG_DATA_HOME:-$HOME/.local/share}/slurm-factory/node"
+  if [ -x "$prefix/node_modules/.bin/node" ] && ! node_ok; then
+    export PATH="$prefix/node_modules/.bin:$PATH"
+  fi
+  node_ok && command -v npm >/dev/null 2>&1 && return
+  command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
+  if ! node_ok; then
+    echo "Node.js $(node -p 'process.versions.node') is too old for Vite 8; installing Node.js 22 into $prefix"
+    npm install --prefix "$prefix" --no-audit --no-fund node@22
+    export PATH="$prefix/node_modules/.bin:$PATH"
+    node_ok || { echo "could not get Node.js 20.19 or newer; install it and run again" >&2; exit 1; }
+  fi
+}

@@ -22,6 +22,7 @@ const DELETING: &str = ".deleting-";
 
 /// One line of `artifacts list`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ArtifactSummary {
     pub id: String,
     pub name: String,
@@ -35,6 +36,7 @@ pub struct ArtifactSummary {
     /// Bytes of the unpacked tree.
     pub unpacked: u64,
     /// RFC 3339, UTC.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created: jiff::Timestamp,
     /// Verification ran and passed.
     pub verified: bool,
@@ -42,6 +44,7 @@ pub struct ArtifactSummary {
 
 /// A file inside an artifact's directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StoredFile {
     pub name: String,
     pub bytes: u64,
@@ -49,6 +52,7 @@ pub struct StoredFile {
 
 /// Everything about one artifact.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Artifact {
     pub id: String,
     pub dir: PathBuf,
@@ -90,6 +94,7 @@ impl Artifact {
 
 /// What `export` wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExportResult {
     pub id: String,
     pub path: PathBuf,

@@ -15,6 +15,7 @@ use crate::settings::Settings;
 pub const BASE_IMAGE_PREFIX: &str = "sf-base-";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum Layer {
     /// Prepared LXD images with build tools and Spack.
@@ -133,6 +134,7 @@ impl CacheDirs {
 
 /// One layer's footprint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LayerStatus {
     pub layer: Layer,
     pub description: String,

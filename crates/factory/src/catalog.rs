@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// One Slurm release series and the Spack version that builds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Release {
     /// The version users type: `25.05`.
     pub slurm: String,

@@ -4,6 +4,8 @@
 //! [`request::BuildRequest`] validation and read [`settings::Settings`].
 
 pub mod artifacts;
+#[cfg(feature = "ts")]
+pub mod bindings;
 pub mod cache;
 pub mod catalog;
 pub mod doctor;
@@ -15,6 +17,7 @@ pub mod layout;
 pub mod lxd;
 pub mod package;
 pub mod pipeline;
+pub mod plan;
 pub mod presets;
 pub mod progress;
 pub mod recipe;

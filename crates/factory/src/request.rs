@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 
 /// GPU support compiled into Slurm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum GpuVendor {
     /// NVIDIA, through NVML (`slurm+nvml`, `cuda_arch=`).
@@ -45,6 +46,7 @@ impl std::str::FromStr for GpuVendor {
 
 /// The compiler Spack builds with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum Compiler {
     /// The container's own gcc, taken as a Spack external (fast).
@@ -56,6 +58,7 @@ pub enum Compiler {
 
 /// A build request as the user (CLI flags, a preset file, the UI form) states it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct BuildRequest {
     /// `25.05`, `24.11`, … or a full Spack version such as `24-11-6-1`. Empty = default.
@@ -79,6 +82,7 @@ pub struct BuildRequest {
 
 /// The three kinds of package Slurm Factory builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase", tag = "kind", content = "vendor")]
 pub enum PackageType {
     /// CPU-optimized Slurm with hwloc, PMIx, slurmrestd and OpenMPI.
@@ -116,6 +120,7 @@ impl PackageType {
 
 /// Where the Slurm version came from in the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SlurmVersion {
     /// The short name (`24.11`) or, for versions outside the catalogue, the Spack version.
     pub name: String,
@@ -127,6 +132,7 @@ pub struct SlurmVersion {
 
 /// A request that passed validation; every field is safe to render and to pass as argv.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ResolvedRequest {
     pub slurm: SlurmVersion,
     pub package_type: PackageType,

@@ -15,6 +15,7 @@ use crate::events::{BuildEvent, EventRecord, Outcome};
 
 /// `run.json`: what a run is and how far it got.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RunRecord {
     pub id: String,
     pub artifact_name: String,
@@ -130,6 +131,72 @@ pub fn list(runs_root: &Path) -> Vec<RunRecord> {
     runs
 }
 
+/// A slice of `build.log`, for viewers that page through large logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LogPage {
+    pub lines: Vec<String>,
+    /// Where the next page starts (a byte offset at a line start).
+    pub next_offset: u64,
+    /// The file's size when read; `next_offset == size` means caught up.
+    pub size: u64,
+}
+
+/// Reads whole lines of a run's `build.log` from byte `offset`, about
+/// `max_bytes` of them; a line still being written is left for the next page.
+pub fn read_log(run: &RunDir, offset: u64, max_bytes: usize) -> Result<LogPage> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = run.file("build.log");
+    let io = |e| Error::io("reading a build log", &path, e);
+    let mut file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(LogPage {
+                lines: Vec::new(),
+                next_offset: 0,
+                size: 0,
+            })
+        }
+        Err(e) => return Err(io(e)),
+    };
+    let size = file.metadata().map_err(io)?.len();
+    let offset = offset.min(size);
+    file.seek(SeekFrom::Start(offset)).map_err(io)?;
+    let mut buf = Vec::with_capacity(max_bytes.min(size as usize));
+    file.take(max_bytes as u64)
+        .read_to_end(&mut buf)
+        .map_err(io)?;
+    let end = match buf.iter().rposition(|&b| b == b'\n') {
+        Some(i) => i + 1,
+        // One line longer than a page: hand it over whole rather than stall.
+        None if buf.len() == max_bytes => buf.len(),
+        None => 0,
+    };
+    let lines = String::from_utf8_lossy(&buf[..end])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    Ok(LogPage {
+        lines,
+        next_offset: offset + end as u64,
+        size,
+    })
+}
+
+/// A run's recorded events (everything but log lines), skipping a torn last line.
+pub fn read_events(run: &RunDir) -> Result<Vec<EventRecord>> {
+    let path = run.file("events.jsonl");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("reading run events", path, e)),
+    };
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
+}
+
 /// Receives every event of a run as it happens.
 pub type Sink = Arc<dyn Fn(&EventRecord) + Send + Sync>;
 
@@ -235,6 +302,23 @@ mod tests {
         assert!(events.contains("stage_started"));
         let log = std::fs::read_to_string(run.file("build.log")).unwrap();
         assert_eq!(log, "[install] ==> Installing lz4\n");
+    }
+
+    #[test]
+    fn logs_are_read_in_pages_of_whole_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunDir::create(tmp.path()).unwrap();
+        assert_eq!(read_log(&run, 0, 100).unwrap().lines.len(), 0);
+        std::fs::write(run.file("build.log"), "alpha\nbeta\ngamma\npartial").unwrap();
+        let p1 = read_log(&run, 0, 12).unwrap();
+        assert_eq!(p1.lines, ["alpha", "beta"]);
+        let p2 = read_log(&run, p1.next_offset, 1000).unwrap();
+        assert_eq!(p2.lines, ["gamma"]);
+        assert_eq!(p2.next_offset, 17);
+        assert_eq!(p2.size, 24);
+        let long = read_log(&run, 0, 3).unwrap();
+        assert_eq!(long.lines, ["alp"]);
+        assert_eq!(long.next_offset, 3);
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub struct Settings {
 
 /// Where one effective value came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", content = "from", rename_all = "lowercase")]
 pub enum Source {
     Default,
@@ -240,12 +241,23 @@ pub struct Loaded {
 
 /// One row of `config show`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Entry {
     pub key: &'static str,
     pub value: Option<String>,
     pub source: Source,
     pub env: String,
     pub description: &'static str,
+}
+
+/// Everything a settings screen shows: `config show --json` and the app's Settings page.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Overview {
+    pub config_path: PathBuf,
+    pub config_exists: bool,
+    pub settings: Vec<Entry>,
+    pub warnings: Vec<String>,
 }
 
 impl Loaded {
@@ -272,6 +284,15 @@ impl Loaded {
                 description,
             })
             .collect()
+    }
+
+    pub fn overview(&self) -> Overview {
+        Overview {
+            config_path: self.config_path.clone(),
+            config_exists: self.config_exists,
+            settings: self.entries(),
+            warnings: self.warnings.clone(),
+        }
     }
 
     /// Applies a command-line flag on top of everything else.
@@ -411,6 +432,53 @@ pub fn load(dirs: &XdgDirs, vars: &BTreeMap<String, String>) -> Result<Loaded> {
     })
 }
 
+/// Writes `updates` (key → value as typed in a form; empty unsets an optional
+/// path) into the config file at `path`, keeping the file's other keys. The
+/// result is validated as a whole before anything is written, and written
+/// atomically, so a bad value never leaves a broken file behind.
+pub fn update_file(path: &Path, updates: &BTreeMap<String, String>) -> Result<()> {
+    let malformed = |message: String| Error::ConfigMalformed {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut file: toml::Table = match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .parse()
+            .map_err(|e: toml::de::Error| malformed(e.message().to_string()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+        Err(source) => {
+            return Err(Error::ConfigUnreadable {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    for (key, raw) in updates {
+        let invalid = |reason: String| Error::InvalidValue {
+            what: "setting",
+            value: format!("{key} = {raw}"),
+            reason,
+        };
+        let kind = key_kind(key).ok_or_else(|| invalid("no setting has this name".into()))?;
+        set_value(&mut file, key, kind, raw).map_err(invalid)?;
+    }
+    // Any complete set of defaults shows whether the file's values are valid.
+    let dirs = XdgDirs {
+        config: "/".into(),
+        data: "/".into(),
+        cache: "/".into(),
+    };
+    let mut merged = toml::Table::try_from(Settings::defaults(&dirs)).expect("defaults serialize");
+    merged.extend(file.clone());
+    finish(merged).map_err(malformed)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io("creating the config directory", dir, e))?;
+    }
+    let text = toml::to_string(&file).expect("a table serializes");
+    crate::fsutil::write_atomic(path, text.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,6 +546,31 @@ mod tests {
             .unwrap();
         assert_eq!(entry.source, Source::Flag("--project-name".into()));
         assert_eq!(entry.env, "SLURM_FACTORY_LXD_PROJECT");
+    }
+
+    #[test]
+    fn update_file_keeps_other_keys_and_refuses_bad_values() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = dirs(tmp.path());
+        let file = d.config.join("config.toml");
+        let set = |pairs: &[(&str, &str)]| update_file(&file, &vars(pairs));
+        set(&[("image", "debian-12"), ("templates_dir", "/srv/t")]).unwrap();
+        set(&[("storage_pool", "fast"), ("templates_dir", "")]).unwrap();
+        let loaded = load(&d, &vars(&[])).unwrap();
+        assert_eq!(loaded.settings.image, "debian-12");
+        assert_eq!(loaded.settings.storage_pool, "fast");
+        assert_eq!(loaded.settings.templates_dir, None);
+
+        let before = std::fs::read_to_string(&file).unwrap();
+        for bad in [
+            ("image", "ubuntu; rm -rf /"),
+            ("cache_dir", "relative"),
+            ("min_free_disk_mib", "lots"),
+            ("imgae", "x"),
+        ] {
+            assert!(set(&[bad]).is_err(), "{bad:?}");
+        }
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
     }
 
     #[test]

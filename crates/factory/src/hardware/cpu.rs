@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// The compiler Spack builds with, whose version decides which targets it can optimize for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Toolchain {
     /// archspec's compiler name: `gcc`, `clang`, …
     pub name: String,
@@ -39,6 +40,7 @@ impl std::fmt::Display for Toolchain {
 
 /// The flags a compiler needs to optimize for one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TargetFlags {
     pub target: String,
     pub compiler: Toolchain,
@@ -50,6 +52,7 @@ pub struct TargetFlags {
 
 /// What the host CPU is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CpuInfo {
     /// `x86_64`, `aarch64`, …
     pub arch: String,

@@ -35,6 +35,7 @@ pub enum NvmlSource {
 
 /// Whether Slurm Factory can build GPU support for a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum GpuSupport {
     /// A CUDA or ROCm package can target it; `arch` is set.
@@ -47,6 +48,7 @@ pub enum GpuSupport {
 
 /// One GPU or accelerator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GpuInfo {
     /// `0000:18:00.0`.
     pub pci_address: String,

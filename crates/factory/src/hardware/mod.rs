@@ -85,6 +85,7 @@ impl Roots {
 
 /// What this machine is and what to build for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HostReport {
     pub cpu: CpuInfo,
     pub gpus: Vec<GpuInfo>,

@@ -10,6 +10,7 @@ use crate::request::GpuVendor;
 
 /// A suggested value and one line on why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Suggestion<T> {
     pub value: T,
     pub reason: String,
@@ -17,6 +18,7 @@ pub struct Suggestion<T> {
 
 /// The package to build: the default (CPU) package, or GPU support for a vendor and archs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PackageChoice {
     /// `None`: the default package.
     pub gpu: Option<GpuVendor>,
@@ -35,6 +37,7 @@ impl PackageChoice {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Suggestions {
     /// The best Spack target for this host that the build compiler supports.
     pub target: Suggestion<String>,

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 const ZSTD_LEVEL: i32 = 19;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ArchiveFormat {
     /// `.tar.zst`, the default.

@@ -217,6 +217,7 @@ pub struct Inspection {
 
 /// The rendered form kept in the manifest.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InspectionSummary {
     pub elf_files: usize,
     pub problems: Vec<String>,

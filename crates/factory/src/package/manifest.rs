@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 pub const MANIFEST_FILE: &str = "manifest.json";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Manifest {
     /// Package name, also the archive's top directory: `slurm-<version>-<type>-<target>`.
     pub name: String,
@@ -33,6 +34,7 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_arch: Option<String>,
     /// RFC 3339, UTC.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created: jiff::Timestamp,
     /// slurm-factory's version.
     pub tool_version: String,
@@ -55,6 +57,7 @@ pub struct Manifest {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Sizes {
     /// Bytes of the unpacked tree.
     pub unpacked: u64,
@@ -64,6 +67,7 @@ pub struct Sizes {
 
 /// An archive as the manifest names it: by file name, relative to the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ArchiveEntry {
     pub file: String,
     pub format: ArchiveFormat,
@@ -87,18 +91,21 @@ impl From<&ArchiveFile> for ArchiveEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StageTiming {
     pub stage: String,
     pub seconds: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VerifyResult {
     pub passed: bool,
     pub checks: Vec<VerifyCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VerifyCheck {
     pub name: String,
     pub passed: bool,

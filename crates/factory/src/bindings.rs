@@ -1,0 +1,99 @@
+//! TypeScript declarations of every type the desktop app exchanges with the
+//! engine, so the UI and the engine cannot drift apart: a test fails when
+//! `ui/src/lib/bindings.ts` differs from what these types generate.
+
+use ts_rs::{Config, TS};
+
+/// The contents of `ui/src/lib/bindings.ts`.
+pub fn typescript() -> String {
+    // JSON numbers: u64 fields (milliseconds, sizes) stay far below 2^53.
+    let cfg = Config::new().with_large_int("number");
+    let mut out = String::from(
+        "// Generated from the engine's Rust types (crates/factory/src/bindings.rs).\n\
+         // Do not edit: run `UPDATE_BINDINGS=1 cargo test -p factory --features ts bindings`.\n\n",
+    );
+    macro_rules! export {
+        ($($t:ty),* $(,)?) => {$(
+            out.push_str("export ");
+            out.push_str(&<$t as TS>::decl(&cfg));
+            out.push_str("\n\n");
+        )*};
+    }
+    use crate::{
+        artifacts, cache, catalog, doctor, error, events, hardware, package, plan, request, runs,
+        settings,
+    };
+    export!(
+        error::ExitKind,
+        error::ErrorReport,
+        events::Stage,
+        events::Stream,
+        events::StageOutcome,
+        events::Outcome,
+        events::BuildEvent,
+        events::EventRecord,
+        catalog::Release,
+        request::GpuVendor,
+        request::Compiler,
+        request::BuildRequest,
+        request::PackageType,
+        request::SlurmVersion,
+        request::ResolvedRequest,
+        plan::Plan,
+        plan::PlanRow,
+        doctor::Status,
+        doctor::Check,
+        doctor::Report,
+        settings::Source,
+        settings::Entry,
+        settings::Overview,
+        runs::RunRecord,
+        runs::LogPage,
+        hardware::HostReport,
+        hardware::CpuInfo,
+        hardware::TargetFlags,
+        hardware::Toolchain,
+        hardware::GpuInfo,
+        hardware::GpuSupport,
+        hardware::Suggestions,
+        hardware::Suggestion<String>,
+        hardware::PackageChoice,
+        artifacts::ArtifactSummary,
+        artifacts::StoredFile,
+        artifacts::Artifact,
+        artifacts::ExportResult,
+        package::Manifest,
+        package::Sizes,
+        package::ArchiveEntry,
+        package::StageTiming,
+        package::VerifyResult,
+        package::VerifyCheck,
+        package::InspectionSummary,
+        package::ArchiveFormat,
+        serde_json::Value,
+        cache::Layer,
+        cache::LayerStatus,
+    );
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bindings_file_is_fresh() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/bindings.ts");
+        let fresh = super::typescript();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &fresh).unwrap();
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            current == fresh,
+            "{} is stale: run `UPDATE_BINDINGS=1 cargo test -p factory --features ts bindings`",
+            path.display()
+        );
+    }
+}

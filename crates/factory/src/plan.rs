@@ -1,0 +1,140 @@
+//! What a build would do, before it does it: the resolved request plus the
+//! settings it would run with. The CLI's `plan` and the app's live preview
+//! show the same thing.
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::request::{BuildRequest, Compiler, Defaults, ResolvedRequest};
+use crate::settings::Settings;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Plan {
+    pub artifact_name: String,
+    pub request: ResolvedRequest,
+    /// One line on what the package contains.
+    pub summary: String,
+    /// One line per choice, for people: `("Target", "zen3 (suggested for this machine)")`.
+    pub rows: Vec<PlanRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PlanRow {
+    pub label: String,
+    pub value: String,
+}
+
+/// Checks `request` and describes the build it asks for.
+pub fn plan(request: &BuildRequest, defaults: &Defaults, settings: &Settings) -> Result<Plan> {
+    let resolved = request.resolve(defaults)?;
+    let origin = if resolved.target_from_user {
+        "your choice"
+    } else {
+        "suggested for this machine"
+    };
+    let version_note = if resolved.slurm.cataloged {
+        ""
+    } else {
+        " (not in the catalogue: Spack must know this version)"
+    };
+    let row = |label: &str, value: String| PlanRow {
+        label: label.into(),
+        value,
+    };
+    let s = settings;
+    let rows = vec![
+        row(
+            "Slurm",
+            format!(
+                "{} (Spack slurm@{}){version_note}",
+                resolved.slurm.name, resolved.slurm.spack
+            ),
+        ),
+        row(
+            "Package",
+            format!(
+                "{}: {}",
+                resolved.package_type.label(),
+                resolved.package_type.summary()
+            ),
+        ),
+        row("Target", format!("{} ({origin})", resolved.target)),
+        row(
+            "GPU arch",
+            if resolved.gpu_arch.is_empty() {
+                "-".into()
+            } else {
+                resolved.gpu_arch.join(", ")
+            },
+        ),
+        row("Jobs", resolved.jobs.to_string()),
+        row(
+            "Compiler",
+            match resolved.compiler {
+                Compiler::System => "system gcc".into(),
+                Compiler::SpackGcc => "gcc built by Spack".into(),
+            },
+        ),
+        row(
+            "Spack",
+            format!("{} with packages {}", s.spack_ref, s.spack_packages_ref),
+        ),
+        row(
+            "LXD",
+            format!(
+                "image {} in project {} on {}, pool {}",
+                s.image, s.lxd_project, s.lxd_remote, s.storage_pool
+            ),
+        ),
+    ];
+    Ok(Plan {
+        artifact_name: resolved.artifact_name(),
+        summary: resolved.package_type.summary().into(),
+        request: resolved,
+        rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::GpuVendor;
+    use crate::settings::XdgDirs;
+
+    #[test]
+    fn plan_describes_the_resolved_request() {
+        let dirs = XdgDirs {
+            config: "/c".into(),
+            data: "/d".into(),
+            cache: "/k".into(),
+        };
+        let settings = Settings::defaults(&dirs);
+        let defaults = Defaults {
+            target: "x86_64_v3".into(),
+            jobs: 8,
+            gpu: None,
+        };
+        let req = BuildRequest {
+            slurm_version: "24.11".into(),
+            gpu: Some(GpuVendor::Cuda),
+            gpu_arch: vec!["80".into()],
+            ..Default::default()
+        };
+        let p = plan(&req, &defaults, &settings).unwrap();
+        assert_eq!(p.artifact_name, "slurm-24.11-cuda-x86_64_v3");
+        let value = |l: &str| p.rows.iter().find(|r| r.label == l).unwrap().value.clone();
+        assert_eq!(value("Target"), "x86_64_v3 (suggested for this machine)");
+        assert_eq!(value("GPU arch"), "80");
+        assert_eq!(value("Jobs"), "8");
+        assert!(value("LXD").contains("ubuntu:24.04"));
+
+        let bad = BuildRequest {
+            minimal: true,
+            gpu: Some(GpuVendor::Rocm),
+            ..Default::default()
+        };
+        assert!(plan(&bad, &defaults, &settings).is_err());
+    }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Quick start: on a fresh Debian/Ubuntu machine, installs what the desktop
+# app needs (Debian packages, Rust if missing, npm packages), builds the UI
+# and the app, and starts it. Run it again to rebuild and start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+step "system packages for the app"
+ensure_packages "${APP_PACKAGES[@]}"
+
+ensure_rust
+ensure_node
+
+step "UI"
+(cd ui && npm ci --no-audit --no-fund && npm run build)
+
+step "app"
+cargo build -p slurm-factory-app --release --locked
+
+step "starting Slurm Factory"
+exec target/release/slurm-factory-app "$@"

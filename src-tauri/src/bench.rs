@@ -1,0 +1,78 @@
+//! Benchmark only (cargo feature `bench`): streams synthetic build log lines
+//! through the same batching and channel as a real build, so the page's lag
+//! and this process's memory can be measured at a known rate.
+
+use std::time::{Duration, Instant};
+
+use factory::events::{BuildEvent, EventRecord, Stage, Stream};
+use serde::Serialize;
+use tauri::ipc::Channel;
+
+use crate::batch;
+
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    lines: u64,
+    seconds: f64,
+    rss_start_kib: u64,
+    rss_end_kib: u64,
+    /// The process's peak resident memory (VmHWM).
+    rss_peak_kib: u64,
+}
+
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Sends `lines` log lines at `rate` lines per second, in 10 ms steps.
+#[tauri::command]
+pub async fn bench_stream(
+    lines: u64,
+    rate: u64,
+    on_events: Channel<Vec<EventRecord>>,
+) -> BenchReport {
+    let rss_start_kib = status_kib("VmRSS:");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let forwarder = tokio::spawn(batch::forward(rx, batch::PERIOD, move |b| {
+        let _ = on_events.send(b);
+    }));
+    let start = Instant::now();
+    let per_step = (rate / 100).max(1);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut sent = 0;
+    while sent < lines {
+        tick.tick().await;
+        for _ in 0..per_step.min(lines - sent) {
+            let line = if sent % 10 == 0 {
+                format!("\x1b[0;94m==>\x1b[0m Installing pkg-{sent} [{sent}/{lines}]")
+            } else {
+                format!("  libtool: compile: gcc -O2 -march=znver2 -c src/common/obj_{sent}.c -fPIC -o .libs/obj_{sent}.o")
+            };
+            let _ = tx.send(EventRecord {
+                t_ms: start.elapsed().as_millis() as u64,
+                event: BuildEvent::Log {
+                    stage: Stage::Install,
+                    stream: Stream::Stdout,
+                    line,
+                },
+            });
+            sent += 1;
+        }
+    }
+    drop(tx);
+    let _ = forwarder.await;
+    BenchReport {
+        lines,
+        seconds: start.elapsed().as_secs_f64(),
+        rss_start_kib,
+        rss_end_kib: status_kib("VmRSS:"),
+        rss_peak_kib: status_kib("VmHWM:"),
+    }
+}

@@ -1,0 +1,107 @@
+//! Builds started from the window: each runs the engine's pipeline on the
+//! async runtime and streams its events to the page over a channel.
+
+use std::sync::{Arc, Mutex};
+
+use factory::events::{BuildEvent, EventRecord};
+use factory::pipeline::{BuildOptions, PackageOptions};
+use factory::request::BuildRequest;
+use factory::runs::Sink;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, State};
+use tokio_util::sync::CancellationToken;
+
+use crate::batch;
+use crate::commands::{report, CmdResult};
+use crate::state::AppState;
+
+/// Starts a build and returns its run id once the engine created the run;
+/// events follow on `on_events` in batches until `run_finished`.
+#[tauri::command]
+pub async fn start_build(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    request: BuildRequest,
+    keep_on_failure: bool,
+    offline: bool,
+    verify: bool,
+    on_events: Channel<Vec<EventRecord>>,
+) -> CmdResult<String> {
+    let options = BuildOptions {
+        request: request.resolve(&state.defaults).map_err(report)?,
+        keep_on_failure,
+        offline,
+        verify,
+        gzip: false,
+        // The package defaults: runtime tree only, stripped (as the CLI without flags).
+        package: PackageOptions::default(),
+    };
+    let settings = state.settings();
+    let runs_dir = settings.runs_dir();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<EventRecord>();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<String>();
+    let started_tx = Mutex::new(Some(started_tx));
+    let sink: Sink = Arc::new(move |rec: &EventRecord| {
+        if let BuildEvent::RunStarted { run_id, .. } = &rec.event {
+            if let Some(t) = started_tx.lock().expect("start lock").take() {
+                let _ = t.send(run_id.clone());
+            }
+        }
+        let _ = tx.send(rec.clone());
+    });
+    let forwarder = tauri::async_runtime::spawn(batch::forward(rx, batch::PERIOD, move |b| {
+        // A closed window is no reason to stop the build; its record stays on disk.
+        let _ = on_events.send(b);
+    }));
+    let cancel = CancellationToken::new();
+    let task = tauri::async_runtime::spawn({
+        let cancel = cancel.clone();
+        async move { factory::pipeline::build(&settings, options, sink, cancel).await }
+    });
+
+    // The sink (and with it `started_tx`) is dropped when the build returns,
+    // so no run id means the build failed before it created a run.
+    let Ok(run_id) = started_rx.await else {
+        let result = task.await.map_err(|e| {
+            report(factory::Error::io(
+                "running the build",
+                runs_dir,
+                std::io::Error::other(e.to_string()),
+            ))
+        })?;
+        let _ = forwarder.await;
+        return match result {
+            Err(e) => Err(report(e)),
+            Ok(_) => unreachable!("the pipeline reports run_started before it can succeed"),
+        };
+    };
+    state
+        .builds
+        .lock()
+        .expect("builds lock")
+        .insert(run_id.clone(), cancel);
+    let id = run_id.clone();
+    tauri::async_runtime::spawn(async move {
+        let _ = task.await;
+        let _ = forwarder.await;
+        app.state::<AppState>()
+            .builds
+            .lock()
+            .expect("builds lock")
+            .remove(&id);
+    });
+    Ok(run_id)
+}
+
+/// Stops a running build: the engine stops the running step, deletes its
+/// instances and keeps nothing in the artifact store.
+#[tauri::command]
+pub fn cancel_build(state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    match state.builds.lock().expect("builds lock").get(&id) {
+        Some(token) => {
+            token.cancel();
+            Ok(())
+        }
+        None => Err(report(factory::Error::RunNotFound { id })),
+    }
+}

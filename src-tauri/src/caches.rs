@@ -1,0 +1,39 @@
+//! The cache layers: their sizes and cleaning them.
+
+use factory::cache::{Layer, LayerStatus};
+use factory::lxd::Lxc;
+use tauri::State;
+
+use crate::commands::{report, CmdResult};
+use crate::state::AppState;
+
+#[tauri::command]
+pub async fn cache_status(state: State<'_, AppState>) -> CmdResult<Vec<LayerStatus>> {
+    let settings = state.settings();
+    factory::cache::status(&settings, &Lxc::new(&settings))
+        .await
+        .map_err(report)
+}
+
+/// Empties one layer; returns the bytes freed.
+#[tauri::command]
+pub async fn cache_clean(state: State<'_, AppState>, layer: Layer) -> CmdResult<u64> {
+    let settings = state.settings();
+    factory::cache::clean(&settings, &Lxc::new(&settings), layer)
+        .await
+        .map_err(report)
+}
+
+/// Empties every layer; returns the bytes freed.
+#[tauri::command]
+pub async fn cache_clean_all(state: State<'_, AppState>) -> CmdResult<u64> {
+    let settings = state.settings();
+    let lxc = Lxc::new(&settings);
+    let mut freed = 0;
+    for layer in Layer::ALL {
+        freed += factory::cache::clean(&settings, &lxc, layer)
+            .await
+            .map_err(report)?;
+    }
+    Ok(freed)
+}

@@ -1,0 +1,220 @@
+//! The commands the web page calls. Each is a thin translation onto the
+//! engine; errors reach the page as `ErrorReport`s (message + hint).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use factory::artifacts::{Artifact, ArtifactSummary, ExportResult, Store};
+use factory::doctor::Report;
+use factory::error::ErrorReport;
+use factory::events::EventRecord;
+use factory::hardware::HostReport;
+use factory::plan::Plan;
+use factory::request::BuildRequest;
+use factory::runs::{LogPage, RunDir, RunRecord};
+use factory::settings::Overview;
+use tauri::{AppHandle, State};
+use tauri_plugin_dialog::DialogExt;
+use tauri_plugin_opener::OpenerExt;
+
+use crate::state::AppState;
+
+pub type CmdResult<T> = Result<T, ErrorReport>;
+
+pub fn report(e: factory::Error) -> ErrorReport {
+    ErrorReport::from(&e)
+}
+
+/// The largest log page one call returns; the viewer asks again for more.
+const MAX_LOG_PAGE: usize = 4 << 20;
+
+#[tauri::command]
+pub async fn doctor(state: State<'_, AppState>) -> CmdResult<Report> {
+    Ok(factory::doctor::run(&state.settings()).await)
+}
+
+/// This machine's CPU, GPUs and the suggested target, package and jobs.
+#[tauri::command]
+pub fn detect(state: State<'_, AppState>) -> HostReport {
+    state.host.clone()
+}
+
+#[tauri::command]
+pub fn plan(state: State<'_, AppState>, request: BuildRequest) -> CmdResult<Plan> {
+    factory::plan::plan(&request, &state.defaults, &state.settings()).map_err(report)
+}
+
+/// The Slurm releases the catalogue knows, newest first.
+#[tauri::command]
+pub fn releases() -> Vec<factory::catalog::Release> {
+    factory::catalog::releases().to_vec()
+}
+
+#[tauri::command]
+pub fn settings_get(state: State<'_, AppState>) -> CmdResult<Overview> {
+    Ok(state.loaded().overview())
+}
+
+/// Writes the changed keys to the config file and reloads everything.
+#[tauri::command]
+pub fn settings_set(
+    state: State<'_, AppState>,
+    updates: BTreeMap<String, String>,
+) -> CmdResult<Overview> {
+    let path = state.loaded().config_path;
+    factory::settings::update_file(&path, &updates).map_err(report)?;
+    Ok(state.reload().map_err(report)?.overview())
+}
+
+/// Asks where to save (native dialog) and writes the preset; `None` = the user cancelled.
+#[tauri::command]
+pub async fn preset_save(app: AppHandle, request: BuildRequest) -> CmdResult<Option<String>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Save build preset")
+        .add_filter("Build preset (YAML)", &["yaml", "yml"])
+        .set_file_name("slurm-preset.yaml")
+        .save_file(move |p| {
+            let _ = tx.send(p);
+        });
+    let Some(path) = chosen_path(rx.await.ok().flatten())? else {
+        return Ok(None);
+    };
+    factory::presets::save(&path, &request).map_err(report)?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Asks for a preset file (native dialog) and reads it; `None` = the user cancelled.
+#[tauri::command]
+pub async fn preset_load(app: AppHandle) -> CmdResult<Option<BuildRequest>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Load build preset")
+        .add_filter("Build preset (YAML)", &["yaml", "yml"])
+        .pick_file(move |p| {
+            let _ = tx.send(p);
+        });
+    let Some(path) = chosen_path(rx.await.ok().flatten())? else {
+        return Ok(None);
+    };
+    factory::presets::load(&path).map(Some).map_err(report)
+}
+
+fn chosen_path(p: Option<tauri_plugin_dialog::FilePath>) -> CmdResult<Option<PathBuf>> {
+    p.map(|p| {
+        p.into_path().map_err(|e| {
+            report(factory::Error::InvalidValue {
+                what: "chosen file",
+                value: String::new(),
+                reason: e.to_string(),
+            })
+        })
+    })
+    .transpose()
+}
+
+#[tauri::command]
+pub fn runs_list(state: State<'_, AppState>) -> CmdResult<Vec<RunRecord>> {
+    Ok(factory::runs::list(&state.settings().runs_dir()))
+}
+
+/// A run's stage events (no log lines), to draw its timeline.
+#[tauri::command]
+pub fn run_events(state: State<'_, AppState>, id: String) -> CmdResult<Vec<EventRecord>> {
+    let run = RunDir::open(&state.settings().runs_dir(), &id).map_err(report)?;
+    factory::runs::read_events(&run).map_err(report)
+}
+
+/// A page of a run's `build.log` from byte `offset`.
+#[tauri::command]
+pub fn run_log(
+    state: State<'_, AppState>,
+    id: String,
+    offset: u64,
+    max_bytes: usize,
+) -> CmdResult<LogPage> {
+    let run = RunDir::open(&state.settings().runs_dir(), &id).map_err(report)?;
+    factory::runs::read_log(&run, offset, max_bytes.clamp(1, MAX_LOG_PAGE)).map_err(report)
+}
+
+fn store(state: &AppState) -> Store {
+    Store::new(state.settings().artifacts_dir())
+}
+
+#[tauri::command]
+pub fn artifacts_list(state: State<'_, AppState>) -> CmdResult<Vec<ArtifactSummary>> {
+    store(&state).list().map_err(report)
+}
+
+#[tauri::command]
+pub fn artifact_show(state: State<'_, AppState>, id: String) -> CmdResult<Artifact> {
+    store(&state).show(&id).map_err(report)
+}
+
+/// Asks where to save (native dialog, which itself asks before replacing a
+/// file), then copies the archive there and re-verifies its sha256.
+/// `None` = the user cancelled.
+#[tauri::command]
+pub async fn artifact_export(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: String,
+) -> CmdResult<Option<ExportResult>> {
+    let store = store(&state);
+    let artifact = store.show(&id).map_err(report)?;
+    let suggested = artifact
+        .manifest
+        .archives
+        .first()
+        .map(|a| a.file.clone())
+        .unwrap_or_else(|| format!("{}.tar.zst", artifact.manifest.name));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Export package")
+        .set_file_name(&suggested)
+        .save_file(move |p| {
+            let _ = tx.send(p);
+        });
+    let Some(path) = chosen_path(rx.await.ok().flatten())? else {
+        return Ok(None);
+    };
+    // The dialog asked before replacing a file: that is the user's consent.
+    tauri::async_runtime::spawn_blocking(move || store.export(&id, &path, true))
+        .await
+        .map_err(|e| {
+            report(factory::Error::io(
+                "exporting",
+                PathBuf::new(),
+                std::io::Error::other(e.to_string()),
+            ))
+        })?
+        .map(Some)
+        .map_err(report)
+}
+
+/// Shows the artifact's files in the desktop's file manager.
+#[tauri::command]
+pub fn artifact_reveal(app: AppHandle, state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    let artifact = store(&state).show(&id).map_err(report)?;
+    let target = artifact
+        .manifest
+        .archives
+        .first()
+        .map(|a| artifact.dir.join(&a.file))
+        .unwrap_or(artifact.dir);
+    app.opener().reveal_item_in_dir(&target).map_err(|e| {
+        report(factory::Error::io(
+            "showing in the file manager",
+            target,
+            std::io::Error::other(e.to_string()),
+        ))
+    })
+}
+
+#[tauri::command]
+pub fn artifact_delete(state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    store(&state).delete(&id).map_err(report)
+}

@@ -1,0 +1,46 @@
+//! What the app keeps between commands.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+
+use factory::hardware::HostReport;
+use factory::request::Defaults;
+use factory::settings::{Loaded, Settings};
+use tokio_util::sync::CancellationToken;
+
+pub struct AppState {
+    loaded: RwLock<Loaded>,
+    /// This machine's CPU and GPUs and what to build for them, detected once.
+    pub host: HostReport,
+    /// Host-derived defaults for requests that leave target and jobs open.
+    pub defaults: Defaults,
+    /// Builds in flight, by run id, with the token that stops each.
+    pub builds: Mutex<HashMap<String, CancellationToken>>,
+}
+
+impl AppState {
+    pub fn load() -> factory::Result<AppState> {
+        let host = factory::hardware::detect();
+        Ok(AppState {
+            loaded: RwLock::new(Loaded::from_environment()?),
+            defaults: Defaults::from_suggestions(&host.suggestions),
+            host,
+            builds: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn loaded(&self) -> Loaded {
+        self.loaded.read().expect("settings lock").clone()
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.loaded.read().expect("settings lock").settings.clone()
+    }
+
+    /// Re-reads the config file and environment after the user changed settings.
+    pub fn reload(&self) -> factory::Result<Loaded> {
+        let fresh = Loaded::from_environment()?;
+        *self.loaded.write().expect("settings lock") = fresh.clone();
+        Ok(fresh)
+    }
+}

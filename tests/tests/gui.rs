@@ -1,0 +1,925 @@
+//! The desktop app driven as a person uses it: the real binary in a real
+//! WebKitGTK window under Xvfb, over WebDriver (tauri-driver in front of
+//! WebKitWebDriver). Screenshots of every screen go to docs/screenshots/.
+//!
+//! Needs: Xvfb, WebKitWebDriver (Debian's webkit2gtk-driver), tauri-driver,
+//! ImageMagick's `import`, and the app built (`scripts/gui-test.sh` does all
+//! of it). Without them the test says so and passes, unless
+//! SLURM_FACTORY_REQUIRE_GUI=1 (set by the script) makes that a failure.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use factory::events::{BuildEvent, Outcome, Stage, StageOutcome, Stream};
+use factory::runs::{Emitter, RunDir, RunRecord};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child started in its own process group, ended (group and all) on drop.
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let pgid = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &pgid]).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_group(cmd: &mut Command) -> Group {
+    use std::os::unix::process::CommandExt;
+    Group(
+        cmd.process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}")),
+    )
+}
+
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An X server of our own on the first free display from :90.
+fn start_xvfb() -> (Group, String) {
+    let n = (90..200)
+        .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+        .expect("a free X display");
+    let display = format!(":{n}");
+    let xvfb = spawn_group(
+        Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let socket = format!("/tmp/.X11-unix/X{n}");
+    wait_until("Xvfb", || Path::new(&socket).exists());
+    (xvfb, display)
+}
+
+struct Gui {
+    client: Client,
+    display: String,
+    shots: PathBuf,
+    _driver: Group,
+    _xvfb: Group,
+}
+
+impl Gui {
+    /// Grabs the whole X screen: WebKitWebDriver's own screenshot hangs under Xvfb.
+    fn screenshot(&self, name: &str) {
+        let path = self.shots.join(format!("{name}.png"));
+        let status = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(&path)
+            .status()
+            .expect("running ImageMagick's import");
+        assert!(status.success(), "screenshot {name} failed");
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            size > 10_000,
+            "screenshot {name} is suspiciously small ({size} B)"
+        );
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Polls `script` (a function body returning a value) until `ok` accepts it.
+    async fn eventually<T: serde::de::DeserializeOwned + std::fmt::Debug>(
+        &self,
+        what: &str,
+        script: &str,
+        ok: impl Fn(&T) -> bool,
+    ) -> T {
+        self.eventually_within(WAIT, what, script, ok).await
+    }
+
+    async fn eventually_within<T: serde::de::DeserializeOwned + std::fmt::Debug>(
+        &self,
+        wait: Duration,
+        what: &str,
+        script: &str,
+        ok: impl Fn(&T) -> bool,
+    ) -> T {
+        let start = Instant::now();
+        loop {
+            let v = self.client.execute(script, vec![]).await.unwrap();
+            let last: Option<T> = serde_json::from_value(v).ok();
+            if let Some(v) = last {
+                if ok(&v) {
+                    return v;
+                }
+                if start.elapsed() > wait {
+                    panic!("timed out waiting for {what}; last value {v:?}");
+                }
+            } else if start.elapsed() > wait {
+                panic!("timed out waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn page_title(&self) -> String {
+        self.text("main h1").await
+    }
+
+    async fn go(&self, page: &str, title: &str) {
+        self.click(&format!("[data-testid=nav-{page}]")).await;
+        let t = title.to_string();
+        self.eventually::<String>(
+            &format!("the {page} page"),
+            "return document.querySelector('main h1')?.textContent ?? ''",
+            move |h| *h == t,
+        )
+        .await;
+    }
+
+    async fn press(&self, keys: Vec<KeyAction>) {
+        let actions = KeyActions::new("keyboard".into());
+        let actions = keys.into_iter().fold(actions, |a, k| a.then(k));
+        self.client.perform_actions(actions).await.unwrap();
+    }
+}
+
+/// Starts Xvfb, tauri-driver and the app with its own HOME; `None` when a
+/// tool is missing (and that is allowed).
+async fn start(home: &Path) -> Option<Gui> {
+    start_with(home, &[]).await
+}
+
+/// Like [`start`], with `SLURM_FACTORY_*` settings for the app.
+async fn start_with(home: &Path, env: &[(&str, String)]) -> Option<Gui> {
+    let app = repo_root().join("target/debug/slurm-factory-app");
+    let required = std::env::var_os("SLURM_FACTORY_REQUIRE_GUI").is_some();
+    let mut missing: Vec<String> = ["Xvfb", "WebKitWebDriver", "tauri-driver", "import"]
+        .iter()
+        .filter(|t| which(t).is_none())
+        .map(|t| t.to_string())
+        .collect();
+    if !app.is_file() {
+        missing.push(app.display().to_string());
+    }
+    if !missing.is_empty() {
+        let msg = format!(
+            "GUI test SKIPPED: missing {}; run scripts/gui-test.sh",
+            missing.join(", ")
+        );
+        assert!(!required, "{msg}");
+        eprintln!("{msg}");
+        return None;
+    }
+
+    let (xvfb, display) = start_xvfb();
+    let port = free_port();
+    let native_port = free_port();
+    let mut cmd = Command::new("tauri-driver");
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--native-port",
+        &native_port.to_string(),
+    ])
+    .env("DISPLAY", &display)
+    .env("HOME", home)
+    .env("XDG_CONFIG_HOME", home.join(".config"))
+    .env("XDG_DATA_HOME", home.join(".local/share"))
+    .env("XDG_CACHE_HOME", home.join(".cache"))
+    // Software rendering: Xvfb has no GPU.
+    .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+    .env("LIBGL_ALWAYS_SOFTWARE", "1")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SLURM_FACTORY_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let driver = spawn_group(&mut cmd);
+    wait_until("tauri-driver", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), "wry".into());
+    caps.insert(
+        "tauri:options".into(),
+        serde_json::json!({ "application": app }),
+    );
+    let client = ClientBuilder::native()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session with the app");
+    let shots = repo_root().join("docs/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    Some(Gui {
+        client,
+        display,
+        shots,
+        _driver: driver,
+        _xvfb: xvfb,
+    })
+}
+
+/// A finished run written by the engine's own run-record code, with a log
+/// long enough to prove the viewer is virtualized.
+fn seed_run(data_dir: &Path, lines: usize) -> String {
+    let run = RunDir::create(&data_dir.join("runs")).unwrap();
+    let sink: factory::runs::Sink = std::sync::Arc::new(|_| {});
+    let em = Emitter::new(&run, sink).unwrap();
+    em.emit(BuildEvent::RunStarted {
+        run_id: run.id.clone(),
+        artifact_name: "slurm-25.05-default-x86_64_v3".into(),
+        run_dir: run.path.display().to_string(),
+        stages: Stage::ALL.to_vec(),
+    });
+    for stage in Stage::ALL {
+        em.emit(BuildEvent::StageStarted { stage });
+        if stage == Stage::Install {
+            for i in 0..lines {
+                let line = if i % 10 == 0 {
+                    format!("\x1b[0;94m==>\x1b[0m Installing pkg-{i} line {i}")
+                } else {
+                    format!("  compiling object {i} line {i}")
+                };
+                em.emit(BuildEvent::Log {
+                    stage,
+                    stream: Stream::Stdout,
+                    line,
+                });
+            }
+        }
+        em.emit(BuildEvent::StageFinished {
+            stage,
+            outcome: StageOutcome::Done,
+            elapsed_ms: 1200,
+            detail: None,
+        });
+    }
+    em.emit(BuildEvent::RunFinished {
+        outcome: Outcome::Succeeded,
+        elapsed_ms: 12_000,
+        artifact_id: None,
+        error: None,
+    });
+    drop(em);
+    let record = RunRecord {
+        id: run.id.clone(),
+        artifact_name: "slurm-25.05-default-x86_64_v3".into(),
+        started: "2026-11-24T15:00:00Z".into(),
+        finished: Some("2026-11-24T15:00:12Z".into()),
+        outcome: Some(Outcome::Succeeded),
+        pid: std::process::id(),
+        artifact_id: None,
+        interrupted: false,
+    };
+    run.write_json("run.json", &record).unwrap();
+    run.id
+}
+
+/// A package in the artifact store, added by the engine's own store code
+/// from a real archive of a small tree, as the pipeline's export stage does.
+fn seed_artifact(settings: &factory::settings::Settings, scratch: &Path) -> String {
+    use factory::package::{
+        archive, tree_size, ArchiveFormat, InspectionSummary, Manifest, Sizes, VerifyCheck,
+        VerifyResult, MANIFEST_FILE,
+    };
+    let name = "slurm-24.11-default-x86_64_v3";
+    let tree = scratch.join("tree");
+    std::fs::create_dir_all(tree.join("bin")).unwrap();
+    std::fs::write(tree.join("bin/sinfo"), "#!/bin/sh\necho slurm 24.11.6\n").unwrap();
+    let staging = scratch.join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let files = archive(&tree, &staging, name, &[ArchiveFormat::TarZst]).unwrap();
+    let mut manifest = Manifest {
+        name: name.into(),
+        slurm_version: "24.11".into(),
+        spack_version: "24-11-6-1".into(),
+        spack_release: Some("v1.1.0".into()),
+        package_type: "default".into(),
+        target: "x86_64_v3".into(),
+        gpu: None,
+        gpu_arch: None,
+        created: jiff::Timestamp::now(),
+        tool_version: "0.1.0".into(),
+        build_prefix: "/opt/slurm-build".into(),
+        request: serde_json::json!({ "slurm_version": "24.11" }),
+        spack_lock_sha256: None,
+        sizes: Sizes {
+            unpacked: tree_size(&tree),
+            ..Default::default()
+        },
+        archives: Vec::new(),
+        stages: Vec::new(),
+        verify: Some(VerifyResult {
+            passed: true,
+            checks: vec![VerifyCheck {
+                name: "sinfo --version".into(),
+                passed: true,
+                output: "slurm 24.11.6".into(),
+            }],
+        }),
+        inspection: InspectionSummary::default(),
+    };
+    manifest.set_archives(&files);
+    manifest.write_atomic(&staging.join(MANIFEST_FILE)).unwrap();
+    factory::artifacts::Store::new(settings.artifacts_dir())
+        .add(&staging)
+        .unwrap()
+        .id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn app_screens_work_as_a_person_uses_them() {
+    let home = tempfile::tempdir().unwrap();
+    let dirs = factory::settings::XdgDirs {
+        config: home.path().join(".config/slurm-factory"),
+        data: home.path().join(".local/share/slurm-factory"),
+        cache: home.path().join(".cache/slurm-factory"),
+    };
+    let vars = std::collections::BTreeMap::new();
+    let settings = factory::settings::load(&dirs, &vars).unwrap().settings;
+    let log_lines = 100_000;
+    let run_id = seed_run(&settings.data_dir, log_lines);
+    let scratch = tempfile::tempdir().unwrap();
+    let artifact_id = seed_artifact(&settings, scratch.path());
+    let store = factory::artifacts::Store::new(settings.artifacts_dir());
+    let sha256 = store.show(&artifact_id).unwrap().manifest.archives[0]
+        .sha256
+        .clone();
+
+    let Some(gui) = start(home.path()).await else {
+        return;
+    };
+
+    // Doctor: the same checks, in the same order and states, as the engine reports.
+    gui.go("doctor", "Doctor").await;
+    let expected = factory::doctor::run(&settings).await;
+    let shown: Vec<(String, String)> = gui
+        .eventually(
+            "doctor checks",
+            "return [...document.querySelectorAll('[data-check]')].map(e => [e.dataset.check, e.dataset.status])",
+            |v: &Vec<(String, String)>| !v.is_empty(),
+        )
+        .await;
+    let engine: Vec<(String, String)> = expected
+        .checks
+        .iter()
+        .map(|c| {
+            let status = serde_json::to_value(c.status).unwrap();
+            (c.id.to_string(), status.as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(shown, engine);
+    for c in expected.checks.iter().filter(|c| !c.hint.is_empty()) {
+        let fix = gui.text(&format!("[data-check='{}'] .fix", c.id)).await;
+        assert!(fix.contains(&c.hint), "{}: {fix}", c.id);
+    }
+    let summary = gui.text("[data-testid=doctor-summary]").await;
+    assert!(
+        summary == "Ready to build." || summary.contains("to fix"),
+        "{summary}"
+    );
+    gui.click("[data-testid=recheck]").await;
+    gui.text("[data-testid=doctor-summary]").await;
+    gui.screenshot("doctor");
+
+    // Build: detection shown and pre-filled, a live plan that follows the form.
+    gui.go("build", "Build a Slurm package").await;
+    let host = factory::hardware::detect();
+    let suggested = host.suggestions.target.value.clone();
+    let kind = host
+        .suggestions
+        .package
+        .value
+        .gpu
+        .map(|g| g.as_str())
+        .unwrap_or("default");
+    let cpu = gui.text("[data-testid=host-cpu]").await;
+    assert!(cpu.contains(&host.cpu.microarch), "{cpu}");
+    assert_eq!(gui.text("[data-testid=suggested-target]").await, suggested);
+    let plan_name = "return document.querySelector('[data-testid=plan-name]')?.textContent ?? ''";
+    let want = format!("slurm-25.05-{kind}-{suggested}");
+    gui.eventually::<String>("the suggested plan", plan_name, |n| *n == want)
+        .await;
+    gui.screenshot("build");
+    gui.client
+        .execute(
+            "const s = document.getElementById('b-version'); s.value = '24.11'; s.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    gui.click("input[type=radio][value=minimal]").await;
+    let want = format!("slurm-24.11-minimal-{suggested}");
+    gui.eventually::<String>("the plan to follow the form", plan_name, |n| *n == want)
+        .await;
+    let target = gui
+        .client
+        .find(Locator::Css("[data-testid=target]"))
+        .await
+        .unwrap();
+    // Backspaces, not WebDriver's clear(): that fires no input event.
+    let backspace = Key::Backspace.to_string();
+    target
+        .send_keys(&backspace.repeat(suggested.len()))
+        .await
+        .unwrap();
+    target.send_keys("Zen3").await.unwrap();
+    let err: String = gui
+        .eventually(
+            "the target error",
+            "return document.querySelector('[data-testid=plan] [role=alert]')?.textContent ?? ''",
+            |t: &String| !t.is_empty(),
+        )
+        .await;
+    assert!(err.contains("invalid optimization target `Zen3`"), "{err}");
+    assert!(err.contains("What to do"), "{err}");
+    target.send_keys(&backspace.repeat(4)).await.unwrap();
+    target.send_keys(&suggested).await.unwrap();
+    gui.click("input[type=radio][value=default]").await;
+    let want = format!("slurm-24.11-default-{suggested}");
+    gui.eventually::<String>("the plan to recover", plan_name, |n| *n == want)
+        .await;
+
+    // Settings: a change reaches the config file; a bad value is refused.
+    gui.go("settings", "Settings").await;
+    let pool = gui
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("s-storage_pool"))
+        .await
+        .unwrap();
+    assert_eq!(
+        pool.prop("value").await.unwrap().as_deref(),
+        Some("default")
+    );
+    pool.clear().await.unwrap();
+    pool.send_keys("sf-test").await.unwrap();
+    gui.click("[data-testid=settings-form] button[type=submit]")
+        .await;
+    let saved = gui.text("[data-testid=settings-form] [role=status]").await;
+    let config = dirs.config.join("config.toml");
+    assert!(saved.contains(&config.display().to_string()), "{saved}");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap().trim(),
+        "storage_pool = \"sf-test\""
+    );
+    pool.clear().await.unwrap();
+    pool.send_keys("bad pool").await.unwrap();
+    gui.click("[data-testid=settings-form] button[type=submit]")
+        .await;
+    let err = gui.text("[data-testid=settings-form] [role=alert]").await;
+    assert!(err.contains("storage_pool"), "{err}");
+    assert!(std::fs::read_to_string(&config)
+        .unwrap()
+        .contains("sf-test"));
+    pool.clear().await.unwrap();
+    pool.send_keys("sf-test").await.unwrap();
+    gui.screenshot("settings");
+
+    // Runs: a 100k-line log is virtualized, searchable and coloured.
+    gui.go("runs", "Runs").await;
+    gui.click("[data-testid=run-card]").await;
+    let count: String = gui
+        .eventually(
+            "the whole log",
+            "return document.querySelector('[data-testid=log-count]')?.textContent ?? ''",
+            |t: &String| t.replace(',', "").starts_with(&log_lines.to_string()),
+        )
+        .await;
+    assert!(count.ends_with("lines"), "{count}");
+    let rows: u64 = gui
+        .eventually(
+            "rendered rows",
+            "return document.querySelectorAll('[data-testid=log-viewport] .line').length",
+            |n: &u64| *n > 0,
+        )
+        .await;
+    assert!(rows < 200, "{rows} rows in the DOM for {log_lines} lines");
+    let search = gui
+        .client
+        .find(Locator::Css("[data-testid=log-search]"))
+        .await
+        .unwrap();
+    search.send_keys("object 77777 ").await.unwrap();
+    search.send_keys(&Key::Enter.to_string()).await.unwrap();
+    let hit: String = gui
+        .eventually(
+            "the search hit",
+            "return document.querySelector('.line.hit')?.textContent ?? ''",
+            |t: &String| !t.is_empty(),
+        )
+        .await;
+    assert!(hit.contains("compiling object 77777 line 77777"), "{hit}");
+    let coloured: u64 = gui
+        .eventually(
+            "coloured segments",
+            "return [...document.querySelectorAll('[data-testid=log-viewport] .line span[style]')].filter(s => s.getAttribute('style').includes('--ansi-12')).length",
+            |n: &u64| *n > 0,
+        )
+        .await;
+    assert!(coloured > 0);
+    let status = gui.text("[data-testid=run-status]").await;
+    assert_eq!(status, "succeeded");
+    assert!(gui.text("[data-testid=run-card]").await.contains(&run_id));
+    gui.screenshot("runs");
+
+    // Artifacts: the table, the details with checksum and verify log, delete after confirming.
+    gui.go("artifacts", "Artifacts").await;
+    let row = format!("[data-artifact='{artifact_id}']");
+    assert!(gui.text(&row).await.contains("✓ verified"));
+    gui.click(&format!("{row} button")).await;
+    let details = gui.text("[data-testid=artifact-details]").await;
+    assert!(details.contains(&sha256), "{details}");
+    assert!(details.contains("sinfo --version"), "{details}");
+    gui.screenshot("artifacts");
+    gui.click("[data-testid=delete]").await;
+    gui.text("[data-testid=confirm]").await;
+    // The question, not the deletion, comes first: nothing is gone yet.
+    assert!(store.show(&artifact_id).is_ok());
+    gui.screenshot("artifacts-delete");
+    gui.click("[data-testid=confirm-yes]").await;
+    gui.text("[data-testid=artifacts-empty]").await;
+    assert!(store.list().unwrap().is_empty());
+
+    // Keyboard: Tab reaches the navigation, Enter follows a link, Alt+N jumps.
+    gui.client
+        .execute(
+            "document.activeElement?.blur(); window.scrollTo(0,0);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    gui.client
+        .execute(
+            "document.querySelector('[data-testid=nav-doctor]').focus()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    gui.press(vec![
+        KeyAction::Down {
+            value: Key::Tab.into(),
+        },
+        KeyAction::Up {
+            value: Key::Tab.into(),
+        },
+    ])
+    .await;
+    let focused: String = gui
+        .eventually(
+            "focus on the Build link",
+            "return document.activeElement?.dataset?.testid ?? ''",
+            |t: &String| !t.is_empty(),
+        )
+        .await;
+    assert_eq!(focused, "nav-build");
+    gui.press(vec![
+        KeyAction::Down {
+            value: Key::Enter.into(),
+        },
+        KeyAction::Up {
+            value: Key::Enter.into(),
+        },
+    ])
+    .await;
+    gui.eventually::<String>(
+        "Enter to open Build",
+        "return document.querySelector('main h1')?.textContent ?? ''",
+        |h| h == "Build a Slurm package",
+    )
+    .await;
+    gui.press(vec![
+        KeyAction::Down {
+            value: Key::Alt.into(),
+        },
+        KeyAction::Down { value: '6' },
+        KeyAction::Up { value: '6' },
+        KeyAction::Up {
+            value: Key::Alt.into(),
+        },
+    ])
+    .await;
+    gui.eventually::<String>(
+        "Alt+6 to open Settings",
+        "return document.querySelector('main h1')?.textContent ?? ''",
+        |h| h == "Settings",
+    )
+    .await;
+    assert_eq!(gui.page_title().await, "Settings");
+
+    gui.client.close().await.unwrap();
+}
+
+/// The log benchmark: 1,000,000 lines at 10,000 lines/s into a live run on
+/// the Runs page. Needs the benchmark builds (`scripts/bench-ui.sh` makes
+/// them); prints the page's lag behind the backend and the backend's memory.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: run by scripts/bench-ui.sh"]
+async fn log_stream_benchmark() {
+    let lines: u64 = std::env::var("BENCH_LINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let rate: u64 = std::env::var("BENCH_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let home = tempfile::tempdir().unwrap();
+    let Some(gui) = start(home.path()).await else {
+        return;
+    };
+    gui.text("main h1").await;
+    let has_hook: bool = gui
+        .client
+        .execute("return typeof window.sfBench === 'function'", vec![])
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap();
+    assert!(has_hook, "not a benchmark build: run scripts/bench-ui.sh");
+    let seconds = 60 + lines / rate.max(1);
+    gui.client
+        .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+            Some(Duration::from_secs(seconds)),
+            None,
+            None,
+        ))
+        .await
+        .unwrap();
+    let result = gui
+        .client
+        .execute_async(
+            "const [lines, rate, done] = arguments; window.sfBench(lines, rate).then(done, e => done({ error: String(e) }));",
+            vec![lines.into(), rate.into()],
+        )
+        .await
+        .unwrap();
+    gui.screenshot("bench-runs");
+    println!("BENCH {}", serde_json::to_string_pretty(&result).unwrap());
+    assert_eq!(result["received"], lines, "{result}");
+    let p99 = result["painted_ms"]["p99"].as_f64().unwrap();
+    assert!(p99 < 100.0, "p99 lag {p99} ms: {result}");
+    gui.client.close().await.unwrap();
+}
+
+/// Whether the LXD test images exist (made by .ci/setup-lxd.sh).
+fn lxd_test_images() -> bool {
+    Command::new("lxc")
+        .args(["image", "info", "sf-test-build"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn run_instances(run_id: &str) -> Vec<String> {
+    let out = Command::new("lxc")
+        .args(["list", "--format", "json"])
+        .output()
+        .expect("lxc list");
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    all.iter()
+        .filter(|i| i["config"][factory::pipeline::RUN_LABEL] == run_id)
+        .filter_map(|i| i["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The whole loop against real LXD with the `hello` test recipe: doctor
+/// passes, a build runs with live stages, progress and log, its artifact
+/// appears; a second build is cancelled mid-way with nothing left; the
+/// caches page shows sizes and cleaning a layer empties it.
+#[tokio::test(flavor = "multi_thread")]
+async fn build_cancel_and_caches_against_real_lxd() {
+    if !lxd_test_images() {
+        let msg = "LXD GUI test SKIPPED: no sf-test-build image; run .ci/setup-lxd.sh";
+        assert!(
+            std::env::var_os("SLURM_FACTORY_REQUIRE_LXD").is_none(),
+            "{msg}"
+        );
+        eprintln!("{msg}");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let templates = repo_root().join("tests/recipes/hello");
+    let env = [
+        (
+            "SLURM_FACTORY_TEMPLATES_DIR",
+            templates.display().to_string(),
+        ),
+        ("SLURM_FACTORY_IMAGE", "sf-test-build".to_string()),
+        ("SLURM_FACTORY_VERIFY_IMAGE", "sf-test-plain".to_string()),
+        ("SLURM_FACTORY_MIN_FREE_DISK_MIB", "1024".to_string()),
+    ];
+    let Some(gui) = start_with(home.path(), &env).await else {
+        return;
+    };
+    let vars: std::collections::BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let dirs = factory::settings::XdgDirs {
+        config: home.path().join(".config/slurm-factory"),
+        data: home.path().join(".local/share/slurm-factory"),
+        cache: home.path().join(".cache/slurm-factory"),
+    };
+    let settings = factory::settings::load(&dirs, &vars).unwrap().settings;
+    let store = factory::artifacts::Store::new(settings.artifacts_dir());
+
+    gui.go("doctor", "Doctor").await;
+    let summary = gui.text("[data-testid=doctor-summary]").await;
+    assert_eq!(summary, "Ready to build.");
+
+    // A build: stages advance, the log fills, the artifact appears.
+    gui.go("build", "Build a Slurm package").await;
+    gui.eventually::<String>(
+        "a plan",
+        "return document.querySelector('[data-testid=plan-name]')?.textContent ?? ''",
+        |n| !n.is_empty(),
+    )
+    .await;
+    gui.eventually::<bool>(
+        "the Build button",
+        "return !document.querySelector('[data-testid=build-button]').disabled",
+        |b| *b,
+    )
+    .await;
+    gui.click("[data-testid=build-button]").await;
+    let running = "return [...document.querySelectorAll('[data-stage-status=running]')].map(e => e.dataset.stage)";
+    gui.eventually_within::<Vec<String>>(
+        Duration::from_secs(120),
+        "a running stage",
+        running,
+        |v| !v.is_empty(),
+    )
+    .await;
+    gui.screenshot("runs-live");
+    let status = "return document.querySelector('[data-testid=run-card][aria-pressed=true]')?.dataset.status ?? ''";
+    let done: String = gui
+        .eventually_within(
+            Duration::from_secs(600),
+            "the build to finish",
+            status,
+            |s: &String| s == "succeeded" || s == "failed" || s == "cancelled",
+        )
+        .await;
+    let error = gui
+        .client
+        .execute(
+            "return document.querySelector('.detail [role=alert]')?.textContent ?? ''",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, "succeeded", "{error}");
+    let lines: u64 = gui
+        .eventually(
+            "log lines",
+            "return Number(document.querySelector('[data-testid=log-count]').textContent.replace(/[^0-9]/g, ''))",
+            |n: &u64| *n > 0,
+        )
+        .await;
+    assert!(lines > 10, "{lines} log lines");
+    let stages: Vec<(String, String)> = gui
+        .eventually(
+            "stage outcomes",
+            "return [...document.querySelectorAll('[data-stage]')].map(e => [e.dataset.stage, e.dataset.stageStatus])",
+            |v: &Vec<(String, String)>| !v.is_empty(),
+        )
+        .await;
+    assert!(
+        stages
+            .iter()
+            .all(|(_, s)| ["done", "cached", "skipped"].contains(&s.as_str())),
+        "{stages:?}"
+    );
+    gui.screenshot("runs-done");
+    let artifacts = store.list().unwrap();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    gui.go("artifacts", "Artifacts").await;
+    assert!(gui
+        .text(&format!("[data-artifact='{}']", artifacts[0].id))
+        .await
+        .contains(&artifacts[0].name));
+
+    // A second build, cancelled mid-way: nothing stays behind.
+    gui.go("build", "Build a Slurm package").await;
+    gui.eventually::<bool>(
+        "the Build button",
+        "return !document.querySelector('[data-testid=build-button]').disabled",
+        |b| *b,
+    )
+    .await;
+    gui.click("[data-testid=build-button]").await;
+    let run_id: String = gui
+        .eventually_within(
+            Duration::from_secs(120),
+            "the second run to provision",
+            "const c = document.querySelector('[data-testid=run-card][aria-pressed=true]'); const s = [...document.querySelectorAll('[data-stage-status=running]')].map(e => e.dataset.stage); return c && !c.textContent.includes('pending-') && s.some(x => x !== 'preflight') ? c.querySelector('[data-testid=run-id]').textContent : ''",
+            |id: &String| !id.is_empty(),
+        )
+        .await;
+    gui.click("[data-testid=cancel-build]").await;
+    let end: String = gui
+        .eventually_within(
+            Duration::from_secs(120),
+            "the cancel",
+            status,
+            |s: &String| s == "cancelled" || s == "succeeded" || s == "failed",
+        )
+        .await;
+    assert_eq!(end, "cancelled");
+    gui.screenshot("runs-cancelled");
+    assert_eq!(
+        store.list().unwrap().len(),
+        1,
+        "a cancelled build added an artifact"
+    );
+    assert!(
+        run_instances(&run_id).is_empty(),
+        "instances of {run_id} left behind"
+    );
+
+    // Caches: sizes per layer; cleaning the buildcache empties it.
+    gui.go("caches", "Caches").await;
+    let sizes: Vec<(String, u64)> = gui
+        .eventually(
+            "layer sizes",
+            "return [...document.querySelectorAll('[data-layer]')].map(e => [e.dataset.layer, Number(e.dataset.bytes)])",
+            |v: &Vec<(String, u64)>| !v.is_empty(),
+        )
+        .await;
+    let buildcache = sizes
+        .iter()
+        .find(|(l, _)| l == "buildcache")
+        .map(|(_, b)| *b);
+    assert!(buildcache.unwrap_or(0) > 0, "{sizes:?}");
+    gui.screenshot("caches");
+    gui.click("[data-layer=buildcache] [data-testid=clean-layer]")
+        .await;
+    gui.click("[data-testid=confirm-yes]").await;
+    gui.eventually::<u64>(
+        "the buildcache to be empty",
+        "return Number(document.querySelector('[data-layer=buildcache]').dataset.bytes)",
+        |b| *b == 0,
+    )
+    .await;
+    let dir = factory::cache::CacheDirs::new(&settings).buildcache;
+    assert_eq!(factory::cache::dir_usage(&dir).0, 0);
+    gui.client.close().await.unwrap();
+}

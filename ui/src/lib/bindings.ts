@@ -1,0 +1,412 @@
+// Generated from the engine's Rust types (crates/factory/src/bindings.rs).
+// Do not edit: run `UPDATE_BINDINGS=1 cargo test -p factory --features ts bindings`.
+
+export type ExitKind = "usage" | "config" | "environment" | "build" | "cancelled" | "internal";
+
+export type ErrorReport = { error: string, hint: string, kind: ExitKind, exit_code: number, };
+
+export type Stage = "preflight" | "provision" | "spack-setup" | "concretize" | "install" | "buildcache-push" | "package" | "verify" | "export" | "cleanup";
+
+export type Stream = "stdout" | "stderr";
+
+export type StageOutcome = "done" | "cached" | "skipped" | "failed" | "cancelled";
+
+export type Outcome = "succeeded" | "failed" | "cancelled";
+
+export type BuildEvent = { "type": "run_started", run_id: string, artifact_name: string, run_dir: string, stages: Array<Stage>, } | { "type": "stage_started", stage: Stage, } | { "type": "stage_finished", stage: Stage, outcome: StageOutcome, elapsed_ms: number, 
+/**
+ * A short note: "base image sf-base-1a2b reused", "3 of 6 from buildcache".
+ */
+detail?: string | null, } | { "type": "progress", stage: Stage, done: number, total: number, label: string, } | { "type": "log", stage: Stage, stream: Stream, line: string, } | { "type": "warning", stage: Stage, message: string, } | { "type": "run_finished", outcome: Outcome, elapsed_ms: number, artifact_id?: string | null, error?: ErrorReport | null, };
+
+export type EventRecord = { t_ms: number, } & ({ "type": "run_started", run_id: string, artifact_name: string, run_dir: string, stages: Array<Stage>, } | { "type": "stage_started", stage: Stage, } | { "type": "stage_finished", stage: Stage, outcome: StageOutcome, elapsed_ms: number, 
+/**
+ * A short note: "base image sf-base-1a2b reused", "3 of 6 from buildcache".
+ */
+detail?: string | null, } | { "type": "progress", stage: Stage, done: number, total: number, label: string, } | { "type": "log", stage: Stage, stream: Stream, line: string, } | { "type": "warning", stage: Stage, message: string, } | { "type": "run_finished", outcome: Outcome, elapsed_ms: number, artifact_id?: string | null, error?: ErrorReport | null, });
+
+export type Release = { 
+/**
+ * The version users type: `25.05`.
+ */
+slurm: string, 
+/**
+ * Spack's `slurm` package version: `25-05-1-1`.
+ */
+spack: string, default: boolean, };
+
+export type GpuVendor = "cuda" | "rocm";
+
+export type Compiler = "system" | "spack-gcc";
+
+export type BuildRequest = { 
+/**
+ * `25.05`, `24.11`, … or a full Spack version such as `24-11-6-1`. Empty = default.
+ */
+slurm_version: string, 
+/**
+ * GPU support; `None` builds the CPU package.
+ */
+gpu: GpuVendor | null, 
+/**
+ * Slurm alone, fewest dependencies, no OpenMPI.
+ */
+minimal: boolean, 
+/**
+ * Spack target (`zen3`, `x86_64_v3`, …); `None` = the detected suggestion.
+ */
+target: string | null, 
+/**
+ * `cuda_arch` values (`80`, `90`) or `amdgpu_target` values (`gfx90a`).
+ */
+gpu_arch: Array<string>, 
+/**
+ * Parallel build jobs; `None` = a suggestion from the host.
+ */
+jobs: number | null, compiler: Compiler, };
+
+export type PackageType = { "kind": "default" } | { "kind": "gpu", "vendor": GpuVendor } | { "kind": "minimal" };
+
+export type SlurmVersion = { 
+/**
+ * The short name (`24.11`) or, for versions outside the catalogue, the Spack version.
+ */
+name: string, 
+/**
+ * Spack's version string for `slurm@…`.
+ */
+spack: string, 
+/**
+ * Whether the catalogue knows this release.
+ */
+cataloged: boolean, };
+
+export type ResolvedRequest = { slurm: SlurmVersion, package_type: PackageType, target: string, 
+/**
+ * Whether `target` was chosen by the user (`false`: it is a suggestion).
+ */
+target_from_user: boolean, gpu_arch: Array<string>, jobs: number, compiler: Compiler, };
+
+export type Plan = { artifact_name: string, request: ResolvedRequest, 
+/**
+ * One line on what the package contains.
+ */
+summary: string, 
+/**
+ * One line per choice, for people: `("Target", "zen3 (suggested for this machine)")`.
+ */
+rows: Array<PlanRow>, };
+
+export type PlanRow = { label: string, value: string, };
+
+export type Status = "pass" | "warn" | "fail" | "skip";
+
+export type Check = { 
+/**
+ * Stable identifier, e.g. `lxc-binary`.
+ */
+id: string, 
+/**
+ * What was checked, for people.
+ */
+title: string, status: Status, 
+/**
+ * What was found.
+ */
+detail: string, 
+/**
+ * What to do; empty when the check passed.
+ */
+hint: string, };
+
+export type Report = { checks: Array<Check>, };
+
+export type Source = { "kind": "default" } | { "kind": "file", "from": string } | { "kind": "env", "from": string } | { "kind": "flag", "from": string };
+
+export type Entry = { key: string, value: string | null, source: Source, env: string, description: string, };
+
+export type Overview = { config_path: string, config_exists: boolean, settings: Array<Entry>, warnings: Array<string>, };
+
+export type RunRecord = { id: string, artifact_name: string, 
+/**
+ * RFC 3339.
+ */
+started: string, finished?: string | null, 
+/**
+ * `None` while running (or when the process died: see [`RunRecord::interrupted`]).
+ */
+outcome?: Outcome | null, 
+/**
+ * The process driving the run, to tell a live run from a killed one.
+ */
+pid: number, artifact_id?: string | null, 
+/**
+ * Set when a later process found this run's driver gone.
+ */
+interrupted: boolean, };
+
+export type LogPage = { lines: Array<string>, 
+/**
+ * Where the next page starts (a byte offset at a line start).
+ */
+next_offset: number, 
+/**
+ * The file's size when read; `next_offset == size` means caught up.
+ */
+size: number, };
+
+export type HostReport = { cpu: CpuInfo, gpus: Array<GpuInfo>, suggestions: Suggestions, 
+/**
+ * Caveats worth a line in the UI: VMs, missing drivers, old compilers.
+ */
+notes: Array<string>, };
+
+export type CpuInfo = { 
+/**
+ * `x86_64`, `aarch64`, …
+ */
+arch: string, 
+/**
+ * `AuthenticAMD`, `GenuineIntel`, `ARM`, …
+ */
+vendor: string, 
+/**
+ * The model name, e.g. `AMD EPYC 7763 64-Core Processor`.
+ */
+model: string, 
+/**
+ * Physical cores.
+ */
+cores: number, 
+/**
+ * Hardware threads (logical CPUs).
+ */
+threads: number, memory_bytes: number, 
+/**
+ * The Spack target of this CPU (`zen3`, `sapphirerapids`, `x86_64_v3`).
+ */
+microarch: string, 
+/**
+ * The most capable vendor-neutral level this CPU runs (`x86_64_v3`).
+ */
+generic: string, 
+/**
+ * Every target `microarch` descends from, parents first (archspec's order).
+ */
+ancestors: Array<string>, 
+/**
+ * Whether cpuinfo shows a hypervisor (the VM decides which features are visible).
+ */
+virtualized: boolean, 
+/**
+ * The flags for `microarch` with the build compiler.
+ */
+flags: TargetFlags, };
+
+export type TargetFlags = { target: string, compiler: Toolchain, 
+/**
+ * `-march=znver3 -mtune=znver3`; `None` when the compiler cannot target it.
+ */
+flags: string | null, 
+/**
+ * Why `flags` is `None` (compiler too old, or unknown to archspec).
+ */
+problem: string | null, };
+
+export type Toolchain = { 
+/**
+ * archspec's compiler name: `gcc`, `clang`, …
+ */
+name: string, 
+/**
+ * `13`, `12.2`, …
+ */
+version: string, };
+
+export type GpuInfo = { 
+/**
+ * `0000:18:00.0`.
+ */
+pci_address: string, 
+/**
+ * PCI vendor and device ids, hex without `0x`: `10de`, `2330` (device empty if unknown).
+ */
+vendor_id: string, device_id: string, 
+/**
+ * `NVIDIA Corporation`, `Advanced Micro Devices, Inc. [AMD/ATI]`, …
+ */
+vendor_name: string, 
+/**
+ * The driver's name for it, else the PCI ID database's, else `device 10de:2330`.
+ */
+name: string, 
+/**
+ * `cuda` or `rocm` for the vendors Slurm Factory builds for.
+ */
+toolkit: GpuVendor | null, memory_bytes: number | null, driver_version: string | null, 
+/**
+ * `9.0` (NVIDIA) or the KFD `gfx_target_version` (AMD, e.g. `90010`).
+ */
+compute_capability: string | null, 
+/**
+ * Spack's `cuda_arch` (`90`) or `amdgpu_target` (`gfx90a`).
+ */
+arch: string | null, support: GpuSupport, 
+/**
+ * Why `support` is what it is, in one line.
+ */
+support_note: string, };
+
+export type GpuSupport = "supported" | "no_driver" | "unsupported";
+
+export type Suggestions = { 
+/**
+ * The best Spack target for this host that the build compiler supports.
+ */
+target: Suggestion<string>, 
+/**
+ * A vendor-neutral target for clusters of mixed nodes.
+ */
+portable_target: Suggestion<string>, package: Suggestion<PackageChoice>, 
+/**
+ * Parallel build jobs (`spack install -j`).
+ */
+jobs: Suggestion<number>, };
+
+export type Suggestion<T> = { value: T, reason: string, };
+
+export type PackageChoice = { 
+/**
+ * `None`: the default package.
+ */
+gpu: GpuVendor | null, 
+/**
+ * `cuda_arch` values (`80`, `90`) or `amdgpu_target` values (`gfx90a`).
+ */
+gpu_arch: Array<string>, };
+
+export type ArtifactSummary = { id: string, name: string, slurm_version: string, package_type: string, target: string, gpu: string | null, 
+/**
+ * Bytes of the archives.
+ */
+size: number, 
+/**
+ * Bytes of the unpacked tree.
+ */
+unpacked: number, 
+/**
+ * RFC 3339, UTC.
+ */
+created: string, 
+/**
+ * Verification ran and passed.
+ */
+verified: boolean, };
+
+export type StoredFile = { name: string, bytes: number, };
+
+export type Artifact = { id: string, dir: string, manifest: Manifest, files: Array<StoredFile>, };
+
+export type ExportResult = { id: string, path: string, format: ArchiveFormat, bytes: number, sha256: string, 
+/**
+ * An existing file was replaced (`overwrite`).
+ */
+replaced: boolean, };
+
+export type Manifest = { 
+/**
+ * Package name, also the archive's top directory: `slurm-<version>-<type>-<target>`.
+ */
+name: string, 
+/**
+ * The Slurm release, e.g. `24.11`.
+ */
+slurm_version: string, 
+/**
+ * Spack's version of the Slurm spec, e.g. `24-11-6-1`.
+ */
+spack_version: string, 
+/**
+ * The Spack release that built it, e.g. `v1.1.0`.
+ */
+spack_release?: string | null, 
+/**
+ * `default`, `minimal`, `gpu`, ...
+ */
+package_type: string, 
+/**
+ * Spack target, e.g. `x86_64_v3`.
+ */
+target: string, 
+/**
+ * `cuda` or `rocm`.
+ */
+gpu?: string | null, 
+/**
+ * e.g. `80,90` or `gfx90a`.
+ */
+gpu_arch?: string | null, 
+/**
+ * RFC 3339, UTC.
+ */
+created: string, 
+/**
+ * slurm-factory's version.
+ */
+tool_version: string, 
+/**
+ * Where it was installed inside the build container (must not leak into the package).
+ */
+build_prefix: string, 
+/**
+ * The resolved build request, as the pipeline recorded it.
+ */
+request: JsonValue, spack_lock_sha256?: string | null, sizes: Sizes, archives: Array<ArchiveEntry>, 
+/**
+ * Wall time per pipeline stage, in order.
+ */
+stages: Array<StageTiming>, 
+/**
+ * `None` when verification was skipped (`--no-verify`).
+ */
+verify: VerifyResult | null, inspection: InspectionSummary, };
+
+export type Sizes = { 
+/**
+ * Bytes of the unpacked tree.
+ */
+unpacked: number, 
+/**
+ * Bytes per archive file name.
+ */
+archives: { [key in string]: number }, };
+
+export type ArchiveEntry = { file: string, format: ArchiveFormat, bytes: number, sha256: string, };
+
+export type StageTiming = { stage: string, seconds: number, };
+
+export type VerifyResult = { passed: boolean, checks: Array<VerifyCheck>, };
+
+export type VerifyCheck = { name: string, passed: boolean, 
+/**
+ * What the check printed (trimmed by the caller to a useful length).
+ */
+output: string, };
+
+export type InspectionSummary = { elf_files: number, problems: Array<string>, warnings: Array<string>, };
+
+export type ArchiveFormat = "tar_zst" | "tar_gz";
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
+
+export type Layer = "base-images" | "buildcache" | "mirror" | "ccache" | "locks";
+
+export type LayerStatus = { layer: Layer, description: string, 
+/**
+ * The host directory, or `None` for base images (they live in LXD).
+ */
+path: string | null, bytes: number, 
+/**
+ * Files in the directory, or images.
+ */
+entries: number, };

@@ -1,0 +1,17 @@
+// The app's pages, in navigation order (Alt+1…6).
+
+export const PAGES = [
+  { id: "doctor", label: "Doctor" },
+  { id: "build", label: "Build" },
+  { id: "runs", label: "Runs" },
+  { id: "artifacts", label: "Artifacts" },
+  { id: "caches", label: "Caches" },
+  { id: "settings", label: "Settings" },
+] as const;
+
+export type PageId = (typeof PAGES)[number]["id"];
+
+export function pageFromHash(hash: string): PageId | null {
+  const id = hash.replace(/^#\/?/, "");
+  return PAGES.some((p) => p.id === id) ? (id as PageId) : null;
+}
