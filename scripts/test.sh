@@ -44,7 +44,15 @@ cargo test -p factory --features ts --locked --lib bindings
 
 step "cargo test (unit, CLI, real LXD, the app window under Xvfb)"
 cargo build -p slurm-factory-app --locked
+test_log=$(mktemp)
+trap 'rm -f "$test_log"' EXIT
+set +e
 SLURM_FACTORY_REQUIRE_GUI=1 SLURM_FACTORY_REQUIRE_LXD=1 \
-  cargo test --workspace --locked --no-fail-fast
-
-step "all checks passed"
+  cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$test_log"
+test_status=${PIPESTATUS[0]}
+set -e
+[ "$test_status" -eq 0 ] && step "all checks passed"
+# One closing line for the whole run: the sum of every test binary's result.
+awk '/^test result:/ { for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "Tests: %d passed, %d failed\n", p, f }' "$test_log"
+exit "$test_status"
