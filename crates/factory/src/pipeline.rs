@@ -36,6 +36,11 @@ use crate::units::human_bytes;
 /// Instances of a run carry this config key, so leftovers can be found.
 pub const RUN_LABEL: &str = "user.slurm-factory.run";
 
+/// The pid of the process driving the run, so that a build using another
+/// data dir (another user, a test) can tell a live run's instances from
+/// leftovers without finding its run record.
+pub const DRIVER_LABEL: &str = "user.slurm-factory.driver";
+
 /// Where the verify stage unpacks a package: anywhere but the build prefix.
 pub const VERIFY_PREFIX: &str = "/srv/relocated";
 
@@ -328,12 +333,21 @@ impl<'a> Build<'a> {
         })
     }
 
-    fn instance_config(&self) -> Vec<(String, String)> {
+    /// The config keys every instance of this run carries.
+    fn labels(&self) -> Vec<(String, String)> {
         vec![
             (RUN_LABEL.into(), self.run.id.clone()),
+            (DRIVER_LABEL.into(), std::process::id().to_string()),
+        ]
+    }
+
+    fn instance_config(&self) -> Vec<(String, String)> {
+        let mut config = self.labels();
+        config.extend([
             // Lets the container's root write the host's cache dirs as the host user.
             ("raw.idmap".into(), format!("both {} 0", host_uid())),
-        ]
+        ]);
+        config
     }
 
     async fn prepare_base_image(&self, prep: &str, alias: &str) -> Result<()> {
@@ -342,7 +356,7 @@ impl<'a> Build<'a> {
                 image: self.settings.image.clone(),
                 name: prep.into(),
                 storage_pool: Some(self.settings.storage_pool.clone()),
-                config: vec![(RUN_LABEL.into(), self.run.id.clone())],
+                config: self.labels(),
                 devices: Vec::new(),
                 ephemeral: false,
             })
@@ -662,7 +676,7 @@ impl<'a> Build<'a> {
                 image: self.settings.verify_image.clone(),
                 name: instance.into(),
                 storage_pool: Some(self.settings.storage_pool.clone()),
-                config: vec![(RUN_LABEL.into(), self.run.id.clone())],
+                config: self.labels(),
                 devices: Vec::new(),
                 ephemeral: false,
             })
@@ -884,6 +898,12 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Whether `pid` (a decimal process id) names a live process on this machine.
+fn pid_alive(pid: &str) -> bool {
+    pid.parse::<u32>()
+        .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+}
+
 fn host_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self")
@@ -897,8 +917,12 @@ pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<S
     let runs_root = settings.runs_dir();
     let mut removed = Vec::new();
     let mut by_run: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut drivers: BTreeMap<String, String> = BTreeMap::new();
     for inst in lxc.instances().await? {
         if let Some(run_id) = inst.user.get(RUN_LABEL) {
+            if let Some(pid) = inst.user.get(DRIVER_LABEL) {
+                drivers.insert(run_id.clone(), pid.clone());
+            }
             by_run.entry(run_id.clone()).or_default().push(inst.name);
         }
     }
@@ -906,7 +930,8 @@ pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<S
         let record = RunDir::open(&runs_root, &run_id).and_then(|r| r.record().map(|rec| (r, rec)));
         let alive = match &record {
             Ok((_, rec)) => rec.driver_alive(),
-            Err(_) => false,
+            // A run of another data dir: alive while its driver process is.
+            Err(_) => drivers.get(&run_id).is_some_and(|pid| pid_alive(pid)),
         };
         if alive {
             continue;
@@ -930,6 +955,14 @@ pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pid_alive_knows_this_process_and_rejects_junk() {
+        assert!(pid_alive(&std::process::id().to_string()));
+        assert!(!pid_alive("4294967295"));
+        assert!(!pid_alive("../1"));
+        assert!(!pid_alive(""));
+    }
 
     #[test]
     fn parent_of_splits_container_paths() {
