@@ -2,7 +2,9 @@
 # Prepares this machine for Slurm Factory's LXD tests: installs and starts LXD,
 # initialises a `dir` pool (and a loop-backed btrfs pool when possible), lets
 # raw.idmap map host root into containers, and builds + imports the test
-# images with debootstrap. Idempotent: a second run only checks and exits.
+# images with debootstrap, and fetches the Slurm source the real-Slurm test
+# recipe builds (.ci/fetch-slurm-source.sh). Idempotent: a second run only
+# checks and exits.
 #
 # Must run as root. Environment knobs:
 #   SF_CI_CACHE      where image tarballs and debootstrap downloads are kept
@@ -20,7 +22,16 @@ BASE_PACKAGES="systemd-sysv bash coreutils tar zstd lmod ca-certificates"
 PACKAGES_sf_test_build="gcc g++ make binutils patchelf file"
 # A clean instance for verification: no compiler on purpose.
 PACKAGES_sf_test_plain="procps hostname"
-IMAGES="sf-test-build sf-test-plain"
+# Real Slurm (tests/recipes/slurm): Debian's build dependencies of slurm-wlm
+# that a lean runtime build uses, plus ccache and the package stage's ELF tools.
+PACKAGES_sf_slurm_build="gcc g++ make ccache libmunge-dev libjson-c-dev liblz4-dev
+  libcurl4-openssl-dev libssl-dev libglib2.0-dev libreadline-dev zlib1g-dev pkgconf
+  python3 bzip2 patchelf binutils file"
+# Where the built Slurm is verified: munge and Lmod, no compilers.
+# iproute2: an instance without a network device needs an address on lo for
+# Slurm (verify.sh explains).
+PACKAGES_sf_slurm_run="munge lmod procps hostname bzip2 iproute2"
+IMAGES="sf-test-build sf-test-plain sf-slurm-build sf-slurm-run"
 # Bump when the rootfs tweaks below change, so cached tarballs are rebuilt.
 IMAGE_RECIPE_VERSION=2
 
@@ -241,10 +252,17 @@ if [ "${SF_CI_BENCH:-0}" = 1 ]; then
     done
 fi
 
+# ---- Sources the test recipes build (fetched once, never inside a container) ----
+slurm_source=$(SF_CI_CACHE="$CACHE" bash "$(dirname "$0")/fetch-slurm-source.sh")
+say "Slurm source: ${slurm_source##*/} ($(du -h "$slurm_source" | cut -f1))"
+
 cat >"$CACHE/env" <<EOF
 SLURM_FACTORY_TEST_IMAGE=sf-test-build
 SLURM_FACTORY_TEST_PLAIN_IMAGE=sf-test-plain
 SLURM_FACTORY_TEST_POOL=$pool
+SLURM_FACTORY_TEST_SLURM_IMAGE=sf-slurm-build
+SLURM_FACTORY_TEST_SLURM_RUN_IMAGE=sf-slurm-run
+SLURM_FACTORY_TEST_SLURM_SOURCE=$slurm_source
 EOF
 
 echo

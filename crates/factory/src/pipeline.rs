@@ -376,12 +376,18 @@ impl<'a> Build<'a> {
         })
     }
 
+    /// The config keys every instance of this run carries.
+    fn labels(&self) -> Vec<(String, String)> {
+        vec![(RUN_LABEL.into(), self.run.id.clone())]
+    }
+
     fn instance_config(&self) -> Vec<(String, String)> {
-        vec![
-            (RUN_LABEL.into(), self.run.id.clone()),
+        let mut config = self.labels();
+        config.extend([
             // Lets the container's root write the host's cache dirs as the host user.
             ("raw.idmap".into(), format!("both {} 0", host_uid())),
-        ]
+        ]);
+        config
     }
 
     async fn prepare_base_image(&self, prep: &str, alias: &str) -> Result<()> {
@@ -390,7 +396,7 @@ impl<'a> Build<'a> {
                 image: self.settings.image.clone(),
                 name: prep.into(),
                 storage_pool: Some(self.settings.storage_pool.clone()),
-                config: vec![(RUN_LABEL.into(), self.run.id.clone())],
+                config: self.labels(),
                 devices: Vec::new(),
                 ephemeral: false,
             })
@@ -768,7 +774,7 @@ impl<'a> Build<'a> {
                 image: self.settings.verify_image.clone(),
                 name: instance.into(),
                 storage_pool: Some(self.settings.storage_pool.clone()),
-                config: vec![(RUN_LABEL.into(), self.run.id.clone())],
+                config: self.labels(),
                 devices: Vec::new(),
                 ephemeral: false,
             })

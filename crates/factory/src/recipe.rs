@@ -73,6 +73,9 @@ pub struct PackageContext {
     /// `cuda_arch` or `amdgpu_target` values; empty = the templates' defaults.
     pub gpu_arch: Vec<String>,
     pub summary: &'static str,
+    /// Sonames of the GPU driver taken from the target system, never bundled
+    /// (the verify script allows them; see `package::driver_libraries`).
+    pub driver_libraries: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -118,6 +121,7 @@ impl RecipeContext {
                 gpu_vendor,
                 gpu_arch: req.gpu_arch.clone(),
                 summary: req.package_type.summary(),
+                driver_libraries: crate::package::driver_libraries(gpu_vendor).to_vec(),
             },
             target: req.target.clone(),
             jobs: req.jobs,

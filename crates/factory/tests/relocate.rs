@@ -436,6 +436,57 @@ fn check_libs_passes_relocated_and_fails_unrelocated_packages() {
     );
 }
 
+/// A verify image has no compilers and no binutils: check-libs.sh must still check every file
+/// (it once relied on readelf and, without it, passed with "0 ELF files"), and a tree without
+/// any dynamic ELF file is a failure, not a pass.
+#[test]
+fn check_libs_needs_no_binutils_and_rejects_an_empty_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = build_fixture(tmp.path());
+    let good = tmp.path().join("good");
+    relocate(&fx.prefix, &good, &[]);
+    // A PATH with only what a minimal system has: no readelf, objdump or file.
+    let bin = tmp.path().join("minbase-bin");
+    std::fs::create_dir(&bin).unwrap();
+    for tool in [
+        "bash", "env", "ldd", "find", "sort", "realpath", "sed", "cat", "dirname",
+    ] {
+        let path = String::from_utf8(
+            run(Command::new("bash").args(["-c", &format!("command -v {tool}")])).stdout,
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(path.trim(), bin.join(tool)).unwrap();
+    }
+    let script = common::relocate_script().with_file_name("check-libs.sh");
+    let check = |root: &Path| {
+        Command::new(bin.join("bash"))
+            .arg(&script)
+            .arg(root)
+            .env("PATH", &bin)
+            .output()
+            .unwrap()
+    };
+    let out = check(&good);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("4 ELF files resolve their libraries"),
+        "{stdout}"
+    );
+
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(empty.join("share")).unwrap();
+    std::fs::write(empty.join("share/README"), "no programs here\n").unwrap();
+    let out = check(&empty);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("no dynamic ELF files"), "{stdout}");
+}
+
 /// The scripts and the engine share one list of base-system libraries.
 #[test]
 fn scripts_and_engine_agree_on_base_system_libraries() {

@@ -12,7 +12,10 @@ work=$(mktemp -d /tmp/sf-verify.XXXXXX)
 check() {
   local name=$1 out
   shift
-  if out=$(timeout 120 "$@" 2>&1); then
+  # `timeout` runs programs only; the shell functions below bound their own waits.
+  local run=(timeout 120)
+  [ "$(type -t "$1")" = function ] && run=()
+  if out=$("${run[@]}" "$@" 2>&1); then
     [ -n "$out" ] && printf '%s\n' "$out"
     echo "::check pass $name"
   else
@@ -36,19 +39,8 @@ root=$(find "$prefix" -mindepth 1 -maxdepth 1 -type d | head -n1)
 echo "::check pass unpack"
 echo "unpacked at $root"
 
-# Every ELF file finds all its libraries at the new prefix.
-unresolved() {
-  local bad=0 f
-  while IFS= read -r -d '' f; do
-    if head -c 4 "$f" 2>/dev/null | grep -q $'\x7fELF'; then
-      if ldd "$f" 2>/dev/null | grep -q 'not found'; then
-        echo "$f:"; ldd "$f" | grep 'not found'; bad=1
-      fi
-    fi
-  done < <(find "$root" -type f \( -perm -u+x -o -name '*.so*' \) -print0)
-  return $bad
-}
-check libraries-resolve unresolved
+# Every ELF file finds its libraries inside the new prefix or the base system.
+check libraries-resolve bash "$(dirname "$0")/check-libs.sh" --allow libnvidia-ml.so.1 --allow libcuda.so.1 "$root"
 
 check slurmctld-version "$root/sbin/slurmctld" -V
 
@@ -57,7 +49,7 @@ if [ -f /usr/share/lmod/lmod/init/bash ]; then
   module_load() {
     # shellcheck disable=SC1091
     source /usr/share/lmod/lmod/init/bash
-    export SLURM_FACTORY_PREFIX="$root"
+    export SLURM_INSTALL_PREFIX="$root"
     module use "$root/modules/lmod" && module load slurm && command -v sinfo | grep -qx "$root/bin/sinfo"
   }
   check module-load module_load
@@ -72,6 +64,18 @@ if [ -z "$munged" ]; then
   exit 1
 fi
 host=$(hostname)
+# Slurm resolves names with AI_ADDRCONFIG, so glibc returns no IPv4 address at
+# all when the only one configured is 127.0.0.1 (an instance without a network
+# device): not even its own name from /etc/hosts. Configure the address that
+# /etc/hosts gives this host on lo.
+if ! getent ahostsv4 "$host" >/dev/null; then
+  addr=$(getent hosts "$host" | awk '{ print $1; exit }')
+  if [ -n "$addr" ] && command -v ip >/dev/null && ip addr add "$addr/32" dev lo; then
+    echo "no network device: $addr ($host) added to lo"
+  else
+    echo "$host has no IPv4 address Slurm can resolve; give the instance a network, or iproute2 and an /etc/hosts entry"
+  fi
+fi
 mkdir -p "$work/state" "$work/spool"
 dd if=/dev/urandom of="$work/munge.key" bs=1024 count=1 status=none
 chmod 400 "$work/munge.key"
@@ -104,7 +108,8 @@ export PATH="$root/bin:$root/sbin:$PATH"
 
 check sinfo-version sinfo --version
 check slurmctld-start slurmctld
-check slurmd-start slurmd
+# slurmstepd's path is compiled in (the build prefix): point slurmd at the relocated one.
+check slurmd-start slurmd -d "$root/sbin/slurmstepd"
 
 node_idle() {
   for _ in $(seq 60); do
@@ -118,7 +123,7 @@ check node-idle node_idle
 
 srun_hostname() {
   local out
-  out=$(srun -N1 hostname) || return 1
+  out=$(timeout 60 srun -N1 hostname) || return 1
   echo "$out"
   [ "$out" = "$host" ]
 }
@@ -126,7 +131,7 @@ check srun-hostname srun_hostname
 
 sbatch_job() {
   local id
-  id=$(sbatch --parsable -o "$work/job-%j.out" --wrap 'echo job ran on $(hostname)') || return 1
+  id=$(timeout 60 sbatch --parsable -o "$work/job-%j.out" --wrap 'echo job ran on $(hostname)') || return 1
   for _ in $(seq 60); do
     squeue -h -j "$id" 2>/dev/null | grep -q . || break
     sleep 1
