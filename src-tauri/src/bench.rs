@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use factory::events::{BuildEvent, EventRecord, Stage, Stream};
+use factory::events::{self, BatchItem, BuildEvent, EventRecord, Stage, Stream};
 use serde::Serialize;
 use tauri::ipc::Channel;
 
@@ -31,17 +31,20 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Sends `lines` log lines at `rate` lines per second, in 10 ms steps.
+/// Sends `lines` log lines at `rate` lines per second, in 10 ms steps,
+/// batched every `period_ms` (the builds' own period when absent).
 #[tauri::command]
 pub async fn bench_stream(
     lines: u64,
     rate: u64,
-    on_events: Channel<Vec<EventRecord>>,
+    period_ms: Option<u64>,
+    on_events: Channel<Vec<BatchItem>>,
 ) -> BenchReport {
+    let period = period_ms.map_or(batch::PERIOD, Duration::from_millis);
     let rss_start_kib = status_kib("VmRSS:");
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let forwarder = tokio::spawn(batch::forward(rx, batch::PERIOD, move |b| {
-        let _ = on_events.send(b);
+    let forwarder = tokio::spawn(batch::forward(rx, period, move |b| {
+        let _ = on_events.send(events::fold(b));
     }));
     let start = Instant::now();
     let per_step = (rate / 100).max(1);

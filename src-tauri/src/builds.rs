@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use factory::events::{BuildEvent, EventRecord};
+use factory::events::{self, BatchItem, BuildEvent, EventRecord};
 use factory::pipeline::{BuildOptions, PackageOptions};
 use factory::request::BuildRequest;
 use factory::runs::Sink;
@@ -25,7 +25,7 @@ pub async fn start_build(
     keep_on_failure: bool,
     offline: bool,
     verify: bool,
-    on_events: Channel<Vec<EventRecord>>,
+    on_events: Channel<Vec<BatchItem>>,
 ) -> CmdResult<String> {
     let options = BuildOptions {
         request: request.resolve(&state.defaults).map_err(report)?,
@@ -51,7 +51,7 @@ pub async fn start_build(
     });
     let forwarder = tauri::async_runtime::spawn(batch::forward(rx, batch::PERIOD, move |b| {
         // A closed window is no reason to stop the build; its record stays on disk.
-        let _ = on_events.send(b);
+        let _ = on_events.send(events::fold(b));
     }));
     let cancel = CancellationToken::new();
     let task = tauri::async_runtime::spawn({

@@ -32,6 +32,7 @@ pub fn typescript() -> String {
         events::Outcome,
         events::BuildEvent,
         events::EventRecord,
+        events::BatchItem,
         catalog::Release,
         request::GpuVendor,
         request::Compiler,

@@ -153,6 +153,43 @@ pub struct EventRecord {
     pub event: BuildEvent,
 }
 
+/// One entry of what the desktop window receives per batch: consecutive log
+/// lines fold into one `Lines` entry of bare strings, so a compile printing
+/// thousands of lines a second crosses to the page as a few arrays instead of
+/// thousands of objects that repeat their type, stage and stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(untagged)]
+pub enum BatchItem {
+    Lines {
+        /// When the first of `lines` was printed.
+        t_ms: u64,
+        lines: Vec<String>,
+    },
+    Event(EventRecord),
+}
+
+/// Folds records, in order, into batch items (see [`BatchItem`]).
+pub fn fold(records: Vec<EventRecord>) -> Vec<BatchItem> {
+    let mut out: Vec<BatchItem> = Vec::new();
+    for rec in records {
+        match rec.event {
+            BuildEvent::Log { line, .. } => match out.last_mut() {
+                Some(BatchItem::Lines { lines, .. }) => lines.push(line),
+                _ => out.push(BatchItem::Lines {
+                    t_ms: rec.t_ms,
+                    lines: vec![line],
+                }),
+            },
+            event => out.push(BatchItem::Event(EventRecord {
+                t_ms: rec.t_ms,
+                event,
+            })),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +218,42 @@ mod tests {
         assert_eq!(Stage::Preflight.number(), 1);
         assert_eq!(Stage::Cleanup.number(), Stage::ALL.len());
         assert_eq!(Stage::BuildcachePush.to_string(), "buildcache-push");
+    }
+
+    #[test]
+    fn fold_keeps_order_and_joins_runs_of_log_lines() {
+        let log = |t_ms, line: &str| EventRecord {
+            t_ms,
+            event: BuildEvent::Log {
+                stage: Stage::Install,
+                stream: Stream::Stdout,
+                line: line.into(),
+            },
+        };
+        let started = EventRecord {
+            t_ms: 5,
+            event: BuildEvent::StageStarted {
+                stage: Stage::Package,
+            },
+        };
+        let items = fold(vec![log(1, "a"), log(2, "b"), started.clone(), log(7, "c")]);
+        assert_eq!(
+            items,
+            vec![
+                BatchItem::Lines {
+                    t_ms: 1,
+                    lines: vec!["a".into(), "b".into()]
+                },
+                BatchItem::Event(started),
+                BatchItem::Lines {
+                    t_ms: 7,
+                    lines: vec!["c".into()]
+                },
+            ]
+        );
+        assert_eq!(
+            serde_json::to_string(&items[..1]).unwrap(),
+            r#"[{"t_ms":1,"lines":["a","b"]}]"#
+        );
     }
 }

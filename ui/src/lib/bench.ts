@@ -3,41 +3,70 @@
 // page, through the same channel, ingest and log viewer as a real build,
 // and measures how far the page lags behind the backend.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { EventRecord } from "./bindings";
+import type { BatchItem } from "./bindings";
+import type { PageId } from "./pages";
 import { router } from "./router.svelte";
 import { ingest, runs } from "./runs.svelte";
 
 function stats(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
-  return { n: s.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: s[s.length - 1] ?? 0 };
+  const r = (v: number) => Math.round(v);
+  return { n: s.length, p50: r(at(0.5)), p95: r(at(0.95)), p99: r(at(0.99)), max: r(s[s.length - 1] ?? 0) };
+}
+
+/** The median of each tenth of the run, to show whether lag grows with the log. */
+function tenths(xs: number[]) {
+  const n = Math.max(1, Math.floor(xs.length / 10));
+  return Array.from({ length: 10 }, (_, i) => stats(xs.slice(i * n, (i + 1) * n)).p50);
 }
 
 declare global {
   interface Window {
-    sfBench?: (lines: number, rate: number) => Promise<unknown>;
+    sfBench?: (lines: number, rate: number, page?: PageId, periodMs?: number) => Promise<unknown>;
   }
 }
 
-window.sfBench = async (lines: number, rate: number) => {
-  router.go("runs");
-  const entry = runs.addLive("bench", "benchmark: synthetic build log");
+window.sfBench = async (lines: number, rate: number, page: PageId = "runs", periodMs?: number) => {
+  router.go(page);
+  const entry = runs.addLive(`bench-${runs.entries.length}`, "benchmark: synthetic build log");
   entry.view.status = "running";
+  // Per batch: the age of its oldest line when it arrived, and when painted
+  // (after Svelte's update and the browser's paint of the new rows).
   const arrival: number[] = [];
   const painted: number[] = [];
+  const ingestMs: number[] = [];
   let batches = 0;
-  const channel = new Channel<EventRecord[]>();
+  const channel = new Channel<BatchItem[]>();
   const t0 = performance.now();
   channel.onmessage = (batch) => {
     batches++;
-    const last = batch[batch.length - 1];
-    arrival.push(performance.now() - t0 - last.t_ms);
+    const oldest = batch[0].t_ms;
+    arrival.push(performance.now() - t0 - oldest);
+    const a = performance.now();
     ingest(entry, batch);
-    // After Svelte's update and the browser's paint of the new rows.
-    requestAnimationFrame(() => painted.push(performance.now() - t0 - last.t_ms));
+    ingestMs.push(performance.now() - a);
+    requestAnimationFrame(() => painted.push(performance.now() - t0 - oldest));
   };
-  const backend = await invoke("bench_stream", { lines, rate, onEvents: channel });
+  const backend = await invoke("bench_stream", { lines, rate, periodMs, onEvents: channel });
   await new Promise((r) => setTimeout(r, 300));
+  const received = entry.log.count;
   entry.view.status = "succeeded";
-  return { backend, batches, received: entry.log.count, arrival_ms: stats(arrival), painted_ms: stats(painted) };
+  // The next round starts with an empty log, as a new build would.
+  entry.log.clear();
+  return {
+    backend,
+    batches,
+    received,
+    arrival_ms: stats(arrival),
+    painted_ms: stats(painted),
+    painted_p50_by_tenth: tenths(painted),
+    ingest_ms: stats(ingestMs),
+    js_heap_mib: heapMiB(),
+  };
 };
+
+function heapMiB(): number | null {
+  const m = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory;
+  return m ? Math.round(m.usedJSHeapSize / 2 ** 20) : null;
+}

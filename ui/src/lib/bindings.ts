@@ -25,6 +25,12 @@ export type EventRecord = { t_ms: number, } & ({ "type": "run_started", run_id: 
  */
 detail?: string | null, } | { "type": "progress", stage: Stage, done: number, total: number, label: string, } | { "type": "log", stage: Stage, stream: Stream, line: string, } | { "type": "warning", stage: Stage, message: string, } | { "type": "run_finished", outcome: Outcome, elapsed_ms: number, artifact_id?: string | null, error?: ErrorReport | null, });
 
+export type BatchItem = { 
+/**
+ * When the first of `lines` was printed.
+ */
+t_ms: number, lines: Array<string>, } | EventRecord;
+
 export type Release = { 
 /**
  * The version users type: `25.05`.

@@ -1,8 +1,8 @@
 // Starting and cancelling builds. Events arrive over a Tauri channel in
-// batches (the backend flushes every ~75 ms), so a chatty compile costs one
+// batches (the backend flushes every ~40 ms, log lines as bare strings), so a chatty compile costs one
 // message per batch, not one per line.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { BuildRequest, EventRecord } from "./bindings";
+import type { BatchItem, BuildRequest } from "./bindings";
 import { ingest, runs } from "./runs.svelte";
 
 export interface BuildFlags {
@@ -17,7 +17,7 @@ let counter = 0;
 export async function startBuild(request: BuildRequest, flags: BuildFlags, artifactName: string): Promise<string> {
   const key = `pending-${++counter}`;
   const entry = runs.addLive(key, artifactName);
-  const channel = new Channel<EventRecord[]>();
+  const channel = new Channel<BatchItem[]>();
   channel.onmessage = (batch) => {
     const before = entry.view.id;
     ingest(entry, batch);

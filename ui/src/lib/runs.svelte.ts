@@ -1,7 +1,7 @@
 // Every run the Runs page shows: live ones fed by the build channel, past
 // ones read back from their run directories.
 import { api } from "./api";
-import type { EventRecord, RunRecord } from "./bindings";
+import type { BatchItem, RunRecord } from "./bindings";
 import { LogBuffer } from "./logbuffer.svelte";
 import { applyEvent, newRun, type RunView } from "./runstate";
 
@@ -15,14 +15,12 @@ export interface RunEntry {
   loaded: boolean;
 }
 
-/** Feeds a batch of events into a run: stage events to the view, lines to the log. */
-export function ingest(entry: RunEntry, batch: EventRecord[]): void {
-  const lines: string[] = [];
-  for (const rec of batch) {
-    if (rec.type === "log") lines.push(rec.line);
-    else applyEvent(entry.view, rec);
+/** Feeds a batch into a run: events to the view, log lines to the log. */
+export function ingest(entry: RunEntry, batch: BatchItem[]): void {
+  for (const item of batch) {
+    if ("lines" in item) entry.log.push(item.lines);
+    else applyEvent(entry.view, item);
   }
-  if (lines.length) entry.log.push(lines);
 }
 
 class RunsStore {
