@@ -5,6 +5,8 @@
 //! ::progress DONE TOTAL LABEL
 //! ```
 
+use crate::layout;
+
 /// What one line of output says about progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Update {
@@ -25,6 +27,8 @@ pub struct SpackProgress {
     current: String,
     from_buildcache: u32,
     built_from_source: u32,
+    from_mirror: u32,
+    from_network: u32,
     errors: Vec<String>,
 }
 
@@ -58,6 +62,17 @@ impl SpackProgress {
         } else if line.starts_with("==> No binary for ") && line.ends_with("installing from source")
         {
             self.built_from_source += 1;
+        } else if let Some(url) = line.strip_prefix("==> Fetching ") {
+            match source_fetch(url) {
+                Some(SourceFrom::Mirror) => self.from_mirror += 1,
+                Some(SourceFrom::Network) => self.from_network += 1,
+                None => {}
+            }
+        } else if let Some(path) = line.strip_prefix("==> Using cached archive: ") {
+            // Spack's fetch cache (`source_cache`) is the mirror dir.
+            if path.starts_with(&format!("{}/", layout::CACHE_MIRROR)) {
+                self.from_mirror += 1;
+            }
         } else if let Some(err) = line.strip_prefix("==> Error: ") {
             self.errors.push(err.to_string());
         }
@@ -82,10 +97,43 @@ impl SpackProgress {
         self.built_from_source
     }
 
+    /// Source archives (and patches) served from the mirror layer so far.
+    pub fn from_mirror(&self) -> u32 {
+        self.from_mirror
+    }
+
+    /// Source archives (and patches) downloaded from the network so far.
+    /// Git clones are not counted: Spack does not print them.
+    pub fn from_network(&self) -> u32 {
+        self.from_network
+    }
+
     /// Spack's `==> Error:` lines, first line of each.
     pub fn errors(&self) -> &[String] {
         &self.errors
     }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum SourceFrom {
+    Mirror,
+    Network,
+}
+
+/// Classifies the URL of a `==> Fetching URL` line. Spack prints that line
+/// only once the URL answered (urllib, its default fetch method), so each one
+/// is a fetch that succeeded. Buildcache blobs and files inside the package
+/// repository are not source lookups.
+fn source_fetch(url: &str) -> Option<SourceFrom> {
+    if url.starts_with(&format!("file://{}/", layout::CACHE_MIRROR)) {
+        return Some(SourceFrom::Mirror);
+    }
+    let remote = ["https://", "http://", "ftp://"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme));
+    // Binary mirrors' layouts (v3 blobs, v2 build_cache), should a recipe add a remote one.
+    let binary = url.contains("/blobs/sha256/") || url.contains("/build_cache/");
+    (remote && !binary).then_some(SourceFrom::Network)
 }
 
 /// `lz4-1.9.4-r427wvnwuvdmmmituu6ykdxzprw7shlz` → `lz4@1.9.4`.
@@ -149,6 +197,7 @@ mod tests {
         assert!(updates.iter().any(|u| u.label == "lz4@1.9.4"));
         assert_eq!(p.built_from_source(), 1);
         assert_eq!(p.from_buildcache(), 0);
+        assert_eq!((p.from_mirror(), p.from_network()), (1, 0), "lz4's tarball");
         assert!(p.errors().is_empty());
     }
 
@@ -159,6 +208,11 @@ mod tests {
         assert_eq!(last.total, 6);
         assert_eq!(last.done, 6);
         assert_eq!(p.from_buildcache(), 3);
+        assert_eq!(
+            (p.from_mirror(), p.from_network()),
+            (0, 0),
+            "buildcache blobs are not source fetches"
+        );
     }
 
     #[test]
@@ -168,6 +222,22 @@ mod tests {
         assert_eq!(updates.last().unwrap().done, 5, "lz4 never finished");
         assert_eq!(p.errors().len(), 1);
         assert!(p.errors()[0].starts_with("FetchError: All fetchers failed"));
+        // cc.sh comes from the package repository; the failed tarball fetched nothing.
+        assert_eq!((p.from_mirror(), p.from_network()), (0, 0));
+    }
+
+    #[test]
+    fn source_fetches_are_told_apart_by_where_they_came_from() {
+        // Spack 1.1's messages: `tty.msg(f"Fetching {url}")` once a URL answered,
+        // `tty.msg(f"Using cached archive: {path}")` for its fetch cache.
+        let (p, _) = run(concat!(
+            "==> Fetching https://download.schedmd.com/slurm/slurm-24.11.1.tar.bz2\n",
+            "==> Using cached archive: /opt/slurm-factory/cache/mirror/_source-cache/archive/ab/ab12.tar.gz\n",
+            "==> Fetching file:///opt/slurm-factory/cache/mirror/_source-cache/archive/0b/0b0e.tar.gz\n",
+            "==> Fetching https://example.org/bc/blobs/sha256/a1/a1a1\n",
+            "==> Using cached archive: /elsewhere/x.tar.gz\n",
+        ));
+        assert_eq!((p.from_mirror(), p.from_network()), (2, 1));
     }
 
     #[test]
