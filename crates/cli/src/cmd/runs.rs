@@ -78,7 +78,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                             layer,
                             hits,
                             lookups,
-                        } => println!("  cache {:<11} {hits} of {lookups} found", layer.as_str()),
+                        } => println!("    cache {}: {hits} of {lookups} found", layer.as_str()),
                         BuildEvent::RunFinished {
                             error: Some(err), ..
                         } => {
