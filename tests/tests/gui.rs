@@ -920,7 +920,6 @@ async fn build_cancel_and_caches_against_real_lxd() {
     let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     for h in factory::cache::hit_rates(&settings).unwrap() {
         let expected = match h.rate() {
-            _ if !h.measured => "hit rate not measured".to_string(),
             None => "not looked up by any build yet".to_string(),
             Some(rate) => format!(
                 "hit rate {}% ({} of {} over {})",

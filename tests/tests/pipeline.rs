@@ -206,11 +206,11 @@ async fn full_build_then_cached_rebuild() {
         Some(StageOutcome::Done)
     );
     // The base image is shared with other tests (hit or miss); this cache dir
-    // has no lock yet. The recipe's install prints no Spack lines, so no
-    // buildcache or mirror lookups are claimed.
+    // has no lock and no buildcache yet (the recipe reports its one lookup).
+    // It prints no Spack lines and uses no ccache: no mirror or ccache lookups.
     let uses = events.cache_uses();
     let first_base_hit = match uses.as_slice() {
-        [(Layer::BaseImages, hit, 1), (Layer::Locks, 0, 1)] => *hit,
+        [(Layer::BaseImages, hit, 1), (Layer::Locks, 0, 1), (Layer::Buildcache, 0, 1)] => *hit,
         other => panic!("cache_use events of the first build: {other:?}"),
     };
     let progress: Vec<(u32, u32)> = events
@@ -353,7 +353,11 @@ async fn full_build_then_cached_rebuild() {
     );
     assert_eq!(
         events2.cache_uses(),
-        [(Layer::BaseImages, 1, 1), (Layer::Locks, 1, 1)]
+        [
+            (Layer::BaseImages, 1, 1),
+            (Layer::Locks, 1, 1),
+            (Layer::Buildcache, 1, 1)
+        ]
     );
     // Both runs, read back from their events.jsonl.
     let rates = cache::hit_rates(&settings).unwrap();
@@ -375,10 +379,11 @@ async fn full_build_then_cached_rebuild() {
             lookups: 1
         })
     );
-    for l in [Layer::Buildcache, Layer::Mirror, Layer::Ccache] {
+    let bc = layer(Layer::Buildcache);
+    assert_eq!((bc.runs, bc.hits, bc.lookups), (2, 1, 2));
+    for l in [Layer::Mirror, Layer::Ccache] {
         assert_eq!(layer(l).runs, 0, "{:?}", layer(l));
     }
-    assert!(!layer(Layer::Ccache).measured);
     let install_log = events2.log_lines(Stage::Install);
     assert!(
         install_log

@@ -145,7 +145,6 @@ fn build_json_then_artifacts_and_cache() {
     assert_eq!(lock_hits["runs"], 1, "{lock_hits}");
     assert_eq!(lock_hits["hits"], 0, "{lock_hits}");
     assert_eq!(lock_hits["lookups"], 1, "{lock_hits}");
-    assert_eq!(layer(&status, "ccache")["hits"]["measured"], false);
     let out = cli(&t, root, &recipe, &["cache", "status"]);
     let text = stdout(&out);
     let line = |name: &str| {
@@ -155,7 +154,8 @@ fn build_json_then_artifacts_and_cache() {
             .to_string()
     };
     assert!(line("locks").contains("hit rate 0% (0/1, 1 run)"), "{text}");
-    assert!(line("ccache").contains("hit rate not measured"), "{text}");
+    // The test recipe compiles without ccache, so it reports no lookups.
+    assert!(line("ccache").contains("no lookups yet"), "{text}");
 
     let out = cli(
         &t,

@@ -62,12 +62,6 @@ impl Layer {
             Layer::Locks => "solved environments: identical requests skip concretization",
         }
     }
-
-    /// Whether builds record their lookups of this layer. ccache keeps its
-    /// statistics in the shared cache dir, where concurrent builds mix them.
-    pub fn hits_measured(self) -> bool {
-        self != Layer::Ccache
-    }
 }
 
 impl std::str::FromStr for Layer {
@@ -199,8 +193,6 @@ async fn base_images(lxc: &Lxc) -> Result<Vec<crate::lxd::ImageInfo>> {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LayerHits {
     pub layer: Layer,
-    /// False for layers builds do not record lookups of (ccache).
-    pub measured: bool,
     /// Runs that consulted the layer.
     pub runs: u32,
     pub hits: u64,
@@ -247,7 +239,6 @@ pub fn hit_rates(settings: &Settings) -> Result<Vec<LayerHits>> {
         .map(|layer| {
             let empty = LayerHits {
                 layer,
-                measured: layer.hits_measured(),
                 runs: 0,
                 hits: 0,
                 lookups: 0,
@@ -428,8 +419,6 @@ mod tests {
             Layer::ALL
         );
         assert!(rates.iter().all(|h| h.runs == 0 && h.rate().is_none()));
-        assert!(!of(&rates, Layer::Ccache).measured);
-        assert!(of(&rates, Layer::Locks).measured);
     }
 
     #[test]

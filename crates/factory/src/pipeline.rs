@@ -490,6 +490,9 @@ impl<'a> Build<'a> {
                 &[],
                 |stream, line| {
                     on_line(&line);
+                    if let Some((layer, hits, lookups)) = progress::parse_cache_protocol(&line) {
+                        self.cache_use(layer, hits, lookups);
+                    }
                     let mut tail = last_lines.lock().expect("tail lock");
                     if tail.len() == 5 {
                         tail.pop_front();

@@ -3,8 +3,10 @@
 //!
 //! ```text
 //! ::progress DONE TOTAL LABEL
+//! ::cache LAYER HITS LOOKUPS
 //! ```
 
+use crate::cache::Layer;
 use crate::layout;
 
 /// What one line of output says about progress.
@@ -156,6 +158,16 @@ pub fn parse_protocol(line: &str) -> Option<Update> {
     (done <= total).then_some(Update { done, total, label })
 }
 
+/// `::cache ccache 40 52`: a script's own count of lookups in a cache layer
+/// (what Spack's output does not tell). `None` unless hits <= lookups > 0.
+pub fn parse_cache_protocol(line: &str) -> Option<(Layer, u32, u32)> {
+    let mut parts = line.trim_end().strip_prefix("::cache ")?.split(' ');
+    let layer = parts.next()?.parse().ok()?;
+    let hits = parts.next()?.parse().ok()?;
+    let lookups = parts.next()?.parse().ok()?;
+    (parts.next().is_none() && lookups > 0 && hits <= lookups).then_some((layer, hits, lookups))
+}
+
 /// Counts what `spack concretize` says: (specs to build, specs already present or external).
 pub fn concretize_counts(output: &str) -> (u32, u32) {
     let mut to_build = 0;
@@ -259,6 +271,20 @@ mod tests {
             })
         );
         assert_eq!(parse_protocol("::progress 4 3 x"), None);
+        assert_eq!(
+            parse_cache_protocol("::cache ccache 40 52"),
+            Some((Layer::Ccache, 40, 52))
+        );
+        for bad in [
+            "::cache ccache 0 0",
+            "::cache ccache 5 4",
+            "::cache disk 1 1",
+            "::cache ccache 1",
+            "::cache ccache 1 2 3",
+            "cache ccache 1 2",
+        ] {
+            assert_eq!(parse_cache_protocol(bad), None, "{bad}");
+        }
         assert_eq!(parse_protocol("progress 1 2"), None);
     }
 }

@@ -413,10 +413,6 @@ entries: number, };
 
 export type LayerHits = { layer: Layer, 
 /**
- * False for layers builds do not record lookups of (ccache).
- */
-measured: boolean, 
-/**
  * Runs that consulted the layer.
  */
 runs: number, hits: number, lookups: number, 

@@ -63,7 +63,6 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
  * 4 runs)". `anyBuilds` tells "no builds yet" from a layer no build looked in.
  */
 export function formatHitRate(h: LayerHits, anyBuilds: boolean): string {
-  if (!h.measured) return "hit rate not measured";
   if (h.lookups === 0) return anyBuilds ? "not looked up by any build yet" : "no builds yet";
   return `hit rate ${formatPercent(h.hits / h.lookups)} (${h.hits} of ${plural(h.lookups, "lookup")} over ${plural(h.runs, "run")})`;
 }
