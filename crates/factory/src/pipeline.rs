@@ -641,8 +641,8 @@ impl<'a> Build<'a> {
         // Counted even when the install failed: the lookups happened.
         let (cached, built) = (spack.from_buildcache(), spack.built_from_source());
         self.cache_use(Layer::Buildcache, cached, cached + built);
-        let (mirrored, downloaded) = (spack.from_mirror(), spack.from_network());
-        self.cache_use(Layer::Mirror, mirrored, mirrored + downloaded);
+        let (mirrored, fetched) = (spack.from_mirror(), spack.from_elsewhere());
+        self.cache_use(Layer::Mirror, mirrored, mirrored + fetched);
         result?;
         let detail = match (cached, built) {
             (0, 0) => None,

@@ -30,7 +30,7 @@ pub struct SpackProgress {
     from_buildcache: u32,
     built_from_source: u32,
     from_mirror: u32,
-    from_network: u32,
+    from_elsewhere: u32,
     errors: Vec<String>,
 }
 
@@ -67,7 +67,7 @@ impl SpackProgress {
         } else if let Some(url) = line.strip_prefix("==> Fetching ") {
             match source_fetch(url) {
                 Some(SourceFrom::Mirror) => self.from_mirror += 1,
-                Some(SourceFrom::Network) => self.from_network += 1,
+                Some(SourceFrom::Elsewhere) => self.from_elsewhere += 1,
                 None => {}
             }
         } else if let Some(path) = line.strip_prefix("==> Using cached archive: ") {
@@ -104,10 +104,11 @@ impl SpackProgress {
         self.from_mirror
     }
 
-    /// Source archives (and patches) downloaded from the network so far.
+    /// Source archives (and patches, and files of the package repository)
+    /// fetched from anywhere but the mirror so far: the mirror missed them.
     /// Git clones are not counted: Spack does not print them.
-    pub fn from_network(&self) -> u32 {
-        self.from_network
+    pub fn from_elsewhere(&self) -> u32 {
+        self.from_elsewhere
     }
 
     /// Spack's `==> Error:` lines, first line of each.
@@ -119,23 +120,23 @@ impl SpackProgress {
 #[derive(Debug, PartialEq, Eq)]
 enum SourceFrom {
     Mirror,
-    Network,
+    Elsewhere,
 }
 
 /// Classifies the URL of a `==> Fetching URL` line. Spack prints that line
 /// only once the URL answered (urllib, its default fetch method), so each one
-/// is a fetch that succeeded. Buildcache blobs and files inside the package
-/// repository are not source lookups.
+/// is a fetch that succeeded; it tries its fetch cache (the mirror dir) first,
+/// so a fetch from anywhere else is a mirror miss. Buildcache blobs are not
+/// source fetches.
 fn source_fetch(url: &str) -> Option<SourceFrom> {
     if url.starts_with(&format!("file://{}/", layout::CACHE_MIRROR)) {
         return Some(SourceFrom::Mirror);
     }
-    let remote = ["https://", "http://", "ftp://"]
-        .iter()
-        .any(|scheme| url.starts_with(scheme));
-    // Binary mirrors' layouts (v3 blobs, v2 build_cache), should a recipe add a remote one.
-    let binary = url.contains("/blobs/sha256/") || url.contains("/build_cache/");
-    (remote && !binary).then_some(SourceFrom::Network)
+    // The local buildcache, or a binary mirror's layout (v3 blobs, v2 build_cache).
+    let binary = url.starts_with(&format!("file://{}/", layout::CACHE_BUILDCACHE))
+        || url.contains("/blobs/sha256/")
+        || url.contains("/build_cache/");
+    (!binary).then_some(SourceFrom::Elsewhere)
 }
 
 /// `lz4-1.9.4-r427wvnwuvdmmmituu6ykdxzprw7shlz` → `lz4@1.9.4`.
@@ -209,7 +210,11 @@ mod tests {
         assert!(updates.iter().any(|u| u.label == "lz4@1.9.4"));
         assert_eq!(p.built_from_source(), 1);
         assert_eq!(p.from_buildcache(), 0);
-        assert_eq!((p.from_mirror(), p.from_network()), (1, 0), "lz4's tarball");
+        assert_eq!(
+            (p.from_mirror(), p.from_elsewhere()),
+            (1, 0),
+            "lz4's tarball"
+        );
         assert!(p.errors().is_empty());
     }
 
@@ -221,7 +226,7 @@ mod tests {
         assert_eq!(last.done, 6);
         assert_eq!(p.from_buildcache(), 3);
         assert_eq!(
-            (p.from_mirror(), p.from_network()),
+            (p.from_mirror(), p.from_elsewhere()),
             (0, 0),
             "buildcache blobs are not source fetches"
         );
@@ -234,8 +239,9 @@ mod tests {
         assert_eq!(updates.last().unwrap().done, 5, "lz4 never finished");
         assert_eq!(p.errors().len(), 1);
         assert!(p.errors()[0].starts_with("FetchError: All fetchers failed"));
-        // cc.sh comes from the package repository; the failed tarball fetched nothing.
-        assert_eq!((p.from_mirror(), p.from_network()), (0, 0));
+        // cc.sh came from the package repository, past the mirror; the
+        // failed tarball fetched nothing.
+        assert_eq!((p.from_mirror(), p.from_elsewhere()), (0, 1));
     }
 
     #[test]
@@ -247,9 +253,10 @@ mod tests {
             "==> Using cached archive: /opt/slurm-factory/cache/mirror/_source-cache/archive/ab/ab12.tar.gz\n",
             "==> Fetching file:///opt/slurm-factory/cache/mirror/_source-cache/archive/0b/0b0e.tar.gz\n",
             "==> Fetching https://example.org/bc/blobs/sha256/a1/a1a1\n",
+            "==> Fetching file:///opt/slurm-factory/cache/buildcache/blobs/sha256/57/5732\n",
             "==> Using cached archive: /elsewhere/x.tar.gz\n",
         ));
-        assert_eq!((p.from_mirror(), p.from_network()), (2, 1));
+        assert_eq!((p.from_mirror(), p.from_elsewhere()), (2, 1));
     }
 
     #[test]

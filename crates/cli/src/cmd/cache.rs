@@ -16,7 +16,7 @@ buildcache (Spack binaries), mirror (sources), ccache, locks (solved environment
 
 The hit rate sums every recorded run (`slurm-factory runs list`): base-images and
 locks count one lookup per build, buildcache one per package Spack installed, mirror
-one per source archive Spack fetched (git clones are not shown by Spack, so not
+one per source file Spack fetched (git clones are not shown by Spack, so not
 counted), ccache one per compiler call it could cache. `--json` adds a `hits` object
 to each layer.
 
