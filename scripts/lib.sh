@@ -4,7 +4,7 @@
 TEST_PACKAGES=(
   build-essential pkg-config git curl ca-certificates
   lxd lxd-client debootstrap btrfs-progs
-  patchelf binutils file zstd lmod
+  patchelf binutils file zstd lmod ccache
 )
 
 SUDO=""

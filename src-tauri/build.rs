@@ -20,6 +20,7 @@ const COMMANDS: &[&str] = &[
     "start_build",
     "cancel_build",
     "cache_status",
+    "cache_hits",
     "cache_clean",
     "cache_clean_all",
 ];

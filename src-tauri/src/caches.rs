@@ -1,6 +1,6 @@
-//! The cache layers: their sizes and cleaning them.
+//! The cache layers: their sizes, hit rates and cleaning them.
 
-use factory::cache::{Layer, LayerStatus};
+use factory::cache::{Layer, LayerHits, LayerStatus};
 use factory::lxd::Lxc;
 use tauri::State;
 
@@ -13,6 +13,12 @@ pub async fn cache_status(state: State<'_, AppState>) -> CmdResult<Vec<LayerStat
     factory::cache::status(&settings, &Lxc::new(&settings))
         .await
         .map_err(report)
+}
+
+/// Each layer's hits and lookups summed over every recorded run.
+#[tauri::command]
+pub fn cache_hits(state: State<'_, AppState>) -> CmdResult<Vec<LayerHits>> {
+    factory::cache::hit_rates(&state.settings()).map_err(report)
 }
 
 /// Empties one layer; returns the bytes freed.

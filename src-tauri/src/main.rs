@@ -35,6 +35,7 @@ macro_rules! handler {
             builds::start_build,
             builds::cancel_build,
             caches::cache_status,
+            caches::cache_hits,
             caches::cache_clean,
             caches::cache_clean_all,
             $($extra),*

@@ -947,6 +947,42 @@ async fn build_cancel_and_caches_against_real_lxd() {
         .find(|(l, _)| l == "buildcache")
         .map(|(_, b)| *b);
     assert!(buildcache.unwrap_or(0) > 0, "{sizes:?}");
+    // Hit rates: what the engine sums from the two runs' events, as the page words it.
+    let shown: Vec<(String, String)> = gui
+        .eventually(
+            "hit rates",
+            "return [...document.querySelectorAll('[data-layer]')].map(e => [e.dataset.layer, e.querySelector('[data-testid=hit-rate]')?.textContent ?? ''])",
+            |v: &Vec<(String, String)>| v.iter().all(|(_, t)| !t.is_empty()),
+        )
+        .await;
+    let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    for h in factory::cache::hit_rates(&settings).unwrap() {
+        let expected = match h.rate() {
+            None => "not looked up by any build yet".to_string(),
+            Some(rate) => format!(
+                "hit rate {}% ({} of {} over {})",
+                (rate * 100.0).round(),
+                h.hits,
+                plural(h.lookups, "lookup"),
+                plural(h.runs.into(), "run")
+            ),
+        };
+        let text = shown.iter().find(|(l, _)| l == h.layer.as_str());
+        assert_eq!(
+            text.map(|(_, t)| t.as_str()),
+            Some(expected.as_str()),
+            "{shown:?}"
+        );
+    }
+    // The finished build looked for the base image and a lock (the cancelled
+    // one may have stopped before either), so both lines show a rate.
+    for layer in ["base-images", "locks"] {
+        let text = &shown.iter().find(|(l, _)| l == layer).unwrap().1;
+        assert!(
+            text.starts_with("hit rate ") && text.contains(" lookup"),
+            "{layer}: {text}"
+        );
+    }
     gui.screenshot("caches");
     gui.click("[data-layer=buildcache] [data-testid=clean-layer]")
         .await;

@@ -17,7 +17,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use factory::cache::CacheDirs;
+use factory::cache::{self, CacheDirs, Layer, RunHits};
 use factory::events::{BuildEvent, EventRecord, Outcome, Stage, StageOutcome};
 use factory::pipeline::{self, BuildOptions, BuildResult};
 use factory::runs::{RunDir, RunRecord, Sink};
@@ -83,6 +83,21 @@ impl Events {
             .into_iter()
             .filter_map(|e| match e {
                 BuildEvent::Log { stage: s, line, .. } if s == stage => Some(line),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// (layer, hits, lookups) of each cache_use event, in order.
+    fn cache_uses(&self) -> Vec<(Layer, u32, u32)> {
+        self.all()
+            .into_iter()
+            .filter_map(|e| match e {
+                BuildEvent::CacheUse {
+                    layer,
+                    hits,
+                    lookups,
+                } => Some((layer, hits, lookups)),
                 _ => None,
             })
             .collect()
@@ -190,6 +205,14 @@ async fn full_build_then_cached_rebuild() {
         events.outcome_of(Stage::Concretize),
         Some(StageOutcome::Done)
     );
+    // The base image is shared with other tests (hit or miss); this cache dir
+    // has no lock and no buildcache yet (the recipe reports its one lookup).
+    // It prints no Spack lines and uses no ccache: no mirror or ccache lookups.
+    let uses = events.cache_uses();
+    let first_base_hit = match uses.as_slice() {
+        [(Layer::BaseImages, hit, 1), (Layer::Locks, 0, 1), (Layer::Buildcache, 0, 1)] => *hit,
+        other => panic!("cache_use events of the first build: {other:?}"),
+    };
     let progress: Vec<(u32, u32)> = events
         .all()
         .into_iter()
@@ -328,6 +351,39 @@ async fn full_build_then_cached_rebuild() {
         events2.outcome_of(Stage::Concretize),
         Some(StageOutcome::Cached)
     );
+    assert_eq!(
+        events2.cache_uses(),
+        [
+            (Layer::BaseImages, 1, 1),
+            (Layer::Locks, 1, 1),
+            (Layer::Buildcache, 1, 1)
+        ]
+    );
+    // Both runs, read back from their events.jsonl.
+    let rates = cache::hit_rates(&settings).unwrap();
+    let layer = |l: Layer| rates.iter().find(|h| h.layer == l).unwrap();
+    let base = layer(Layer::BaseImages);
+    assert_eq!(
+        (base.runs, base.hits, base.lookups),
+        (2, u64::from(first_base_hit) + 1, 2),
+        "{base:?}"
+    );
+    let locks = layer(Layer::Locks);
+    assert_eq!((locks.runs, locks.hits, locks.lookups), (2, 1, 2));
+    assert_eq!(locks.rate(), Some(0.5));
+    assert_eq!(
+        locks.last,
+        Some(RunHits {
+            run_id: second.run_id.clone(),
+            hits: 1,
+            lookups: 1
+        })
+    );
+    let bc = layer(Layer::Buildcache);
+    assert_eq!((bc.runs, bc.hits, bc.lookups), (2, 1, 2));
+    for l in [Layer::Mirror, Layer::Ccache] {
+        assert_eq!(layer(l).runs, 0, "{:?}", layer(l));
+    }
     let install_log = events2.log_lines(Stage::Install);
     assert!(
         install_log

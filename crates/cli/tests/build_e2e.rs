@@ -114,6 +114,16 @@ fn build_json_then_artifacts_and_cache() {
     assert!(events
         .iter()
         .any(|e| e["type"] == "progress" && e["stage"] == "install"));
+    // A fresh cache dir has no lock: one lookup, no hit.
+    let lock_use: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "cache_use" && e["layer"] == "locks")
+        .collect();
+    assert_eq!(lock_use.len(), 1, "{lock_use:?}");
+    assert_eq!(
+        (&lock_use[0]["hits"], &lock_use[0]["lookups"]),
+        (&0.into(), &1.into())
+    );
 
     let out = cli(&t, root, &recipe, &["artifacts", "list", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -131,6 +141,21 @@ fn build_json_then_artifacts_and_cache() {
     let buildcache = layer(&status, "buildcache");
     assert!(buildcache["bytes"].as_u64().unwrap() > 0, "{buildcache}");
     assert!(layer(&status, "locks")["entries"].as_u64().unwrap() >= 1);
+    let lock_hits = &layer(&status, "locks")["hits"];
+    assert_eq!(lock_hits["runs"], 1, "{lock_hits}");
+    assert_eq!(lock_hits["hits"], 0, "{lock_hits}");
+    assert_eq!(lock_hits["lookups"], 1, "{lock_hits}");
+    let out = cli(&t, root, &recipe, &["cache", "status"]);
+    let text = stdout(&out);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} line in {text}"))
+            .to_string()
+    };
+    assert!(line("locks").contains("hit rate 0% (0/1, 1 run)"), "{text}");
+    // The test recipe compiles without ccache, so it reports no lookups.
+    assert!(line("ccache").contains("no lookups yet"), "{text}");
 
     let out = cli(
         &t,

@@ -74,6 +74,8 @@ pub fn typescript() -> String {
         serde_json::Value,
         cache::Layer,
         cache::LayerStatus,
+        cache::LayerHits,
+        cache::RunHits,
     );
     out.truncate(out.trim_end().len());
     out.push('\n');

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cache::Layer;
 use crate::error::ErrorReport;
 
 /// The stages of a run, in order.
@@ -134,6 +135,13 @@ pub enum BuildEvent {
         stage: Stage,
         message: String,
     },
+    /// A cache layer was consulted: `hits` of `lookups` were served from it.
+    /// Emitted once per layer and stage, only when `lookups > 0`.
+    CacheUse {
+        layer: Layer,
+        hits: u32,
+        lookups: u32,
+    },
     RunFinished {
         outcome: Outcome,
         elapsed_ms: u64,
@@ -209,6 +217,24 @@ mod tests {
         assert_eq!(
             line,
             r#"{"t_ms":1500,"type":"progress","stage":"install","done":3,"total":7,"label":"munge"}"#
+        );
+        assert_eq!(serde_json::from_str::<EventRecord>(&line).unwrap(), rec);
+    }
+
+    #[test]
+    fn cache_use_serializes_with_its_tag() {
+        let rec = EventRecord {
+            t_ms: 7,
+            event: BuildEvent::CacheUse {
+                layer: Layer::BaseImages,
+                hits: 1,
+                lookups: 1,
+            },
+        };
+        let line = serde_json::to_string(&rec).unwrap();
+        assert_eq!(
+            line,
+            r#"{"t_ms":7,"type":"cache_use","layer":"base-images","hits":1,"lookups":1}"#
         );
         assert_eq!(serde_json::from_str::<EventRecord>(&line).unwrap(), rec);
     }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::Store;
-use crate::cache::{CacheDirs, BASE_IMAGE_PREFIX};
+use crate::cache::{CacheDirs, Layer, BASE_IMAGE_PREFIX};
 use crate::doctor;
 use crate::error::{Error, ErrorReport, Result};
 use crate::events::{BuildEvent, Outcome, Stage, StageOutcome, Stream};
@@ -198,6 +198,17 @@ impl<'a> Build<'a> {
         self.emitter.emit(event);
     }
 
+    /// Records one consultation of a cache layer, for `cache::hit_rates`.
+    fn cache_use(&self, layer: Layer, hits: u32, lookups: u32) {
+        if lookups > 0 {
+            self.emit(BuildEvent::CacheUse {
+                layer,
+                hits,
+                lookups,
+            });
+        }
+    }
+
     /// Wraps one stage: start/finish events, elapsed time, cancellation.
     async fn stage<T>(
         &self,
@@ -332,6 +343,7 @@ impl<'a> Build<'a> {
     async fn provision(&self, rendered: &Rendered, instance: &str) -> Result<Done<()>> {
         let alias = base_image_alias(self.settings, rendered, self.options.offline);
         let cached = self.lxc.image_exists(&alias).await?;
+        self.cache_use(Layer::BaseImages, cached.into(), 1);
         if !cached {
             let prep = self.run_instance_name("prep");
             let result = self.prepare_base_image(&prep, &alias).await;
@@ -478,6 +490,9 @@ impl<'a> Build<'a> {
                 &[],
                 |stream, line| {
                     on_line(&line);
+                    if let Some((layer, hits, lookups)) = progress::parse_cache_protocol(&line) {
+                        self.cache_use(layer, hits, lookups);
+                    }
                     let mut tail = last_lines.lock().expect("tail lock");
                     if tail.len() == 5 {
                         tail.pop_front();
@@ -562,6 +577,7 @@ impl<'a> Build<'a> {
             .locks
             .join(format!("{key}.lock"));
         let reuse = cached_lock.is_file();
+        self.cache_use(Layer::Locks, reuse.into(), 1);
         if reuse {
             let recipe_lock = format!("{}/spack.lock", layout::RECIPE);
             self.lxc
@@ -610,18 +626,25 @@ impl<'a> Build<'a> {
                 label: String::new(),
             });
         }
-        self.script(Stage::Install, instance, "install.sh", &[], &mut |line| {
-            if let Some(u) = spack.feed(line) {
-                self.emit(BuildEvent::Progress {
-                    stage: Stage::Install,
-                    done: u.done,
-                    total: u.total,
-                    label: u.label,
-                });
-            }
-        })
-        .await?;
-        let detail = match (spack.from_buildcache(), spack.built_from_source()) {
+        let result = self
+            .script(Stage::Install, instance, "install.sh", &[], &mut |line| {
+                if let Some(u) = spack.feed(line) {
+                    self.emit(BuildEvent::Progress {
+                        stage: Stage::Install,
+                        done: u.done,
+                        total: u.total,
+                        label: u.label,
+                    });
+                }
+            })
+            .await;
+        // Counted even when the install failed: the lookups happened.
+        let (cached, built) = (spack.from_buildcache(), spack.built_from_source());
+        self.cache_use(Layer::Buildcache, cached, cached + built);
+        let (mirrored, fetched) = (spack.from_mirror(), spack.from_elsewhere());
+        self.cache_use(Layer::Mirror, mirrored, mirrored + fetched);
+        result?;
+        let detail = match (cached, built) {
             (0, 0) => None,
             (cached, built) => Some(format!("{cached} from buildcache, {built} built")),
         };

@@ -3,7 +3,11 @@
 //!
 //! ```text
 //! ::progress DONE TOTAL LABEL
+//! ::cache LAYER HITS LOOKUPS
 //! ```
+
+use crate::cache::Layer;
+use crate::layout;
 
 /// What one line of output says about progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +29,8 @@ pub struct SpackProgress {
     current: String,
     from_buildcache: u32,
     built_from_source: u32,
+    from_mirror: u32,
+    from_elsewhere: u32,
     errors: Vec<String>,
 }
 
@@ -58,6 +64,17 @@ impl SpackProgress {
         } else if line.starts_with("==> No binary for ") && line.ends_with("installing from source")
         {
             self.built_from_source += 1;
+        } else if let Some(url) = line.strip_prefix("==> Fetching ") {
+            match source_fetch(url) {
+                Some(SourceFrom::Mirror) => self.from_mirror += 1,
+                Some(SourceFrom::Elsewhere) => self.from_elsewhere += 1,
+                None => {}
+            }
+        } else if let Some(path) = line.strip_prefix("==> Using cached archive: ") {
+            // Spack's fetch cache (`source_cache`) is the mirror dir.
+            if path.starts_with(&format!("{}/", layout::CACHE_MIRROR)) {
+                self.from_mirror += 1;
+            }
         } else if let Some(err) = line.strip_prefix("==> Error: ") {
             self.errors.push(err.to_string());
         }
@@ -82,10 +99,44 @@ impl SpackProgress {
         self.built_from_source
     }
 
+    /// Source archives (and patches) served from the mirror layer so far.
+    pub fn from_mirror(&self) -> u32 {
+        self.from_mirror
+    }
+
+    /// Source archives (and patches, and files of the package repository)
+    /// fetched from anywhere but the mirror so far: the mirror missed them.
+    /// Git clones are not counted: Spack does not print them.
+    pub fn from_elsewhere(&self) -> u32 {
+        self.from_elsewhere
+    }
+
     /// Spack's `==> Error:` lines, first line of each.
     pub fn errors(&self) -> &[String] {
         &self.errors
     }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum SourceFrom {
+    Mirror,
+    Elsewhere,
+}
+
+/// Classifies the URL of a `==> Fetching URL` line. Spack prints that line
+/// only once the URL answered (urllib, its default fetch method), so each one
+/// is a fetch that succeeded; it tries its fetch cache (the mirror dir) first,
+/// so a fetch from anywhere else is a mirror miss. Buildcache blobs are not
+/// source fetches.
+fn source_fetch(url: &str) -> Option<SourceFrom> {
+    if url.starts_with(&format!("file://{}/", layout::CACHE_MIRROR)) {
+        return Some(SourceFrom::Mirror);
+    }
+    // The local buildcache, or a binary mirror's layout (v3 blobs, v2 build_cache).
+    let binary = url.starts_with(&format!("file://{}/", layout::CACHE_BUILDCACHE))
+        || url.contains("/blobs/sha256/")
+        || url.contains("/build_cache/");
+    (!binary).then_some(SourceFrom::Elsewhere)
 }
 
 /// `lz4-1.9.4-r427wvnwuvdmmmituu6ykdxzprw7shlz` → `lz4@1.9.4`.
@@ -106,6 +157,16 @@ pub fn parse_protocol(line: &str) -> Option<Update> {
     let total = parts.next()?.parse().ok()?;
     let label = parts.next().unwrap_or("").to_string();
     (done <= total).then_some(Update { done, total, label })
+}
+
+/// `::cache ccache 40 52`: a script's own count of lookups in a cache layer
+/// (what Spack's output does not tell). `None` unless hits <= lookups > 0.
+pub fn parse_cache_protocol(line: &str) -> Option<(Layer, u32, u32)> {
+    let mut parts = line.trim_end().strip_prefix("::cache ")?.split(' ');
+    let layer = parts.next()?.parse().ok()?;
+    let hits = parts.next()?.parse().ok()?;
+    let lookups = parts.next()?.parse().ok()?;
+    (parts.next().is_none() && lookups > 0 && hits <= lookups).then_some((layer, hits, lookups))
 }
 
 /// Counts what `spack concretize` says: (specs to build, specs already present or external).
@@ -149,6 +210,11 @@ mod tests {
         assert!(updates.iter().any(|u| u.label == "lz4@1.9.4"));
         assert_eq!(p.built_from_source(), 1);
         assert_eq!(p.from_buildcache(), 0);
+        assert_eq!(
+            (p.from_mirror(), p.from_elsewhere()),
+            (1, 0),
+            "lz4's tarball"
+        );
         assert!(p.errors().is_empty());
     }
 
@@ -159,6 +225,11 @@ mod tests {
         assert_eq!(last.total, 6);
         assert_eq!(last.done, 6);
         assert_eq!(p.from_buildcache(), 3);
+        assert_eq!(
+            (p.from_mirror(), p.from_elsewhere()),
+            (0, 0),
+            "buildcache blobs are not source fetches"
+        );
     }
 
     #[test]
@@ -168,6 +239,24 @@ mod tests {
         assert_eq!(updates.last().unwrap().done, 5, "lz4 never finished");
         assert_eq!(p.errors().len(), 1);
         assert!(p.errors()[0].starts_with("FetchError: All fetchers failed"));
+        // cc.sh came from the package repository, past the mirror; the
+        // failed tarball fetched nothing.
+        assert_eq!((p.from_mirror(), p.from_elsewhere()), (0, 1));
+    }
+
+    #[test]
+    fn source_fetches_are_told_apart_by_where_they_came_from() {
+        // Spack 1.1's messages: `tty.msg(f"Fetching {url}")` once a URL answered,
+        // `tty.msg(f"Using cached archive: {path}")` for its fetch cache.
+        let (p, _) = run(concat!(
+            "==> Fetching https://download.schedmd.com/slurm/slurm-24.11.1.tar.bz2\n",
+            "==> Using cached archive: /opt/slurm-factory/cache/mirror/_source-cache/archive/ab/ab12.tar.gz\n",
+            "==> Fetching file:///opt/slurm-factory/cache/mirror/_source-cache/archive/0b/0b0e.tar.gz\n",
+            "==> Fetching https://example.org/bc/blobs/sha256/a1/a1a1\n",
+            "==> Fetching file:///opt/slurm-factory/cache/buildcache/blobs/sha256/57/5732\n",
+            "==> Using cached archive: /elsewhere/x.tar.gz\n",
+        ));
+        assert_eq!((p.from_mirror(), p.from_elsewhere()), (2, 1));
     }
 
     #[test]
@@ -189,6 +278,20 @@ mod tests {
             })
         );
         assert_eq!(parse_protocol("::progress 4 3 x"), None);
+        assert_eq!(
+            parse_cache_protocol("::cache ccache 40 52"),
+            Some((Layer::Ccache, 40, 52))
+        );
+        for bad in [
+            "::cache ccache 0 0",
+            "::cache ccache 5 4",
+            "::cache disk 1 1",
+            "::cache ccache 1",
+            "::cache ccache 1 2 3",
+            "cache ccache 1 2",
+        ] {
+            assert_eq!(parse_cache_protocol(bad), None, "{bad}");
+        }
         assert_eq!(parse_protocol("progress 1 2"), None);
     }
 }

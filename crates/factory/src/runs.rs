@@ -183,15 +183,16 @@ pub fn read_log(run: &RunDir, offset: u64, max_bytes: usize) -> Result<LogPage> 
     })
 }
 
-/// A run's recorded events (everything but log lines), skipping a torn last line.
+/// A run's recorded events (everything but log lines), skipping a torn last
+/// line (even one cut inside a UTF-8 character).
 pub fn read_events(run: &RunDir) -> Result<Vec<EventRecord>> {
     let path = run.file("events.jsonl");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io("reading run events", path, e)),
     };
-    Ok(text
+    Ok(String::from_utf8_lossy(&bytes)
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect())

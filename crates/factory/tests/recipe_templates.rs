@@ -219,3 +219,70 @@ fn every_script_is_strict_bash_that_calls_spack_directly() {
     assert!(rendered.files["scripts/concretize.sh"]
         .contains("\"$SPACK\" -e \"$ENV_DIR\" concretize -f"));
 }
+
+/// install.sh counts this build's own ccache lookups with the real ccache
+/// (a stand-in for Spack compiles through it, as Spack's compiler wrapper
+/// does) and reports them even when the install fails.
+#[test]
+fn install_sh_reports_this_builds_ccache_lookups() {
+    let found = std::process::Command::new("ccache")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("SKIPPED: ccache is not installed (apt-get install ccache)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_str().unwrap();
+    let mut ctx = ctx("25.05-minimal");
+    ctx.paths = factory::layout::Paths::under(root);
+    let rendered = Templates::load(None).unwrap().render(&ctx).unwrap();
+    let recipe = std::path::Path::new(&ctx.paths.recipe);
+    rendered.write_to(recipe).unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("a.c"), "int a(void) { return 1; }\n").unwrap();
+    std::fs::write(src.join("b.c"), "int b(void) { return 2; }\n").unwrap();
+    let spack_bin = std::path::Path::new(&ctx.paths.spack).join("bin");
+    std::fs::create_dir_all(&spack_bin).unwrap();
+    // `install`: three compiles, a.c twice; `find`: nothing installed.
+    std::fs::write(
+        spack_bin.join("spack"),
+        "#!/bin/bash\nset -e\ncase \" $* \" in\n  *' install '*)\n    cd \"$SRC\"\n    \
+         ccache gcc -c a.c -o a1.o\n    ccache gcc -c a.c -o a2.o\n    ccache gcc -c b.c -o b.o\n    \
+         exit \"${FAIL:-0}\" ;;\nesac\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        spack_bin.join("spack"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let install = |fail: &str| {
+        let out = std::process::Command::new("bash")
+            .arg(recipe.join("scripts/install.sh"))
+            .env("SRC", &src)
+            .env("FAIL", fail)
+            .env_remove("CCACHE_STATSLOG")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("::cache "))
+            .map(str::to_string);
+        (out.status.success(), line, stdout)
+    };
+    // Cold: b.c and the first a.c miss, the second a.c hits.
+    let (ok, line, out) = install("0");
+    assert!(ok, "{out}");
+    assert_eq!(line.as_deref(), Some("::cache ccache 1 3"), "{out}");
+    let parsed = factory::progress::parse_cache_protocol(line.as_deref().unwrap());
+    assert_eq!(parsed, Some((factory::cache::Layer::Ccache, 1, 3)));
+    // Warm, and failing: this build's three hits only, not the cache dir's totals.
+    let (ok, line, out) = install("1");
+    assert!(!ok, "{out}");
+    assert_eq!(line.as_deref(), Some("::cache ccache 3 3"), "{out}");
+}

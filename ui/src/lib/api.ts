@@ -10,6 +10,7 @@ import type {
   ExportResult,
   HostReport,
   Layer,
+  LayerHits,
   LayerStatus,
   LogPage,
   Overview,
@@ -48,6 +49,7 @@ export const api = {
   artifactReveal: (id: string) => invoke<void>("artifact_reveal", { id }),
   artifactDelete: (id: string) => invoke<void>("artifact_delete", { id }),
   cacheStatus: () => invoke<LayerStatus[]>("cache_status"),
+  cacheHits: () => invoke<LayerHits[]>("cache_hits"),
   cacheClean: (layer: Layer) => invoke<number>("cache_clean", { layer }),
   cacheCleanAll: () => invoke<number>("cache_clean_all"),
 };

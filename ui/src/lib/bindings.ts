@@ -17,13 +17,13 @@ export type BuildEvent = { "type": "run_started", run_id: string, artifact_name:
 /**
  * A short note: "base image sf-base-1a2b reused", "3 of 6 from buildcache".
  */
-detail?: string | null, } | { "type": "progress", stage: Stage, done: number, total: number, label: string, } | { "type": "log", stage: Stage, stream: Stream, line: string, } | { "type": "warning", stage: Stage, message: string, } | { "type": "run_finished", outcome: Outcome, elapsed_ms: number, artifact_id?: string | null, error?: ErrorReport | null, };
+detail?: string | null, } | { "type": "progress", stage: Stage, done: number, total: number, label: string, } | { "type": "log", stage: Stage, stream: Stream, line: string, } | { "type": "warning", stage: Stage, message: string, } | { "type": "cache_use", layer: Layer, hits: number, lookups: number, } | { "type": "run_finished", outcome: Outcome, elapsed_ms: number, artifact_id?: string | null, error?: ErrorReport | null, };
 
 export type EventRecord = { t_ms: number, } & ({ "type": "run_started", run_id: string, artifact_name: string, run_dir: string, stages: Array<Stage>, } | { "type": "stage_started", stage: Stage, } | { "type": "stage_finished", stage: Stage, outcome: StageOutcome, elapsed_ms: number, 
 /**
  * A short note: "base image sf-base-1a2b reused", "3 of 6 from buildcache".
  */
-detail?: string | null, } | { "type": "progress", stage: Stage, done: number, total: number, label: string, } | { "type": "log", stage: Stage, stream: Stream, line: string, } | { "type": "warning", stage: Stage, message: string, } | { "type": "run_finished", outcome: Outcome, elapsed_ms: number, artifact_id?: string | null, error?: ErrorReport | null, });
+detail?: string | null, } | { "type": "progress", stage: Stage, done: number, total: number, label: string, } | { "type": "log", stage: Stage, stream: Stream, line: string, } | { "type": "warning", stage: Stage, message: string, } | { "type": "cache_use", layer: Layer, hits: number, lookups: number, } | { "type": "run_finished", outcome: Outcome, elapsed_ms: number, artifact_id?: string | null, error?: ErrorReport | null, });
 
 export type BatchItem = { 
 /**
@@ -416,3 +416,15 @@ path: string | null, bytes: number,
  * Files in the directory, or images.
  */
 entries: number, };
+
+export type LayerHits = { layer: Layer, 
+/**
+ * Runs that consulted the layer.
+ */
+runs: number, hits: number, lookups: number, 
+/**
+ * The newest run that consulted the layer.
+ */
+last?: RunHits | null, };
+
+export type RunHits = { run_id: string, hits: number, lookups: number, };

@@ -1,5 +1,5 @@
 // Small formatters shared by the pages.
-import type { Stage } from "./bindings";
+import type { LayerHits, Stage } from "./bindings";
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
@@ -54,4 +54,15 @@ export function stageLabel(stage: Stage): string {
 /** 0.4567 → "46%". */
 export function formatPercent(fraction: number): string {
   return `${Math.round(Math.min(1, Math.max(0, fraction)) * 100)}%`;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/**
+ * A layer's hit rate for the Caches page: "hit rate 83% (5 of 6 lookups over
+ * 4 runs)". `anyBuilds` tells "no builds yet" from a layer no build looked in.
+ */
+export function formatHitRate(h: LayerHits, anyBuilds: boolean): string {
+  if (h.lookups === 0) return anyBuilds ? "not looked up by any build yet" : "no builds yet";
+  return `hit rate ${formatPercent(h.hits / h.lookups)} (${h.hits} of ${plural(h.lookups, "lookup")} over ${plural(h.runs, "run")})`;
 }

@@ -256,6 +256,8 @@ impl Progress {
             BuildEvent::Warning { stage, message } => {
                 self.line(format!("  warning ({stage}): {message}"));
             }
+            // The stage's own line says what was reused; the figures feed `cache status`.
+            BuildEvent::CacheUse { .. } => {}
             BuildEvent::RunFinished { outcome, .. } => {
                 self.stages.finish_and_clear();
                 if *outcome == Outcome::Cancelled {

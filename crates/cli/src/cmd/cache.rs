@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use factory::cache::{self, Layer};
+use factory::cache::{self, Layer, LayerHits, LayerStatus};
 use factory::lxd::Lxc;
 use factory::settings::Loaded;
 use factory::units::human_bytes;
@@ -9,10 +9,16 @@ use crate::output::Out;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Size of each cached layer.
+    /// Size of each cached layer, and how often past builds found what they needed in it.
     #[command(
         after_help = "Layers: base-images (LXD images with build tools and Spack), \
 buildcache (Spack binaries), mirror (sources), ccache, locks (solved environments).
+
+The hit rate sums every recorded run (`slurm-factory runs list`): base-images and
+locks count one lookup per build, buildcache one per package Spack installed, mirror
+one per source file Spack fetched (git clones are not shown by Spack, so not
+counted), ccache one per compiler call it could cache. `--json` adds a `hits` object
+to each layer.
 
 Examples:
   slurm-factory cache status
@@ -39,23 +45,58 @@ pub struct CleanArgs {
     pub yes: bool,
 }
 
+/// One line of `cache status --json`: the layer's size, plus its hit rate.
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    #[serde(flatten)]
+    status: &'a LayerStatus,
+    hits: &'a LayerHits,
+}
+
+/// `hit rate 83% (5/6, 4 runs)`, or why there is none.
+fn hit_rate(h: &LayerHits) -> String {
+    match h.rate() {
+        None => "no lookups yet".into(),
+        Some(rate) => format!(
+            "hit rate {}% ({}/{}, {} run{})",
+            // Rounded half up, as the app's Caches page does.
+            (rate * 100.0).round(),
+            h.hits,
+            h.lookups,
+            h.runs,
+            if h.runs == 1 { "" } else { "s" }
+        ),
+    }
+}
+
 pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
     let lxc = Lxc::new(&loaded.settings);
     match command {
         Command::Status => {
             let layers = cache::status(&loaded.settings, &lxc).await?;
+            let hits = cache::hit_rates(&loaded.settings)?;
+            let rows: Vec<Row> = layers
+                .iter()
+                .map(|status| Row {
+                    status,
+                    hits: hits
+                        .iter()
+                        .find(|h| h.layer == status.layer)
+                        .expect("hit_rates covers every layer"),
+                })
+                .collect();
             if out.json {
-                out.json(&layers);
+                out.json(&rows);
             } else {
                 let total: u64 = layers.iter().map(|l| l.bytes).sum();
-                for l in &layers {
+                for Row { status: l, hits } in &rows {
                     let place = l
                         .path
                         .as_ref()
                         .map(|p| p.display().to_string())
                         .unwrap_or_else(|| "LXD images".into());
                     println!(
-                        "{:<12} {:>10}  {:>6} {}  {}",
+                        "{:<12} {:>10}  {:>6} {}  {:<30}  {}",
                         l.layer.as_str(),
                         human_bytes(l.bytes),
                         l.entries,
@@ -64,6 +105,7 @@ pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Resul
                         } else {
                             "files "
                         },
+                        hit_rate(hits),
                         out.dim(&place)
                     );
                 }
@@ -93,4 +135,32 @@ pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Resul
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hits(layer: Layer, runs: u32, hits: u64, lookups: u64) -> LayerHits {
+        LayerHits {
+            layer,
+            runs,
+            hits,
+            lookups,
+            last: None,
+        }
+    }
+
+    #[test]
+    fn hit_rate_column() {
+        assert_eq!(
+            hit_rate(&hits(Layer::Buildcache, 4, 5, 6)),
+            "hit rate 83% (5/6, 4 runs)"
+        );
+        assert_eq!(
+            hit_rate(&hits(Layer::Locks, 1, 1, 8)),
+            "hit rate 13% (1/8, 1 run)"
+        );
+        assert_eq!(hit_rate(&hits(Layer::Mirror, 0, 0, 0)), "no lookups yet");
+    }
 }

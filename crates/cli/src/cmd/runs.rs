@@ -74,6 +74,11 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                         BuildEvent::Warning { stage, message } => {
                             println!("  warning ({stage}): {message}")
                         }
+                        BuildEvent::CacheUse {
+                            layer,
+                            hits,
+                            lookups,
+                        } => println!("    cache {}: {hits} of {lookups} found", layer.as_str()),
                         BuildEvent::RunFinished {
                             error: Some(err), ..
                         } => {
