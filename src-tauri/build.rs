@@ -19,6 +19,7 @@ const COMMANDS: &[&str] = &[
     "artifact_delete",
     "start_build",
     "cancel_build",
+    "events_ack",
     "cache_status",
     "cache_hits",
     "cache_clean",

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use factory::events::{self, BatchItem, BuildEvent, EventRecord, Stage, Stream};
+use factory::events::{BatchItem, BuildEvent, EventRecord, Stage, Stream};
 use serde::Serialize;
 use tauri::ipc::Channel;
 
@@ -35,6 +35,7 @@ fn status_kib(field: &str) -> u64 {
 /// batched every `period_ms` (the builds' own period when absent).
 #[tauri::command]
 pub async fn bench_stream(
+    app: tauri::AppHandle,
     lines: u64,
     rate: u64,
     period_ms: Option<u64>,
@@ -43,9 +44,7 @@ pub async fn bench_stream(
     let period = period_ms.map_or(batch::PERIOD, Duration::from_millis);
     let rss_start_kib = status_kib("VmRSS:");
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let forwarder = tokio::spawn(batch::forward(rx, period, move |b| {
-        let _ = on_events.send(events::fold(b));
-    }));
+    let forwarder = crate::builds::spawn_forwarder(&app, rx, period, on_events);
     let start = Instant::now();
     let per_step = (rate / 100).max(1);
     let mut tick = tokio::time::interval(Duration::from_millis(10));

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use factory::events::{self, BatchItem, BuildEvent, EventRecord};
-use factory::pipeline::{BuildOptions, PackageOptions};
+use factory::pipeline::{BuildFlags, BuildOptions};
 use factory::request::BuildRequest;
 use factory::runs::Sink;
 use tauri::ipc::Channel;
@@ -22,20 +22,10 @@ pub async fn start_build(
     app: AppHandle,
     state: State<'_, AppState>,
     request: BuildRequest,
-    keep_on_failure: bool,
-    offline: bool,
-    verify: bool,
+    flags: BuildFlags,
     on_events: Channel<Vec<BatchItem>>,
 ) -> CmdResult<String> {
-    let options = BuildOptions {
-        request: request.resolve(&state.defaults).map_err(report)?,
-        keep_on_failure,
-        offline,
-        verify,
-        gzip: false,
-        // The package defaults: runtime tree only, stripped (as the CLI without flags).
-        package: PackageOptions::default(),
-    };
+    let options = BuildOptions::new(request.resolve(&state.defaults).map_err(report)?, flags);
     let settings = state.settings();
     let runs_dir = settings.runs_dir();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<EventRecord>();
@@ -49,10 +39,7 @@ pub async fn start_build(
         }
         let _ = tx.send(rec.clone());
     });
-    let forwarder = tauri::async_runtime::spawn(batch::forward(rx, batch::PERIOD, move |b| {
-        // A closed window is no reason to stop the build; its record stays on disk.
-        let _ = on_events.send(events::fold(b));
-    }));
+    let forwarder = spawn_forwarder(&app, rx, batch::PERIOD, on_events);
     let cancel = CancellationToken::new();
     let task = tauri::async_runtime::spawn({
         let cancel = cancel.clone();
@@ -91,6 +78,33 @@ pub async fn start_build(
             .remove(&id);
     });
     Ok(run_id)
+}
+
+/// Forwards a stream of events to the page in acknowledged batches (see
+/// [`batch`]) until the stream ends.
+pub fn spawn_forwarder(
+    app: &AppHandle,
+    rx: tokio::sync::mpsc::UnboundedReceiver<EventRecord>,
+    period: std::time::Duration,
+    on_events: Channel<Vec<BatchItem>>,
+) -> tauri::async_runtime::JoinHandle<()> {
+    let app = app.clone();
+    let channel = on_events.id();
+    let ack = app.state::<AppState>().acks.register(channel);
+    tauri::async_runtime::spawn(async move {
+        batch::forward(rx, period, ack, |b| {
+            // A closed window is no reason to stop the build; its record stays on disk.
+            let _ = on_events.send(events::fold(b));
+        })
+        .await;
+        app.state::<AppState>().acks.remove(channel);
+    })
+}
+
+/// The page drew the latest batch of channel `channel`.
+#[tauri::command]
+pub fn events_ack(state: State<'_, AppState>, channel: u32) {
+    state.acks.ack(channel);
 }
 
 /// Stops a running build: the engine stops the running step, deletes its

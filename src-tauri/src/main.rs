@@ -38,6 +38,7 @@ macro_rules! handler {
             caches::cache_hits,
             caches::cache_clean,
             caches::cache_clean_all,
+            builds::events_ack,
             $($extra),*
         ]
     };

@@ -8,6 +8,8 @@ use factory::request::Defaults;
 use factory::settings::{Loaded, Settings};
 use tokio_util::sync::CancellationToken;
 
+use crate::batch::Acks;
+
 pub struct AppState {
     loaded: RwLock<Loaded>,
     /// This machine's CPU and GPUs and what to build for them, detected once.
@@ -16,6 +18,8 @@ pub struct AppState {
     pub defaults: Defaults,
     /// Builds in flight, by run id, with the token that stops each.
     pub builds: Mutex<HashMap<String, CancellationToken>>,
+    /// The page's acknowledgements of event batches, per channel.
+    pub acks: Acks,
 }
 
 impl AppState {
@@ -26,6 +30,7 @@ impl AppState {
             defaults: Defaults::from_suggestions(&host.suggestions),
             host,
             builds: Mutex::new(HashMap::new()),
+            acks: Acks::default(),
         })
     }
 

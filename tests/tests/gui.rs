@@ -258,11 +258,24 @@ async fn start_with(home: &Path, env: &[(&str, String)]) -> Option<Gui> {
         "tauri:options".into(),
         serde_json::json!({ "application": app }),
     );
-    let client = ClientBuilder::native()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a WebDriver session with the app");
+    // tauri-driver listens before the WebKitWebDriver behind it does; a
+    // session asked for too early is dropped mid-reply, so ask again.
+    let mut attempt = 0;
+    let client = loop {
+        attempt += 1;
+        match ClientBuilder::native()
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => break client,
+            Err(e) if attempt < 5 => {
+                eprintln!("WebDriver session, attempt {attempt}: {e}; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => panic!("a WebDriver session with the app: {e}"),
+        }
+    };
     let shots = repo_root().join("docs/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     Some(Gui {
@@ -837,6 +850,9 @@ async fn build_cancel_and_caches_against_real_lxd() {
         |b| *b,
     )
     .await;
+    // Package contents chosen in the form reach the package: headers kept.
+    gui.click("[data-testid=build-form] details summary").await;
+    gui.click("[data-option=keep_headers]").await;
     gui.click("[data-testid=build-button]").await;
     let running = "return [...document.querySelectorAll('[data-stage-status=running]')].map(e => e.dataset.stage)";
     gui.eventually_within::<Vec<String>>(
@@ -889,6 +905,18 @@ async fn build_cancel_and_caches_against_real_lxd() {
     gui.screenshot("runs-done");
     let artifacts = store.list().unwrap();
     assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    let artifact = store.show(&artifacts[0].id).unwrap();
+    let listing = Command::new("tar")
+        .arg("--zstd")
+        .arg("-tf")
+        .arg(artifact.dir.join(&artifact.manifest.archives[0].file))
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing.lines().any(|l| l.ends_with("include/greet.h")),
+        "headers were asked for in the form but are not in the package:\n{listing}"
+    );
     gui.go("artifacts", "Artifacts").await;
     assert!(gui
         .text(&format!("[data-artifact='{}']", artifacts[0].id))

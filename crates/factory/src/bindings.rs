@@ -20,8 +20,8 @@ pub fn typescript() -> String {
         )*};
     }
     use crate::{
-        artifacts, cache, catalog, doctor, error, events, hardware, package, plan, request, runs,
-        settings,
+        artifacts, cache, catalog, doctor, error, events, hardware, package, pipeline, plan,
+        request, runs, settings,
     };
     export!(
         error::ExitKind,
@@ -72,6 +72,8 @@ pub fn typescript() -> String {
         package::InspectionSummary,
         package::ArchiveFormat,
         serde_json::Value,
+        pipeline::BuildFlags,
+        pipeline::PackageOptions,
         cache::Layer,
         cache::LayerStatus,
         cache::LayerHits,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
@@ -57,8 +57,34 @@ pub struct BuildOptions {
     pub package: PackageOptions,
 }
 
+/// The choices of a build besides its request, as the desktop app's form
+/// sends them (the CLI has a flag for each).
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BuildFlags {
+    pub keep_on_failure: bool,
+    pub offline: bool,
+    pub verify: bool,
+    pub gzip: bool,
+    pub package: PackageOptions,
+}
+
+impl BuildOptions {
+    pub fn new(request: ResolvedRequest, flags: BuildFlags) -> BuildOptions {
+        BuildOptions {
+            request,
+            keep_on_failure: flags.keep_on_failure,
+            offline: flags.offline,
+            verify: flags.verify,
+            gzip: flags.gzip,
+            package: flags.package,
+        }
+    }
+}
+
 /// What the package keeps besides the runtime tree.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PackageOptions {
     pub keep_headers: bool,
     pub keep_static: bool,

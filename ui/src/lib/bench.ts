@@ -2,8 +2,8 @@
 // `bench` feature): streams synthetic log lines into a live run on the Runs
 // page, through the same channel, ingest and log viewer as a real build,
 // and measures how far the page lags behind the backend.
-import { Channel, invoke } from "@tauri-apps/api/core";
-import type { BatchItem } from "./bindings";
+import { invoke } from "@tauri-apps/api/core";
+import { eventsChannel } from "./build";
 import type { PageId } from "./pages";
 import { router } from "./router.svelte";
 import { ingest, runs } from "./runs.svelte";
@@ -37,9 +37,8 @@ window.sfBench = async (lines: number, rate: number, page: PageId = "runs", peri
   const painted: number[] = [];
   const ingestMs: number[] = [];
   let batches = 0;
-  const channel = new Channel<BatchItem[]>();
   const t0 = performance.now();
-  channel.onmessage = (batch) => {
+  const channel = eventsChannel((batch) => {
     batches++;
     const oldest = batch[0].t_ms;
     arrival.push(performance.now() - t0 - oldest);
@@ -47,7 +46,7 @@ window.sfBench = async (lines: number, rate: number, page: PageId = "runs", peri
     ingest(entry, batch);
     ingestMs.push(performance.now() - a);
     requestAnimationFrame(() => painted.push(performance.now() - t0 - oldest));
-  };
+  });
   const backend = await invoke("bench_stream", { lines, rate, periodMs, onEvents: channel });
   await new Promise((r) => setTimeout(r, 300));
   const received = entry.log.count;

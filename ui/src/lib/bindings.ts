@@ -405,6 +405,18 @@ export type ArchiveFormat = "tar_zst" | "tar_gz";
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 
+export type BuildFlags = { keep_on_failure: boolean, offline: boolean, verify: boolean, gzip: boolean, package: PackageOptions, };
+
+export type PackageOptions = { keep_headers: boolean, keep_static: boolean, keep_docs: boolean, 
+/**
+ * Leave debug info in the binaries.
+ */
+no_strip: boolean, 
+/**
+ * Keep the stripped debug info as a second archive, `<name>-debug.tar.zst`.
+ */
+debug_archive: boolean, };
+
 export type Layer = "base-images" | "buildcache" | "mirror" | "ccache" | "locks";
 
 export type LayerStatus = { layer: Layer, description: string, 

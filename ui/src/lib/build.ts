@@ -1,14 +1,23 @@
 // Starting and cancelling builds. Events arrive over a Tauri channel in
-// batches (the backend flushes every ~40 ms, log lines as bare strings), so a chatty compile costs one
-// message per batch, not one per line.
+// batches (every ~40 ms, log lines as bare strings), so a chatty compile
+// costs one message per batch, not one per line.
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { BatchItem, BuildRequest } from "./bindings";
+import type { BatchItem, BuildFlags, BuildRequest } from "./bindings";
 import { ingest, runs } from "./runs.svelte";
 
-export interface BuildFlags {
-  keep_on_failure: boolean;
-  offline: boolean;
-  verify: boolean;
+/**
+ * A channel for a build's event batches. Each batch is acknowledged once the
+ * page has drawn it (the next animation frame), and the backend holds the
+ * next batch until then: a busy page gets fewer, larger batches instead of
+ * a backlog.
+ */
+export function eventsChannel(onBatch: (batch: BatchItem[]) => void): Channel<BatchItem[]> {
+  const channel = new Channel<BatchItem[]>();
+  channel.onmessage = (batch) => {
+    onBatch(batch);
+    requestAnimationFrame(() => void invoke("events_ack", { channel: channel.id }).catch(() => {}));
+  };
+  return channel;
 }
 
 let counter = 0;
@@ -17,8 +26,7 @@ let counter = 0;
 export async function startBuild(request: BuildRequest, flags: BuildFlags, artifactName: string): Promise<string> {
   const key = `pending-${++counter}`;
   const entry = runs.addLive(key, artifactName);
-  const channel = new Channel<BatchItem[]>();
-  channel.onmessage = (batch) => {
+  const channel = eventsChannel((batch) => {
     const before = entry.view.id;
     ingest(entry, batch);
     if (entry.view.id !== before) {
@@ -26,13 +34,11 @@ export async function startBuild(request: BuildRequest, flags: BuildFlags, artif
       runs.entries = runs.entries.filter((e) => e === entry || e.view.id !== entry.view.id);
       if (runs.selected === before) runs.selected = entry.view.id;
     }
-  };
+  });
   try {
     return await invoke<string>("start_build", {
       request,
-      keepOnFailure: flags.keep_on_failure,
-      offline: flags.offline,
-      verify: flags.verify,
+      flags,
       onEvents: channel,
     });
   } catch (e) {
