@@ -853,6 +853,12 @@ async fn build_cancel_and_caches_against_real_lxd() {
     // Package contents chosen in the form reach the package: headers kept.
     gui.click("[data-testid=build-form] details summary").await;
     gui.click("[data-option=keep_headers]").await;
+    gui.eventually::<bool>(
+        "the headers box ticked",
+        "return document.querySelector('[data-option=keep_headers]').checked",
+        |b| *b,
+    )
+    .await;
     gui.screenshot("build-advanced");
     gui.click("[data-testid=build-button]").await;
     let running = "return [...document.querySelectorAll('[data-stage-status=running]')].map(e => e.dataset.stage)";
