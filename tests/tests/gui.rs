@@ -697,6 +697,40 @@ async fn app_screens_work_as_a_person_uses_them() {
     gui.client.close().await.unwrap();
 }
 
+/// Dark desktops get the dark palette: WebKitGTK reports the GTK theme's
+/// variant as `prefers-color-scheme`, and the page's colours follow it.
+#[tokio::test(flavor = "multi_thread")]
+async fn dark_theme_follows_the_desktop() {
+    let home = tempfile::tempdir().unwrap();
+    let Some(gui) = start_with(home.path(), &[("GTK_THEME", "Adwaita:dark".into())]).await else {
+        return;
+    };
+    gui.text("main h1").await;
+    let dark: bool = gui
+        .client
+        .execute(
+            "return matchMedia('(prefers-color-scheme: dark)').matches",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap();
+    assert!(dark, "a dark GTK theme should make the page prefer dark");
+    // Relative luminance (0 black … 1 white) of the page and its text.
+    let luminance = "const lum = (c) => { const [r, g, b] = c.match(/[0-9.]+/g).map(Number); return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; };
+        const s = getComputedStyle(document.documentElement);
+        return [lum(s.backgroundColor), lum(getComputedStyle(document.querySelector('main h1')).color)];";
+    let (background, text): (f64, f64) =
+        serde_json::from_value(gui.client.execute(luminance, vec![]).await.unwrap()).unwrap();
+    assert!(
+        background < 0.25 && text > 0.75,
+        "dark page expected: background {background:.2}, text {text:.2}"
+    );
+    gui.screenshot("build-dark");
+    gui.client.close().await.unwrap();
+}
+
 /// The log benchmark: 1,000,000 lines at 10,000 lines/s into a live run on
 /// the Runs page. Needs the benchmark builds (`scripts/bench-ui.sh` makes
 /// them); prints the page's lag behind the backend and the backend's memory.
