@@ -15,6 +15,7 @@ export function eventsChannel(onBatch: (batch: BatchItem[]) => void): Channel<Ba
   const channel = new Channel<BatchItem[]>();
   channel.onmessage = (batch) => {
     onBatch(batch);
+    // A lost acknowledgement only slows the next batch to the backend's 1 s timeout.
     requestAnimationFrame(() => void invoke("events_ack", { channel: channel.id }).catch(() => {}));
   };
   return channel;
