@@ -1,8 +1,9 @@
 //! `slurm-factory`: the command-line front end of the engine. Thin by design:
 //! parse, call the engine, render text or JSON, map errors to exit codes.
 
-mod cmd;
+#[macro_use]
 mod output;
+mod cmd;
 
 use std::process::ExitCode;
 

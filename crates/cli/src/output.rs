@@ -1,5 +1,23 @@
 //! How the CLI talks: text for people on stdout/stderr, or JSON on stdout.
 
+/// `println!` that carries on quietly when stdout is gone (`slurm-factory runs
+/// show ID | head`): a reader closing the pipe is its choice, not our error, and
+/// a build must keep going so that it still cleans up after itself.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` with the same manners as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use std::io::{IsTerminal, Write};
 
 use factory::error::{Error, ErrorReport};

@@ -126,3 +126,27 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
     let stderr = String::from_utf8_lossy(&broken.stderr);
     assert!(stderr.contains("modules/slurm.lua.j2, line 2"), "{stderr}");
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_gets_no_panic() {
+    // `slurm-factory plan … | head -c0`: stdout is a pipe whose reader is gone.
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [
+        &["plan", "--slurm-version", "24.11", "--target", "x86_64_v3"][..],
+        &["completions", "bash"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_slurm-factory"))
+            .args(args)
+            .env("XDG_CONFIG_HOME", tmp.path())
+            .env("SLURM_FACTORY_CONFIG", tmp.path().join("none.toml"))
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(out.status.success(), "{args:?}: {:?}: {stderr}", out.status);
+    }
+}

@@ -63,7 +63,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
             if out.json {
                 out.json(&list);
             } else if list.is_empty() {
-                println!(
+                outln!(
                     "No artifacts in {} yet; `slurm-factory build` makes one.",
                     store.dir().display()
                 );
@@ -99,10 +99,10 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                         .collect();
                     text.join("  ").trim_end().to_string()
                 };
-                println!("{}", out.dim(&line(&header)));
+                outln!("{}", out.dim(&line(&header)));
                 for r in &rows {
                     let cells: Vec<&str> = r.iter().map(String::as_str).collect();
-                    println!("{}", line(&cells));
+                    outln!("{}", line(&cells));
                 }
             }
         }
@@ -126,7 +126,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                     (Some(g), None) => g.clone(),
                     _ => "none".into(),
                 };
-                print!(
+                out!(
                     "{}",
                     table(&[
                         ("id", a.id.clone()),
@@ -151,9 +151,9 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                         ("directory", a.dir.display().to_string()),
                     ])
                 );
-                println!("archives:");
+                outln!("archives:");
                 for x in &m.archives {
-                    println!(
+                    outln!(
                         "  {}  {}  sha256 {}",
                         x.file,
                         human_bytes(x.bytes),
@@ -161,14 +161,14 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                     );
                 }
                 if let Some(v) = &m.verify {
-                    println!("checks:");
+                    outln!("checks:");
                     for c in &v.checks {
                         let mark = if c.passed {
                             out.green("pass")
                         } else {
                             out.red("FAIL")
                         };
-                        println!("  {mark}  {}", c.name);
+                        outln!("  {mark}  {}", c.name);
                     }
                 }
                 for w in &m.inspection.warnings {
@@ -181,7 +181,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
             if out.json {
                 out.json(&r);
             } else {
-                println!(
+                outln!(
                     "exported {} ({}, sha256 {} verified) to {}",
                     id,
                     human_bytes(r.bytes),
@@ -199,7 +199,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
             if out.json {
                 out.json(&serde_json::json!({ "deleted": id }));
             } else {
-                println!("deleted {id}");
+                outln!("deleted {id}");
             }
         }
     }

@@ -98,7 +98,7 @@ pub async fn run(
     });
     let sink: factory::runs::Sink = if out.json {
         Arc::new(|rec: &EventRecord| {
-            println!("{}", serde_json::to_string(rec).expect("events serialize"));
+            outln!("{}", serde_json::to_string(rec).expect("events serialize"));
         })
     } else {
         let view = Arc::new(Mutex::new(Progress::new(out.quiet, verbose)));
@@ -106,7 +106,7 @@ pub async fn run(
     };
     let result = pipeline::build(&loaded.settings, options, sink, cancel).await?;
     if !out.json && !out.quiet {
-        println!(
+        outln!(
             "\nBuilt artifact {}\n  run log: {}\n  next:    slurm-factory artifacts show {}",
             result.artifact_id,
             result.run_dir.join("build.log").display(),

@@ -95,7 +95,7 @@ pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Resul
                         .as_ref()
                         .map(|p| p.display().to_string())
                         .unwrap_or_else(|| "LXD images".into());
-                    println!(
+                    outln!(
                         "{:<12} {:>10}  {:>6} {}  {:<30}  {}",
                         l.layer.as_str(),
                         human_bytes(l.bytes),
@@ -109,7 +109,7 @@ pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Resul
                         out.dim(&place)
                     );
                 }
-                println!("{:<12} {:>10}", "total", human_bytes(total));
+                outln!("{:<12} {:>10}", "total", human_bytes(total));
             }
         }
         Command::Clean(args) => {
@@ -126,7 +126,7 @@ pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Resul
                 let bytes = cache::clean(&loaded.settings, &lxc, layer).await?;
                 freed.push(serde_json::json!({ "layer": layer, "freed_bytes": bytes }));
                 if !out.json {
-                    println!("{:<12} freed {}", layer.as_str(), human_bytes(bytes));
+                    outln!("{:<12} freed {}", layer.as_str(), human_bytes(bytes));
                 }
             }
             if out.json {

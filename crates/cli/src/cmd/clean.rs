@@ -46,13 +46,13 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
         }));
     } else {
         if removed.is_empty() {
-            println!("no leftover build instances");
+            outln!("no leftover build instances");
         }
         for name in &removed {
-            println!("deleted instance {name}");
+            outln!("deleted instance {name}");
         }
         for (layer, bytes) in &freed {
-            println!("{:<12} freed {}", layer.as_str(), human_bytes(*bytes));
+            outln!("{:<12} freed {}", layer.as_str(), human_bytes(*bytes));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -13,10 +13,8 @@ pub struct Args {
 
 pub fn run(args: &Args) {
     let mut command = crate::Cli::command();
-    clap_complete::generate(
-        args.shell,
-        &mut command,
-        "slurm-factory",
-        &mut std::io::stdout(),
-    );
+    // Into memory first: clap_complete panics when it cannot write (`| head`).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "slurm-factory", &mut script);
+    out!("{}", String::from_utf8_lossy(&script));
 }

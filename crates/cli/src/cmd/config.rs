@@ -33,7 +33,7 @@ pub fn run(
                     "exists": loaded.config_exists,
                 }));
             } else {
-                println!("{}", loaded.config_path.display());
+                outln!("{}", loaded.config_path.display());
             }
         }
         Command::Show => {
@@ -50,7 +50,7 @@ pub fn run(
                 } else {
                     " (not present)"
                 };
-                println!("config file: {}{state}\n", loaded.config_path.display());
+                outln!("config file: {}{state}\n", loaded.config_path.display());
                 let key_w = entries.iter().map(|e| e.key.len()).max().unwrap_or(0);
                 let val_w = entries
                     .iter()
@@ -60,7 +60,7 @@ pub fn run(
                     .min(48);
                 for e in entries {
                     let value = e.value.as_deref().unwrap_or("(unset)");
-                    println!(
+                    outln!(
                         "{:key_w$}  {value:val_w$}  {}",
                         e.key,
                         out.dim(&format!("{}  [{}]", e.source, e.env)),

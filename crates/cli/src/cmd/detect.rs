@@ -38,7 +38,7 @@ pub fn run(args: Args, out: &Out) -> factory::Result<ExitCode> {
     if out.json {
         out.json(&report);
     } else {
-        print!("{}", render(&report, out));
+        out!("{}", render(&report, out));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -29,15 +29,15 @@ pub async fn run(_args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exi
                 Status::Fail => out.red("FAIL"),
                 Status::Skip => out.dim("skip"),
             };
-            println!("{mark}  {}: {}", c.title, c.detail);
+            outln!("{mark}  {}: {}", c.title, c.detail);
             if !c.hint.is_empty() {
-                println!("      {} {}", out.dim("fix:"), c.hint);
+                outln!("      {} {}", out.dim("fix:"), c.hint);
             }
         }
         if report.ok() {
-            println!("\nReady to build.");
+            outln!("\nReady to build.");
         } else {
-            println!(
+            outln!(
                 "\nNot ready: fix the failed checks above, then run `slurm-factory doctor` again."
             );
         }

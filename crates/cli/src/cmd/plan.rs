@@ -187,12 +187,12 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
             ),
         ),
     ];
-    println!("Plan for {}\n", resolved.artifact_name());
-    print!("{}", table(&rows));
+    outln!("Plan for {}\n", resolved.artifact_name());
+    out!("{}", table(&rows));
     if let Some(dir) = &args.output {
-        println!("\nRendered {} files into {}:", written.len(), dir.display());
+        outln!("\nRendered {} files into {}:", written.len(), dir.display());
         for path in &written {
-            println!("  {}", path.display());
+            outln!("  {}", path.display());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -28,7 +28,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
             if out.json {
                 out.json(&list);
             } else if list.is_empty() {
-                println!("no runs yet: `slurm-factory build` starts one");
+                outln!("no runs yet: `slurm-factory build` starts one");
             } else {
                 for r in list {
                     let outcome = match (r.outcome, r.driver_alive()) {
@@ -36,7 +36,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                         (None, true) => "running".into(),
                         (None, false) => "interrupted".into(),
                     };
-                    println!(
+                    outln!(
                         "{:<24} {:<12} {}  {}",
                         r.id,
                         outcome,
@@ -57,7 +57,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
             if out.json {
                 out.json(&serde_json::json!({ "run": record, "events": events }));
             } else {
-                println!("run {} ({})", record.id, record.artifact_name);
+                outln!("run {} ({})", record.id, record.artifact_name);
                 for e in &events {
                     match &e.event {
                         BuildEvent::StageFinished {
@@ -65,29 +65,29 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                             outcome,
                             elapsed_ms,
                             detail,
-                        } => println!(
+                        } => outln!(
                             "  {stage:<16} {:<9} {:>7.1}s {}",
                             format!("{outcome:?}").to_lowercase(),
                             *elapsed_ms as f64 / 1000.0,
                             detail.as_deref().unwrap_or("")
                         ),
                         BuildEvent::Warning { stage, message } => {
-                            println!("  warning ({stage}): {message}")
+                            outln!("  warning ({stage}): {message}")
                         }
                         BuildEvent::CacheUse {
                             layer,
                             hits,
                             lookups,
-                        } => println!("    cache {}: {hits} of {lookups} found", layer.as_str()),
+                        } => outln!("    cache {}: {hits} of {lookups} found", layer.as_str()),
                         BuildEvent::RunFinished {
                             error: Some(err), ..
                         } => {
-                            println!("  error: {}\n  hint: {}", err.error, err.hint)
+                            outln!("  error: {}\n  hint: {}", err.error, err.hint)
                         }
                         _ => {}
                     }
                 }
-                println!("  log: {}", dir.file("build.log").display());
+                outln!("  log: {}", dir.file("build.log").display());
             }
         }
         Command::Log { id } => {

@@ -42,7 +42,7 @@ pub fn run(command: Command, out: &Out) -> factory::Result<ExitCode> {
         out.json(&serde_json::json!({ "dir": dir, "files": written }));
     } else {
         for path in &written {
-            println!("{}", path.display());
+            outln!("{}", path.display());
         }
         if !out.quiet {
             eprintln!(
