@@ -25,7 +25,10 @@ pub async fn start_build(
     flags: BuildFlags,
     on_events: Channel<Vec<BatchItem>>,
 ) -> CmdResult<String> {
-    let options = BuildOptions::new(request.resolve(&state.defaults).map_err(report)?, flags);
+    let options = BuildOptions {
+        request: request.resolve(&state.defaults).map_err(report)?,
+        flags,
+    };
     let settings = state.settings();
     let runs_dir = settings.runs_dir();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<EventRecord>();

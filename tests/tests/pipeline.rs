@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use factory::cache::{self, CacheDirs, Layer, RunHits};
 use factory::events::{BuildEvent, EventRecord, Outcome, Stage, StageOutcome};
-use factory::pipeline::{self, BuildOptions, BuildResult};
+use factory::pipeline::{self, BuildFlags, BuildOptions, BuildResult};
 use factory::runs::{RunDir, RunRecord, Sink};
 use factory::settings::Settings;
 use factory::Error;
@@ -33,11 +33,7 @@ use tokio_util::sync::CancellationToken;
 fn options() -> BuildOptions {
     BuildOptions {
         request: request(),
-        keep_on_failure: false,
-        offline: false,
-        verify: true,
-        gzip: false,
-        package: Default::default(),
+        flags: BuildFlags::default(),
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use factory::events::{BuildEvent, EventRecord};
 use factory::lxd::Lxc;
-use factory::pipeline::{self, BuildOptions};
+use factory::pipeline::{self, BuildFlags, BuildOptions};
 use factory::recipe::{RecipeContext, Templates};
 use factory::request::{BuildRequest, Defaults};
 use factory::settings::{Settings, XdgDirs};
@@ -64,11 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         let options = BuildOptions {
             request: request.clone(),
-            keep_on_failure: false,
-            offline: false,
-            verify: true,
-            gzip: false,
-            package: Default::default(),
+            flags: BuildFlags::default(),
         };
         let started = Instant::now();
         pipeline::build(&settings, options, sink, CancellationToken::new()).await?;

@@ -46,6 +46,15 @@ pub const VERIFY_PREFIX: &str = "/srv/relocated";
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildOptions {
     pub request: ResolvedRequest,
+    #[serde(flatten)]
+    pub flags: BuildFlags,
+}
+
+/// The choices of a build besides its request: the CLI's flags, the desktop
+/// app's form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BuildFlags {
     /// Keep the build instance when the build fails, for debugging.
     pub keep_on_failure: bool,
     /// Use the local Spack copies from the settings instead of git.
@@ -57,27 +66,15 @@ pub struct BuildOptions {
     pub package: PackageOptions,
 }
 
-/// The choices of a build besides its request, as the desktop app's form
-/// sends them (the CLI has a flag for each).
-#[derive(Debug, Clone, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct BuildFlags {
-    pub keep_on_failure: bool,
-    pub offline: bool,
-    pub verify: bool,
-    pub gzip: bool,
-    pub package: PackageOptions,
-}
-
-impl BuildOptions {
-    pub fn new(request: ResolvedRequest, flags: BuildFlags) -> BuildOptions {
-        BuildOptions {
-            request,
-            keep_on_failure: flags.keep_on_failure,
-            offline: flags.offline,
-            verify: flags.verify,
-            gzip: flags.gzip,
-            package: flags.package,
+impl Default for BuildFlags {
+    /// What a build does without flags: verified, nothing kept, zstd only.
+    fn default() -> BuildFlags {
+        BuildFlags {
+            keep_on_failure: false,
+            offline: false,
+            verify: true,
+            gzip: false,
+            package: PackageOptions::default(),
         }
     }
 }
@@ -302,7 +299,7 @@ impl<'a> Build<'a> {
             .stage(Stage::Package, self.package(&build_instance))
             .await?;
         let verify_instance = self.run_instance_name("verify");
-        if self.options.verify {
+        if self.options.flags.verify {
             self.instances.push(verify_instance.clone());
         }
         let staged = self
@@ -354,7 +351,11 @@ impl<'a> Build<'a> {
                 });
             }
         }
-        let ctx = RecipeContext::new(&self.options.request, self.settings, self.options.offline);
+        let ctx = RecipeContext::new(
+            &self.options.request,
+            self.settings,
+            self.options.flags.offline,
+        );
         let rendered = self.templates.render(&ctx)?;
         rendered.write_to(&self.run.file("recipe"))?;
         Ok(Done {
@@ -367,7 +368,7 @@ impl<'a> Build<'a> {
     /// Reuses a base image keyed by the hash of what went into it, else
     /// prepares one; then launches the build instance with the cache layers.
     async fn provision(&self, rendered: &Rendered, instance: &str) -> Result<Done<()>> {
-        let alias = base_image_alias(self.settings, rendered, self.options.offline);
+        let alias = base_image_alias(self.settings, rendered, self.options.flags.offline);
         let cached = self.lxc.image_exists(&alias).await?;
         self.cache_use(Layer::BaseImages, cached.into(), 1);
         if !cached {
@@ -440,7 +441,7 @@ impl<'a> Build<'a> {
             })
             .await?;
         self.push_recipe(prep).await?;
-        if self.options.offline {
+        if self.options.flags.offline {
             for (local, remote) in [
                 (&self.settings.spack_root, layout::SPACK),
                 (&self.settings.spack_packages_root, layout::SPACK_PACKAGES),
@@ -718,6 +719,7 @@ impl<'a> Build<'a> {
         let debug_name = format!("{name}-debug");
         args.extend(
             self.options
+                .flags
                 .package
                 .relocate_args(&format!("{}/{debug_name}", layout::OUT)),
         );
@@ -775,7 +777,7 @@ impl<'a> Build<'a> {
         let staging = self.run.file("staging");
         std::fs::create_dir_all(&staging).map_err(|e| Error::io("creating", &staging, e))?;
         let mut formats = vec![ArchiveFormat::TarZst];
-        if self.options.gzip {
+        if self.options.flags.gzip {
             formats.push(ArchiveFormat::TarGz);
         }
         let mut archives = package::archive(&tree, &staging, &name, &formats)?;
@@ -811,7 +813,7 @@ impl<'a> Build<'a> {
     /// Unpacks the archive at another prefix in a clean instance and runs
     /// the recipe's checks there.
     async fn verify(&self, mut staged: Staged, instance: &str) -> Result<Done<Staged>> {
-        if !self.options.verify {
+        if !self.options.flags.verify {
             return Ok(Done {
                 outcome: StageOutcome::Skipped,
                 detail: Some("--no-verify".into()),
@@ -948,7 +950,7 @@ impl<'a> Build<'a> {
             stage: Stage::Cleanup,
         });
         let started = Instant::now();
-        let keep = failed && self.options.keep_on_failure && !self.cancel.is_cancelled();
+        let keep = failed && self.options.flags.keep_on_failure && !self.cancel.is_cancelled();
         let mut notes = Vec::new();
         for name in &self.instances {
             if keep {

@@ -405,7 +405,23 @@ export type ArchiveFormat = "tar_zst" | "tar_gz";
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 
-export type BuildFlags = { keep_on_failure: boolean, offline: boolean, verify: boolean, gzip: boolean, package: PackageOptions, };
+export type BuildFlags = { 
+/**
+ * Keep the build instance when the build fails, for debugging.
+ */
+keep_on_failure: boolean, 
+/**
+ * Use the local Spack copies from the settings instead of git.
+ */
+offline: boolean, 
+/**
+ * Run the verify stage (unpack at another prefix in a clean instance).
+ */
+verify: boolean, 
+/**
+ * Also write a `.tar.gz` for systems without zstd.
+ */
+gzip: boolean, package: PackageOptions, };
 
 export type PackageOptions = { keep_headers: boolean, keep_static: boolean, keep_docs: boolean, 
 /**

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use factory::events::{BuildEvent, EventRecord, Outcome, Stage, StageOutcome};
-use factory::pipeline::{self, BuildOptions, PackageOptions};
+use factory::pipeline::{self, BuildFlags, BuildOptions, PackageOptions};
 use factory::request::{BuildRequest, Defaults};
 use factory::settings::Loaded;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -72,16 +72,18 @@ pub async fn run(
     let resolved = request.resolve(&Defaults::for_host())?;
     let options = BuildOptions {
         request: resolved,
-        keep_on_failure: args.keep,
-        offline: args.offline,
-        verify: !args.no_verify,
-        gzip: args.gzip,
-        package: PackageOptions {
-            keep_headers: args.keep_headers,
-            keep_static: args.keep_static,
-            keep_docs: args.keep_docs,
-            no_strip: args.no_strip,
-            debug_archive: args.debug_archive,
+        flags: BuildFlags {
+            keep_on_failure: args.keep,
+            offline: args.offline,
+            verify: !args.no_verify,
+            gzip: args.gzip,
+            package: PackageOptions {
+                keep_headers: args.keep_headers,
+                keep_static: args.keep_static,
+                keep_docs: args.keep_docs,
+                no_strip: args.no_strip,
+                debug_archive: args.debug_archive,
+            },
         },
     };
     let cancel = CancellationToken::new();
