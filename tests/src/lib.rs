@@ -13,6 +13,28 @@ pub const TARGET: &str = "x86_64_v3";
 /// The artifact name of a minimal build of the default Slurm release for [`TARGET`].
 pub const ARTIFACT_NAME: &str = "slurm-25.05-minimal-x86_64_v3";
 
+/// A test variable, when set and not empty.
+pub fn test_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The values of `names`, all set and not empty; `None` otherwise, after a
+/// loud SKIPPED line that tells how to set them (`advice`).
+pub fn test_vars<const N: usize>(
+    test: &str,
+    names: [&str; N],
+    advice: &str,
+) -> Option<[String; N]> {
+    let values: Option<Vec<String>> = names.iter().map(|n| test_var(n)).collect();
+    match values {
+        Some(v) => Some(v.try_into().expect("one value per name")),
+        None => {
+            eprintln!("\n*** SKIPPED {test}: {advice} ***\n");
+            None
+        }
+    }
+}
+
 /// The images and pool `.ci/setup-lxd.sh` prepares.
 pub struct TestEnv {
     pub image: String,
@@ -24,26 +46,22 @@ impl TestEnv {
     /// From SLURM_FACTORY_TEST_IMAGE, SLURM_FACTORY_TEST_PLAIN_IMAGE and
     /// SLURM_FACTORY_TEST_POOL; `None` (after a loud SKIPPED line) when unset.
     pub fn from_env(test: &str) -> Option<TestEnv> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        match (
-            var("SLURM_FACTORY_TEST_IMAGE"),
-            var("SLURM_FACTORY_TEST_PLAIN_IMAGE"),
-            var("SLURM_FACTORY_TEST_POOL"),
-        ) {
-            (Some(image), Some(plain_image), Some(pool)) => Some(TestEnv {
-                image,
-                plain_image,
-                pool,
-            }),
-            _ => {
-                eprintln!(
-                    "\n*** SKIPPED {test}: run .ci/setup-lxd.sh (as root) and set \
-                     SLURM_FACTORY_TEST_IMAGE, SLURM_FACTORY_TEST_PLAIN_IMAGE and \
-                     SLURM_FACTORY_TEST_POOL (see ~/.cache/slurm-factory-ci/env) ***\n"
-                );
-                None
-            }
-        }
+        let [image, plain_image, pool] = test_vars(
+            test,
+            [
+                "SLURM_FACTORY_TEST_IMAGE",
+                "SLURM_FACTORY_TEST_PLAIN_IMAGE",
+                "SLURM_FACTORY_TEST_POOL",
+            ],
+            "run .ci/setup-lxd.sh (as root) and set SLURM_FACTORY_TEST_IMAGE, \
+             SLURM_FACTORY_TEST_PLAIN_IMAGE and SLURM_FACTORY_TEST_POOL \
+             (see ~/.cache/slurm-factory-ci/env)",
+        )?;
+        Some(TestEnv {
+            image,
+            plain_image,
+            pool,
+        })
     }
 
     /// Settings as a user would have them, with data and cache under `root`.

@@ -20,9 +20,10 @@ use std::sync::Arc;
 use factory::artifacts::{Store, VERIFY_LOG};
 use factory::events::BuildEvent;
 use factory::package::Manifest;
-use factory::pipeline::{self, BuildOptions};
+use factory::pipeline::{self, BuildFlags, BuildOptions};
 use factory::request::{BuildRequest, Defaults};
 use factory::settings::{self, Settings, XdgDirs};
+use slurm_factory_e2e::{test_var, test_vars};
 use tokio_util::sync::CancellationToken;
 
 const TARGET: &str = "x86_64_v3";
@@ -40,27 +41,23 @@ struct SlurmEnv {
 const SLURM_VERSION: &str = "22-05-8-1";
 
 fn slurm_env(test: &str) -> Option<SlurmEnv> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    match (
-        var("SLURM_FACTORY_TEST_SLURM_IMAGE"),
-        var("SLURM_FACTORY_TEST_SLURM_RUN_IMAGE"),
-        var("SLURM_FACTORY_TEST_SLURM_SOURCE"),
-    ) {
-        (Some(build_image), Some(run_image), Some(source)) => Some(SlurmEnv {
-            build_image,
-            run_image,
-            source: source.into(),
-            pool: var("SLURM_FACTORY_TEST_POOL"),
-        }),
-        _ => {
-            eprintln!(
-                "\n*** SKIPPED {test}: no real-Slurm test setup. Run .ci/setup-lxd.sh (as root) and \
-                 `export $(cat ~/.cache/slurm-factory-ci/env)` (SLURM_FACTORY_TEST_SLURM_IMAGE, \
-                 SLURM_FACTORY_TEST_SLURM_RUN_IMAGE, SLURM_FACTORY_TEST_SLURM_SOURCE) ***\n"
-            );
-            None
-        }
-    }
+    let [build_image, run_image, source] = test_vars(
+        test,
+        [
+            "SLURM_FACTORY_TEST_SLURM_IMAGE",
+            "SLURM_FACTORY_TEST_SLURM_RUN_IMAGE",
+            "SLURM_FACTORY_TEST_SLURM_SOURCE",
+        ],
+        "no real-Slurm test setup. Run .ci/setup-lxd.sh (as root) and \
+         `export $(cat ~/.cache/slurm-factory-ci/env)` (SLURM_FACTORY_TEST_SLURM_IMAGE, \
+         SLURM_FACTORY_TEST_SLURM_RUN_IMAGE, SLURM_FACTORY_TEST_SLURM_SOURCE)",
+    )?;
+    Some(SlurmEnv {
+        build_image,
+        run_image,
+        source: source.into(),
+        pool: test_var("SLURM_FACTORY_TEST_POOL"),
+    })
 }
 
 fn recipe_dir() -> PathBuf {
@@ -261,11 +258,7 @@ async fn real_slurm_builds_relocates_and_runs_jobs_from_another_prefix() {
     });
     let options = BuildOptions {
         request,
-        keep_on_failure: false,
-        offline: false,
-        verify: true,
-        gzip: false,
-        package: Default::default(),
+        flags: BuildFlags::default(),
     };
     let result = pipeline::build(&settings, options, sink, CancellationToken::new()).await;
     let result = result.unwrap_or_else(|e| panic!("cold build failed: {e}\n  hint: {}", e.hint()));

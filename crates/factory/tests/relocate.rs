@@ -384,6 +384,20 @@ fn check_libs(root: &Path) -> std::process::Output {
     Command::new("bash").arg(script).arg(root).output().unwrap()
 }
 
+/// check-libs.sh passed on the fixture's relocated tree: its 4 ELF files resolve.
+fn assert_all_four_resolve(out: &std::process::Output) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("4 ELF files resolve their libraries"),
+        "{stdout}"
+    );
+}
+
 /// check-libs.sh, the verify stage's loader-based check, agrees with `inspect`: clean for a
 /// relocated package, failing with file and library for one that kept absolute RUNPATHs.
 #[test]
@@ -423,17 +437,7 @@ fn check_libs_passes_relocated_and_fails_unrelocated_packages() {
         "{stdout}"
     );
 
-    let out = check_libs(&good);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains("4 ELF files resolve their libraries"),
-        "{stdout}"
-    );
+    assert_all_four_resolve(&check_libs(&good));
 }
 
 /// A verify image has no compilers and no binutils: check-libs.sh must still check every file
@@ -466,17 +470,7 @@ fn check_libs_needs_no_binutils_and_rejects_an_empty_tree() {
             .output()
             .unwrap()
     };
-    let out = check(&good);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains("4 ELF files resolve their libraries"),
-        "{stdout}"
-    );
+    assert_all_four_resolve(&check(&good));
 
     let empty = tmp.path().join("empty");
     std::fs::create_dir_all(empty.join("share")).unwrap();
