@@ -57,8 +57,8 @@ export function topRow(scrollTop: number, viewportHeight: number, rowHeight: num
 export function scrollTopFor(row: number, viewportHeight: number, rowHeight: number, count: number): number {
   const height = scrollHeight(count, rowHeight);
   if (height < MAX_SCROLL_PX) return row * rowHeight;
-  const maxScroll = height - viewportHeight;
-  return (Math.min(row, lastTop(viewportHeight, rowHeight, count)) / lastTop(viewportHeight, rowHeight, count)) * maxScroll;
+  const last = lastTop(viewportHeight, rowHeight, count);
+  return (Math.min(row, last) / last) * (height - viewportHeight);
 }
 
 /**
