@@ -2,9 +2,10 @@
 # Prepares this machine for Slurm Factory's LXD tests: installs and starts LXD,
 # initialises a `dir` pool (and a loop-backed btrfs pool when possible), lets
 # raw.idmap map host root into containers, and builds + imports the test
-# images with debootstrap, and fetches the Slurm source the real-Slurm test
-# recipe builds (.ci/fetch-slurm-source.sh). Idempotent: a second run only
-# checks and exits.
+# images with debootstrap, and prepares the offline Spack site of the
+# real-Spack test (.ci/spack-site.sh: Spack, spack-packages, clingo wheels and
+# Debian's sources as a Spack mirror). Idempotent: a second run only checks
+# and exits.
 #
 # Must run as root. Environment knobs:
 #   SF_CI_CACHE      where image tarballs and debootstrap downloads are kept
@@ -12,26 +13,27 @@
 #   SF_CI_NO_BTRFS=1 skip the btrfs pool
 #   SF_CI_REBUILD=1  rebuild the image tarballs even if cached
 #   SF_CI_BENCH=1    time a launch on every pool (slow on a `dir` pool)
+#   SF_CI_IMAGES     build and import only these images (default: all)
 set -euo pipefail
 
 # ---- What the images contain (add an image: a name in IMAGES + its list) ----
 SUITE=bookworm
-# Every image: an init for LXD to boot, and what the pipeline's scripts use.
-BASE_PACKAGES="systemd-sysv bash coreutils tar zstd lmod ca-certificates"
+# Every image: an init for LXD to boot and the shell the pipeline's scripts use.
+BASE_PACKAGES="systemd-sysv bash coreutils tar ca-certificates"
 # Compilers and ELF tools for the build stage of the test recipe.
-PACKAGES_sf_test_build="gcc g++ make binutils patchelf file"
+PACKAGES_sf_test_build="zstd lmod gcc g++ make binutils patchelf file"
 # A clean instance for verification: no compiler on purpose.
-PACKAGES_sf_test_plain="procps hostname"
-# Real Slurm (tests/recipes/slurm): Debian's build dependencies of slurm-wlm
-# that a lean runtime build uses, plus ccache and the package stage's ELF tools.
-PACKAGES_sf_slurm_build="gcc g++ make ccache libmunge-dev libjson-c-dev liblz4-dev
-  libcurl4-openssl-dev libssl-dev libglib2.0-dev libreadline-dev zlib1g-dev pkgconf
-  python3 bzip2 patchelf binutils file"
-# Where the built Slurm is verified: munge and Lmod, no compilers.
-# iproute2: an instance without a network device needs an address on lo for
-# Slurm (verify.sh explains).
-PACKAGES_sf_slurm_run="munge lmod procps hostname bzip2 iproute2"
-IMAGES="sf-test-build sf-test-plain sf-slurm-build sf-slurm-run"
+PACKAGES_sf_test_plain="zstd lmod procps hostname"
+# The real Spack build (tests/tests/spack.rs): exactly what the product's
+# provision.sh installs with apt when it has a network (its list is data in
+# templates/scripts/_apt-packages.j2); build containers have none here.
+PACKAGES_sf_spack_build=$(grep -v '^{#' "$(dirname "$0")/../templates/scripts/_apt-packages.j2" | tr -s ' \n' ' ')
+# A target system with none of Slurm's dependencies: no munge, no zstd (the
+# package must bring its own munged; only a .tar.gz unpacks here). Lmod for the
+# module check; iproute2: an instance without a network device needs an
+# address on lo for Slurm (verify.sh explains).
+PACKAGES_sf_verify_bare="lmod procps hostname iproute2"
+IMAGES="${SF_CI_IMAGES:-sf-test-build sf-test-plain sf-spack-build sf-verify-bare}"
 # Bump when the rootfs tweaks below change, so cached tarballs are rebuilt.
 IMAGE_RECIPE_VERSION=2
 
@@ -252,18 +254,21 @@ if [ "${SF_CI_BENCH:-0}" = 1 ]; then
     done
 fi
 
-# ---- Sources the test recipes build (fetched once, never inside a container) ----
-slurm_source=$(SF_CI_CACHE="$CACHE" bash "$(dirname "$0")/fetch-slurm-source.sh")
-say "Slurm source: ${slurm_source##*/} ($(du -h "$slurm_source" | cut -f1))"
+# ---- The offline Spack site the real-Spack test builds with ----
+spack_site_env=$(SF_CI_CACHE="$CACHE" bash "$(dirname "$0")/spack-site.sh" x86_64_v3)
+say "Spack site: ${spack_site_env%/env}"
 
-cat >"$CACHE/env" <<EOF
+{
+    cat <<EOF
 SLURM_FACTORY_TEST_IMAGE=sf-test-build
 SLURM_FACTORY_TEST_PLAIN_IMAGE=sf-test-plain
 SLURM_FACTORY_TEST_POOL=$pool
-SLURM_FACTORY_TEST_SLURM_IMAGE=sf-slurm-build
-SLURM_FACTORY_TEST_SLURM_RUN_IMAGE=sf-slurm-run
-SLURM_FACTORY_TEST_SLURM_SOURCE=$slurm_source
+SLURM_FACTORY_TEST_SPACK_IMAGE=sf-spack-build
+SLURM_FACTORY_TEST_BARE_IMAGE=sf-verify-bare
+SLURM_FACTORY_TEST_CACHE=$CACHE/spack-build-cache
 EOF
+    cat "$spack_site_env"
+} >"$CACHE/env"
 
 echo
 note "summary ($((SECONDS - START)) s)"

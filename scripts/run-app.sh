@@ -19,4 +19,4 @@ step "app"
 cargo build -p slurm-factory-app --release --locked
 
 step "starting Slurm Factory"
-exec target/release/slurm-factory-app "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/slurm-factory-app" "$@"

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on a Debian/Ubuntu machine (system
-# packages, LXD, test images, Node and npm packages, tauri-driver) and runs
-# every check: formatting, clippy, UI checks and unit tests, Rust unit and CLI
-# tests, end-to-end tests against real LXD, and the app window driven over
-# WebDriver under Xvfb.
+# packages, LXD, test images, the offline Spack site, Node and npm packages,
+# tauri-driver) and runs every check: formatting, clippy, UI checks and unit
+# tests, Rust unit and CLI tests, end-to-end tests against real LXD, a real
+# Spack build of Slurm, and the app window driven over WebDriver under Xvfb.
 # Idempotent: a second run skips what is already in place.
+#
+# The LXD setup (debootstrap, downloads) runs while the Rust code compiles, and
+# the real Spack build (tests/tests/spack.rs, the longest test) runs beside the
+# other tests; its output is printed when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -14,14 +18,13 @@ ensure_rust
 step "system packages"
 ensure_packages "${TEST_PACKAGES[@]}" "${APP_PACKAGES[@]}" "${GUI_TEST_PACKAGES[@]}"
 
-step "LXD and test images"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+step "LXD, test images and the offline Spack site (in the background; log below)"
 ci_cache="${SF_CI_CACHE:-$HOME/.cache/slurm-factory-ci}"
-$SUDO env SF_CI_CACHE="$ci_cache" bash .ci/setup-lxd.sh
-# The images and pool the end-to-end tests use (written by setup-lxd.sh).
-set -a
-# shellcheck disable=SC1091
-source "$ci_cache/env"
-set +a
+$SUDO env SF_CI_CACHE="$ci_cache" bash .ci/setup-lxd.sh >"$work/setup.log" 2>&1 &
+setup_pid=$!
 
 step "tauri-driver (drives the app window over WebDriver)"
 if ! command -v tauri-driver >/dev/null 2>&1; then
@@ -42,17 +45,40 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "TypeScript bindings are current"
 cargo test -p factory --features ts --locked --lib bindings
 
-step "cargo test (unit, CLI, real LXD, the app window under Xvfb)"
+step "build the app and every test"
 cargo build -p slurm-factory-app --locked
-test_log=$(mktemp)
-trap 'rm -f "$test_log"' EXIT
+cargo test --workspace --locked --no-run
+
+step "waiting for the LXD setup"
+if ! wait "$setup_pid"; then
+  cat "$work/setup.log"
+  echo "LXD setup failed (.ci/setup-lxd.sh)" >&2
+  exit 1
+fi
+cat "$work/setup.log"
+# The images, pool and Spack site the end-to-end tests use (written by setup-lxd.sh).
+set -a
+# shellcheck disable=SC1091
+source "$ci_cache/env"
+set +a
+
+step "cargo test (unit, CLI, real LXD, the app window under Xvfb; the real Spack build beside them)"
+export SLURM_FACTORY_REQUIRE_GUI=1 SLURM_FACTORY_REQUIRE_LXD=1
+spack_test=real_spack_build_of_slurm_offline_verified_on_a_bare_system
+cargo test -p slurm-factory-e2e --locked --test spack -- --nocapture --exact "$spack_test" \
+  >"$work/spack.log" 2>&1 &
+spack_pid=$!
 set +e
-SLURM_FACTORY_REQUIRE_GUI=1 SLURM_FACTORY_REQUIRE_LXD=1 \
-  cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$test_log"
+cargo test --workspace --locked --no-fail-fast -- --skip "$spack_test" 2>&1 | tee "$work/tests.log"
 test_status=${PIPESTATUS[0]}
+wait "$spack_pid"
+spack_status=$?
 set -e
-[ "$test_status" -eq 0 ] && step "all checks passed"
+step "the real Spack build (tests/tests/spack.rs)"
+cat "$work/spack.log"
+[ "$test_status" -eq 0 ] && [ "$spack_status" -eq 0 ] && step "all checks passed"
 # One closing line for the whole run: the sum of every test binary's result.
-awk '/^test result:/ { for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
-     END { printf "Tests: %d passed, %d failed\n", p, f }' "$test_log"
-exit "$test_status"
+cat "$work/tests.log" "$work/spack.log" | awk '
+  /^test result:/ { for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+  END { printf "Tests: %d passed, %d failed\n", p, f }'
+[ "$test_status" -eq 0 ] && [ "$spack_status" -eq 0 ]

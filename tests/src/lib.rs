@@ -18,8 +18,13 @@ pub fn test_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// Set by scripts/test.sh (CI): a real-LXD test whose setup is missing fails
+/// instead of skipping.
+pub const REQUIRE_LXD: &str = "SLURM_FACTORY_REQUIRE_LXD";
+
 /// The values of `names`, all set and not empty; `None` otherwise, after a
-/// loud SKIPPED line that tells how to set them (`advice`).
+/// loud SKIPPED line that tells how to set them (`advice`). Under
+/// [`REQUIRE_LXD`] a missing value fails the test instead.
 pub fn test_vars<const N: usize>(
     test: &str,
     names: [&str; N],
@@ -29,9 +34,66 @@ pub fn test_vars<const N: usize>(
     match values {
         Some(v) => Some(v.try_into().expect("one value per name")),
         None => {
+            let missing: Vec<&str> = names
+                .iter()
+                .copied()
+                .filter(|n| test_var(n).is_none())
+                .collect();
+            assert!(
+                std::env::var_os(REQUIRE_LXD).is_none(),
+                "{test}: {} not set, and {REQUIRE_LXD} is: {advice}",
+                missing.join(", ")
+            );
             eprintln!("\n*** SKIPPED {test}: {advice} ***\n");
             None
         }
+    }
+}
+
+/// The offline Spack site `.ci/spack-site.sh` prepares and the images the
+/// real-Spack builds run on (`.ci/setup-lxd.sh` writes their variables).
+pub struct SpackSite {
+    /// A build image holding what provision.sh would install with apt.
+    pub build_image: String,
+    /// A target system with none of Slurm's dependencies (no munge, no zstd).
+    pub bare_image: String,
+    pub pool: String,
+    /// Cache layers kept between runs (buildcache, ccache, mirror, locks).
+    pub cache_dir: PathBuf,
+    pub spack_root: PathBuf,
+    pub spack_packages_root: PathBuf,
+    pub wheels_dir: PathBuf,
+    /// Debian's sources in Spack's mirror layout.
+    pub mirror: PathBuf,
+}
+
+impl SpackSite {
+    pub fn from_env(test: &str) -> Option<SpackSite> {
+        let [build_image, bare_image, pool, cache, spack, packages, wheels, mirror] = test_vars(
+            test,
+            [
+                "SLURM_FACTORY_TEST_SPACK_IMAGE",
+                "SLURM_FACTORY_TEST_BARE_IMAGE",
+                "SLURM_FACTORY_TEST_POOL",
+                "SLURM_FACTORY_TEST_CACHE",
+                "SLURM_FACTORY_TEST_SPACK_ROOT",
+                "SLURM_FACTORY_TEST_SPACK_PACKAGES_ROOT",
+                "SLURM_FACTORY_TEST_SPACK_WHEELS",
+                "SLURM_FACTORY_TEST_SPACK_MIRROR",
+            ],
+            "no offline Spack site. Run .ci/setup-lxd.sh (as root) and \
+             `export $(cat ~/.cache/slurm-factory-ci/env)`",
+        )?;
+        Some(SpackSite {
+            build_image,
+            bare_image,
+            pool,
+            cache_dir: cache.into(),
+            spack_root: spack.into(),
+            spack_packages_root: packages.into(),
+            wheels_dir: wheels.into(),
+            mirror: mirror.into(),
+        })
     }
 }
 
@@ -222,4 +284,16 @@ pub fn lxc_without_daemon(dir: &Path) -> PathBuf {
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
         .expect("making the wrapper executable");
     wrapper
+}
+
+/// A binary of this workspace's build, beside the running test's own
+/// (`target/debug/deps/<test>` → `target/debug/<name>`), wherever
+/// CARGO_TARGET_DIR puts it.
+pub fn built_binary(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .expect("the test binary's path")
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in <target>/debug/deps")
+        .join(name)
 }

@@ -199,7 +199,7 @@ async fn start(home: &Path) -> Option<Gui> {
 
 /// Like [`start`], with `SLURM_FACTORY_*` settings for the app.
 async fn start_with(home: &Path, env: &[(&str, String)]) -> Option<Gui> {
-    let app = repo_root().join("target/debug/slurm-factory-app");
+    let app = slurm_factory_e2e::built_binary("slurm-factory-app");
     let required = std::env::var_os("SLURM_FACTORY_REQUIRE_GUI").is_some();
     let mut missing: Vec<String> = ["Xvfb", "WebKitWebDriver", "tauri-driver", "import"]
         .iter()

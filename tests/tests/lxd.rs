@@ -406,6 +406,82 @@ async fn files_and_trees_push_and_pull() {
     ));
 }
 
+/// An offline site's checkout arrives at the layout path whatever its own
+/// name, without byte-code caches or git metadata, symlinks kept, replacing
+/// what was there.
+#[tokio::test]
+async fn a_tree_pushed_as_a_path_lands_there_whatever_its_name() {
+    let Some(t) = test_lxd("a_tree_pushed_as_a_path") else {
+        return;
+    };
+    let (name, _guard) = t.launch("push-as").await;
+    let host = tempfile::tempdir().unwrap();
+    let tree = host.path().join("spack-1.1");
+    std::fs::create_dir_all(tree.join("bin")).unwrap();
+    std::fs::create_dir_all(tree.join("etc/spack")).unwrap();
+    std::fs::create_dir_all(tree.join("lib/__pycache__")).unwrap();
+    std::fs::create_dir_all(tree.join(".git")).unwrap();
+    std::fs::write(tree.join("bin/spack"), "#!/bin/sh\necho spack 1.1.0\n").unwrap();
+    std::fs::set_permissions(
+        tree.join("bin/spack"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(tree.join("etc/spack/packages.yaml"), "packages: {}\n").unwrap();
+    std::fs::write(tree.join("lib/__pycache__/x.pyc"), "cache").unwrap();
+    std::fs::write(tree.join(".git/HEAD"), "ref").unwrap();
+    std::os::unix::fs::symlink("bin/spack", tree.join("spack-link")).unwrap();
+    // A symlink to the checkout, as sites often name the current one.
+    let current = host.path().join("current");
+    std::os::unix::fs::symlink(&tree, &current).unwrap();
+    t.lxc
+        .exec_capture(&name, &argv(&["mkdir", "-p", "/opt/sf/spack/stale"]), &[])
+        .await
+        .unwrap();
+    t.lxc
+        .push_tree_as(&name, &current, "/opt/sf/spack", host.path())
+        .await
+        .unwrap();
+    let out = t
+        .lxc
+        .exec_capture(&name, &argv(&["/opt/sf/spack/spack-link"]), &[])
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "spack 1.1.0\n", "{}", out.stderr);
+    let out = t
+        .lxc
+        .exec_capture(
+            &name,
+            &argv(&["find", "/opt/sf", "-mindepth", "1", "-printf", "%P %u %y\n"]),
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut listing: Vec<&str> = out.stdout.lines().collect();
+    listing.sort();
+    assert_eq!(
+        listing,
+        [
+            "spack root d",
+            "spack/bin root d",
+            "spack/bin/spack root f",
+            "spack/etc root d",
+            "spack/etc/spack root d",
+            "spack/etc/spack/packages.yaml root f",
+            "spack/lib root d",
+            "spack/spack-link root l",
+        ],
+        "{}",
+        out.stdout
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(host.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".push-"))
+        .collect();
+    assert!(leftovers.is_empty(), "the temporary tar is gone");
+}
+
 #[tokio::test]
 async fn cancel_stops_a_long_command_quickly_and_delete_leaves_nothing() {
     let Some(t) = test_lxd("cancel") else {

@@ -640,3 +640,129 @@ async fn two_builds_missing_the_base_image_leave_one_image() {
     assert_eq!(new.len(), 1, "one new base image, with its alias: {new:?}");
     assert_eq!(new[0].1.len(), 1, "{new:?}");
 }
+
+/// A target without zstd (a bare server) cannot unpack the .tar.zst: the
+/// verify stage says so and what to do, before unpacking anything; with
+/// `--gzip` it verifies the .tar.gz, which plain tar reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_image_without_zstd_takes_the_gzip_archive() {
+    let Some(t) = TestEnv::from_env("verify_image_without_zstd") else {
+        return;
+    };
+    let Some([bare]) = slurm_factory_e2e::test_vars(
+        "verify_image_without_zstd",
+        ["SLURM_FACTORY_TEST_BARE_IMAGE"],
+        "run .ci/setup-lxd.sh (it builds sf-verify-bare)",
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut settings = t.settings(tmp.path(), &hello_recipe());
+    settings.verify_image = bare.clone();
+
+    let events = Events::default();
+    let (result, _) = build(&settings, &events, CancellationToken::new()).await;
+    let err = result.expect_err("a .tar.zst cannot be verified without zstd");
+    assert!(
+        matches!(&err, Error::VerifyImageWithoutZstd { image } if image == &bare),
+        "{err}"
+    );
+    assert!(err.hint().contains("--gzip"), "{}", err.hint());
+    assert!(err.hint().contains("install zstd"), "{}", err.hint());
+    assert_eq!(events.outcome_of(Stage::Verify), Some(StageOutcome::Failed));
+    assert!(
+        store_entries(&settings).is_empty(),
+        "nothing stored: {:?}",
+        store_entries(&settings)
+    );
+
+    let events = Events::default();
+    let options = BuildOptions {
+        request: request(),
+        flags: BuildFlags {
+            gzip: true,
+            ..BuildFlags::default()
+        },
+    };
+    let result = pipeline::build(&settings, options, events.sink(), CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n  hint: {}", e.hint()));
+    let detail = events
+        .all()
+        .into_iter()
+        .find_map(|e| match e {
+            BuildEvent::StageFinished {
+                stage: Stage::Verify,
+                detail,
+                ..
+            } => detail,
+            _ => None,
+        })
+        .unwrap();
+    assert!(detail.contains("from the .tar.gz"), "{detail}");
+    assert!(!result.artifact_id.is_empty());
+}
+
+/// Offline, provision cannot install packages: a build image that lacks
+/// some (here: no compilers, no patchelf) fails in provision naming them,
+/// not hours later in the package stage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_provision_names_what_the_image_lacks() {
+    let Some(t) = TestEnv::from_env("offline_provision_names_what_the_image_lacks") else {
+        return;
+    };
+    let Some(site) =
+        slurm_factory_e2e::SpackSite::from_env("offline_provision_names_what_the_image_lacks")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut settings = settings_under(tmp.path());
+    // The plain image: what a user's stock image would be, without the build tools.
+    settings.image = t.plain_image.clone();
+    settings.verify_image = t.plain_image.clone();
+    settings.storage_pool = t.pool.clone();
+    settings.spack_root = Some(site.spack_root.clone());
+    settings.spack_packages_root = Some(site.spack_packages_root.clone());
+    settings.wheels_dir = Some(site.wheels_dir.clone());
+    let events = Events::default();
+    let options = BuildOptions {
+        request: request(),
+        flags: BuildFlags {
+            offline: true,
+            ..BuildFlags::default()
+        },
+    };
+    let err = pipeline::build(&settings, options, events.sink(), CancellationToken::new())
+        .await
+        .expect_err("the plain image has no build tools");
+    let text = err.to_string();
+    assert!(matches!(err, Error::BuildFailed { .. }), "{text}");
+    assert!(text.contains("stage provision"), "{text}");
+    for missing in ["build-essential", "patchelf", "cannot install packages"] {
+        assert!(text.contains(missing), "names {missing}: {text}");
+    }
+    assert_eq!(
+        events.outcome_of(Stage::Provision),
+        Some(StageOutcome::Failed)
+    );
+    let run = only_run(&settings);
+    assert!(instances_of_run(&settings, &run.id).await.is_empty());
+    let rendered = factory::recipe::Templates::load(None)
+        .unwrap()
+        .render(&factory::recipe::RecipeContext::new(
+            &request(),
+            &settings,
+            true,
+        ))
+        .unwrap();
+    let source = factory::spack_source::SpackSource::from_settings(&settings, true).unwrap();
+    let alias = pipeline::base_image_alias(&settings, &source, &rendered).unwrap();
+    assert!(
+        !factory::lxd::Lxc::new(&settings)
+            .image_exists(&alias)
+            .await
+            .unwrap(),
+        "no base image {alias} published"
+    );
+}

@@ -1,84 +1,148 @@
-//! Cold build against cached rebuild of the same request, side by side in one run.
+//! Cold build against warm rebuild of the same request, stage by stage, side
+//! by side in one run; with the real Spack recipe also the pipeline's install
+//! stage against a bare `spack -e ENV install` of the same environment, from
+//! the same buildcache, in the same kind of container.
 //!
-//! The cold run starts from an empty cache dir and no base image for its
-//! inputs; the second run reuses everything the first one cached.
+//! The cold run starts from an empty cache dir (the source mirror seeded) and
+//! no base image for its inputs; the warm run reuses everything it cached.
 //!
 //! ```sh
 //! export $(cat ~/.cache/slurm-factory-ci/env)
+//! # The real job: built-in templates, the offline Spack site (a cold build
+//! # compiles the minimal Slurm closure from source: ~25 min on 2 cores).
+//! cargo run --release -p factory --example rebuild_bench
+//! # The machinery alone, with a test recipe (seconds).
 //! cargo run --release -p factory --example rebuild_bench -- tests/recipes/hello
 //! ```
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use factory::cache::CacheDirs;
 use factory::events::{BuildEvent, EventRecord};
-use factory::lxd::Lxc;
+use factory::layout;
+use factory::lxd::{current_user_idmap, LaunchSpec, Lxc};
 use factory::pipeline::{self, BuildFlags, BuildOptions};
 use factory::recipe::{RecipeContext, Templates};
 use factory::request::{BuildRequest, Defaults};
 use factory::settings::{Settings, XdgDirs};
+use factory::spack_source::SpackSource;
 use tokio_util::sync::CancellationToken;
 
+type Bench = Result<(), Box<dyn std::error::Error>>;
+
+fn var(name: &str) -> Result<String, String> {
+    std::env::var(name)
+        .map_err(|_| format!("{name} is not set: export $(cat ~/.cache/slurm-factory-ci/env)"))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), dest)?;
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let templates_dir = std::env::args()
-        .nth(1)
-        .ok_or("usage: rebuild_bench TEMPLATES_DIR")?;
-    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+async fn main() -> Bench {
+    let templates_dir = std::env::args().nth(1);
     let tmp = tempfile::tempdir()?;
     let mut settings = Settings::defaults(&XdgDirs {
         config: tmp.path().join("config"),
         data: tmp.path().join("data"),
         cache: tmp.path().join("cache"),
     });
-    settings.templates_dir = Some(std::fs::canonicalize(templates_dir)?);
-    settings.image = env("SLURM_FACTORY_TEST_IMAGE", "sf-test-build");
-    settings.verify_image = env("SLURM_FACTORY_TEST_PLAIN_IMAGE", "sf-test-plain");
-    settings.storage_pool = env("SLURM_FACTORY_TEST_POOL", "default");
+    settings.storage_pool = var("SLURM_FACTORY_TEST_POOL")?;
     settings.min_free_disk_mib = 1024;
-
-    let request = BuildRequest {
-        minimal: true,
-        target: Some("x86_64_v3".into()),
-        ..Default::default()
+    let spack = templates_dir.is_none();
+    let mut flags = BuildFlags::default();
+    let request = if let Some(dir) = &templates_dir {
+        settings.templates_dir = Some(std::fs::canonicalize(dir)?);
+        settings.image = var("SLURM_FACTORY_TEST_IMAGE")?;
+        settings.verify_image = var("SLURM_FACTORY_TEST_PLAIN_IMAGE")?;
+        BuildRequest {
+            minimal: true,
+            target: Some("x86_64_v3".into()),
+            ..Default::default()
+        }
+    } else {
+        // The offline site of the real-Spack test, with an empty cache of its own.
+        settings.image = var("SLURM_FACTORY_TEST_SPACK_IMAGE")?;
+        settings.verify_image = var("SLURM_FACTORY_TEST_BARE_IMAGE")?;
+        settings.spack_root = Some(var("SLURM_FACTORY_TEST_SPACK_ROOT")?.into());
+        settings.spack_packages_root = Some(var("SLURM_FACTORY_TEST_SPACK_PACKAGES_ROOT")?.into());
+        settings.wheels_dir = Some(var("SLURM_FACTORY_TEST_SPACK_WHEELS")?.into());
+        copy_tree(
+            Path::new(&var("SLURM_FACTORY_TEST_SPACK_MIRROR")?),
+            &CacheDirs::new(&settings).mirror,
+        )?;
+        flags.offline = true;
+        flags.gzip = true;
+        BuildRequest {
+            slurm_version: "22-05-8-1".into(),
+            minimal: true,
+            target: Some("x86_64_v3".into()),
+            jobs: Some(2),
+            ..Default::default()
+        }
     }
     .resolve(&Defaults::for_host())?;
 
     // Start cold: no base image for these inputs.
     let rendered = Templates::load(settings.templates_dir.as_deref())?
-        .render(&RecipeContext::new(&request, &settings, false))?;
-    let alias = pipeline::base_image_alias(&settings, &rendered, false);
-    Lxc::new(&settings).delete_image(&alias).await?;
+        .render(&RecipeContext::new(&request, &settings, flags.offline))?;
+    let source = SpackSource::from_settings(&settings, flags.offline)?;
+    let alias = pipeline::base_image_alias(&settings, &source, &rendered)?;
+    let lxc = Lxc::new(&settings);
+    lxc.delete_image(&alias).await?;
 
     let mut runs = Vec::new();
-    for label in ["cold", "cached"] {
+    let mut warm_run_dir = PathBuf::new();
+    for label in ["cold", "warm"] {
         let stages = Arc::new(Mutex::new(Vec::new()));
         let seen = stages.clone();
         let sink = Arc::new(move |rec: &EventRecord| {
             if let BuildEvent::StageFinished {
-                stage, elapsed_ms, ..
+                stage,
+                elapsed_ms,
+                detail,
+                ..
             } = &rec.event
             {
+                eprintln!(
+                    "  [{label}] {stage:<16} {:>8.1} s  {}",
+                    *elapsed_ms as f64 / 1000.0,
+                    detail.as_deref().unwrap_or("")
+                );
                 seen.lock().unwrap().push((stage.to_string(), *elapsed_ms));
             }
         });
         let options = BuildOptions {
             request: request.clone(),
-            flags: BuildFlags::default(),
+            flags: flags.clone(),
         };
         let started = Instant::now();
-        pipeline::build(&settings, options, sink, CancellationToken::new()).await?;
+        let result = pipeline::build(&settings, options, sink, CancellationToken::new()).await?;
         let total = started.elapsed().as_secs_f64();
+        warm_run_dir = result.run_dir;
         let stages = stages.lock().unwrap().clone();
         runs.push((label, total, stages));
     }
 
     println!(
         "{:<16} {:>9} {:>9} {:>7}",
-        "stage", "cold s", "cached s", "ratio"
+        "stage", "cold s", "warm s", "ratio"
     );
-    let (cold, cached) = (&runs[0].2, &runs[1].2);
-    for ((stage, a), (_, b)) in cold.iter().zip(cached) {
+    let (cold, warm) = (&runs[0].2, &runs[1].2);
+    for ((stage, a), (_, b)) in cold.iter().zip(warm) {
         let (a, b) = (*a as f64 / 1000.0, *b as f64 / 1000.0);
         println!("{stage:<16} {a:>9.2} {b:>9.2} {:>6.2}x", b / a.max(0.001));
     }
@@ -89,5 +153,84 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         runs[1].1,
         runs[1].1 / runs[0].1
     );
+
+    if spack {
+        let warm_install = warm
+            .iter()
+            .find(|(s, _)| s == "install")
+            .map(|(_, ms)| *ms as f64 / 1000.0)
+            .ok_or("no install stage")?;
+        let bare = bare_spack_install(&settings, &lxc, &alias, &warm_run_dir).await?;
+        println!(
+            "install from the buildcache: pipeline {warm_install:.2} s, bare `spack install` \
+             {bare:.2} s: overhead {:+.1} %",
+            (warm_install / bare - 1.0) * 100.0
+        );
+    }
     Ok(())
+}
+
+/// `spack -e ENV install` alone, timed, in an instance like the build's: the
+/// same base image and cache mounts, the warm run's recipe and spack.lock.
+async fn bare_spack_install(
+    settings: &Settings,
+    lxc: &Lxc,
+    base_image: &str,
+    run_dir: &Path,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let name = format!("sf-bench-bare-{}", std::process::id());
+    lxc.launch(&LaunchSpec {
+        image: base_image.into(),
+        name: name.clone(),
+        storage_pool: Some(settings.storage_pool.clone()),
+        config: vec![current_user_idmap()?],
+        devices: CacheDirs::new(settings).devices(),
+        ephemeral: false,
+    })
+    .await?;
+    let result = async {
+        lxc.push_tree_as(&name, &run_dir.join("recipe"), layout::RECIPE, run_dir)
+            .await?;
+        lxc.push_file(
+            &name,
+            &run_dir.join("spack.lock"),
+            &format!("{}/spack.lock", layout::ENV),
+            0o644,
+        )
+        .await?;
+        let cancel = CancellationToken::new();
+        let setup = vec![
+            "bash".to_string(),
+            format!("{}/scripts/spack-setup.sh", layout::RECIPE),
+        ];
+        lxc.exec(&name, &setup, &[], |_, _| {}, &cancel).await?;
+        let env = [
+            (
+                "SPACK_PYTHON",
+                format!("{}/bin/python", layout::PYTHON_VENV),
+            ),
+            ("SPACK_DISABLE_LOCAL_CONFIG", "1".to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v));
+        let install: Vec<String> = [
+            format!("{}/bin/spack", layout::SPACK),
+            "-e".into(),
+            layout::ENV.into(),
+            "install".into(),
+            "-j".into(),
+            "2".into(),
+            "--fail-fast".into(),
+        ]
+        .into();
+        let started = Instant::now();
+        let code = lxc.exec(&name, &install, &env, |_, _| {}, &cancel).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        if code != 0 {
+            return Err(format!("bare spack install exited with {code}").into());
+        }
+        Ok::<f64, Box<dyn std::error::Error>>(seconds)
+    }
+    .await;
+    lxc.delete(&name).await?;
+    result
 }

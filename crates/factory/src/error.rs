@@ -150,6 +150,27 @@ pub enum Error {
     #[error("the package failed verification: {problems}")]
     VerifyFailed { problems: String, log: PathBuf },
 
+    #[error("offline build not possible: {problem}")]
+    OfflineSetup {
+        problem: String,
+        /// What to set or provide, in full.
+        fix: String,
+    },
+
+    #[error("sources missing for {}: Spack looked in {}", packages.join(", "), looked.join(", "))]
+    SourcesMissing {
+        /// `name@version` of each package whose source no fetcher found.
+        packages: Vec<String>,
+        /// Where Spack looked (the local mirror's paths first), as host paths where they map.
+        looked: Vec<String>,
+        /// The file each package wants in the mirror layer: `<mirror>/<name>/<name>-<version>.<ext>`.
+        wanted: Vec<PathBuf>,
+        log: PathBuf,
+    },
+
+    #[error("the verify image `{image}` has no zstd, so the package's .tar.zst cannot be unpacked there")]
+    VerifyImageWithoutZstd { image: String },
+
     #[error("preset {path} is invalid: {message}")]
     PresetInvalid { path: PathBuf, message: String },
 
@@ -299,6 +320,24 @@ impl Error {
                  package templates (`slurm-factory templates export`) for how it was relocated",
                 log.display()
             ),
+            Error::OfflineSetup { fix, .. } => fix.clone(),
+            Error::SourcesMissing { wanted, log, .. } => format!(
+                "put each source archive in the mirror layer under the name Spack wants ({}), \
+                 or build once with network access so Spack fills the mirror; the full fetch \
+                 log is in {}",
+                wanted
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                log.display()
+            ),
+            Error::VerifyImageWithoutZstd { .. } => {
+                "install zstd on the machines the package is for (`apt-get install zstd`, \
+                 `dnf install zstd`) and in the verify image, or build with `--gzip`: the \
+                 verify stage then unpacks the .tar.gz, which plain tar reads"
+                    .into()
+            }
             Error::PresetInvalid { .. } => {
                 "presets are YAML with the keys slurm_version, gpu, minimal, target, gpu_arch, \
                  jobs, compiler; `slurm-factory plan --save-preset FILE` writes a valid one"
@@ -365,8 +404,12 @@ impl Error {
             | Error::StoragePoolMissing { .. }
             | Error::ImageNotFound { .. }
             | Error::DiskFull { .. }
-            | Error::NotReady { .. } => ExitKind::Environment,
-            Error::BuildFailed { .. } | Error::VerifyFailed { .. } => ExitKind::Build,
+            | Error::NotReady { .. }
+            | Error::OfflineSetup { .. }
+            | Error::VerifyImageWithoutZstd { .. } => ExitKind::Environment,
+            Error::BuildFailed { .. }
+            | Error::VerifyFailed { .. }
+            | Error::SourcesMissing { .. } => ExitKind::Build,
             Error::RunNotFound { .. } | Error::PresetInvalid { .. } => ExitKind::Usage,
             Error::InstanceNotFound { .. } | Error::InstanceNotReady { .. } | Error::Lxc { .. } => {
                 ExitKind::Build

@@ -38,6 +38,64 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io("syncing a directory", dir, e))
 }
 
+/// Directories a tree digest and a tree push leave out: version control
+/// metadata and Python's byte-code caches, which running Spack on the host
+/// writes into its own tree.
+pub fn is_volatile(name: &std::ffi::OsStr) -> bool {
+    name == ".git" || name == "__pycache__"
+}
+
+/// sha256 over everything in the tree at `root` that shapes what a copy of it
+/// does: each entry's relative path, kind, executable bit and contents (a
+/// symlink's target), in sorted order; [`is_volatile`] entries are skipped.
+/// Renaming the tree's own directory does not change it.
+pub fn tree_digest(root: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::PermissionsExt;
+    let root = &std::fs::canonicalize(root).map_err(|e| Error::io("reading", root, e))?;
+    let mut h = Sha256::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<std::fs::DirEntry> = std::fs::read_dir(&dir)
+            .map_err(|e| Error::io("reading", &dir, e))?
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| Error::io("reading", &dir, e))?;
+        entries.sort_by_key(|e| e.file_name());
+        // Reversed, so the stack yields subdirectories in sorted order.
+        let mut subdirs = Vec::new();
+        for entry in entries {
+            if is_volatile(&entry.file_name()) {
+                continue;
+            }
+            let path = entry.path();
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let meta =
+                std::fs::symlink_metadata(&path).map_err(|e| Error::io("reading", &path, e))?;
+            h.update(rel.as_os_str().as_encoded_bytes());
+            h.update([0]);
+            if meta.file_type().is_symlink() {
+                let target =
+                    std::fs::read_link(&path).map_err(|e| Error::io("reading", &path, e))?;
+                h.update(b"l");
+                h.update(target.as_os_str().as_encoded_bytes());
+            } else if meta.is_dir() {
+                h.update(b"d");
+                subdirs.push(path);
+            } else {
+                let exec = meta.permissions().mode() & 0o111 != 0;
+                h.update(if exec { b"x" } else { b"f" });
+                h.update(meta.len().to_le_bytes());
+                let mut file =
+                    std::fs::File::open(&path).map_err(|e| Error::io("reading", &path, e))?;
+                std::io::copy(&mut file, &mut h).map_err(|e| Error::io("reading", &path, e))?;
+            }
+            h.update([0]);
+        }
+        stack.extend(subdirs.into_iter().rev());
+    }
+    Ok(hex(&h.finalize()))
+}
+
 /// Lowercase hex of `bytes` (sha256 digests).
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -60,5 +118,35 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
         assert_eq!(hex(&[0, 171, 255]), "00abff");
+    }
+
+    #[test]
+    fn tree_digest_follows_contents_not_the_tree_name() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let a = tmp.path().join("spack");
+        std::fs::create_dir_all(a.join("etc/spack")).unwrap();
+        std::fs::write(a.join("etc/spack/packages.yaml"), "packages: {}\n").unwrap();
+        std::fs::create_dir_all(a.join("bin")).unwrap();
+        std::fs::write(a.join("bin/spack"), "#!/bin/sh\n").unwrap();
+        let first = tree_digest(&a).unwrap();
+        // The same tree under another name digests the same.
+        let b = tmp.path().join("spack-1.1");
+        std::fs::rename(&a, &b).unwrap();
+        assert_eq!(tree_digest(&b).unwrap(), first);
+        // Byte-code caches and git metadata do not count.
+        std::fs::create_dir_all(b.join("bin/__pycache__")).unwrap();
+        std::fs::write(b.join("bin/__pycache__/x.pyc"), "cache").unwrap();
+        std::fs::create_dir_all(b.join(".git")).unwrap();
+        std::fs::write(b.join(".git/HEAD"), "ref").unwrap();
+        assert_eq!(tree_digest(&b).unwrap(), first);
+        // A change in the site config does.
+        std::fs::write(b.join("etc/spack/packages.yaml"), "packages: {zlib: {}}\n").unwrap();
+        let edited = tree_digest(&b).unwrap();
+        assert_ne!(edited, first);
+        // So does the executable bit.
+        std::fs::set_permissions(b.join("bin/spack"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        assert_ne!(tree_digest(&b).unwrap(), edited);
     }
 }

@@ -24,6 +24,7 @@ pub mod recipe;
 pub mod request;
 pub mod runs;
 pub mod settings;
+pub mod spack_source;
 pub mod units;
 
 pub use error::{Error, ExitKind, Result};

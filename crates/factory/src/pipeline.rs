@@ -27,10 +27,11 @@ use crate::package::{
     self, Allowlist, ArchiveFormat, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult,
 };
 use crate::progress::{self, SpackProgress};
-use crate::recipe::{RecipeContext, Rendered, Templates};
+use crate::recipe::{RecipeContext, Rendered, Templates, SPACK_REPO_DIR};
 use crate::request::ResolvedRequest;
 use crate::runs::{Emitter, RunDir, RunRecord, Sink};
 use crate::settings::Settings;
+use crate::spack_source::SpackSource;
 use crate::units::human_bytes;
 
 /// Instances of a run carry this config key, so leftovers can be found.
@@ -270,29 +271,30 @@ impl<'a> Build<'a> {
     }
 
     async fn stages(&mut self) -> Result<String> {
-        let rendered = self.stage(Stage::Preflight, self.preflight()).await?;
+        let prepared = self.stage(Stage::Preflight, self.preflight()).await?;
+        let rendered = &prepared.rendered;
         let build_instance = self.run_instance_name("build");
         // The base image's prep instance too: a cancel drops provision mid-way.
         self.instances.push(self.run_instance_name("prep"));
         self.instances.push(build_instance.clone());
-        self.stage(Stage::Provision, self.provision(&rendered, &build_instance))
+        self.stage(Stage::Provision, self.provision(&prepared, &build_instance))
             .await?;
         self.stage(
             Stage::SpackSetup,
-            self.spack_setup(&rendered, &build_instance),
+            self.spack_setup(rendered, &build_instance),
         )
         .await?;
         let to_build = self
             .stage(
                 Stage::Concretize,
-                self.concretize(&rendered, &build_instance),
+                self.concretize(&prepared, &build_instance),
             )
             .await?;
         self.stage(Stage::Install, self.install(&build_instance, to_build))
             .await?;
         self.stage(
             Stage::BuildcachePush,
-            self.buildcache_push(&rendered, &build_instance),
+            self.buildcache_push(rendered, &build_instance),
         )
         .await?;
         let staged = self
@@ -312,7 +314,7 @@ impl<'a> Build<'a> {
         format!("sf-{role}-{}", self.run.id)
     }
 
-    async fn preflight(&self) -> Result<Done<Rendered>> {
+    async fn preflight(&self) -> Result<Done<Prepared>> {
         let report = doctor::run(self.settings).await;
         let failed: Vec<&doctor::Check> = report
             .checks
@@ -358,22 +360,38 @@ impl<'a> Build<'a> {
         );
         let rendered = self.templates.render(&ctx)?;
         rendered.write_to(&self.run.file("recipe"))?;
+        // Offline: the local trees are checked (and digested for the cache
+        // keys) before anything is launched.
+        let source = SpackSource::from_settings(self.settings, self.options.flags.offline)?;
+        let base_alias = {
+            let settings = self.settings.clone();
+            let (source, rendered) = (source.clone(), rendered.clone());
+            tokio::task::spawn_blocking(move || base_image_alias(&settings, &source, &rendered))
+                .await
+                .expect("the digest task does not panic")?
+        };
         Ok(Done {
             outcome: StageOutcome::Done,
             detail: Some(format!("{} files rendered", rendered.files.len())),
-            value: rendered,
+            value: Prepared {
+                rendered,
+                source,
+                base_alias,
+            },
         })
     }
 
     /// Reuses a base image keyed by the hash of what went into it, else
     /// prepares one; then launches the build instance with the cache layers.
-    async fn provision(&self, rendered: &Rendered, instance: &str) -> Result<Done<()>> {
-        let alias = base_image_alias(self.settings, rendered, self.options.flags.offline);
+    async fn provision(&self, prepared: &Prepared, instance: &str) -> Result<Done<()>> {
+        let alias = prepared.base_alias.clone();
         let cached = self.lxc.image_exists(&alias).await?;
         self.cache_use(Layer::BaseImages, cached.into(), 1);
         if !cached {
             let prep = self.run_instance_name("prep");
-            let result = self.prepare_base_image(&prep, &alias).await;
+            let result = self
+                .prepare_base_image(&prep, &alias, &prepared.source)
+                .await;
             self.lxc.delete(&prep).await?;
             result?;
         }
@@ -393,7 +411,7 @@ impl<'a> Build<'a> {
                 image: alias.clone(),
                 name: instance.into(),
                 storage_pool: Some(self.settings.storage_pool.clone()),
-                config: self.instance_config(),
+                config: self.instance_config()?,
                 devices,
                 ephemeral: false,
             })
@@ -420,16 +438,19 @@ impl<'a> Build<'a> {
         vec![(RUN_LABEL.into(), self.run.id.clone())]
     }
 
-    fn instance_config(&self) -> Vec<(String, String)> {
+    fn instance_config(&self) -> Result<Vec<(String, String)>> {
         let mut config = self.labels();
-        config.extend([
-            // Lets the container's root write the host's cache dirs as the host user.
-            ("raw.idmap".into(), format!("both {} 0", host_uid())),
-        ]);
-        config
+        // Lets the container's root write the host's cache dirs as the host user.
+        config.push(crate::lxd::current_user_idmap()?);
+        Ok(config)
     }
 
-    async fn prepare_base_image(&self, prep: &str, alias: &str) -> Result<()> {
+    async fn prepare_base_image(
+        &self,
+        prep: &str,
+        alias: &str,
+        source: &SpackSource,
+    ) -> Result<()> {
         self.lxc
             .launch(&LaunchSpec {
                 image: self.settings.image.clone(),
@@ -441,15 +462,11 @@ impl<'a> Build<'a> {
             })
             .await?;
         self.push_recipe(prep).await?;
-        if self.options.flags.offline {
-            for (local, remote) in [
-                (&self.settings.spack_root, layout::SPACK),
-                (&self.settings.spack_packages_root, layout::SPACK_PACKAGES),
-            ] {
-                if let Some(local) = local {
-                    self.lxc.push_tree(prep, local, parent_of(remote)).await?;
-                }
-            }
+        // Offline: each local tree lands at its layout path, whatever it is called.
+        for push in source.pushes() {
+            self.lxc
+                .push_tree_as(prep, &push.local, push.remote, &self.run.path)
+                .await?;
         }
         self.script(Stage::Provision, prep, "provision.sh", &[], &mut |_| {})
             .await?;
@@ -598,8 +615,8 @@ impl<'a> Build<'a> {
     /// Solves the environment, or hands concretize.sh the lock of a
     /// byte-identical environment solved before (Spack installs from a lock
     /// without solving again).
-    async fn concretize(&self, rendered: &Rendered, instance: &str) -> Result<Done<u32>> {
-        let key = lock_key(self.settings, rendered);
+    async fn concretize(&self, prepared: &Prepared, instance: &str) -> Result<Done<u32>> {
+        let key = lock_key(&prepared.base_alias, &prepared.rendered);
         let cached_lock = CacheDirs::new(self.settings)
             .locks
             .join(format!("{key}.lock"));
@@ -670,6 +687,9 @@ impl<'a> Build<'a> {
         self.cache_use(Layer::Buildcache, cached, cached + built);
         let (mirrored, fetched) = (spack.from_mirror(), spack.from_elsewhere());
         self.cache_use(Layer::Mirror, mirrored, mirrored + fetched);
+        if result.is_err() && !spack.fetch_failures().is_empty() {
+            return Err(self.sources_missing(spack.fetch_failures()));
+        }
         result?;
         let detail = match (cached, built) {
             (0, 0) => None,
@@ -680,6 +700,48 @@ impl<'a> Build<'a> {
             detail,
             value: (),
         })
+    }
+
+    /// Spack's fetch errors as one error that names each package, where
+    /// Spack looked (as host paths where a cache layer is behind them) and
+    /// the file the mirror layer should hold.
+    fn sources_missing(&self, failures: &[progress::FetchFailure]) -> Error {
+        let mirror = CacheDirs::new(self.settings).mirror;
+        let on_host = |url: &str| -> Option<PathBuf> {
+            let path = url.strip_prefix("file://")?;
+            let rel = path
+                .strip_prefix(layout::CACHE_MIRROR)?
+                .trim_start_matches('/');
+            Some(mirror.join(rel))
+        };
+        let mut looked = Vec::new();
+        let mut wanted = Vec::new();
+        for f in failures {
+            let local: Vec<PathBuf> = f.urls.iter().filter_map(|u| on_host(u)).collect();
+            // The name-and-version path when Spack tried one, else its digest path.
+            let by_name = local.iter().find(|p| {
+                p.strip_prefix(&mirror)
+                    .is_ok_and(|r| r.starts_with(&f.name))
+            });
+            if let Some(p) = by_name.or(local.first()) {
+                wanted.push(p.clone());
+            }
+            for url in &f.urls {
+                let place = on_host(url).map_or_else(|| url.clone(), |p| p.display().to_string());
+                if !looked.contains(&place) {
+                    looked.push(place);
+                }
+            }
+        }
+        Error::SourcesMissing {
+            packages: failures
+                .iter()
+                .map(|f| format!("{}@{}", f.name, f.version))
+                .collect(),
+            looked,
+            wanted,
+            log: self.run.file("build.log"),
+        }
     }
 
     async fn buildcache_push(&self, rendered: &Rendered, instance: &str) -> Result<Done<()>> {
@@ -831,7 +893,20 @@ impl<'a> Build<'a> {
             })
             .await?;
         self.push_recipe(instance).await?;
-        let archive = &staged.archives[0];
+        // The target may lack zstd (a bare server): then only a .tar.gz unpacks there.
+        let probe = ["sh", "-c", "command -v zstd"].map(String::from);
+        let has_zstd = self.lxc.exec_capture(instance, &probe, &[]).await?.status == 0;
+        let archive = if has_zstd {
+            &staged.archives[0]
+        } else {
+            staged
+                .archives
+                .iter()
+                .find(|a| a.format == ArchiveFormat::TarGz)
+                .ok_or_else(|| Error::VerifyImageWithoutZstd {
+                    image: self.settings.verify_image.clone(),
+                })?
+        };
         let remote_archive = format!("/tmp/{}", file_name(&archive.path));
         self.lxc
             .push_file(instance, &archive.path, &remote_archive, 0o644)
@@ -894,9 +969,14 @@ impl<'a> Build<'a> {
             Ok(()) => Ok(Done {
                 outcome: StageOutcome::Done,
                 detail: Some(format!(
-                    "{} checks passed at {}",
+                    "{} checks passed at {}{}",
                     checks.len(),
-                    VERIFY_PREFIX
+                    VERIFY_PREFIX,
+                    if has_zstd {
+                        ""
+                    } else {
+                        " (from the .tar.gz: the verify image has no zstd)"
+                    }
                 )),
                 value: staged,
             }),
@@ -978,6 +1058,14 @@ impl<'a> Build<'a> {
     }
 }
 
+/// What preflight hands on: the rendered recipe, where Spack comes from and
+/// the base image that fits them.
+struct Prepared {
+    rendered: Rendered,
+    source: SpackSource,
+    base_alias: String,
+}
+
 struct Staged {
     dir: PathBuf,
     archives: Vec<package::ArchiveFile>,
@@ -993,45 +1081,49 @@ fn gpu_vendor(req: &ResolvedRequest) -> Option<&'static str> {
     }
 }
 
-/// `sf-base-<hash>`: changes whenever anything that shapes the base image does.
-pub fn base_image_alias(settings: &Settings, rendered: &Rendered, offline: bool) -> String {
+/// `sf-base-<hash>`: changes whenever anything that shapes the base image
+/// does: the image it starts from, where Spack comes from (offline: what is
+/// really in the local trees), the provision script and the repositories the
+/// externals were found with.
+pub fn base_image_alias(
+    settings: &Settings,
+    source: &SpackSource,
+    rendered: &Rendered,
+) -> Result<String> {
     let mut h = Sha256::new();
-    for part in [
-        settings.image.as_str(),
-        settings.spack_git_url.as_str(),
-        settings.spack_ref.as_str(),
-        settings.spack_packages_git_url.as_str(),
-        settings.spack_packages_ref.as_str(),
-        if offline { "offline" } else { "online" },
-        rendered
-            .files
-            .get("scripts/provision.sh")
-            .map(String::as_str)
-            .unwrap_or(""),
+    let mut parts = vec![settings.image.clone()];
+    parts.extend(source.key_parts()?);
+    for file in [
+        "scripts/provision.sh",
+        "scripts/spack-externals.sh",
+        "repos.yaml",
     ] {
+        parts.push(rendered.files.get(file).cloned().unwrap_or_default());
+    }
+    for part in parts {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    format!(
+    Ok(format!(
         "{BASE_IMAGE_PREFIX}{}",
         &crate::fsutil::hex(&h.finalize())[..12]
-    )
+    ))
 }
 
-/// The spack.lock cache key: the rendered environment and the Spack that solves it.
-fn lock_key(settings: &Settings, rendered: &Rendered) -> String {
+/// The spack.lock cache key: the rendered environment, the package
+/// repositories it resolves against, and the base image whose Spack, site
+/// config, compiler and externals solve it.
+fn lock_key(base_alias: &str, rendered: &Rendered) -> String {
     let mut h = Sha256::new();
-    for part in [
-        settings.spack_ref.as_str(),
-        settings.spack_packages_ref.as_str(),
-        rendered
-            .files
-            .get("spack.yaml")
-            .map(String::as_str)
-            .unwrap_or(""),
-    ] {
-        h.update(part.as_bytes());
-        h.update([0]);
+    h.update(base_alias.as_bytes());
+    h.update([0]);
+    for (name, text) in &rendered.files {
+        if name == "spack.yaml" || name == "repos.yaml" || name.starts_with(SPACK_REPO_DIR) {
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(text.as_bytes());
+            h.update([0]);
+        }
     }
     crate::fsutil::hex(&h.finalize())[..16].to_string()
 }
@@ -1044,13 +1136,6 @@ fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-fn host_uid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(0)
 }
 
 /// Finds instances whose run's driver process is gone (killed, crashed,

@@ -32,6 +32,18 @@ pub struct SpackProgress {
     from_mirror: u32,
     from_elsewhere: u32,
     errors: Vec<String>,
+    fetch_failures: Vec<FetchFailure>,
+    /// The fetch failure whose indented list of tried URLs is being read.
+    reading_urls: bool,
+}
+
+/// A package whose source no fetcher found (Spack's `FetchError: All
+/// fetchers failed`), with every URL Spack tried, in its order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchFailure {
+    pub name: String,
+    pub version: String,
+    pub urls: Vec<String>,
 }
 
 impl SpackProgress {
@@ -45,6 +57,18 @@ impl SpackProgress {
             return Some(update);
         }
         let line = line.trim_end();
+        if self.reading_urls {
+            if line.starts_with([' ', '\t']) {
+                // `    URL: ErrorType: detail`; the URL itself holds `://`, not `: `.
+                let url = line.trim_start();
+                let url = url.split_once(": ").map_or(url, |(u, _)| u);
+                if let Some(failure) = self.fetch_failures.last_mut() {
+                    failure.urls.push(url.to_string());
+                }
+                return None;
+            }
+            self.reading_urls = false;
+        }
         if let Some(rest) = line.strip_prefix("==> Installing ") {
             let (name, counts) = rest.rsplit_once(" [")?;
             let (_, total) = counts.trim_end_matches(']').split_once('/')?;
@@ -76,6 +100,17 @@ impl SpackProgress {
                 self.from_mirror += 1;
             }
         } else if let Some(err) = line.strip_prefix("==> Error: ") {
+            if let Some(stage) =
+                err.strip_prefix("FetchError: All fetchers failed for spack-stage-")
+            {
+                let (name, version) = stage_package(stage);
+                self.fetch_failures.push(FetchFailure {
+                    name,
+                    version,
+                    urls: Vec::new(),
+                });
+                self.reading_urls = true;
+            }
             self.errors.push(err.to_string());
         }
         None
@@ -111,6 +146,11 @@ impl SpackProgress {
         self.from_elsewhere
     }
 
+    /// Packages whose sources could not be fetched from anywhere.
+    pub fn fetch_failures(&self) -> &[FetchFailure] {
+        &self.fetch_failures
+    }
+
     /// Spack's `==> Error:` lines, first line of each.
     pub fn errors(&self) -> &[String] {
         &self.errors
@@ -137,6 +177,21 @@ fn source_fetch(url: &str) -> Option<SourceFrom> {
         || url.contains("/blobs/sha256/")
         || url.contains("/build_cache/");
     (!binary).then_some(SourceFrom::Elsewhere)
+}
+
+/// A stage directory's `NAME-VERSION-HASH` → (NAME, VERSION). Both may hold
+/// dashes (`libgpg-error-1.51-…`, `slurm-22-05-8-1-…`): the version starts at
+/// the first dash followed by a digit.
+fn stage_package(stage: &str) -> (String, String) {
+    let without_hash = stage.rsplit_once('-').map_or(stage, |(rest, _)| rest);
+    let split = without_hash
+        .char_indices()
+        .find(|&(i, c)| c == '-' && without_hash[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
+        .map(|(i, _)| i);
+    match split {
+        Some(i) => (without_hash[..i].into(), without_hash[i + 1..].into()),
+        None => (without_hash.into(), String::new()),
+    }
 }
 
 /// `lz4-1.9.4-r427wvnwuvdmmmituu6ykdxzprw7shlz` → `lz4@1.9.4`.
@@ -239,9 +294,45 @@ mod tests {
         assert_eq!(updates.last().unwrap().done, 5, "lz4 never finished");
         assert_eq!(p.errors().len(), 1);
         assert!(p.errors()[0].starts_with("FetchError: All fetchers failed"));
+        let failures = p.fetch_failures();
+        assert_eq!(failures.len(), 1);
+        assert_eq!(
+            (failures[0].name.as_str(), failures[0].version.as_str()),
+            ("lz4", "1.9.4")
+        );
+        assert_eq!(failures[0].urls.len(), 4, "{:?}", failures[0].urls);
+        assert_eq!(
+            failures[0].urls[0],
+            "file:///opt/slurm-factory/cache/mirror/_source-cache/archive/0b/\
+             0b0e3aa07c8c063ddf40b082bdf7e37a1562bda40a0ff5272957f3e987e0e54b.tar.gz"
+        );
+        assert!(failures[0].urls[3].starts_with("https://github.com/lz4/"));
         // cc.sh came from the package repository, past the mirror; the
         // failed tarball fetched nothing.
         assert_eq!((p.from_mirror(), p.from_elsewhere()), (0, 1));
+    }
+
+    #[test]
+    fn stage_names_split_into_name_and_version() {
+        for (stage, name, version) in [
+            ("lz4-1.9.4-r427wvnwuvdmmmituu6ykdxzprw7shlz", "lz4", "1.9.4"),
+            (
+                "libgpg-error-1.51-abcdefghabcdefghabcdefghabcdefgh",
+                "libgpg-error",
+                "1.51",
+            ),
+            (
+                "slurm-22-05-8-1-abcdefghabcdefghabcdefghabcdefgh",
+                "slurm",
+                "22-05-8-1",
+            ),
+        ] {
+            assert_eq!(
+                stage_package(stage),
+                (name.into(), version.into()),
+                "{stage}"
+            );
+        }
     }
 
     #[test]

@@ -21,6 +21,10 @@ use crate::settings::Settings;
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../templates");
 
+/// Slurm Factory's own Spack package repository, pushed with the recipe
+/// (`spack-repo/spack_repo/slurm_factory/...`) and listed first in repos.yaml.
+pub const SPACK_REPO_DIR: &str = "spack-repo/";
+
 /// The environment variable a module reads for a relocated prefix.
 pub const PREFIX_ENV: &str = "SLURM_INSTALL_PREFIX";
 /// Where a package is installed when nobody relocates it.
@@ -225,8 +229,11 @@ impl Templates {
         let env = self.environment()?;
         let mut files = BTreeMap::new();
         for (name, (text, _)) in &self.sources {
-            // Plain scripts (relocate.sh, check-libs.sh) are pushed as they are.
-            if name.starts_with("scripts/") && name.ends_with(".sh") {
+            // Plain scripts (relocate.sh, check-libs.sh) and the Spack package
+            // repository (Python recipes) are pushed as they are.
+            if (name.starts_with("scripts/") && name.ends_with(".sh"))
+                || name.starts_with(SPACK_REPO_DIR)
+            {
                 files.insert(name.clone(), text.clone());
                 continue;
             }

@@ -40,6 +40,10 @@ pub struct Settings {
     /// A local spack-packages checkout or tarball for offline sites.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spack_packages_root: Option<PathBuf>,
+    /// Python wheels of clingo (Spack's solver) and its dependencies for the
+    /// build image's Python, installed offline (`pip install --no-index`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wheels_dir: Option<PathBuf>,
     /// Runs (logs, events, rendered files) live under here.
     pub data_dir: PathBuf,
     /// Finished packages; unset = `<data_dir>/artifacts`.
@@ -114,6 +118,11 @@ const KEYS: &[(&str, Kind, &str)] = &[
         Kind::OptionalPath,
         "local spack-packages checkout (offline)",
     ),
+    (
+        "wheels_dir",
+        Kind::OptionalPath,
+        "clingo wheels for the build image's Python (offline)",
+    ),
     ("data_dir", Kind::Path, "runs and artifacts"),
     ("artifacts_dir", Kind::OptionalPath, "finished packages"),
     ("cache_dir", Kind::Path, "cache layers"),
@@ -152,6 +161,7 @@ impl Settings {
             spack_packages_ref: "v2025.11.0".into(),
             spack_root: None,
             spack_packages_root: None,
+            wheels_dir: None,
             data_dir: dirs.data.clone(),
             artifacts_dir: None,
             cache_dir: dirs.cache.clone(),

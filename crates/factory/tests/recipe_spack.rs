@@ -100,9 +100,12 @@ fn rendered_environments_concretize_with_real_spack() {
             (script("concretize.sh"), wanted, "concretize.sh")
         };
         // A failing case is reported and the others still run.
-        let result = run(&mut script("spack-setup.sh"), "spack-setup.sh").and_then(|(_, setup)| {
-            run(&mut solve_cmd, what).map(|(out, solve)| (out, setup, solve))
-        });
+        // What provision does once per base image, then the per-build setup.
+        let result = run(&mut script("spack-externals.sh"), "spack-externals.sh")
+            .and_then(|_| run(&mut script("spack-setup.sh"), "spack-setup.sh"))
+            .and_then(|(_, setup)| {
+                run(&mut solve_cmd, what).map(|(out, solve)| (out, setup, solve))
+            });
         let (output, setup, solve) = match result {
             Ok(r) => r,
             Err(e) => {

@@ -60,7 +60,7 @@ fn a_user_include_changes_what_includes_it() {
         .render(&ctx("24.11-default"))
         .unwrap();
     assert!(rendered.files["spack.yaml"].contains("      - help2man\n"));
-    assert!(rendered.files["scripts/spack-setup.sh"].contains(" help2man "));
+    assert!(rendered.files["scripts/spack-externals.sh"].contains(" help2man "));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 #!/bin/bash
-# Creates the Spack environment from the rendered spack.yaml and writes the
-# config it includes: the recipe repository, the container's compiler and
-# the build-only tools as externals.
+# Creates the Spack environment from the rendered spack.yaml, with the
+# package repositories it uses. The compiler and build-only tools were found
+# once, when the base image was prepared (provision.sh).
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
 export SPACK_PYTHON=/opt/slurm-factory/python/bin/python
@@ -16,14 +16,9 @@ log() { printf '==> slurm-factory: %s\n' "$*"; }
 
 mkdir -p "$ENV_DIR" "$CONFIG_DIR"
 cp "$RECIPE_DIR/spack.yaml" "$ENV_DIR/spack.yaml"
-printf 'repos:\n  builtin: %s\n' /opt/slurm-factory/spack-packages/repos/spack_repo/builtin >"$CONFIG_DIR/repos.yaml"
-
-# The scope of the directory spack.yaml includes: externals land there, and
-# the rendered spack.yaml stays as rendered.
-scope="env:$ENV_DIR:$CONFIG_DIR"
-if [ ! -f "$CONFIG_DIR/packages.yaml" ]; then
-    log "finding the container's compiler and build tools"
-    "$SPACK" -e "$ENV_DIR" compiler find --scope "$scope"
-    "$SPACK" -e "$ENV_DIR" external find --not-buildable --scope "$scope" autoconf automake libtool m4 gmake cmake ninja meson perl python pkgconf bison flex gawk texinfo diffutils findutils tar git ccache
+cp "$RECIPE_DIR/repos.yaml" "$CONFIG_DIR/repos.yaml"
+if [ ! -s "$CONFIG_DIR/packages.yaml" ]; then
+    echo "error: the base image has no compiler config ($CONFIG_DIR/packages.yaml); delete it (slurm-factory cache clean base-images) so the next build prepares it again" >&2
+    exit 1
 fi
-"$SPACK" -e "$ENV_DIR" mirror list
+log "environment at $ENV_DIR (compilers and externals from the base image)"

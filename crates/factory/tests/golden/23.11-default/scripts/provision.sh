@@ -1,6 +1,8 @@
 #!/bin/bash
 # Prepares the base image: build tools and Lmod from apt, Spack and
-# spack-packages at pinned refs, and a Python with clingo for Spack's solver.
+# spack-packages at pinned refs (or pushed in, offline), a Python with clingo
+# for Spack's solver, and the container's compiler and build-only tools found
+# by Spack once: every build of this base image starts from that config.
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
 export SPACK_PYTHON=/opt/slurm-factory/python/bin/python
@@ -13,12 +15,37 @@ CONFIG_DIR=/opt/slurm-factory/config
 RECIPE_DIR=/opt/slurm-factory/recipe
 log() { printf '==> slurm-factory: %s\n' "$*"; }
 
-# Build-only tools Spack takes from here (see spack/_dependencies.j2), plus
-# what Spack itself needs to fetch, patch and unpack.
 apt_packages=(
-    build-essential gfortran ca-certificates git patch file unzip bzip2 xz-utils zstd
-    python3 python3-venv autoconf automake libtool m4 pkgconf bison flex cmake
-    ninja-build meson perl gawk texinfo gettext ccache lmod
+build-essential
+gfortran
+binutils
+patchelf
+file
+ca-certificates
+git
+patch
+unzip
+bzip2
+xz-utils
+zstd
+python3
+python3-venv
+autoconf
+automake
+libtool
+m4
+pkgconf
+bison
+flex
+cmake
+ninja-build
+meson
+perl
+gawk
+texinfo
+gettext
+ccache
+lmod
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -29,6 +56,16 @@ if [ -n "${missing[*]-}" ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
     apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# Every program a later stage runs, checked now rather than after the install.
+absent=()
+for tool in gcc g++ make patchelf readelf objcopy strip ldconfig realpath find du sed grep mktemp tar gzip bzip2 xz zstd unzip patch file ccache python3; do
+    command -v "$tool" >/dev/null || absent+=("$tool")
+done
+if [ -n "${absent[*]-}" ]; then
+    echo "error: the build image has no ${absent[*]} (needed by the install and package stages); install them in the image or add their packages to scripts/_apt-packages.j2" >&2
+    exit 1
 fi
 
 mkdir -p /opt/slurm-factory/env /opt/slurm-factory/config /opt/slurm-factory/store /opt/slurm-factory/view /opt/slurm-factory/cache/buildcache /opt/slurm-factory/cache/mirror /opt/slurm-factory/cache/ccache /opt/slurm-factory/out
@@ -50,3 +87,6 @@ if [ ! -x "$SPACK_PYTHON" ]; then
     "$SPACK_PYTHON" -m pip install --quiet clingo
 fi
 "$SPACK" --version
+
+# The container's compiler and build-only tools, found by Spack once per base image.
+bash "$RECIPE_DIR/scripts/spack-externals.sh"

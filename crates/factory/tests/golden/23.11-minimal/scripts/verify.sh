@@ -34,7 +34,8 @@ stop_daemons() {
 trap stop_daemons EXIT
 
 mkdir -p "$prefix"
-tar -C "$prefix" --zstd -xf "$archive" || { echo "::check fail unpack"; exit 1; }
+# GNU tar picks the decompressor by the name: .tar.zst (zstd) or .tar.gz.
+tar -C "$prefix" -xf "$archive" || { echo "::check fail unpack"; exit 1; }
 root=$(find "$prefix" -mindepth 1 -maxdepth 1 -type d | head -n1)
 echo "::check pass unpack"
 echo "unpacked at $root"
@@ -63,6 +64,7 @@ if [ -z "$munged" ]; then
   echo "no munged in the package or the verify image"
   exit 1
 fi
+echo "munged: $munged"
 host=$(hostname)
 # Slurm resolves names with AI_ADDRCONFIG, so glibc returns no IPv4 address at
 # all when the only one configured is 127.0.0.1 (an instance without a network

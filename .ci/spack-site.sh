@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# Prepares the offline Spack site the real-Spack end-to-end test builds with
+# (tests/tests/spack.rs), the way an air-gapped site would prepare one:
+#
+#   spack/            Spack v1.1.0, with a site scope (etc/spack/) that pins every
+#                     package of the minimal Slurm closure to the version Debian ships
+#   spack-packages/   spack-packages v2025.11.0
+#   wheels/           clingo and its dependencies for the containers' Python (3.11)
+#   mirror/           the sources of that closure in Spack's mirror layout, from
+#                     Debian's source packages (`apt-get source --download-only`)
+#   env               the test's variables (SLURM_FACTORY_TEST_SPACK_*)
+#
+# The Spack release tarballs come from ../shared/spack (never committed; see
+# its README) or $SF_SPACK_TARBALLS; they are copied into the cache on first
+# sight. Idempotent: a complete site under $SF_CI_CACHE is reused as it is.
+#
+#   spack-site.sh TARGET      (the Spack target the pins name, e.g. x86_64_v3)
+#
+# Prints the path of the env file. apt is pointed at a temporary deb-src list
+# derived from the machine's own apt sources, so local mirrors and proxies are
+# respected and no mirror host is written anywhere.
+set -euo pipefail
+
+TARGET=${1:?usage: spack-site.sh TARGET}
+CACHE="${SF_CI_CACHE:-$HOME/.cache/slurm-factory-ci}"
+HERE=$(cd "$(dirname "$0")" && pwd)
+# Bump when what this script produces changes: a new site is then made.
+SITE_VERSION=2
+SITE="$CACHE/spack-site-$TARGET-v$SITE_VERSION"
+SRC_CACHE="$CACHE/debian-sources"
+SPACK_TARBALL=spack-v1.1.0.tar.zst
+PACKAGES_TARBALL=spack-packages-v2025.11.0.tar.zst
+
+die() { printf 'spack-site: %s\n' "$*" >&2; exit 1; }
+note() { printf '==> spack-site: %s\n' "$*" >&2; }
+
+# The closure of `slurm@22-05-8-1` minimal, as Spack names each package, and the
+# Debian source package and suite it comes from. bookworm where its version builds
+# with Spack's recipe; trixie where bookworm's does not (libffi 3.4.4 wants a patch
+# from the internet, libgcrypt 1.10.1 rejects Spack's flag patch and 1.11 needs
+# libgpg-error >= 1.49; munge, zlib and zstd: versions Spack's recipes know).
+# glib comes from bookworm (2.74.6): 2.84 needs meson >= 1.4, and Debian 12 has 1.0.1;
+# the product's Spack repo overlay fixes the recipe for it.
+CLOSURE="
+bzip2           bzip2        bookworm
+curl            curl         bookworm
+elfutils        elfutils     bookworm
+gettext         gettext      bookworm
+glib            glib2.0      bookworm
+json-c          json-c       bookworm
+libxml2         libxml2      bookworm
+lz4             lz4          bookworm
+ncurses         ncurses      bookworm
+nghttp2         nghttp2      bookworm
+openssl         openssl      bookworm
+pcre2           pcre2        bookworm
+xz              xz-utils     bookworm
+slurm           slurm-wlm    bookworm
+libffi          libffi       trixie
+libgcrypt       libgcrypt20  trixie
+libgpg-error    libgpg-error trixie
+munge           munge        trixie
+zlib            zlib         trixie
+zstd            libzstd      trixie
+"
+# Orig tarballs that are git snapshots without a generated configure: made into
+# the release tarball upstream would ship (autoreconf), once, here.
+AUTORECONF="libffi munge nghttp2"
+
+if [ -f "$SITE/env" ]; then
+    printf '%s\n' "$SITE/env"
+    exit 0
+fi
+
+for tool in apt-get autoreconf python3 zstd tar sha256sum; do
+    command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+
+# ---- The Spack release tarballs ----
+repo=$(cd "$HERE/.." && pwd)
+tarballs=""
+for dir in "${SF_SPACK_TARBALLS:-}" "$repo/../shared/spack" "$repo/shared/spack" "$CACHE/spack-tarballs"; do
+    if [ -n "$dir" ] && [ -f "$dir/$SPACK_TARBALL" ] && [ -f "$dir/$PACKAGES_TARBALL" ]; then
+        tarballs=$dir
+        break
+    fi
+done
+[ -n "$tarballs" ] || die "no $SPACK_TARBALL and $PACKAGES_TARBALL found: set SF_SPACK_TARBALLS to their directory"
+if [ "$tarballs" != "$CACHE/spack-tarballs" ]; then
+    mkdir -p "$CACHE/spack-tarballs"
+    for t in "$SPACK_TARBALL" "$PACKAGES_TARBALL"; do
+        cmp -s "$tarballs/$t" "$CACHE/spack-tarballs/$t" || cp "$tarballs/$t" "$CACHE/spack-tarballs/$t"
+    done
+fi
+
+work=$(mktemp -d "$CACHE/spack-site.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+tar --zstd -xf "$tarballs/$SPACK_TARBALL" -C "$work"
+tar --zstd -xf "$tarballs/$PACKAGES_TARBALL" -C "$work"
+[ -x "$work/spack/bin/spack" ] || die "$SPACK_TARBALL has no spack/bin/spack"
+[ -d "$work/spack-packages/repos/spack_repo/builtin" ] || die "$PACKAGES_TARBALL has no repos/spack_repo/builtin"
+
+# ---- Debian's source packages (cached: each orig tarball is fetched once) ----
+apt_dir="$work/apt"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/parts" "$SRC_CACHE"
+# One deb-src entry per suite, on the first (non-security) archive the machine's
+# apt uses.
+uri=""
+if compgen -G '/etc/apt/sources.list.d/*.sources' >/dev/null; then
+    uri=$(awk '/^Types:/ {deb = ($0 ~ /[[:space:]]deb([[:space:]]|$)/)}
+               /^URIs:/ && deb && $2 !~ /-security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources)
+fi
+if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+    uri=$(awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\// && $i !~ /-security/) {print $i; exit}}' \
+        /etc/apt/sources.list)
+fi
+[ -n "$uri" ] || die "no Debian archive found in /etc/apt/sources.list{,.d/*.sources}"
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+for suite in bookworm trixie; do
+    {
+        echo "Types: deb-src"
+        echo "URIs: $uri"
+        echo "Suites: $suite"
+        echo "Components: main"
+        [ -f "$keyring" ] && echo "Signed-By: $keyring"
+    } >"$apt_dir/parts/$suite.sources"
+done
+apt_opts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$apt_dir/parts"
+    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
+    -o "APT::Sandbox::User=root")
+apt_update() {
+    note "apt-get update (deb-src bookworm, trixie)"
+    apt-get "${apt_opts[@]}" -qq update || die "apt-get update with deb-src entries failed"
+}
+
+# Prints the cached orig tarball of source package $1 from suite $2, fetching it
+# once. Only the orig is downloaded (apt's own downloader, hash checked): a Debian
+# revision whose .dsc the archive no longer serves still shares the orig.
+orig_of() {
+    local pkg=$1 suite=$2 dir="$SRC_CACHE/$2/$1" orig line url file hash
+    orig=$(find "$dir" -maxdepth 1 -name "${pkg}_*.orig.tar.*" ! -name '*.asc' 2>/dev/null | sort | tail -n1)
+    if [ -z "$orig" ]; then
+        line=$(apt-get "${apt_opts[@]}" -qq source --print-uris "$pkg/$suite" 2>/dev/null \
+            | grep -E "^'[^']*/${pkg}_[^']*\.orig\.tar\.[a-z0-9]+'" | head -n1) \
+            || die "no $pkg source package in $suite"
+        read -r url file _ hash <<<"$line"
+        url=${url//\'/}
+        note "fetching $file ($suite)"
+        mkdir -p "$dir"
+        /usr/lib/apt/apt-helper -o APT::Sandbox::User=root -qq download-file "$url" "$dir/$file.partial" "$hash" >&2 \
+            || die "downloading $url failed"
+        mv "$dir/$file.partial" "$dir/$file"
+        orig="$dir/$file"
+    fi
+    printf '%s\n' "$orig"
+}
+
+# An autotools release tarball made from a git snapshot: unpack, autoreconf, repack.
+release_tarball() {
+    local orig=$1 out=$2 tmp top
+    tmp=$(mktemp -d "$work/autoreconf.XXXXXX")
+    tar -xf "$orig" -C "$tmp"
+    top=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d | head -n1)
+    [ -n "$top" ] || die "$orig holds no directory"
+    if [ -x "$top/autogen.sh" ] && [ ! -f "$top/configure" ]; then
+        (cd "$top" && NOCONFIGURE=1 ./autogen.sh >&2) || (cd "$top" && autoreconf -fi >&2)
+    elif [ -x "$top/bootstrap" ] && [ ! -f "$top/configure" ]; then
+        (cd "$top" && ./bootstrap >&2)
+    else
+        (cd "$top" && autoreconf -fi >&2)
+    fi
+    [ -f "$top/configure" ] || die "autoreconf made no configure for $orig"
+    tar -C "$tmp" -czf "$out" "${top##*/}"
+    rm -rf "$tmp"
+}
+
+# ---- The mirror, in Spack's layout: <name>/<name>-<version>.<ext> ----
+mirror="$work/mirror"
+mkdir -p "$mirror"
+apt_update
+pins=()
+while read -r name debpkg suite; do
+    [ -n "$name" ] || continue
+    orig=$(orig_of "$debpkg" "$suite")
+    base=${orig##*/}
+    version=${base#"${debpkg}_"}
+    version=${version%%.orig.tar.*}
+    version=${version##*really}      # 1.3.dfsg+really1.3.1 -> 1.3.1
+    version=${version%%+*}           # 1.5.7+dfsg -> 1.5.7
+    version=${version%%~*}
+    version=${version%.dfsg}
+    [ "$name" = slurm ] && version=$(printf '%s-1' "$version" | tr . -)   # 22.05.8 -> 22-05-8-1
+    pins+=("$name $version")
+    src=$orig
+    if [[ " $AUTORECONF " == *" $name "* ]]; then
+        src="$work/$name-release.tar.gz"
+        note "autoreconf $base"
+        release_tarball "$orig" "$src"
+    fi
+    printf '%s %s %s\n' "$name" "$version" "$src"
+done <<<"$CLOSURE" >"$work/sources.txt"
+
+# The file names Spack looks for: <name>/<name>-<version>.<ext>, and for a version its
+# recipe checksums _source-cache/archive/<2 hex>/<sha256>.<ext> (the only one it tries
+# then). The extension comes from the recipe's URL, while the archive itself is
+# recognised by its magic bytes (a .tar.xz under a .tar.bz2 name unpacks).
+export SPACK_DISABLE_LOCAL_CONFIG=1 SPACK_USER_CACHE_PATH="$work/spack-user-cache"
+mkdir -p "$work/spack-config"
+printf 'repos:\n  builtin: %s\n' "$work/spack-packages/repos/spack_repo/builtin" >"$work/spack-config/repos.yaml"
+cat >"$work/mirror-names.py" <<'PY'
+import os, shutil, sys
+import spack.repo
+import spack.llnl.url as url
+from spack.version import Version
+listing, mirror = sys.argv[1], sys.argv[2]
+for line in open(listing):
+    name, version, src = line.split()
+    pkg_cls = spack.repo.PATH.get_pkg_class(name)
+    from spack.spec import Spec
+    pkg = pkg_cls(Spec(f"{name}@={version}"))
+    ext = url.determine_url_file_extension(pkg.url_for_version(Version(version)))
+    dest = os.path.join(mirror, name, f"{name}-{version}.{ext}")
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    shutil.copyfile(src, dest)
+    print(f"mirror: {name}-{version}.{ext} <- {os.path.basename(src)}")
+    # A version the recipe checksums is looked up by that digest only.
+    sha = pkg.versions.get(Version(version), {}).get("sha256")
+    if sha:
+        by_digest = os.path.join(mirror, "_source-cache", "archive", sha[:2], f"{sha}.{ext}")
+        os.makedirs(os.path.dirname(by_digest), exist_ok=True)
+        os.link(dest, by_digest)
+        print(f"mirror:   also as _source-cache/archive/{sha[:2]}/{sha}.{ext}")
+PY
+"$work/spack/bin/spack" -C "$work/spack-config" python "$work/mirror-names.py" "$work/sources.txt" "$mirror" >&2
+
+# Fetched by digest, whatever the version: openssl's CA bundle (a single .pem,
+# any bundle serves) and libxml2's conformance suite (used only by `make check`:
+# a stand-in). With `checksum: false` Spack takes them as they are.
+digest_path() { printf '%s/_source-cache/archive/%s/%s%s' "$mirror" "${1:0:2}" "$1" "$2"; }
+ca=$(digest_path 64dfd5b1026700e0a0a324964749da9adc69ae5e51e899bf16ff47d6fd0e9a5e "")
+mkdir -p "$(dirname "$ca")"
+cp /etc/ssl/certs/ca-certificates.crt "$ca" 2>/dev/null \
+    || die "no CA bundle at /etc/ssl/certs/ca-certificates.crt (install ca-certificates)"
+xmlts=$(digest_path 96151685cec997e1f9f3387e3626d61e6284d4d6e66e0e440c209286c03e9cc7 .tar.gz)
+mkdir -p "$(dirname "$xmlts")" "$work/xmlconf"
+echo "stand-in for the W3C XML conformance suite (only used by make check)" >"$work/xmlconf/README"
+tar -C "$work" -czf "$xmlts" xmlconf
+
+# ---- The site scope: pins, and Debian's orig tarballs accepted as they are ----
+{
+    echo "# Written by .ci/spack-site.sh: every package of the closure at the version"
+    echo "# Debian ships (a package's own require replaces all:require, so the target"
+    echo "# is repeated)."
+    echo "packages:"
+    for pin in "${pins[@]}"; do
+        read -r name version <<<"$pin"
+        echo "  $name:"
+        echo "    require: [\"@=$version target=$TARGET\"]"
+    done
+    echo "  iconv:"
+    echo "    require: [glibc]"
+    echo "  zlib-api:"
+    echo "    require: [zlib]"
+} >"$work/spack/etc/spack/packages.yaml"
+cat >"$work/spack/etc/spack/config.yaml" <<'EOF'
+# Written by .ci/spack-site.sh: Debian's orig tarballs often differ byte for
+# byte from the upstream ones Spack's recipes checksum.
+config:
+  checksum: false
+  deprecated: true
+EOF
+
+# ---- clingo for the containers' Python (Debian 12: 3.11) ----
+note "pip download clingo (cp311, manylinux x86_64)"
+python3 -m pip download --quiet --only-binary=:all: --python-version 3.11 \
+    --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    --implementation cp --abi cp311 -d "$work/wheels" clingo >&2 \
+    || die "pip download clingo failed (PyPI must be reachable once)"
+compgen -G "$work/wheels/clingo-*.whl" >/dev/null || die "pip download gave no clingo wheel"
+
+rm -rf "$work/apt" "$work/spack-config" "$work/spack-user-cache" "$work"/dl-* \
+    "$work"/*-release.tar.gz "$work"/autoreconf.* "$work/xmlconf" "$work/sources.txt" "$work/mirror-names.py"
+cat >"$work/env" <<EOF
+SLURM_FACTORY_TEST_SPACK_ROOT=$SITE/spack
+SLURM_FACTORY_TEST_SPACK_PACKAGES_ROOT=$SITE/spack-packages
+SLURM_FACTORY_TEST_SPACK_WHEELS=$SITE/wheels
+SLURM_FACTORY_TEST_SPACK_MIRROR=$SITE/mirror
+EOF
+rm -rf "$SITE"
+mv "$work" "$SITE"
+trap - EXIT
+# Older sites are dead weight now.
+find "$CACHE" -maxdepth 1 -name "spack-site-$TARGET-v*" ! -name "${SITE##*/}" -exec rm -rf {} +
+note "site ready: $(du -sh "$SITE/mirror" | cut -f1) of sources, $(find "$SITE/wheels" -name '*.whl' | wc -l) wheels"
+printf '%s\n' "$SITE/env"

@@ -1,0 +1,529 @@
+//! The product's own job, for real: `slurm-factory build --offline --minimal`
+//! with the built-in templates, Spack 1.1 inside LXD, an offline site as an
+//! air-gapped user has one (.ci/spack-site.sh: Spack and spack-packages
+//! trees under names of their own, clingo wheels, Debian's sources as a Spack
+//! mirror, versions pinned in Spack's site scope), a build image holding what
+//! provision.sh would install with apt, and a verify image with none of
+//! Slurm's dependencies (no munge, no zstd).
+//!
+//! 1. The mirror lacks Slurm's source (and the buildcache Slurm's binary):
+//!    the build fails naming `slurm@22-05-8-1`, where Spack looked and the
+//!    file to add; every package built on the way reached the buildcache.
+//! 2. The source is added: the retry builds Slurm alone (the rest comes from
+//!    the buildcache), packages it, and a one-node cluster runs `srun` and
+//!    `sbatch` from the `.tar.gz` unpacked elsewhere, with the package's munged.
+//! 3. The same request through the `slurm-factory` binary: warm, nothing built.
+//!
+//! The cache layers live in the CI cache dir, so a later run on the same
+//! machine starts warm (a cold run builds 23 packages from source).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use factory::artifacts::{Store, VERIFY_LOG};
+use factory::events::{BuildEvent, Stage};
+use factory::package::Manifest;
+use factory::pipeline::{self, BuildFlags, BuildOptions};
+use factory::request::{BuildRequest, Defaults};
+use factory::settings::{self, Settings, XdgDirs};
+use factory::Error;
+use slurm_factory_e2e::SpackSite;
+use tokio_util::sync::CancellationToken;
+
+const TARGET: &str = "x86_64_v3";
+/// Debian 12's Slurm, as Spack names it.
+const SLURM_VERSION: &str = "22-05-8-1";
+
+/// The `SLURM_FACTORY_*` variables of these builds, for the library and the binary alike.
+fn build_vars(site: &SpackSite, root: &Path) -> BTreeMap<String, String> {
+    // Checkouts named as a user names them: the product must not care.
+    let src = root.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let spack = src.join("spack-1.1");
+    let packages = src.join("recipes-2025.11");
+    std::os::unix::fs::symlink(&site.spack_root, &spack).unwrap();
+    std::os::unix::fs::symlink(&site.spack_packages_root, &packages).unwrap();
+    let path = |p: &Path| p.display().to_string();
+    let mut vars = BTreeMap::from([
+        ("IMAGE", site.build_image.clone()),
+        ("VERIFY_IMAGE", site.bare_image.clone()),
+        ("STORAGE_POOL", site.pool.clone()),
+        ("DATA_DIR", path(&root.join("data"))),
+        ("CACHE_DIR", path(&site.cache_dir)),
+        ("SPACK_ROOT", path(&spack)),
+        ("SPACK_PACKAGES_ROOT", path(&packages)),
+        ("WHEELS_DIR", path(&site.wheels_dir)),
+        ("MIN_FREE_DISK_MIB", "2048".into()),
+        ("CONFIG", path(&root.join("config.toml"))),
+    ]);
+    if let Some(project) = slurm_factory_e2e::test_var("SLURM_FACTORY_LXD_PROJECT") {
+        vars.insert("LXD_PROJECT", project);
+    }
+    vars.into_iter()
+        .map(|(k, v)| (format!("SLURM_FACTORY_{k}"), v))
+        .collect()
+}
+
+fn load_settings(root: &Path, vars: &BTreeMap<String, String>) -> Settings {
+    let dirs = XdgDirs {
+        config: root.join("config"),
+        data: root.join("data"),
+        cache: root.join("cache"),
+    };
+    settings::load(&dirs, vars).unwrap().settings
+}
+
+/// Every file under `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Whether `path` holds exactly `bytes`.
+fn same_bytes(path: &Path, bytes: &[u8]) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64)
+        && std::fs::read(path).is_ok_and(|b| b == bytes)
+}
+
+/// Copies the site's sources into the mirror layer (what is there already
+/// stays); a source with the bytes of `withhold` is left out, and removed
+/// where an earlier run put it (Spack finds it by name and by digest).
+fn seed_mirror(from: &Path, to: &Path, withhold: Option<&[u8]>) {
+    if let Some(bytes) = withhold {
+        for path in files_under(to) {
+            if same_bytes(&path, bytes) {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+    }
+    for path in files_under(from) {
+        if withhold.is_some_and(|bytes| same_bytes(&path, bytes)) {
+            continue;
+        }
+        let dest = to.join(path.strip_prefix(from).unwrap());
+        if !dest.exists() {
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::copy(&path, &dest).unwrap();
+        }
+    }
+}
+
+/// Forgets every binary of `package` in the buildcache layer (its spec
+/// manifests, and the index that lists them): as if it had never been built.
+fn forget_binaries(buildcache: &Path, package: &str) -> usize {
+    let mut forgotten = 0;
+    let mut stack = vec![buildcache.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                stack.push(path);
+            } else if name.starts_with("index.json")
+                || (name.starts_with(&format!("{package}-")) && name.contains(".spec."))
+            {
+                std::fs::remove_file(&path).unwrap();
+                forgotten += usize::from(!name.starts_with("index.json"));
+            }
+        }
+    }
+    forgotten
+}
+
+fn request() -> factory::request::ResolvedRequest {
+    BuildRequest {
+        slurm_version: SLURM_VERSION.into(),
+        minimal: true,
+        target: Some(TARGET.into()),
+        jobs: Some(2),
+        ..Default::default()
+    }
+    .resolve(&Defaults {
+        target: TARGET.into(),
+        jobs: 2,
+        gpu: None,
+    })
+    .unwrap()
+}
+
+/// Stage (name, outcome, seconds, detail) rows of one run, printed as they come.
+type Stages = Arc<Mutex<Vec<(Stage, String, f64, String)>>>;
+
+fn sink(label: &'static str, stages: &Stages) -> factory::runs::Sink {
+    let stages = stages.clone();
+    Arc::new(move |rec| {
+        if let BuildEvent::StageFinished {
+            stage,
+            outcome,
+            elapsed_ms,
+            detail,
+        } = &rec.event
+        {
+            let row = (
+                *stage,
+                format!("{outcome:?}").to_lowercase(),
+                *elapsed_ms as f64 / 1000.0,
+                detail.clone().unwrap_or_default(),
+            );
+            eprintln!(
+                "  [{label}] {:<16} {:<9} {:>7.1} s  {}",
+                row.0.as_str(),
+                row.1,
+                row.2,
+                row.3
+            );
+            stages.lock().unwrap().push(row);
+        }
+    })
+}
+
+fn detail_of(stages: &Stages, stage: Stage) -> String {
+    stages
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|r| r.0 == stage)
+        .map(|r| r.3.clone())
+        .unwrap_or_else(|| panic!("no {stage} stage"))
+}
+
+/// `N from buildcache, M built` of the install stage.
+fn install_counts(detail: &str) -> (u32, u32) {
+    let numbers: Vec<u32> = detail
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert!(
+        detail.contains("from buildcache") && numbers.len() == 2,
+        "install detail: {detail}"
+    );
+    (numbers[0], numbers[1])
+}
+
+/// Spack's lines of one stage in a run's build.log.
+fn stage_lines(run_dir: &Path, stage: &str) -> Vec<String> {
+    let log = std::fs::read_to_string(run_dir.join("build.log")).unwrap();
+    let prefix = format!("[{stage}] ");
+    log.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(String::from)
+        .collect()
+}
+
+/// Spack must not run in spack-setup: the compiler and externals come baked
+/// into the base image.
+fn assert_spack_setup_runs_no_spack(run_dir: &Path) {
+    let lines = stage_lines(run_dir, "spack-setup");
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("==> ") && !l.starts_with("==> slurm-factory")),
+        "spack-setup ran Spack: {lines:#?}"
+    );
+}
+
+/// What a user checks on a finished Slurm artifact: verified at another
+/// prefix by a working one-node cluster, with the package's own munged.
+fn assert_verified_slurm(store: &Store, artifact_id: &str, run_id: &str) -> Manifest {
+    let artifact = store.show(artifact_id).unwrap();
+    let m = artifact.manifest;
+    let verify = m.verify.as_ref().expect("verify ran");
+    let names: Vec<&str> = verify.checks.iter().map(|c| c.name.as_str()).collect();
+    assert!(verify.passed, "{:#?}", verify.checks);
+    for check in [
+        "unpack",
+        "libraries-resolve",
+        "slurmctld-version",
+        "module-load",
+        "munged-start",
+        "sinfo-version",
+        "slurmctld-start",
+        "slurmd-start",
+        "node-idle",
+        "srun-hostname",
+        "sbatch-job",
+    ] {
+        assert!(
+            names.contains(&check),
+            "check {check} missing from {names:?}"
+        );
+    }
+    let log = std::fs::read_to_string(artifact.dir.join(VERIFY_LOG)).unwrap();
+    println!("---- verify log of {artifact_id} ----\n{log}---- end of verify log ----");
+    let host = format!("sf-verify-{run_id}");
+    let lines: Vec<&str> = log.lines().map(str::trim_end).collect();
+    assert!(log.contains("slurm 22.05.8"), "slurmctld -V output:\n{log}");
+    let root = format!("{}/{}", pipeline::VERIFY_PREFIX, m.name);
+    assert!(
+        log.contains(&format!("munged: {root}/sbin/munged")),
+        "the package's own munged ran:\n{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("idle") && l.ends_with(&host)),
+        "sinfo shows {host} idle:\n{log}"
+    );
+    assert!(lines.contains(&host.as_str()), "srun hostname:\n{log}");
+    assert!(
+        lines.contains(&format!("job ran on {host}").as_str()),
+        "sbatch job output:\n{log}"
+    );
+    m
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
+    let Some(site) = SpackSite::from_env("real_spack_build_of_slurm") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let vars = build_vars(&site, root);
+    let settings = load_settings(root, &vars);
+    let mirror = site.cache_dir.join("mirror");
+    let buildcache = site.cache_dir.join("buildcache");
+    std::fs::create_dir_all(&mirror).unwrap();
+
+    // 1. No Slurm source, no Slurm binary.
+    let slurm_source = std::fs::read(
+        site.mirror
+            .join(format!("slurm/slurm-{SLURM_VERSION}.tar.gz")),
+    )
+    .unwrap();
+    seed_mirror(&site.mirror, &mirror, Some(&slurm_source));
+    let forgotten = forget_binaries(&buildcache, "slurm");
+    eprintln!("buildcache: forgot {forgotten} slurm binaries");
+    let flags = BuildFlags {
+        offline: true,
+        gzip: true,
+        ..BuildFlags::default()
+    };
+    let first: Stages = Arc::default();
+    let err = pipeline::build(
+        &settings,
+        BuildOptions {
+            request: request(),
+            flags: flags.clone(),
+        },
+        sink("no source", &first),
+        CancellationToken::new(),
+    )
+    .await
+    .expect_err("the build cannot succeed without Slurm's source");
+    println!("error: {err}\nhint: {}", err.hint());
+    let Error::SourcesMissing {
+        packages,
+        looked,
+        wanted,
+        log,
+    } = &err
+    else {
+        panic!("expected the missing sources to be named, got: {err}");
+    };
+    assert_eq!(packages, &[format!("slurm@{SLURM_VERSION}")]);
+    assert!(
+        looked
+            .iter()
+            .any(|l| l.starts_with(&mirror.display().to_string())),
+        "the mirror layer is among the places, as a host path: {looked:?}"
+    );
+    assert!(
+        wanted.len() == 1 && wanted[0].starts_with(&mirror),
+        "the file to add, in the mirror layer: {wanted:?}"
+    );
+    assert!(
+        err.hint().contains(&wanted[0].display().to_string()),
+        "{}",
+        err.hint()
+    );
+    assert_eq!(err.kind().code(), 5);
+    assert!(
+        err.to_string().len() < 1200,
+        "one readable message, not a wall: {err}"
+    );
+    // Everything built on the way reached the buildcache as it was installed.
+    let run_dir = log.parent().unwrap().to_path_buf();
+    let install = stage_lines(&run_dir, "install");
+    let built: Vec<&str> = install
+        .iter()
+        .filter_map(|l| l.strip_prefix("==> No binary for "))
+        .filter_map(|l| l.split(" found").next())
+        .collect();
+    for spec in built.iter().filter(|s| !s.starts_with("slurm-")) {
+        let name = spec.rsplitn(3, '-').nth(2).unwrap_or(spec);
+        assert!(
+            install
+                .iter()
+                .any(|l| l == &format!("==> {name}: Pushed to build cache: 'local-buildcache'")),
+            "{spec} was built but not pushed:\n{}",
+            install.join("\n")
+        );
+    }
+    eprintln!(
+        "first build: {} packages built from source on the way",
+        built.len().saturating_sub(1)
+    );
+    let store = Store::new(settings.artifacts_dir());
+    assert!(
+        store.list().unwrap().is_empty(),
+        "nothing reached the store"
+    );
+    let run_id = run_dir.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        slurm_factory_e2e::instances_of_run(&settings, &run_id)
+            .await
+            .is_empty(),
+        "no instance left"
+    );
+
+    // 2. The source is there: only Slurm is built.
+    seed_mirror(&site.mirror, &mirror, None);
+    let second: Stages = Arc::default();
+    let result = pipeline::build(
+        &settings,
+        BuildOptions {
+            request: request(),
+            flags: flags.clone(),
+        },
+        sink("retry", &second),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the retry failed: {e}\n  hint: {}", e.hint()));
+    let (from_cache, built) = install_counts(&detail_of(&second, Stage::Install));
+    assert_eq!(built, 1, "only Slurm is built again");
+    assert!(
+        from_cache >= 20,
+        "its dependencies come from the buildcache: {from_cache}"
+    );
+    assert!(
+        detail_of(&second, Stage::Verify).contains(".tar.gz"),
+        "verified from the .tar.gz on a system without zstd"
+    );
+    assert_spack_setup_runs_no_spack(&result.run_dir);
+    let m = assert_verified_slurm(&store, &result.artifact_id, &result.run_id);
+    let lock = std::fs::read_to_string(result.run_dir.join("spack.lock")).unwrap();
+    assert!(
+        lock.contains("\"slurm_factory\""),
+        "glib comes from the overlay repo"
+    );
+    let bundled = std::fs::read_to_string(result.run_dir.join("build.log"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("[package] relocate: bundled "))
+        .count();
+    println!(
+        "package {}: {} ELF files, {bundled} libraries bundled, {} unpacked, {} .tar.zst, {} .tar.gz",
+        m.name,
+        m.inspection.elf_files,
+        mib(m.sizes.unpacked),
+        mib(m.archives[0].bytes),
+        mib(m.archives.get(1).map_or(0, |a| a.bytes)),
+    );
+    println!("inspection warnings: {:#?}", m.inspection.warnings);
+    assert!(
+        m.inspection.problems.is_empty(),
+        "{:?}",
+        m.inspection.problems
+    );
+
+    // 3. Warm, through the binary.
+    let bin = slurm_factory_e2e::built_binary("slurm-factory");
+    assert!(
+        bin.is_file(),
+        "{} is missing: cargo build -p slurm-factory-cli",
+        bin.display()
+    );
+    let cli = |args: &[&str]| {
+        let out = Command::new(&bin)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", root)
+            .env("XDG_CONFIG_HOME", root.join("config"))
+            .envs(&vars)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "slurm-factory {args:?} failed ({}):\n{}\n{stdout}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let events = cli(&[
+        "build",
+        "--offline",
+        "--minimal",
+        "--slurm-version",
+        SLURM_VERSION,
+        "--target",
+        TARGET,
+        "--jobs",
+        "2",
+        "--gzip",
+        "--json",
+    ]);
+    let events: Vec<serde_json::Value> = events
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let finished = events.iter().find(|e| e["type"] == "run_finished").unwrap();
+    assert_eq!(finished["outcome"], "succeeded", "{finished}");
+    let warm_stages: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["type"] == "stage_finished")
+        .collect();
+    for e in &warm_stages {
+        eprintln!(
+            "  [warm] {:<16} {:<9} {:>7.1} s  {}",
+            e["stage"].as_str().unwrap(),
+            e["outcome"].as_str().unwrap(),
+            e["elapsed_ms"].as_u64().unwrap() as f64 / 1000.0,
+            e["detail"].as_str().unwrap_or("")
+        );
+    }
+    let outcome_of = |stage: &str| {
+        warm_stages
+            .iter()
+            .find(|e| e["stage"] == stage)
+            .map(|e| e["outcome"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(outcome_of("provision"), "cached");
+    assert_eq!(outcome_of("concretize"), "cached");
+    let install = warm_stages
+        .iter()
+        .find(|e| e["stage"] == "install")
+        .unwrap();
+    let (_, built) = install_counts(install["detail"].as_str().unwrap());
+    assert_eq!(built, 0, "the warm build compiles nothing");
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&cli(&["artifacts", "list", "--json"])).unwrap();
+    assert_eq!(list.len(), 2, "both builds are in the store: {list:?}");
+    assert!(list.iter().all(|a| a["verified"] == true), "{list:?}");
+}
