@@ -58,11 +58,13 @@ pub struct BuildOptions {
 pub struct BuildFlags {
     /// Keep the build instance when the build fails, for debugging.
     pub keep_on_failure: bool,
-    /// Use the local Spack copies from the settings instead of git.
+    /// No network: Spack, spack-packages and the clingo wheels from the local
+    /// copies the settings name (spack_root, spack_packages_root, wheels_dir).
     pub offline: bool,
     /// Run the verify stage (unpack at another prefix in a clean instance).
     pub verify: bool,
-    /// Also write a `.tar.gz` for systems without zstd.
+    /// Also write a `.tar.gz` for systems without zstd (verify then uses it
+    /// where the verify image has no zstd).
     pub gzip: bool,
     pub package: PackageOptions,
 }

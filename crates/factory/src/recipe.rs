@@ -484,8 +484,10 @@ fn check_spack_yaml(text: &str, ctx: &RecipeContext) -> Result<()> {
             "`concretizer: unify:` must be true (Slurm and OpenMPI share PMIx)".into(),
         ));
     }
+    // `mirrors::` (Spack's "replace, do not merge") reads as the key `mirrors:`.
     let mirror_urls: Vec<String> = spack
         .get("mirrors")
+        .or_else(|| spack.get("mirrors:"))
         .and_then(|m| m.as_mapping())
         .map(|m| {
             m.values()

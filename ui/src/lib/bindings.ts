@@ -411,7 +411,8 @@ export type BuildFlags = {
  */
 keep_on_failure: boolean, 
 /**
- * Use the local Spack copies from the settings instead of git.
+ * No network: Spack, spack-packages and the clingo wheels from the local
+ * copies the settings name (spack_root, spack_packages_root, wheels_dir).
  */
 offline: boolean, 
 /**
@@ -419,7 +420,8 @@ offline: boolean,
  */
 verify: boolean, 
 /**
- * Also write a `.tar.gz` for systems without zstd.
+ * Also write a `.tar.gz` for systems without zstd (verify then uses it
+ * where the verify image has no zstd).
  */
 gzip: boolean, package: PackageOptions, };
 

@@ -25,7 +25,9 @@ Examples:
   slurm-factory build --slurm-version 24.11 --gpu cuda --gpu-arch 80,90
   slurm-factory build --preset lab.yaml --jobs 8        a saved request, jobs overridden
   slurm-factory build --minimal --json > events.jsonl   events as JSON lines
-  slurm-factory build --offline                         Spack from spack_root (air-gapped)"
+  slurm-factory build --offline --gzip                  air-gapped: Spack, spack-packages and
+                                                        clingo wheels from spack_root,
+                                                        spack_packages_root and wheels_dir"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -36,13 +38,14 @@ pub struct Args {
     /// Keep the build instance when the build fails, to look inside.
     #[arg(long)]
     pub keep: bool,
-    /// Use the local Spack copies named by spack_root / spack_packages_root, no git.
+    /// No network: Spack, spack-packages and clingo from the local copies named by
+    /// spack_root, spack_packages_root and wheels_dir; sources from the mirror layer.
     #[arg(long)]
     pub offline: bool,
     /// Skip verification at another prefix in a clean instance.
     #[arg(long)]
     pub no_verify: bool,
-    /// Also write a .tar.gz next to the .tar.zst.
+    /// Also write a .tar.gz next to the .tar.zst (verify uses it where there is no zstd).
     #[arg(long)]
     pub gzip: bool,
     /// Keep headers and pkg-config files (for building against this Slurm).
