@@ -1,32 +1,14 @@
-// The app's commands are declared here so that each needs a permission: the
-// web side may call exactly those its capability file grants.
-const COMMANDS: &[&str] = &[
-    "doctor",
-    "plan",
-    "releases",
-    "settings_get",
-    "settings_set",
-    "preset_save",
-    "preset_load",
-    "runs_list",
-    "run_events",
-    "run_log",
-    "detect",
-    "artifacts_list",
-    "artifact_show",
-    "artifact_export",
-    "artifact_reveal",
-    "artifact_delete",
-    "start_build",
-    "cancel_build",
-    "events_ack",
-    "cache_status",
-    "cache_hits",
-    "cache_clean",
-    "cache_clean_all",
-];
+// The app's commands come from src/command_list.rs, so that each needs a
+// permission: the web side may call exactly those its capability file grants.
+macro_rules! app_commands {
+    ($($module:ident :: $name:ident ($($arg:ident : $ty:literal),*) -> $ret:literal;)*) => {
+        const COMMANDS: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+include!("src/command_list.rs");
 
 fn main() {
+    println!("cargo:rerun-if-changed=src/command_list.rs");
     let mut commands = COMMANDS.to_vec();
     if std::env::var_os("CARGO_FEATURE_BENCH").is_some() {
         commands.push("bench_stream");

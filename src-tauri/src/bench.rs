@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use factory::events::{BatchItem, BuildEvent, EventRecord, Stage, Stream};
+use factory::events::{BatchItem, BuildEvent, EventRecord};
+use factory::kinds::{Stage, Stream};
 use serde::Serialize;
 use tauri::ipc::Channel;
 

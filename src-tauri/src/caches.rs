@@ -1,16 +1,18 @@
 //! The cache layers: their sizes, hit rates and cleaning them.
 
-use factory::cache::{Layer, LayerHits, LayerStatus};
+use factory::cache::{CacheOverview, LayerHits};
+use factory::kinds::Layer;
 use factory::lxd::Lxc;
+use factory::units::Size;
 use tauri::State;
 
 use crate::commands::{report, CmdResult};
 use crate::state::AppState;
 
 #[tauri::command]
-pub async fn cache_status(state: State<'_, AppState>) -> CmdResult<Vec<LayerStatus>> {
+pub async fn cache_status(state: State<'_, AppState>) -> CmdResult<CacheOverview> {
     let settings = state.settings();
-    factory::cache::status(&settings, &Lxc::new(&settings))
+    factory::cache::overview(&settings, &Lxc::new(&settings))
         .await
         .map_err(report)
 }
@@ -23,16 +25,17 @@ pub fn cache_hits(state: State<'_, AppState>) -> CmdResult<Vec<LayerHits>> {
 
 /// Empties one layer; returns the bytes freed.
 #[tauri::command]
-pub async fn cache_clean(state: State<'_, AppState>, layer: Layer) -> CmdResult<u64> {
+pub async fn cache_clean(state: State<'_, AppState>, layer: Layer) -> CmdResult<Size> {
     let settings = state.settings();
     factory::cache::clean(&settings, &Lxc::new(&settings), layer)
         .await
+        .map(Size::from)
         .map_err(report)
 }
 
 /// Empties every layer; returns the bytes freed.
 #[tauri::command]
-pub async fn cache_clean_all(state: State<'_, AppState>) -> CmdResult<u64> {
+pub async fn cache_clean_all(state: State<'_, AppState>) -> CmdResult<Size> {
     let settings = state.settings();
     let lxc = Lxc::new(&settings);
     let mut freed = 0;
@@ -41,5 +44,5 @@ pub async fn cache_clean_all(state: State<'_, AppState>) -> CmdResult<u64> {
             .await
             .map_err(report)?;
     }
-    Ok(freed)
+    Ok(Size::from(freed))
 }

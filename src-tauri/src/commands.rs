@@ -11,7 +11,7 @@ use factory::events::EventRecord;
 use factory::hardware::HostReport;
 use factory::plan::Plan;
 use factory::request::BuildRequest;
-use factory::runs::{LogPage, RunDir, RunRecord};
+use factory::runs::{LogPage, RunDir, RunSummary};
 use factory::settings::Overview;
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
@@ -42,6 +42,13 @@ pub fn detect(state: State<'_, AppState>) -> HostReport {
 #[tauri::command]
 pub fn plan(state: State<'_, AppState>, request: BuildRequest) -> CmdResult<Plan> {
     factory::plan::plan(&request, &state.defaults, &state.settings()).map_err(report)
+}
+
+/// What a build does without flags (verified, nothing kept, zstd only): the
+/// Build form starts from it.
+#[tauri::command]
+pub fn build_defaults() -> factory::pipeline::BuildFlags {
+    factory::pipeline::BuildFlags::default()
 }
 
 /// The Slurm releases the catalogue knows, newest first.
@@ -116,8 +123,11 @@ fn chosen_path(p: Option<tauri_plugin_dialog::FilePath>) -> CmdResult<Option<Pat
 }
 
 #[tauri::command]
-pub fn runs_list(state: State<'_, AppState>) -> CmdResult<Vec<RunRecord>> {
-    Ok(factory::runs::list(&state.settings().runs_dir()))
+pub fn runs_list(state: State<'_, AppState>) -> CmdResult<Vec<RunSummary>> {
+    Ok(factory::runs::list(&state.settings().runs_dir())
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }
 
 /// A run's stage events (no log lines), to draw its timeline.

@@ -12,37 +12,42 @@ mod caches;
 mod commands;
 mod state;
 
-/// The commands the page may call (each also needs a permission in capabilities/).
-macro_rules! handler {
-    ($($extra:path),*) => {
-        tauri::generate_handler![
-            commands::doctor,
-            commands::plan,
-            commands::releases,
-            commands::settings_get,
-            commands::settings_set,
-            commands::preset_save,
-            commands::preset_load,
-            commands::runs_list,
-            commands::run_events,
-            commands::run_log,
-            commands::detect,
-            commands::artifacts_list,
-            commands::artifact_show,
-            commands::artifact_export,
-            commands::artifact_reveal,
-            commands::artifact_delete,
-            builds::start_build,
-            builds::cancel_build,
-            caches::cache_status,
-            caches::cache_hits,
-            caches::cache_clean,
-            caches::cache_clean_all,
-            builds::events_ack,
-            $($extra),*
-        ]
+/// One of the app's commands as the page sees it: its name, its arguments
+/// and its result as TypeScript types.
+#[cfg_attr(not(test), allow(dead_code))]
+struct Command {
+    name: &'static str,
+    args: &'static [(&'static str, &'static str)],
+    returns: &'static str,
+}
+
+/// The invoke handler and [`COMMANDS`], from the one list in command_list.rs.
+macro_rules! app_commands {
+    ($($module:ident :: $name:ident ($($arg:ident : $ty:literal),*) -> $ret:literal;)*) => {
+        #[cfg_attr(not(test), allow(dead_code))]
+        const COMMANDS: &[Command] = &[$(Command {
+            name: stringify!($name),
+            args: &[$((stringify!($arg), $ty)),*],
+            returns: $ret,
+        }),*];
+
+        /// What the page may invoke: every listed command.
+        #[cfg(not(feature = "bench"))]
+        fn invoke_handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$($module::$name),*]
+        }
+
+        /// Benchmark builds add the log streamer.
+        #[cfg(feature = "bench")]
+        fn invoke_handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$($module::$name,)* bench::bench_stream]
+        }
     };
 }
+include!("command_list.rs");
+
+#[cfg(test)]
+mod generated;
 
 fn main() {
     tracing_subscriber::fmt()
@@ -65,15 +70,12 @@ fn main() {
         .plugin(tauri_plugin_opener::init())
         .manage(state);
     #[cfg(feature = "bench")]
-    let builder = builder
-        .invoke_handler(handler![bench::bench_stream])
-        .setup(|app| {
-            tauri::Manager::add_capability(app, include_str!("../bench-capability.json"))?;
-            Ok(())
-        });
-    #[cfg(not(feature = "bench"))]
-    let builder = builder.invoke_handler(handler![]);
+    let builder = builder.setup(|app| {
+        tauri::Manager::add_capability(app, include_str!("../bench-capability.json"))?;
+        Ok(())
+    });
     builder
+        .invoke_handler(invoke_handler())
         .run(tauri::generate_context!())
         .expect("the app window could not start");
 }

@@ -27,21 +27,11 @@ done
 ROOT=$(realpath "$1")
 command -v ldd >/dev/null || die "ldd is not installed"
 
-# Same list as relocate.sh and the engine's Allowlist::base_system().
-is_system_lib() {
-    local n=$1 a
-    case "$n" in
-        libc.so.* | libm.so.* | libmvec.so.* | libpthread.so.* | libdl.so.* | librt.so.* | \
-            libresolv.so.* | libutil.so.* | libanl.so.* | libnss_*.so.* | libthread_db.so.* | \
-            libBrokenLocale.so.* | ld-linux*.so.* | ld64.so.* | libgcc_s.so.1)
-            return 0 ;;
-    esac
-    for a in "${allow_extra[@]}"; do
-        # shellcheck disable=SC2053 # a glob on purpose
-        [[ $n == $a ]] && return 0
-    done
-    return 1
-}
+# The base-system libraries: the engine's list, rendered beside this script.
+here=$(cd "${BASH_SOURCE[0]%/*}" && pwd)
+[[ -f $here/base-libraries.sh ]] || die "$here/base-libraries.sh is missing (it is rendered with the recipe)"
+# shellcheck source=/dev/null
+source "$here/base-libraries.sh"
 
 checked=0 problems=0
 while IFS= read -r -d '' f; do

@@ -61,7 +61,7 @@ while (($#)); do
     esac
 done
 (($# == 2)) || { usage >&2; die "expected SRC and DEST"; }
-for tool in patchelf readelf objcopy strip realpath find; do
+for tool in patchelf objcopy strip realpath find; do
     command -v "$tool" >/dev/null || die "$tool is not installed in this container"
 done
 
@@ -81,23 +81,12 @@ if [[ -n $debug_dir ]]; then
 fi
 
 # Base-system libraries, never bundled: glibc's family, the dynamic loader and libgcc_s
-# (glibc's pthread_cancel needs it, so every glibc system has it). Same list as check-libs.sh
-# and the engine's Allowlist::base_system() (a test keeps them equal).
-is_system_lib() {
-    local n=$1 a
-    case "$n" in
-        libc.so.* | libm.so.* | libmvec.so.* | libpthread.so.* | libdl.so.* | librt.so.* | \
-            libresolv.so.* | libutil.so.* | libanl.so.* | libnss_*.so.* | libthread_db.so.* | \
-            libBrokenLocale.so.* | ld-linux*.so.* | ld64.so.* | libgcc_s.so.1 | \
-            linux-vdso.so.* | linux-gate.so.*)
-            return 0 ;;
-    esac
-    for a in "${allow_extra[@]}"; do
-        # shellcheck disable=SC2053 # a glob on purpose
-        [[ $n == $a ]] && return 0
-    done
-    return 1
-}
+# (glibc's pthread_cancel needs it, so every glibc system has it). The list is the
+# engine's (Allowlist::base_system), rendered beside this script for it and check-libs.sh.
+here=$(cd "${BASH_SOURCE[0]%/*}" && pwd)
+[[ -f $here/base-libraries.sh ]] || die "$here/base-libraries.sh is missing (it is rendered with the recipe)"
+# shellcheck source=/dev/null
+source "$here/base-libraries.sh"
 
 is_elf() {
     local magic=""
@@ -106,9 +95,10 @@ is_elf() {
     [[ $magic == $'\x7fELF' ]]
 }
 
-# Dynamic ELF files only: executables and shared objects with a dynamic section.
-is_dynamic_elf() {
-    is_elf "$1" && [[ $(LC_ALL=C readelf -d "$1" 2>/dev/null) == *"Dynamic section"* ]]
+# The DT_NEEDED entries of a dynamic ELF file, one per line; fails for files without a
+# dynamic section (static programs, object files), which need no RUNPATH.
+needed_of() {
+    patchelf --print-needed "$1" 2>/dev/null
 }
 
 # ---------------------------------------------------------------- 1. copy the runtime tree
@@ -125,17 +115,27 @@ log "copied ${copied[*]} from $SRC"
 
 # Symlinks: inside SRC -> relative link to the copy; leaving SRC -> one copy of the target
 # (named like the target when a link has that name) and relative links to it.
-declare -A copy_of=()
+# Every link's final target, resolved in one realpath call (forks cost milliseconds
+# each in a container, and a Spack view is thousands of links).
+declare -A copy_of=() target_of=()
+mapfile -d '' links < <(find "$DEST" -type l -print0 | sort -z)
+if ((${#links[@]})); then
+    mapfile -d '' targets < <(realpath -z -m -- "${links[@]/#"$DEST"/"$SRC"}")
+    for i in "${!links[@]}"; do
+        target_of[${links[$i]}]=${targets[$i]}
+    done
+fi
 fix_links() {
     local pass=$1 link rel target
-    while IFS= read -r -d '' link; do
+    for link in "${links[@]}"; do
         [[ -L $link ]] || continue
         rel=${link#"$DEST"/}
-        target=$(realpath -e "$SRC/$rel" 2>/dev/null) || {
+        target=${target_of[$link]}
+        if [[ ! -e $target ]]; then
             log "dropping dangling link $rel"
             rm -f "$link"
             continue
-        }
+        fi
         if [[ $target == "$SRC"/* && -e $DEST/${target#"$SRC"/} ]]; then
             # Relative links that stay inside keep their chain (libfoo.so -> libfoo.so.1).
             [[ $(readlink "$link") == /* ]] && ((pass == 2)) &&
@@ -147,13 +147,14 @@ fix_links() {
             continue
         fi
         # Pass 1 only copies targets whose name the link carries (libfoo.so.1.2 -> ...).
-        if ((pass == 1)) && [[ $(basename "$link") != "$(basename "$target")" ]]; then
+        if ((pass == 1)) && [[ ${link##*/} != "${target##*/}" ]]; then
             continue
         fi
-        rm -f "$link"
-        cp -RL --preserve=mode,timestamps "$target" "$link"
+        # A link to a directory must go first, or cp copies into what it points at.
+        [[ -d $target ]] && rm -f "$link"
+        cp -RL --remove-destination --preserve=mode,timestamps "$target" "$link"
         copy_of[$target]=$link
-    done < <(find "$DEST" -type l -print0 | sort -z)
+    done
 }
 fix_links 1
 fix_links 2
@@ -168,15 +169,28 @@ fi
 find "$DEST" -depth -mindepth 1 -type d -empty -delete
 
 # ---------------------------------------------------------------- 3. bundle dependencies
-declare -A origin_of=() have=()
+declare -A origin_of=() have=() needs=()
 elf_files=()
 while IFS= read -r -d '' f; do
-    is_dynamic_elf "$f" || continue
+    is_elf "$f" || continue
+    list=$(needed_of "$f") || continue
     elf_files+=("$f")
-    origin_of[$f]=$(realpath -e "$SRC/${f#"$DEST"/}" 2>/dev/null || echo "$f")
+    needs[$f]=$list
 done < <(find "$DEST" -type f -print0 | sort -z)
+# Each file's original, whose RPATH/RUNPATH and $ORIGIN find its libraries: the
+# target a link was replaced by, else the same path under SRC.
+for target in "${!copy_of[@]}"; do
+    origin_of[${copy_of[$target]}]=$target
+done
+for f in "${elf_files[@]}"; do
+    if [[ -z ${origin_of[$f]:-} ]]; then
+        orig=$SRC/${f#"$DEST"/}
+        [[ -L $orig ]] && orig=$(realpath -m "$orig")
+        origin_of[$f]=$orig
+    fi
+done
 while IFS= read -r -d '' f; do
-    have[$(basename "$f")]=1
+    have[${f##*/}]=1
 done < <(find "$DEST" \( -type f -o -type l \) -name '*.so*' -print0)
 
 ldconfig_cache=$(ldconfig -p 2>/dev/null || true)
@@ -189,8 +203,8 @@ find_lib() {
     local IFS=:
     for entry in $rp "${lib_paths[@]}"; do
         [[ -n $entry ]] || continue
-        dir=${entry//\$\{ORIGIN\}/$(dirname "$orig")}
-        dir=${dir//\$ORIGIN/$(dirname "$orig")}
+        dir=${entry//\$\{ORIGIN\}/${orig%/*}}
+        dir=${dir//\$ORIGIN/${orig%/*}}
         if [[ -e $dir/$name ]]; then
             realpath -e "$dir/$name"
             return 0
@@ -221,28 +235,31 @@ while ((${#queue[@]})); do
             have[$need]=1
             origin_of[$DEST/lib/$need]=$from
             elf_files+=("$DEST/lib/$need")
+            needs[$DEST/lib/$need]=$(needed_of "$DEST/lib/$need" || true)
             queue+=("$DEST/lib/$need")
             bundled=$((bundled + 1))
             log "bundled $need from $from (needed by ${f#"$DEST"/})"
         else
             log "warning: ${f#"$DEST"/} needs $need, found nowhere (not bundled)"
         fi
-    done < <(patchelf --print-needed "$f")
+    done <<<"${needs[$f]}"
 done
 
 # ---------------------------------------------------------------- 4. strip
 # Every path on its own: strip writes a new file, so hard links part ways here.
+((${#elf_files[@]})) && chmod u+w "${elf_files[@]}"
 if ((do_strip)); then
-    for f in "${elf_files[@]}"; do
-        rel=${f#"$DEST"/}
-        chmod u+w "$f"
-        if [[ -n $debug_dir ]]; then
-            mkdir -p "$debug_dir/$(dirname "$rel")"
+    if [[ -n $debug_dir ]]; then
+        for f in "${elf_files[@]}"; do
+            rel=${f#"$DEST"/}
+            mkdir -p "$debug_dir/${rel%/*}"
             objcopy --only-keep-debug "$f" "$debug_dir/$rel.debug"
-        fi
-        strip --strip-unneeded "$f"
-        [[ -n $debug_dir ]] && objcopy --add-gnu-debuglink="$debug_dir/$rel.debug" "$f"
-    done
+            strip --strip-unneeded "$f"
+            objcopy --add-gnu-debuglink="$debug_dir/$rel.debug" "$f"
+        done
+    elif ((${#elf_files[@]})); then
+        strip --strip-unneeded "${elf_files[@]}"
+    fi
     log "stripped ${#elf_files[@]} ELF files${debug_dir:+, debug info in $debug_dir}"
 fi
 
@@ -255,19 +272,24 @@ mapfile -t libdirs < <(
         sort -u | awk '{ print ($0 == "lib" ? 0 : $0 == "lib64" ? 1 : 2) "\t" $0 }' |
         sort -k1,1n -k2 | cut -f2
 )
+# Files in one directory get the same RUNPATH: one patchelf call per directory.
+declare -A in_dir=()
 for f in "${elf_files[@]}"; do
+    in_dir[${f%/*}]+=${in_dir[${f%/*}]:+$'\n'}$f
+done
+for dir in "${!in_dir[@]}"; do
     rp=""
     for d in "${libdirs[@]}"; do
-        rel=$(realpath -m --relative-to="$(dirname "$f")" "$DEST/$d")
+        rel=$(realpath -m --relative-to="$dir" "$DEST/$d")
         entry=\$ORIGIN
         [[ $rel != . ]] && entry+=/$rel
         rp+=${rp:+:}$entry
     done
-    chmod u+w "$f"
+    mapfile -t files <<<"${in_dir[$dir]}"
     if [[ -n $rp ]]; then
-        patchelf --set-rpath "$rp" "$f"
+        patchelf --set-rpath "$rp" "${files[@]}"
     else
-        patchelf --remove-rpath "$f"
+        patchelf --remove-rpath "${files[@]}"
     fi
 done
 log "set RUNPATH on ${#elf_files[@]} ELF files (lib dirs: ${libdirs[*]:-none}); bundled $bundled libraries"

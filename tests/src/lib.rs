@@ -263,7 +263,7 @@ pub async fn instances_of_run(settings: &Settings, run_id: &str) -> Vec<String> 
         .await
         .expect("listing LXD instances")
         .into_iter()
-        .filter(|i| i.user.get(factory::pipeline::RUN_LABEL).map(String::as_str) == Some(run_id))
+        .filter(|i| i.user.get(factory::runs::RUN_LABEL).map(String::as_str) == Some(run_id))
         .map(|i| i.name)
         .collect()
 }

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use factory::events::{BuildEvent, Outcome, Stage, StageOutcome, Stream};
+use factory::events::BuildEvent;
+use factory::kinds::{Outcome, Stage, StageOutcome, Stream};
 use factory::runs::{Emitter, RunDir, RunRecord};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
@@ -343,12 +344,52 @@ fn seed_run(data_dir: &Path, lines: usize) -> String {
     run.id
 }
 
+/// A run whose process died without a word (no outcome, a pid that is gone):
+/// what a `kill -9` leaves before any later build finds it.
+fn seed_dead_run(data_dir: &Path) -> String {
+    let run = RunDir::create(&data_dir.join("runs")).unwrap();
+    let record = RunRecord {
+        id: run.id.clone(),
+        artifact_name: "slurm-24.11-minimal-x86_64_v3".into(),
+        started: "2026-11-24T14:00:00Z".into(),
+        finished: None,
+        outcome: None,
+        // Above any pid_max: no such process.
+        pid: 4_194_305,
+        artifact_id: None,
+        interrupted: false,
+    };
+    run.write_json("run.json", &record).unwrap();
+    run.id
+}
+
+/// `slurm-factory ARGS` with the app's home and `SLURM_FACTORY_*` settings; its stdout.
+fn cli(home: &Path, env: &[(&str, String)], args: &[&str]) -> String {
+    let out = std::process::Command::new(slurm_factory_e2e::built_binary("slurm-factory"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "slurm-factory {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// A package in the artifact store, added by the engine's own store code
 /// from a real archive of a small tree, as the pipeline's export stage does.
 fn seed_artifact(settings: &factory::settings::Settings, scratch: &Path) -> String {
     use factory::package::{
-        archive, tree_size, ArchiveFormat, InspectionSummary, Manifest, Sizes, VerifyCheck,
-        VerifyResult, MANIFEST_FILE,
+        archive, ArchiveFormat, InspectionSummary, Manifest, Sizes, VerifyCheck, VerifyResult,
+        MANIFEST_FILE,
     };
     let name = "slurm-24.11-default-x86_64_v3";
     let tree = scratch.join("tree");
@@ -372,9 +413,10 @@ fn seed_artifact(settings: &factory::settings::Settings, scratch: &Path) -> Stri
         request: serde_json::json!({ "slurm_version": "24.11" }),
         spack_lock_sha256: None,
         sizes: Sizes {
-            unpacked: tree_size(&tree),
+            unpacked: factory::fsutil::tree_usage(&tree).0,
             ..Default::default()
         },
+        tree_sha256: None,
         archives: Vec::new(),
         stages: Vec::new(),
         verify: Some(VerifyResult {
@@ -409,6 +451,7 @@ async fn app_screens_work_as_a_person_uses_them() {
     // proportional scrollbar mapping is what places the rows.
     let log_lines = 600_000;
     let run_id = seed_run(&settings.data_dir, log_lines);
+    let dead_run = seed_dead_run(&settings.data_dir);
     let scratch = tempfile::tempdir().unwrap();
     let artifact_id = seed_artifact(&settings, scratch.path());
     let store = factory::artifacts::Store::new(settings.artifacts_dir());
@@ -509,6 +552,44 @@ async fn app_screens_work_as_a_person_uses_them() {
     let want = format!("slurm-24.11-default-{suggested}");
     gui.eventually::<String>("the plan to recover", plan_name, |n| *n == want)
         .await;
+    // The page's plan is the CLI's, row for row: both print the engine's.
+    let page_rows: Vec<(String, String)> = gui
+        .eventually(
+            "the plan rows",
+            "return [...document.querySelectorAll('[data-testid=plan] tr')].map(r => [r.cells[0].textContent, r.cells[1].textContent])",
+            |v: &Vec<(String, String)>| !v.is_empty(),
+        )
+        .await;
+    // The target was typed in, as with --target.
+    let cli_plan: serde_json::Value = serde_json::from_str(&cli(
+        home.path(),
+        &[],
+        &[
+            "plan",
+            "--slurm-version",
+            "24.11",
+            "--target",
+            &suggested,
+            "--json",
+        ],
+    ))
+    .unwrap();
+    let cli_rows: Vec<(String, String)> = cli_plan["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap().to_string();
+            (s("label"), s("value"))
+        })
+        .collect();
+    assert_eq!(page_rows, cli_rows);
+    assert!(
+        cli(home.path(), &[], &["plan", "--slurm-version", "24.11"]).contains(&format!(
+            "Target    {suggested} (suggested for this machine)"
+        )),
+        "the CLI's table shows the same rows"
+    );
 
     // Settings: a change reaches the config file; a bad value is refused.
     gui.go("settings", "Settings").await;
@@ -607,6 +688,28 @@ async fn app_screens_work_as_a_person_uses_them() {
     assert!(coloured > 0);
     let status = gui.text("[data-testid=run-status]").await;
     assert_eq!(status, "succeeded");
+    // Every run's status as the CLI lists it is the status its card shows: a
+    // run whose process died is `interrupted` in both.
+    let listed: Vec<serde_json::Value> =
+        serde_json::from_str(&cli(home.path(), &[], &["runs", "list", "--json"])).unwrap();
+    let cards: Vec<(String, String)> = gui
+        .eventually(
+            "the run cards",
+            "return [...document.querySelectorAll('[data-testid=run-card]')].map(c => [c.querySelector('[data-testid=run-id]').textContent, c.dataset.status])",
+            |v: &Vec<(String, String)>| v.len() >= 2,
+        )
+        .await;
+    for run in &listed {
+        let id = run["id"].as_str().unwrap();
+        let card = cards.iter().find(|(c, _)| c == id).map(|(_, s)| s.as_str());
+        assert_eq!(card, run["status"].as_str(), "run {id}: {cards:?}");
+    }
+    assert!(
+        listed
+            .iter()
+            .any(|r| r["id"] == dead_run.as_str() && r["status"] == "interrupted"),
+        "{listed:?}"
+    );
     assert!(gui.text("[data-testid=run-card]").await.contains(&run_id));
     gui.screenshot("runs");
 
@@ -820,7 +923,7 @@ fn run_instances(run_id: &str) -> Vec<String> {
         .expect("lxc list");
     let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
     all.iter()
-        .filter(|i| i["config"][factory::pipeline::RUN_LABEL] == run_id)
+        .filter(|i| i["config"][factory::runs::RUN_LABEL] == run_id)
         .filter_map(|i| i["name"].as_str().map(str::to_owned))
         .collect()
 }
@@ -1024,24 +1127,20 @@ async fn build_cancel_and_caches_against_real_lxd() {
             |v: &Vec<(String, String)>| v.iter().all(|(_, t)| !t.is_empty()),
         )
         .await;
-    let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    // The engine's text, which `slurm-factory cache status` prints too.
+    let cli_status = cli(home.path(), &env, &["cache", "status"]);
     for h in factory::cache::hit_rates(&settings).unwrap() {
-        let expected = match h.rate() {
-            None => "not looked up by any build yet".to_string(),
-            Some(rate) => format!(
-                "hit rate {}% ({} of {} over {})",
-                (rate * 100.0).round(),
-                h.hits,
-                plural(h.lookups, "lookup"),
-                plural(h.runs.into(), "run")
-            ),
-        };
         let text = shown.iter().find(|(l, _)| l == h.layer.as_str());
         assert_eq!(
             text.map(|(_, t)| t.as_str()),
-            Some(expected.as_str()),
+            Some(h.text.as_str()),
             "{shown:?}"
         );
+        let line = cli_status
+            .lines()
+            .find(|l| l.starts_with(h.layer.as_str()))
+            .unwrap();
+        assert!(line.contains(&h.text), "{line} / {}", h.text);
     }
     // The finished build looked for the base image and a lock (the cancelled
     // one may have stopped before either), so both lines show a rate.
@@ -1063,6 +1162,6 @@ async fn build_cancel_and_caches_against_real_lxd() {
     )
     .await;
     let dir = factory::cache::CacheDirs::new(&settings).buildcache;
-    assert_eq!(factory::cache::dir_usage(&dir).0, 0);
+    assert_eq!(factory::fsutil::tree_usage(&dir).0, 0);
     gui.client.close().await.unwrap();
 }

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use factory::lxd::{current_user_idmap, DiskDevice, LaunchSpec, Lxc, StreamKind};
+use factory::kinds::Stream;
+use factory::lxd::{current_user_idmap, DiskDevice, LaunchSpec, Lxc};
 use factory::Error;
 use tokio_util::sync::CancellationToken;
 
@@ -136,7 +137,7 @@ async fn launch_then_exec_streams_lines_in_order_with_the_exit_code() {
 
     let script = "for i in 1 2 3; do echo out$i; echo err$i >&2; sleep 0.2; done; \
                   echo late; sleep 1.5; echo last; exit 7";
-    let seen: Arc<Mutex<Vec<(StreamKind, String, Instant)>>> = Default::default();
+    let seen: Arc<Mutex<Vec<(Stream, String, Instant)>>> = Default::default();
     let sink = seen.clone();
     let code = t
         .lxc
@@ -151,17 +152,14 @@ async fn launch_then_exec_streams_lines_in_order_with_the_exit_code() {
         .unwrap();
     assert_eq!(code, 7);
     let seen = std::mem::take(&mut *seen.lock().unwrap());
-    let of = |k: StreamKind| -> Vec<&str> {
+    let of = |k: Stream| -> Vec<&str> {
         seen.iter()
             .filter(|(kind, ..)| *kind == k)
             .map(|(_, l, _)| l.as_str())
             .collect()
     };
-    assert_eq!(
-        of(StreamKind::Stdout),
-        ["out1", "out2", "out3", "late", "last"]
-    );
-    assert_eq!(of(StreamKind::Stderr), ["err1", "err2", "err3"]);
+    assert_eq!(of(Stream::Stdout), ["out1", "out2", "out3", "late", "last"]);
+    assert_eq!(of(Stream::Stderr), ["err1", "err2", "err3"]);
     // Across streams, lines 0.2 s apart arrive in the order they were written.
     let pos = |l: &str| seen.iter().position(|(_, x, _)| x == l).unwrap();
     assert!(pos("err1") < pos("out2") && pos("err2") < pos("out3"));

@@ -17,8 +17,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use factory::cache::{self, CacheDirs, Layer, RunHits};
-use factory::events::{BuildEvent, EventRecord, Outcome, Stage, StageOutcome};
+use factory::cache::{self, CacheDirs, RunHits};
+use factory::events::{BuildEvent, EventRecord};
+use factory::kinds::{Layer, Outcome, Stage, StageOutcome};
 use factory::pipeline::{self, BuildFlags, BuildOptions, BuildResult};
 use factory::runs::{RunDir, RunRecord, Sink};
 use factory::settings::Settings;
@@ -757,7 +758,7 @@ async fn offline_provision_names_what_the_image_lacks() {
         ))
         .unwrap();
     let source = factory::spack_source::SpackSource::from_settings(&settings, true).unwrap();
-    let alias = pipeline::base_image_alias(&settings, &source, &rendered).unwrap();
+    let alias = factory::cache::base_image_alias(&settings, &source, &rendered).unwrap();
     assert!(
         !factory::lxd::Lxc::new(&settings)
             .image_exists(&alias)

@@ -23,7 +23,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use factory::artifacts::{Store, VERIFY_LOG};
-use factory::events::{BuildEvent, Stage};
+use factory::events::BuildEvent;
+use factory::kinds::Stage;
 use factory::package::Manifest;
 use factory::pipeline::{self, BuildFlags, BuildOptions};
 use factory::request::{BuildRequest, Defaults};

@@ -130,11 +130,8 @@ fn run(cli: Cli, out: &Out) -> factory::Result<ExitCode> {
 }
 
 fn load_settings(cli: &Cli, out: &Out) -> factory::Result<Loaded> {
-    if let Some(path) = &cli.config {
-        // The flag wins over the variable; the loader reads the variable.
-        std::env::set_var(factory::settings::ENV_CONFIG, path);
-    }
-    let mut loaded = Loaded::from_environment()?;
+    // The flag wins over SLURM_FACTORY_CONFIG.
+    let mut loaded = Loaded::from_environment_with_config(cli.config.as_deref())?;
     if let Some(project) = &cli.project_name {
         loaded.set_from_flag("lxd_project", project, "--project-name")?;
     }

@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 use factory::lxd::{LaunchSpec, Lxc};
-use factory::pipeline::RUN_LABEL;
+use factory::runs::RUN_LABEL;
 use factory::runs::{RunDir, RunRecord};
 use serde_json::Value;
 use slurm_factory_e2e::{
@@ -153,9 +153,15 @@ fn build_json_then_artifacts_and_cache() {
             .unwrap_or_else(|| panic!("no {name} line in {text}"))
             .to_string()
     };
-    assert!(line("locks").contains("hit rate 0% (0/1, 1 run)"), "{text}");
+    assert!(
+        line("locks").contains("hit rate 0% (0 of 1 lookup over 1 run)"),
+        "{text}"
+    );
     // The test recipe compiles without ccache, so it reports no lookups.
-    assert!(line("ccache").contains("no lookups yet"), "{text}");
+    assert!(
+        line("ccache").contains("not looked up by any build yet"),
+        "{text}"
+    );
 
     let out = cli(
         &t,

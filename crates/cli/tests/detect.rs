@@ -123,7 +123,7 @@ fn plan_takes_its_target_from_detection_and_rejects_unknown_ones() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(
-        text.contains(&format!("Target    {target} (detected: ")),
+        text.contains(&format!("Target    {target} (suggested for this machine)")),
         "{text}"
     );
 

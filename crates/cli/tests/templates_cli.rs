@@ -89,6 +89,8 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
             "package/etc/slurm/slurm.conf.example",
             "package/share/slurm-factory/systemd/slurmctld.service",
             "package/share/slurm-factory/systemd/slurmd.service",
+            "repos.yaml",
+            "scripts/base-libraries.txt",
             "scripts/buildcache-push.sh",
             "scripts/check-libs.sh",
             "scripts/concretize.sh",
@@ -96,8 +98,13 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
             "scripts/package.sh",
             "scripts/provision.sh",
             "scripts/relocate.sh",
+            "scripts/spack-externals.sh",
             "scripts/spack-setup.sh",
             "scripts/verify.sh",
+            "spack-repo/spack_repo/slurm_factory/__init__.py",
+            "spack-repo/spack_repo/slurm_factory/packages/__init__.py",
+            "spack-repo/spack_repo/slurm_factory/packages/glib/package.py",
+            "spack-repo/spack_repo/slurm_factory/repo.yaml",
             "spack.yaml",
         ]
     );

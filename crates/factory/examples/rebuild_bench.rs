@@ -5,6 +5,8 @@
 //!
 //! The cold run starts from an empty cache dir (the source mirror seeded) and
 //! no base image for its inputs; the warm run reuses everything it cached.
+//! `REBUILD_BENCH_CACHE=DIR` starts from that cache dir instead (only the
+//! base image is then cold).
 //!
 //! ```sh
 //! export $(cat ~/.cache/slurm-factory-ci/env)
@@ -74,7 +76,11 @@ async fn main() -> Bench {
             ..Default::default()
         }
     } else {
-        // The offline site of the real-Spack test, with an empty cache of its own.
+        // The offline site of the real-Spack test, with an empty cache of its own
+        // (REBUILD_BENCH_CACHE=DIR: that cache dir, e.g. the CI one, instead).
+        if let Ok(dir) = std::env::var("REBUILD_BENCH_CACHE") {
+            settings.cache_dir = dir.into();
+        }
         settings.image = var("SLURM_FACTORY_TEST_SPACK_IMAGE")?;
         settings.verify_image = var("SLURM_FACTORY_TEST_BARE_IMAGE")?;
         settings.spack_root = Some(var("SLURM_FACTORY_TEST_SPACK_ROOT")?.into());
@@ -100,7 +106,7 @@ async fn main() -> Bench {
     let rendered = Templates::load(settings.templates_dir.as_deref())?
         .render(&RecipeContext::new(&request, &settings, flags.offline))?;
     let source = SpackSource::from_settings(&settings, flags.offline)?;
-    let alias = pipeline::base_image_alias(&settings, &source, &rendered)?;
+    let alias = factory::cache::base_image_alias(&settings, &source, &rendered)?;
     let lxc = Lxc::new(&settings);
     lxc.delete_image(&alias).await?;
 

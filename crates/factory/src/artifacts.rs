@@ -12,7 +12,10 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::fsutil::{hex, sync_dir};
-use crate::package::{ArchiveEntry, ArchiveFormat, Manifest, MANIFEST_FILE};
+use crate::package::{
+    sha256_file, ArchiveEntry, ArchiveFile, ArchiveFormat, Manifest, MANIFEST_FILE,
+};
+use crate::units::human_bytes;
 
 /// The verification log's name in a staging dir and an artifact.
 pub const VERIFY_LOG: &str = "verify.log";
@@ -33,8 +36,11 @@ pub struct ArtifactSummary {
     pub gpu: Option<String>,
     /// Bytes of the archives.
     pub size: u64,
+    /// `size` for people (`3.4 MiB`), as both front ends show it.
+    pub size_text: String,
     /// Bytes of the unpacked tree.
     pub unpacked: u64,
+    pub unpacked_text: String,
     /// RFC 3339, UTC.
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created: jiff::Timestamp,
@@ -48,6 +54,7 @@ pub struct ArtifactSummary {
 pub struct StoredFile {
     pub name: String,
     pub bytes: u64,
+    pub size_text: String,
 }
 
 /// Everything about one artifact.
@@ -58,11 +65,14 @@ pub struct Artifact {
     pub dir: PathBuf,
     pub manifest: Manifest,
     pub files: Vec<StoredFile>,
+    /// The unpacked tree's size for people (`15.7 MiB`).
+    pub unpacked_text: String,
 }
 
 impl Artifact {
     pub fn summary(&self) -> ArtifactSummary {
         let m = &self.manifest;
+        let size = m.archives.iter().map(|a| a.bytes).sum();
         ArtifactSummary {
             id: self.id.clone(),
             name: m.name.clone(),
@@ -70,8 +80,10 @@ impl Artifact {
             package_type: m.package_type.clone(),
             target: m.target.clone(),
             gpu: m.gpu.clone(),
-            size: m.archives.iter().map(|a| a.bytes).sum(),
+            size,
+            size_text: human_bytes(size),
             unpacked: m.sizes.unpacked,
+            unpacked_text: human_bytes(m.sizes.unpacked),
             created: m.created,
             verified: m.verified(),
         }
@@ -100,6 +112,7 @@ pub struct ExportResult {
     pub path: PathBuf,
     pub format: ArchiveFormat,
     pub bytes: u64,
+    pub size_text: String,
     pub sha256: String,
     /// An existing file was replaced (`overwrite`).
     pub replaced: bool,
@@ -185,6 +198,7 @@ impl Store {
                 files.push(StoredFile {
                     name: entry.file_name().to_string_lossy().into_owned(),
                     bytes: meta.len(),
+                    size_text: human_bytes(meta.len()),
                 });
             }
         }
@@ -192,9 +206,66 @@ impl Store {
         Ok(Artifact {
             id: id.into(),
             dir,
+            unpacked_text: human_bytes(manifest.sizes.unpacked),
             manifest,
             files,
         })
+    }
+
+    /// The archives of the newest artifact called `name` whose package tree had
+    /// digest `tree_sha256`, copied into `dest_dir` as `<name>.<ext>` for each of
+    /// `formats` and checked against its manifest: a rebuild that made the same
+    /// tree need not compress it again. `None` when no artifact has them all
+    /// intact. Returns the id it copied from.
+    pub fn reusable_archives(
+        &self,
+        name: &str,
+        tree_sha256: &str,
+        formats: &[ArchiveFormat],
+        dest_dir: &Path,
+    ) -> Result<Option<(String, Vec<ArchiveFile>)>> {
+        for summary in self.list()?.into_iter().filter(|a| a.name == name) {
+            let artifact = self.show(&summary.id)?;
+            if artifact.manifest.tree_sha256.as_deref() != Some(tree_sha256) {
+                continue;
+            }
+            let mut copied = Vec::new();
+            for &format in formats {
+                let Some(entry) = artifact
+                    .manifest
+                    .archives
+                    .iter()
+                    .find(|a| a.format == format)
+                else {
+                    break;
+                };
+                let path = dest_dir.join(format!("{name}.{}", format.extension()));
+                std::fs::copy(artifact.dir.join(&entry.file), &path)
+                    .map_err(|e| Error::io("copying an archive", &path, e))?;
+                if sha256_file(&path)? != entry.sha256 {
+                    let _ = std::fs::remove_file(&path);
+                    tracing::warn!(
+                        "artifact {}: {} does not match its manifest",
+                        summary.id,
+                        entry.file
+                    );
+                    break;
+                }
+                copied.push(ArchiveFile {
+                    path,
+                    format,
+                    bytes: entry.bytes,
+                    sha256: entry.sha256.clone(),
+                });
+            }
+            if copied.len() == formats.len() {
+                return Ok(Some((summary.id, copied)));
+            }
+            for a in copied {
+                let _ = std::fs::remove_file(a.path);
+            }
+        }
+        Ok(None)
     }
 
     /// Copies a staging dir (manifest.json, the archives it lists, verify.log if present) into
@@ -352,6 +423,7 @@ impl Store {
                 path: target,
                 format: archive.format,
                 bytes,
+                size_text: human_bytes(bytes),
                 sha256,
                 replaced: existed,
             }),

@@ -10,75 +10,64 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::events::BuildEvent;
+use crate::kinds::Layer;
 use crate::layout;
 use crate::lxd::{DiskDevice, Lxc};
+use crate::recipe::{Rendered, SPACK_REPO_DIR};
 use crate::runs::{self, RunDir};
 use crate::settings::Settings;
+use crate::spack_source::SpackSource;
+use crate::units::{human_bytes, plural, Size};
+use sha2::{Digest, Sha256};
 
 /// Base images carry this alias prefix: `sf-base-<hash of their inputs>`.
 pub const BASE_IMAGE_PREFIX: &str = "sf-base-";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "kebab-case")]
-pub enum Layer {
-    /// Prepared LXD images with build tools and Spack.
-    BaseImages,
-    /// Spack's binary cache: installed packages as tarballs.
-    Buildcache,
-    /// Source tarballs Spack fetched.
-    Mirror,
-    /// Compiler cache.
-    Ccache,
-    /// spack.lock files of environments already concretized.
-    Locks,
+/// `sf-base-<hash>`: changes whenever anything that shapes the base image
+/// does: the image it starts from, where Spack comes from (offline: what is
+/// really in the local trees), the provision script and the repositories the
+/// externals were found with.
+pub fn base_image_alias(
+    settings: &Settings,
+    source: &SpackSource,
+    rendered: &Rendered,
+) -> Result<String> {
+    let mut h = Sha256::new();
+    let mut parts = vec![settings.image.clone()];
+    parts.extend(source.key_parts()?);
+    for file in [
+        "scripts/provision.sh",
+        "scripts/spack-externals.sh",
+        "repos.yaml",
+    ] {
+        parts.push(rendered.files.get(file).cloned().unwrap_or_default());
+    }
+    for part in parts {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    Ok(format!(
+        "{BASE_IMAGE_PREFIX}{}",
+        &crate::fsutil::hex(&h.finalize())[..12]
+    ))
 }
 
-impl Layer {
-    pub const ALL: [Layer; 5] = [
-        Layer::BaseImages,
-        Layer::Buildcache,
-        Layer::Mirror,
-        Layer::Ccache,
-        Layer::Locks,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Layer::BaseImages => "base-images",
-            Layer::Buildcache => "buildcache",
-            Layer::Mirror => "mirror",
-            Layer::Ccache => "ccache",
-            Layer::Locks => "locks",
+/// The spack.lock cache key: the rendered environment, the package
+/// repositories it resolves against, and the base image whose Spack, site
+/// config, compiler and externals solve it.
+pub fn lock_key(base_alias: &str, rendered: &Rendered) -> String {
+    let mut h = Sha256::new();
+    h.update(base_alias.as_bytes());
+    h.update([0]);
+    for (name, text) in &rendered.files {
+        if name == "spack.yaml" || name == "repos.yaml" || name.starts_with(SPACK_REPO_DIR) {
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(text.as_bytes());
+            h.update([0]);
         }
     }
-
-    pub fn describe(self) -> &'static str {
-        match self {
-            Layer::BaseImages => "LXD images with build tools and Spack, keyed by their inputs",
-            Layer::Buildcache => "Spack binary packages: a rebuild extracts instead of compiling",
-            Layer::Mirror => "source tarballs: rebuilds and offline builds fetch nothing",
-            Layer::Ccache => "compiler cache: recompiling changed packages is faster",
-            Layer::Locks => "solved environments: identical requests skip concretization",
-        }
-    }
-}
-
-impl std::str::FromStr for Layer {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Layer> {
-        Layer::ALL
-            .into_iter()
-            .find(|l| l.as_str() == s)
-            .ok_or_else(|| Error::InvalidValue {
-                what: "cache layer",
-                value: s.into(),
-                reason: format!(
-                    "expected one of {}",
-                    Layer::ALL.map(|l| l.as_str()).join(", ")
-                ),
-            })
-    }
+    crate::fsutil::hex(&h.finalize())[..16].to_string()
 }
 
 /// The host directories shared with build instances.
@@ -145,8 +134,27 @@ pub struct LayerStatus {
     /// The host directory, or `None` for base images (they live in LXD).
     pub path: Option<PathBuf>,
     pub bytes: u64,
+    /// `bytes` for people (`1.2 GiB`), as both front ends show it.
+    pub size_text: String,
     /// Files in the directory, or images.
     pub entries: u64,
+    /// `12 files`, `2 images`.
+    pub entries_text: String,
+}
+
+/// Every layer's size and their total, as both front ends show them.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CacheOverview {
+    pub layers: Vec<LayerStatus>,
+    pub total: Size,
+}
+
+/// [`status`] with the total of all layers.
+pub async fn overview(settings: &Settings, lxc: &Lxc) -> Result<CacheOverview> {
+    let layers = status(settings, lxc).await?;
+    let total = Size::from(layers.iter().map(|l| l.bytes).sum::<u64>());
+    Ok(CacheOverview { layers, total })
 }
 
 /// Sizes of every layer. Base images are counted only when LXD answers.
@@ -156,7 +164,7 @@ pub async fn status(settings: &Settings, lxc: &Lxc) -> Result<Vec<LayerStatus>> 
     for layer in Layer::ALL {
         let (path, bytes, entries) = match dirs.dir(layer) {
             Some(dir) => {
-                let (bytes, files) = dir_usage(dir);
+                let (bytes, files) = crate::fsutil::tree_usage(dir);
                 (Some(dir.to_path_buf()), bytes, files)
             }
             None => {
@@ -168,12 +176,15 @@ pub async fn status(settings: &Settings, lxc: &Lxc) -> Result<Vec<LayerStatus>> 
                 )
             }
         };
+        let noun = if path.is_some() { "file" } else { "image" };
         out.push(LayerStatus {
             layer,
             description: layer.describe().into(),
             path,
             bytes,
+            size_text: human_bytes(bytes),
             entries,
+            entries_text: plural(entries, noun),
         });
     }
     Ok(out)
@@ -200,6 +211,9 @@ pub struct LayerHits {
     /// The newest run that consulted the layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last: Option<RunHits>,
+    /// The hit rate for people, as both front ends show it: `hit rate 83% (5
+    /// of 6 lookups over 4 runs)`, or why there is none.
+    pub text: String,
 }
 
 impl LayerHits {
@@ -223,7 +237,7 @@ pub struct RunHits {
 /// an interrupted run, unreadable) adds what could be read, or nothing.
 pub fn hit_rates(settings: &Settings) -> Result<Vec<LayerHits>> {
     let root = settings.runs_dir();
-    let mut ids: Vec<String> = match std::fs::read_dir(&root) {
+    let ids: Vec<String> = match std::fs::read_dir(&root) {
         Ok(entries) => entries
             .flatten()
             .filter_map(|e| e.file_name().into_string().ok())
@@ -233,7 +247,9 @@ pub fn hit_rates(settings: &Settings) -> Result<Vec<LayerHits>> {
     };
     // Ids start with the UTC time they were created: oldest first, so the
     // last run seen is the newest.
+    let mut ids = ids;
     ids.sort();
+    let any_runs = !ids.is_empty();
     let mut totals: HashMap<Layer, LayerHits> = Layer::ALL
         .into_iter()
         .map(|layer| {
@@ -243,6 +259,7 @@ pub fn hit_rates(settings: &Settings) -> Result<Vec<LayerHits>> {
                 hits: 0,
                 lookups: 0,
                 last: None,
+                text: String::new(),
             };
             (layer, empty)
         })
@@ -284,15 +301,36 @@ pub fn hit_rates(settings: &Settings) -> Result<Vec<LayerHits>> {
         }
     }
     Ok(Layer::ALL
-        .map(|l| totals.remove(&l).expect("filled above"))
+        .map(|l| {
+            let mut h = totals.remove(&l).expect("filled above");
+            h.text = hit_rate_text(&h, any_runs);
+            h
+        })
         .to_vec())
+}
+
+/// `hit rate 83% (5 of 6 lookups over 4 runs)`; without lookups, whether no
+/// build ran yet or none looked in this layer.
+pub fn hit_rate_text(h: &LayerHits, any_runs: bool) -> String {
+    match h.rate() {
+        None if any_runs => "not looked up by any build yet".into(),
+        None => "no builds yet".into(),
+        // Rounded half up.
+        Some(rate) => format!(
+            "hit rate {}% ({} of {} over {})",
+            (rate * 100.0).round(),
+            h.hits,
+            plural(h.lookups, "lookup"),
+            plural(u64::from(h.runs), "run")
+        ),
+    }
 }
 
 /// Empties one layer; returns the bytes freed.
 pub async fn clean(settings: &Settings, lxc: &Lxc, layer: Layer) -> Result<u64> {
     match CacheDirs::new(settings).dir(layer) {
         Some(dir) => {
-            let (bytes, _) = dir_usage(dir);
+            let (bytes, _) = crate::fsutil::tree_usage(dir);
             if dir.exists() {
                 empty_dir(dir)?;
             }
@@ -331,33 +369,40 @@ fn empty_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// (bytes, files) under `dir`, symlinks not followed; 0 when absent.
-pub fn dir_usage(dir: &Path) -> (u64, u64) {
-    let mut bytes = 0;
-    let mut files = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let Ok(meta) = entry.path().symlink_metadata() else {
-                continue;
-            };
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else {
-                files += 1;
-                bytes += meta.len();
-            }
-        }
-    }
-    (bytes, files)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hits(layer: Layer, runs: u32, hits: u64, lookups: u64) -> LayerHits {
+        LayerHits {
+            layer,
+            runs,
+            hits,
+            lookups,
+            last: None,
+            text: String::new(),
+        }
+    }
+
+    #[test]
+    fn hit_rate_text_reads_well() {
+        assert_eq!(
+            hit_rate_text(&hits(Layer::Buildcache, 4, 5, 6), true),
+            "hit rate 83% (5 of 6 lookups over 4 runs)"
+        );
+        assert_eq!(
+            hit_rate_text(&hits(Layer::Locks, 1, 1, 8), true),
+            "hit rate 13% (1 of 8 lookups over 1 run)"
+        );
+        assert_eq!(
+            hit_rate_text(&hits(Layer::Mirror, 0, 0, 0), true),
+            "not looked up by any build yet"
+        );
+        assert_eq!(
+            hit_rate_text(&hits(Layer::Mirror, 0, 0, 0), false),
+            "no builds yet"
+        );
+    }
 
     #[test]
     fn layers_parse_by_name() {
@@ -372,11 +417,14 @@ mod tests {
         std::fs::create_dir_all(dir.join("a/b")).unwrap();
         std::fs::write(dir.join("a/b/blob"), vec![0u8; 4096]).unwrap();
         std::fs::write(dir.join("top"), b"12345").unwrap();
-        assert_eq!(dir_usage(&dir), (4101, 2));
+        assert_eq!(crate::fsutil::tree_usage(&dir), (4101, 2));
         empty_dir(&dir).unwrap();
         assert!(dir.is_dir(), "the layer dir itself stays");
-        assert_eq!(dir_usage(&dir), (0, 0));
-        assert_eq!(dir_usage(&tmp.path().join("absent")), (0, 0));
+        assert_eq!(crate::fsutil::tree_usage(&dir), (0, 0));
+        assert_eq!(
+            crate::fsutil::tree_usage(&tmp.path().join("absent")),
+            (0, 0)
+        );
     }
 
     fn settings_in(dir: &Path) -> Settings {
@@ -390,7 +438,7 @@ mod tests {
 
     /// Writes a run's events.jsonl with the pipeline's own Emitter.
     fn run_with(settings: &Settings, uses: &[(Layer, u32, u32)]) -> RunDir {
-        use crate::events::Stage;
+        use crate::kinds::Stage;
         let run = RunDir::create(&settings.runs_dir()).unwrap();
         let em = runs::Emitter::new(&run, std::sync::Arc::new(|_: &_| {})).unwrap();
         em.emit(BuildEvent::StageStarted {

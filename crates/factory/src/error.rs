@@ -142,7 +142,7 @@ pub enum Error {
 
     #[error("stage {stage} failed: {message}")]
     BuildFailed {
-        stage: String,
+        stage: crate::kinds::Stage,
         message: String,
         log: PathBuf,
     },
@@ -197,6 +197,9 @@ pub enum Error {
     // Packages and the artifact store.
     #[error("manifest {path} is malformed: {message}")]
     ManifestMalformed { path: PathBuf, message: String },
+
+    #[error("run record {path} is malformed: {message}")]
+    RunRecordMalformed { path: PathBuf, message: String },
 
     #[error("invalid artifact id `{id}`: {reason}")]
     InvalidArtifactId { id: String, reason: String },
@@ -362,6 +365,11 @@ impl Error {
                 "choose an empty directory, or pass `--force` to overwrite".into()
             }
             Error::Cancelled => "nothing was kept; run the command again to retry".into(),
+            Error::RunRecordMalformed { path, .. } => format!(
+                "the run's record was cut off or edited (a crash mid-write?); its log and \
+                 events are still in {}; delete that directory if you no longer need the run",
+                path.parent().unwrap_or(path).display()
+            ),
             Error::ManifestMalformed { .. } => {
                 "the artifact is damaged or from an incompatible version; delete it \
                  (`slurm-factory artifacts delete ID`) and build it again"
@@ -419,6 +427,7 @@ impl Error {
             | Error::ExportTargetExists { .. }
             | Error::NeedsConfirmation { .. } => ExitKind::Usage,
             Error::ManifestMalformed { .. }
+            | Error::RunRecordMalformed { .. }
             | Error::ArtifactIncomplete { .. }
             | Error::ChecksumMismatch { .. } => ExitKind::Build,
             Error::Template { user: true, .. } | Error::RecipeInvalid { .. } => ExitKind::Config,
@@ -434,6 +443,16 @@ impl Error {
             context,
             path: path.into(),
             source,
+        }
+    }
+}
+
+impl From<crate::kinds::UnknownKind> for Error {
+    fn from(e: crate::kinds::UnknownKind) -> Error {
+        Error::InvalidValue {
+            what: e.what,
+            value: e.value,
+            reason: format!("expected one of {}", e.expected),
         }
     }
 }

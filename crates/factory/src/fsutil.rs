@@ -96,6 +96,30 @@ pub fn tree_digest(root: &Path) -> Result<String> {
     Ok(hex(&h.finalize()))
 }
 
+/// What the tree at `root` holds: bytes of its regular files (a symlink counts as
+/// an entry, not as its target's size) and the number of entries that are not
+/// directories. `root` may be a single file; what cannot be read counts as nothing.
+pub fn tree_usage(root: &Path) -> (u64, u64) {
+    let (mut bytes, mut entries) = (0, 0);
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            if let Ok(dir) = std::fs::read_dir(&path) {
+                stack.extend(dir.flatten().map(|e| e.path()));
+            }
+            continue;
+        }
+        entries += 1;
+        if meta.is_file() {
+            bytes += meta.len();
+        }
+    }
+    (bytes, entries)
+}
+
 /// Lowercase hex of `bytes` (sha256 digests).
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -118,6 +142,18 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
         assert_eq!(hex(&[0, 171, 255]), "00abff");
+    }
+
+    #[test]
+    fn tree_usage_counts_files_not_symlink_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("d/e")).unwrap();
+        std::fs::write(dir.path().join("d/e/a"), vec![0u8; 1000]).unwrap();
+        std::fs::write(dir.path().join("b"), vec![0u8; 24]).unwrap();
+        std::os::unix::fs::symlink("d/e/a", dir.path().join("link")).unwrap();
+        assert_eq!(tree_usage(dir.path()), (1024, 3));
+        assert_eq!(tree_usage(&dir.path().join("b")), (24, 1));
+        assert_eq!(tree_usage(&dir.path().join("absent")), (0, 0));
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub fn plan(request: &BuildRequest, defaults: &Defaults, settings: &Settings) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::GpuVendor;
+    use crate::kinds::GpuVendor;
     use crate::settings::XdgDirs;
 
     #[test]

@@ -34,7 +34,7 @@ pub fn save(path: &Path, request: &BuildRequest) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::GpuVendor;
+    use crate::kinds::GpuVendor;
 
     #[test]
     fn presets_round_trip_through_yaml() {

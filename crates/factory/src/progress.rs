@@ -4,9 +4,10 @@
 //! ```text
 //! ::progress DONE TOTAL LABEL
 //! ::cache LAYER HITS LOOKUPS
+//! ::check pass|fail NAME
 //! ```
 
-use crate::cache::Layer;
+use crate::kinds::Layer;
 use crate::layout;
 
 /// What one line of output says about progress.
@@ -224,6 +225,16 @@ pub fn parse_cache_protocol(line: &str) -> Option<(Layer, u32, u32)> {
     (parts.next().is_none() && lookups > 0 && hits <= lookups).then_some((layer, hits, lookups))
 }
 
+/// `::check pass unpack`: one verification check and whether it passed.
+pub fn parse_check_protocol(line: &str) -> Option<(bool, &str)> {
+    let rest = line.trim_end().strip_prefix("::check ")?;
+    match rest.split_once(' ') {
+        Some(("pass", name)) => Some((true, name)),
+        Some(("fail", name)) => Some((false, name)),
+        _ => None,
+    }
+}
+
 /// Counts what `spack concretize` says: (specs to build, specs already present or external).
 pub fn concretize_counts(output: &str) -> (u32, u32) {
     let mut to_build = 0;
@@ -384,5 +395,16 @@ mod tests {
             assert_eq!(parse_cache_protocol(bad), None, "{bad}");
         }
         assert_eq!(parse_protocol("progress 1 2"), None);
+        assert_eq!(
+            parse_check_protocol("::check pass srun-hostname"),
+            Some((true, "srun-hostname"))
+        );
+        assert_eq!(
+            parse_check_protocol("::check fail unpack\n"),
+            Some((false, "unpack"))
+        );
+        for bad in ["::check maybe x", "::check pass", "check pass x"] {
+            assert_eq!(parse_check_protocol(bad), None, "{bad}");
+        }
     }
 }

@@ -80,6 +80,9 @@ pub struct PackageContext {
     /// Sonames of the GPU driver taken from the target system, never bundled
     /// (the verify script allows them; see `package::driver_libraries`).
     pub driver_libraries: Vec<&'static str>,
+    /// Soname globs of the base system (glibc's family, the loader,
+    /// libgcc_s), never bundled: `package::Allowlist::base_system`.
+    pub base_libraries: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,7 +128,8 @@ impl RecipeContext {
                 gpu_vendor,
                 gpu_arch: req.gpu_arch.clone(),
                 summary: req.package_type.summary(),
-                driver_libraries: crate::package::driver_libraries(gpu_vendor).to_vec(),
+                driver_libraries: crate::package::driver_libraries(req.gpu_vendor()).to_vec(),
+                base_libraries: crate::package::Allowlist::base_system().patterns().to_vec(),
             },
             target: req.target.clone(),
             jobs: req.jobs,
@@ -162,6 +166,34 @@ impl Rendered {
             written.push(path);
         }
         Ok(written)
+    }
+}
+
+impl Rendered {
+    /// The rendered files that travel inside the package, by their path in
+    /// it: everything under `package/` as it is (config examples, systemd
+    /// units), and the modules, one tree per module system (`module use
+    /// <prefix>/modules/lmod`, or `modules/tcl`, then `module load slurm`).
+    pub fn package_files(&self) -> Vec<(String, &str)> {
+        self.files
+            .iter()
+            .filter_map(|(name, text)| {
+                let packaged = match name.as_str() {
+                    "modules/slurm.lua" => "modules/lmod/slurm.lua".to_string(),
+                    "modules/slurm.tcl" => "modules/tcl/slurm".to_string(),
+                    other => other.strip_prefix("package/")?.to_string(),
+                };
+                Some((packaged, text.as_str()))
+            })
+            .collect()
+    }
+
+    /// Writes [`Rendered::package_files`] into the package tree at `root`.
+    pub fn write_package_files(&self, root: &Path) -> Result<()> {
+        for (packaged, text) in self.package_files() {
+            write_file(&root.join(packaged), text, false)?;
+        }
+        Ok(())
     }
 }
 

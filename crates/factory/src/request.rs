@@ -8,41 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{self, Release};
 use crate::error::{Error, Result};
-
-/// GPU support compiled into Slurm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "lowercase")]
-pub enum GpuVendor {
-    /// NVIDIA, through NVML (`slurm+nvml`, `cuda_arch=`).
-    Cuda,
-    /// AMD, through ROCm SMI (`slurm+rsmi`, `amdgpu_target=`).
-    Rocm,
-}
-
-impl GpuVendor {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GpuVendor::Cuda => "cuda",
-            GpuVendor::Rocm => "rocm",
-        }
-    }
-}
-
-impl std::str::FromStr for GpuVendor {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "cuda" => Ok(GpuVendor::Cuda),
-            "rocm" => Ok(GpuVendor::Rocm),
-            _ => Err(Error::InvalidValue {
-                what: "GPU vendor",
-                value: s.into(),
-                reason: "expected `cuda` or `rocm`".into(),
-            }),
-        }
-    }
-}
+use crate::kinds::GpuVendor;
 
 /// The compiler Spack builds with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -145,6 +111,14 @@ pub struct ResolvedRequest {
 }
 
 impl ResolvedRequest {
+    /// The GPU stack the package is built for, if any.
+    pub fn gpu_vendor(&self) -> Option<GpuVendor> {
+        match self.package_type {
+            PackageType::Gpu(v) => Some(v),
+            PackageType::Default | PackageType::Minimal => None,
+        }
+    }
+
     /// `slurm-24.11-cuda-x86_64_v3`: the package and artifact name.
     pub fn artifact_name(&self) -> String {
         format!(

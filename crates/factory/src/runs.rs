@@ -10,8 +10,16 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::artifacts::Store;
 use crate::error::{Error, Result};
-use crate::events::{BuildEvent, EventRecord, Outcome};
+use crate::events::{BuildEvent, EventRecord};
+use crate::kinds::{Outcome, RunStatus};
+use crate::lxd::Lxc;
+use crate::settings::Settings;
+use std::collections::BTreeMap;
+
+/// Instances of a run carry this config key, so leftovers can be found.
+pub const RUN_LABEL: &str = "user.slurm-factory.run";
 
 /// `run.json`: what a run is and how far it got.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +47,38 @@ impl RunRecord {
     /// Whether the process that drove this run still exists.
     pub fn driver_alive(&self) -> bool {
         self.outcome.is_none() && Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+
+    /// Where the run stands: a run whose process died is interrupted, whether
+    /// or not a later build has found it yet.
+    pub fn status(&self) -> RunStatus {
+        match self.outcome {
+            _ if self.interrupted => RunStatus::Interrupted,
+            Some(Outcome::Succeeded) => RunStatus::Succeeded,
+            Some(Outcome::Failed) => RunStatus::Failed,
+            Some(Outcome::Cancelled) => RunStatus::Cancelled,
+            None if self.driver_alive() => RunStatus::Running,
+            None => RunStatus::Interrupted,
+        }
+    }
+}
+
+/// A run as listings show it: its record and its status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RunSummary {
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
+    pub record: RunRecord,
+    pub status: RunStatus,
+}
+
+impl From<RunRecord> for RunSummary {
+    fn from(record: RunRecord) -> RunSummary {
+        RunSummary {
+            status: record.status(),
+            record,
+        }
     }
 }
 
@@ -91,7 +131,10 @@ impl RunDir {
     pub fn record(&self) -> Result<RunRecord> {
         let path = self.file("run.json");
         let text = std::fs::read(&path).map_err(|e| Error::io("reading a run record", &path, e))?;
-        serde_json::from_slice(&text).map_err(|e| Error::io("parsing a run record", path, e.into()))
+        serde_json::from_slice(&text).map_err(|e| Error::RunRecordMalformed {
+            path,
+            message: e.to_string(),
+        })
     }
 }
 
@@ -261,10 +304,48 @@ impl Drop for Emitter {
     }
 }
 
+/// Finds instances whose run's driver process is gone (killed, crashed,
+/// machine rebooted) and deletes them; marks those runs interrupted.
+pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<String>> {
+    let runs_root = settings.runs_dir();
+    let mut removed = Vec::new();
+    let mut by_run: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for inst in lxc.instances().await? {
+        if let Some(run_id) = inst.user.get(RUN_LABEL) {
+            by_run.entry(run_id.clone()).or_default().push(inst.name);
+        }
+    }
+    for (run_id, names) in by_run {
+        // A run this data dir does not know belongs to another data dir (another
+        // user, a test, a second config) that may be building right now: not ours.
+        let Ok(dir) = RunDir::open(&runs_root, &run_id) else {
+            tracing::debug!("instances {names:?} belong to run {run_id} of another data dir");
+            continue;
+        };
+        let record = dir.record().map(|rec| (dir, rec));
+        if record.as_ref().is_ok_and(|(_, rec)| rec.driver_alive()) {
+            continue;
+        }
+        for name in names {
+            lxc.delete(&name).await?;
+            removed.push(name);
+        }
+        if let Ok((dir, mut rec)) = record {
+            if rec.outcome.is_none() {
+                rec.interrupted = true;
+                rec.outcome = Some(Outcome::Failed);
+                dir.write_json("run.json", &rec)?;
+            }
+        }
+    }
+    Store::new(settings.artifacts_dir()).clean_incoming()?;
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{Stage, Stream};
+    use crate::kinds::{Stage, Stream};
 
     #[test]
     fn run_dirs_are_unique_and_validated() {
@@ -320,6 +401,17 @@ mod tests {
         let long = read_log(&run, 0, 3).unwrap();
         assert_eq!(long.lines, ["alp"]);
         assert_eq!(long.next_offset, 3);
+    }
+
+    #[test]
+    fn a_torn_run_record_is_reported_as_malformed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunDir::create(tmp.path()).unwrap();
+        std::fs::write(run.file("run.json"), "{\"id\": \"2026").unwrap();
+        let err = run.record().unwrap_err();
+        assert!(matches!(err, Error::RunRecordMalformed { .. }), "{err}");
+        assert!(err.to_string().contains("run.json is malformed"), "{err}");
+        assert!(!err.hint().contains("writable"), "{}", err.hint());
     }
 
     #[test]

@@ -273,9 +273,18 @@ pub struct Overview {
 impl Loaded {
     /// Loads settings for the current user from the real environment.
     pub fn from_environment() -> Result<Loaded> {
-        let vars: BTreeMap<String, String> = std::env::vars()
+        Loaded::from_environment_with_config(None)
+    }
+
+    /// Like [`Loaded::from_environment`], reading the settings file `config`
+    /// when given (a `--config` flag), whatever SLURM_FACTORY_CONFIG says.
+    pub fn from_environment_with_config(config: Option<&Path>) -> Result<Loaded> {
+        let mut vars: BTreeMap<String, String> = std::env::vars()
             .filter(|(k, _)| k.starts_with(ENV_PREFIX))
             .collect();
+        if let Some(path) = config {
+            vars.insert(ENV_CONFIG.into(), path.display().to_string());
+        }
         load(&XdgDirs::for_current_user()?, &vars)
     }
 

@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use common::{build_fixture, describe_tree, relocate, run};
-use factory::package::{archive, sha256_file, tree_size, ArchiveFormat};
+use factory::package::{archive, sha256_file, ArchiveFormat};
 
 #[test]
 fn archive_round_trips_through_system_tar() {
@@ -44,7 +44,7 @@ fn archive_round_trips_through_system_tar() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(leftovers.len(), 2, "no temporary files: {leftovers:?}");
-    eprintln!("unpacked {} bytes", tree_size(&pkg));
+    eprintln!("unpacked {} bytes", factory::fsutil::tree_usage(&pkg).0);
     let original = describe_tree(&pkg);
 
     for (file, tar_flag) in files.iter().zip(["--zstd", "--gzip"]) {

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use factory::artifacts::{Store, VERIFY_LOG};
 use factory::package::{
-    archive, tree_size, ArchiveFormat, InspectionSummary, Manifest, Sizes, VerifyCheck,
-    VerifyResult, MANIFEST_FILE,
+    archive, ArchiveFormat, InspectionSummary, Manifest, Sizes, VerifyCheck, VerifyResult,
+    MANIFEST_FILE,
 };
 use factory::Error;
 
@@ -40,9 +40,10 @@ fn stage(base: &Path, name: &str, created: jiff::Timestamp, verified: bool) -> P
         request: serde_json::json!({ "slurm_version": "24.11" }),
         spack_lock_sha256: None,
         sizes: Sizes {
-            unpacked: tree_size(&tree),
+            unpacked: factory::fsutil::tree_usage(&tree).0,
             ..Default::default()
         },
+        tree_sha256: Some(factory::fsutil::tree_digest(&tree).unwrap()),
         archives: Vec::new(),
         stages: Vec::new(),
         verify: Some(VerifyResult {
@@ -311,4 +312,64 @@ fn ids_are_checked_before_touching_paths() {
         );
     }
     assert!(tmp.path().join("victim").exists());
+}
+
+/// A rebuild that makes the same tree gets the stored archives back (copied, checked
+/// against the manifest) instead of compressing again; another tree, a missing format
+/// or a damaged archive does not.
+#[test]
+fn the_same_tree_reuses_the_stored_archives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path().join("store"));
+    let stored = store
+        .add(&stage(
+            tmp.path(),
+            "slurm-24.11-default-x86_64_v3",
+            t(0),
+            true,
+        ))
+        .unwrap();
+    let digest = stored.manifest.tree_sha256.clone().unwrap();
+    assert_eq!(
+        digest,
+        factory::fsutil::tree_digest(&tmp.path().join("tree-slurm-24.11-default-x86_64_v3"))
+            .unwrap()
+    );
+    let dest = tmp.path().join("staging");
+    std::fs::create_dir_all(&dest).unwrap();
+    let formats = [ArchiveFormat::TarZst, ArchiveFormat::TarGz];
+    let (from, archives) = store
+        .reusable_archives("slurm-24.11-default-x86_64_v3", &digest, &formats, &dest)
+        .unwrap()
+        .expect("the same tree reuses the archives");
+    assert_eq!(from, stored.id);
+    assert_eq!(archives.len(), 2);
+    for (a, entry) in archives.iter().zip(&stored.manifest.archives) {
+        assert_eq!(a.sha256, entry.sha256);
+        assert_eq!(
+            factory::package::sha256_file(&a.path).unwrap(),
+            entry.sha256
+        );
+    }
+    let other = store
+        .reusable_archives("slurm-24.11-default-x86_64_v3", "0000", &formats, &dest)
+        .unwrap();
+    assert!(other.is_none(), "another tree compresses anew");
+    // A damaged archive in the store is not handed on.
+    let zst = stored.dir.join(&stored.manifest.archives[0].file);
+    let mut bytes = std::fs::read(&zst).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&zst, bytes).unwrap();
+    let dest = tmp.path().join("staging-2");
+    std::fs::create_dir_all(&dest).unwrap();
+    let damaged = store
+        .reusable_archives("slurm-24.11-default-x86_64_v3", &digest, &formats, &dest)
+        .unwrap();
+    assert!(damaged.is_none());
+    assert!(
+        visible_entries(&dest).is_empty(),
+        "nothing half-copied is left: {:?}",
+        visible_entries(&dest)
+    );
 }

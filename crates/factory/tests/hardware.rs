@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use factory::hardware::{
     detect, detect_from, GpuSupport, HostReport, NvmlGpu, NvmlSource, Roots, Toolchain,
 };
-use factory::request::{validate_target, GpuVendor};
+use factory::kinds::GpuVendor;
+use factory::request::validate_target;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

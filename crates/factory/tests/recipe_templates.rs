@@ -280,7 +280,7 @@ fn install_sh_reports_this_builds_ccache_lookups() {
     assert!(ok, "{out}");
     assert_eq!(line.as_deref(), Some("::cache ccache 1 3"), "{out}");
     let parsed = factory::progress::parse_cache_protocol(line.as_deref().unwrap());
-    assert_eq!(parsed, Some((factory::cache::Layer::Ccache, 1, 3)));
+    assert_eq!(parsed, Some((factory::kinds::Layer::Ccache, 1, 3)));
     // Warm, and failing: this build's three hits only, not the cache dir's totals.
     let (ok, line, out) = install("1");
     assert!(!ok, "{out}");

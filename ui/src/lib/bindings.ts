@@ -13,6 +13,8 @@ export type StageOutcome = "done" | "cached" | "skipped" | "failed" | "cancelled
 
 export type Outcome = "succeeded" | "failed" | "cancelled";
 
+export type RunStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+
 export type BuildEvent = { "type": "run_started", run_id: string, artifact_name: string, run_dir: string, stages: Array<Stage>, } | { "type": "stage_started", stage: Stage, } | { "type": "stage_finished", stage: Stage, outcome: StageOutcome, elapsed_ms: number, 
 /**
  * A short note: "base image sf-base-1a2b reused", "3 of 6 from buildcache".
@@ -151,6 +153,30 @@ pid: number, artifact_id?: string | null,
  */
 interrupted: boolean, };
 
+export type RunSummary = { status: RunStatus, id: string, artifact_name: string, 
+/**
+ * RFC 3339.
+ */
+started: string, finished?: string | null, 
+/**
+ * `None` while running (or when the process died: see [`RunRecord::interrupted`]).
+ */
+outcome?: Outcome | null, 
+/**
+ * The process driving the run, to tell a live run from a killed one.
+ */
+pid: number, artifact_id?: string | null, 
+/**
+ * Set when a later process found this run's driver gone.
+ */
+interrupted: boolean, };
+
+export type Size = { bytes: number, 
+/**
+ * `4.5 MiB`.
+ */
+text: string, };
+
 export type LogPage = { lines: Array<string>, 
 /**
  * Where the next page starts (a byte offset at a line start).
@@ -188,6 +214,10 @@ cores: number,
  * Hardware threads (logical CPUs).
  */
 threads: number, memory_bytes: number, 
+/**
+ * `memory_bytes` for people (`125.9 GiB`), as both front ends show it.
+ */
+memory_text: string, 
 /**
  * The Spack target of this CPU (`zen3`, `sapphirerapids`, `x86_64_v3`).
  */
@@ -297,9 +327,13 @@ export type ArtifactSummary = { id: string, name: string, slurm_version: string,
  */
 size: number, 
 /**
+ * `size` for people (`3.4 MiB`), as both front ends show it.
+ */
+size_text: string, 
+/**
  * Bytes of the unpacked tree.
  */
-unpacked: number, 
+unpacked: number, unpacked_text: string, 
 /**
  * RFC 3339, UTC.
  */
@@ -309,11 +343,15 @@ created: string,
  */
 verified: boolean, };
 
-export type StoredFile = { name: string, bytes: number, };
+export type StoredFile = { name: string, bytes: number, size_text: string, };
 
-export type Artifact = { id: string, dir: string, manifest: Manifest, files: Array<StoredFile>, };
+export type Artifact = { id: string, dir: string, manifest: Manifest, files: Array<StoredFile>, 
+/**
+ * The unpacked tree's size for people (`15.7 MiB`).
+ */
+unpacked_text: string, };
 
-export type ExportResult = { id: string, path: string, format: ArchiveFormat, bytes: number, sha256: string, 
+export type ExportResult = { id: string, path: string, format: ArchiveFormat, bytes: number, size_text: string, sha256: string, 
 /**
  * An existing file was replaced (`overwrite`).
  */
@@ -367,7 +405,12 @@ build_prefix: string,
 /**
  * The resolved build request, as the pipeline recorded it.
  */
-request: JsonValue, spack_lock_sha256?: string | null, sizes: Sizes, archives: Array<ArchiveEntry>, 
+request: JsonValue, spack_lock_sha256?: string | null, sizes: Sizes, 
+/**
+ * The package tree's digest (`fsutil::tree_digest`: paths, modes, bytes):
+ * a rebuild that makes the same tree reuses these archives.
+ */
+tree_sha256?: string | null, archives: Array<ArchiveEntry>, 
 /**
  * Wall time per pipeline stage, in order.
  */
@@ -437,15 +480,25 @@ debug_archive: boolean, };
 
 export type Layer = "base-images" | "buildcache" | "mirror" | "ccache" | "locks";
 
+export type CacheOverview = { layers: Array<LayerStatus>, total: Size, };
+
 export type LayerStatus = { layer: Layer, description: string, 
 /**
  * The host directory, or `None` for base images (they live in LXD).
  */
 path: string | null, bytes: number, 
 /**
+ * `bytes` for people (`1.2 GiB`), as both front ends show it.
+ */
+size_text: string, 
+/**
  * Files in the directory, or images.
  */
-entries: number, };
+entries: number, 
+/**
+ * `12 files`, `2 images`.
+ */
+entries_text: string, };
 
 export type LayerHits = { layer: Layer, 
 /**
@@ -455,6 +508,11 @@ runs: number, hits: number, lookups: number,
 /**
  * The newest run that consulted the layer.
  */
-last?: RunHits | null, };
+last?: RunHits | null, 
+/**
+ * The hit rate for people, as both front ends show it: `hit rate 83% (5
+ * of 6 lookups over 4 runs)`, or why there is none.
+ */
+text: string, };
 
 export type RunHits = { run_id: string, hits: number, lookups: number, };

@@ -1,7 +1,8 @@
 // Starting and cancelling builds. Events arrive over a Tauri channel in
 // batches (every ~40 ms, log lines as bare strings), so a chatty compile
 // costs one message per batch, not one per line.
-import { Channel, invoke } from "@tauri-apps/api/core";
+import { Channel } from "@tauri-apps/api/core";
+import { api } from "./api";
 import type { BatchItem, BuildFlags, BuildRequest } from "./bindings";
 import { ingest, runs } from "./runs.svelte";
 
@@ -16,7 +17,7 @@ export function eventsChannel(onBatch: (batch: BatchItem[]) => void): Channel<Ba
   channel.onmessage = (batch) => {
     onBatch(batch);
     // A lost acknowledgement only slows the next batch to the backend's 1 s timeout.
-    requestAnimationFrame(() => void invoke("events_ack", { channel: channel.id }).catch(() => {}));
+    requestAnimationFrame(() => void api.eventsAck(channel.id).catch(() => {}));
   };
   return channel;
 }
@@ -37,11 +38,7 @@ export async function startBuild(request: BuildRequest, flags: BuildFlags, artif
     }
   });
   try {
-    return await invoke<string>("start_build", {
-      request,
-      flags,
-      onEvents: channel,
-    });
+    return await api.startBuild(request, flags, channel);
   } catch (e) {
     runs.entries = runs.entries.filter((x) => x.view.id !== key);
     throw e;
@@ -49,5 +46,5 @@ export async function startBuild(request: BuildRequest, flags: BuildFlags, artif
 }
 
 export function cancelBuild(id: string): Promise<void> {
-  return invoke("cancel_build", { id });
+  return api.cancelBuild(id);
 }

@@ -1,19 +1,7 @@
-// Small formatters shared by the pages.
-import type { LayerHits, Stage } from "./bindings";
-
-const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
-
-/** 1536 → "1.5 KiB"; whole bytes below 1 KiB. */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return "–";
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${UNITS[u]}`;
-}
+// Small formatters shared by the pages. Sizes, hit rates, plan rows and run statuses
+// come as text from the engine (the CLI prints the same); these are for what only the
+// page shows: durations, dates, stage labels, percentages.
+import type { Stage } from "./bindings";
 
 /** 950 → "0.9 s", 75_000 → "1 min 15 s", 3_720_000 → "1 h 2 min". */
 export function formatDuration(ms: number): string {
@@ -54,16 +42,4 @@ export function stageLabel(stage: Stage): string {
 /** 0.4567 → "46%". */
 export function formatPercent(fraction: number): string {
   return `${Math.round(Math.min(1, Math.max(0, fraction)) * 100)}%`;
-}
-
-/** `1 file`, `2 files`. */
-export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-
-/**
- * A layer's hit rate for the Caches page: "hit rate 83% (5 of 6 lookups over
- * 4 runs)". `anyBuilds` tells "no builds yet" from a layer no build looked in.
- */
-export function formatHitRate(h: LayerHits, anyBuilds: boolean): string {
-  if (h.lookups === 0) return anyBuilds ? "not looked up by any build yet" : "no builds yet";
-  return `hit rate ${formatPercent(h.hits / h.lookups)} (${h.hits} of ${plural(h.lookups, "lookup")} over ${plural(h.runs, "run")})`;
 }

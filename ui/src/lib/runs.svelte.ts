@@ -1,7 +1,7 @@
 // Every run the Runs page shows: live ones fed by the build channel, past
 // ones read back from their run directories.
 import { api } from "./api";
-import type { BatchItem, RunRecord } from "./bindings";
+import type { BatchItem, RunSummary } from "./bindings";
 import { LogBuffer } from "./logbuffer.svelte";
 import { applyEvent, newRun, type RunView } from "./runstate";
 
@@ -75,9 +75,9 @@ class RunsStore {
   }
 }
 
-function pastEntry(r: RunRecord): RunEntry {
+function pastEntry(r: RunSummary): RunEntry {
   const view = newRun(r.id, r.artifact_name);
-  view.status = r.outcome ?? (r.interrupted ? "failed" : "running");
+  view.status = r.status;
   view.artifact_id = r.artifact_id ?? null;
   return { view, log: new LogBuffer(), live: false, logOffset: 0, loaded: false };
 }

@@ -1,10 +1,11 @@
 // A run as the Runs page draws it, built from the engine's event stream.
 // The same reducer serves live runs (channel batches) and past runs
 // (events.jsonl read back), so both look alike.
-import type { ErrorReport, EventRecord, Stage, StageOutcome } from "./bindings";
+import type { ErrorReport, EventRecord, RunStatus, Stage, StageOutcome } from "./bindings";
 
 export type StageStatus = "pending" | "running" | StageOutcome;
-export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+/** The engine's status of a run, or "queued" before its first event arrives. */
+export type RunViewStatus = "queued" | RunStatus;
 
 export interface StageView {
   stage: Stage;
@@ -16,7 +17,7 @@ export interface StageView {
 export interface RunView {
   id: string;
   artifact_name: string;
-  status: RunStatus;
+  status: RunViewStatus;
   stages: StageView[];
   progress: { stage: Stage; done: number; total: number; label: string } | null;
   /** What is happening now, for the card: "install: munge". */

@@ -184,7 +184,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                 outln!(
                     "exported {} ({}, sha256 {} verified) to {}",
                     id,
-                    human_bytes(r.bytes),
+                    r.size_text,
                     r.sha256,
                     r.path.display()
                 );

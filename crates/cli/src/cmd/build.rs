@@ -4,7 +4,8 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use factory::events::{BuildEvent, EventRecord, Outcome, Stage, StageOutcome};
+use factory::events::{BuildEvent, EventRecord};
+use factory::kinds::{Outcome, Stage, StageOutcome};
 use factory::pipeline::{self, BuildFlags, BuildOptions, PackageOptions};
 use factory::request::{BuildRequest, Defaults};
 use factory::settings::Loaded;

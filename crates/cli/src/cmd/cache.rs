@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
-use factory::cache::{self, Layer, LayerHits, LayerStatus};
+use factory::cache::{self, LayerHits, LayerStatus};
+use factory::kinds::Layer;
 use factory::lxd::Lxc;
 use factory::settings::Loaded;
 use factory::units::human_bytes;
@@ -53,29 +54,14 @@ struct Row<'a> {
     hits: &'a LayerHits,
 }
 
-/// `hit rate 83% (5/6, 4 runs)`, or why there is none.
-fn hit_rate(h: &LayerHits) -> String {
-    match h.rate() {
-        None => "no lookups yet".into(),
-        Some(rate) => format!(
-            "hit rate {}% ({}/{}, {} run{})",
-            // Rounded half up, as the app's Caches page does.
-            (rate * 100.0).round(),
-            h.hits,
-            h.lookups,
-            h.runs,
-            if h.runs == 1 { "" } else { "s" }
-        ),
-    }
-}
-
 pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
     let lxc = Lxc::new(&loaded.settings);
     match command {
         Command::Status => {
-            let layers = cache::status(&loaded.settings, &lxc).await?;
+            let overview = cache::overview(&loaded.settings, &lxc).await?;
             let hits = cache::hit_rates(&loaded.settings)?;
-            let rows: Vec<Row> = layers
+            let rows: Vec<Row> = overview
+                .layers
                 .iter()
                 .map(|status| Row {
                     status,
@@ -88,7 +74,6 @@ pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Resul
             if out.json {
                 out.json(&rows);
             } else {
-                let total: u64 = layers.iter().map(|l| l.bytes).sum();
                 for Row { status: l, hits } in &rows {
                     let place = l
                         .path
@@ -96,20 +81,15 @@ pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Resul
                         .map(|p| p.display().to_string())
                         .unwrap_or_else(|| "LXD images".into());
                     outln!(
-                        "{:<12} {:>10}  {:>6} {}  {:<30}  {}",
+                        "{:<12} {:>10}  {:<10}  {:<44}  {}",
                         l.layer.as_str(),
-                        human_bytes(l.bytes),
-                        l.entries,
-                        if l.layer == Layer::BaseImages {
-                            "images"
-                        } else {
-                            "files "
-                        },
-                        hit_rate(hits),
+                        l.size_text,
+                        l.entries_text,
+                        hits.text,
                         out.dim(&place)
                     );
                 }
-                outln!("{:<12} {:>10}", "total", human_bytes(total));
+                outln!("{:<12} {:>10}", "total", overview.total.text);
             }
         }
         Command::Clean(args) => {
@@ -135,32 +115,4 @@ pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Resul
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hits(layer: Layer, runs: u32, hits: u64, lookups: u64) -> LayerHits {
-        LayerHits {
-            layer,
-            runs,
-            hits,
-            lookups,
-            last: None,
-        }
-    }
-
-    #[test]
-    fn hit_rate_column() {
-        assert_eq!(
-            hit_rate(&hits(Layer::Buildcache, 4, 5, 6)),
-            "hit rate 83% (5/6, 4 runs)"
-        );
-        assert_eq!(
-            hit_rate(&hits(Layer::Locks, 1, 1, 8)),
-            "hit rate 13% (1/8, 1 run)"
-        );
-        assert_eq!(hit_rate(&hits(Layer::Mirror, 0, 0, 0)), "no lookups yet");
-    }
 }

@@ -1,8 +1,8 @@
 use std::process::ExitCode;
 
-use factory::cache::{self, Layer};
+use factory::cache::{self};
+use factory::kinds::Layer;
 use factory::lxd::Lxc;
-use factory::pipeline;
 use factory::settings::Loaded;
 use factory::units::human_bytes;
 
@@ -32,7 +32,7 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
     if args.full && !args.yes {
         super::confirm(out, "delete leftover instances and empty every cache layer")?;
     }
-    let removed = pipeline::recover_interrupted(&loaded.settings, &lxc).await?;
+    let removed = factory::runs::recover_interrupted(&loaded.settings, &lxc).await?;
     let mut freed = Vec::new();
     if args.full {
         for layer in Layer::ALL {

@@ -60,12 +60,7 @@ fn render(r: &HostReport, out: &Out) -> String {
             "CPU",
             format!(
                 "{} ({}, {}), {} cores / {} threads, {}",
-                c.model,
-                c.vendor,
-                c.arch,
-                c.cores,
-                c.threads,
-                gib(c.memory_bytes)
+                c.model, c.vendor, c.arch, c.cores, c.threads, c.memory_text
             ),
         ),
         (

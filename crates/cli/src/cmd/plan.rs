@@ -2,8 +2,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use factory::hardware;
+use factory::kinds::GpuVendor;
 use factory::recipe::{RecipeContext, Templates};
-use factory::request::{BuildRequest, Compiler, Defaults, GpuVendor};
+use factory::request::{BuildRequest, Compiler, Defaults};
 use factory::settings::Loaded;
 
 use crate::output::{table, Out};
@@ -97,97 +98,35 @@ pub struct Args {
 pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
     let host = hardware::detect();
     let request = args.request.to_request();
-    let resolved = request.resolve(&Defaults::from_suggestions(&host.suggestions))?;
+    let s = &loaded.settings;
+    // The engine's plan, as the desktop app shows it too.
+    let plan = factory::plan::plan(&request, &Defaults::from_suggestions(&host.suggestions), s)?;
     if let Some(path) = &args.save_preset {
         factory::presets::save(path, &request)?;
         if !out.json {
             eprintln!("saved preset {}", path.display());
         }
     }
-    let s = &loaded.settings;
     let written = match &args.output {
         Some(dir) => {
             let templates = Templates::load(s.templates_dir.as_deref())?;
-            let rendered = templates.render(&RecipeContext::new(&resolved, s, false))?;
+            let rendered = templates.render(&RecipeContext::new(&plan.request, s, false))?;
             rendered.write_to(dir)?
         }
         None => Vec::new(),
     };
     if out.json {
-        out.json(&serde_json::json!({
-            "artifact_name": resolved.artifact_name(),
-            "request": resolved,
-            "summary": resolved.package_type.summary(),
-            "lxd": {
-                "remote": s.lxd_remote,
-                "project": s.lxd_project,
-                "image": s.image,
-                "storage_pool": s.storage_pool,
-            },
-            "spack": { "ref": s.spack_ref, "packages_ref": s.spack_packages_ref },
-            "rendered": written,
-        }));
+        let mut value = serde_json::to_value(&plan).expect("plans serialize");
+        value["rendered"] = serde_json::json!(written);
+        out.json(&value);
         return Ok(ExitCode::SUCCESS);
     }
-    let origin = if resolved.target_from_user {
-        "your choice".to_string()
-    } else {
-        format!(
-            "detected: {}; --target to choose",
-            host.suggestions.target.reason
-        )
-    };
-    let version_note = if resolved.slurm.cataloged {
-        String::new()
-    } else {
-        " (not in the catalogue: Spack must know this version)".into()
-    };
-    let rows = [
-        (
-            "Slurm",
-            format!(
-                "{} (Spack slurm@{}){version_note}",
-                resolved.slurm.name, resolved.slurm.spack
-            ),
-        ),
-        (
-            "Package",
-            format!(
-                "{}: {}",
-                resolved.package_type.label(),
-                resolved.package_type.summary()
-            ),
-        ),
-        ("Target", format!("{} ({origin})", resolved.target)),
-        (
-            "GPU arch",
-            if resolved.gpu_arch.is_empty() {
-                "-".into()
-            } else {
-                resolved.gpu_arch.join(", ")
-            },
-        ),
-        ("Jobs", resolved.jobs.to_string()),
-        (
-            "Compiler",
-            match resolved.compiler {
-                Compiler::System => "system gcc".into(),
-                Compiler::SpackGcc => "gcc built by Spack".into(),
-            },
-        ),
-        (
-            "Spack",
-            format!("{} with packages {}", s.spack_ref, s.spack_packages_ref),
-        ),
-        (
-            "LXD",
-            format!(
-                "image {} in project {} on {}, pool {}",
-                s.image, s.lxd_project, s.lxd_remote, s.storage_pool
-            ),
-        ),
-    ];
-    outln!("Plan for {}\n", resolved.artifact_name());
+    let rows: Vec<(&str, String)> = plan
+        .rows
+        .iter()
+        .map(|r| (r.label.as_str(), r.value.clone()))
+        .collect();
+    outln!("Plan for {}\n", plan.artifact_name);
     out!("{}", table(&rows));
     if let Some(dir) = &args.output {
         outln!("\nRendered {} files into {}:", written.len(), dir.display());

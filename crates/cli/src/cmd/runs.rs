@@ -2,7 +2,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use factory::events::{BuildEvent, EventRecord};
-use factory::runs::{self, RunDir};
+use factory::runs::{self, RunDir, RunSummary};
 use factory::settings::Loaded;
 
 use crate::output::Out;
@@ -24,24 +24,19 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
     let root = loaded.settings.runs_dir();
     match command {
         Command::List => {
-            let list = runs::list(&root);
+            let list: Vec<RunSummary> = runs::list(&root).into_iter().map(Into::into).collect();
             if out.json {
                 out.json(&list);
             } else if list.is_empty() {
                 outln!("no runs yet: `slurm-factory build` starts one");
             } else {
                 for r in list {
-                    let outcome = match (r.outcome, r.driver_alive()) {
-                        (Some(o), _) => format!("{o:?}").to_lowercase(),
-                        (None, true) => "running".into(),
-                        (None, false) => "interrupted".into(),
-                    };
                     outln!(
                         "{:<24} {:<12} {}  {}",
-                        r.id,
-                        outcome,
-                        r.artifact_name,
-                        out.dim(&r.started)
+                        r.record.id,
+                        r.status,
+                        r.record.artifact_name,
+                        out.dim(&r.record.started)
                     );
                 }
             }

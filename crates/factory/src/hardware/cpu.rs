@@ -65,6 +65,8 @@ pub struct CpuInfo {
     /// Hardware threads (logical CPUs).
     pub threads: u32,
     pub memory_bytes: u64,
+    /// `memory_bytes` for people (`125.9 GiB`), as both front ends show it.
+    pub memory_text: String,
     /// The Spack target of this CPU (`zen3`, `sapphirerapids`, `x86_64_v3`).
     pub microarch: String,
     /// The most capable vendor-neutral level this CPU runs (`x86_64_v3`).
@@ -383,6 +385,7 @@ pub(crate) fn detect(
         cores: info.cores.max(1),
         threads: info.threads.max(1),
         memory_bytes,
+        memory_text: crate::units::human_bytes(memory_bytes),
         microarch: microarch.name().into(),
         generic: generic.name().into(),
         ancestors: ancestors(&microarch),

@@ -60,7 +60,7 @@ pub struct GpuInfo {
     /// The driver's name for it, else the PCI ID database's, else `device 10de:2330`.
     pub name: String,
     /// `cuda` or `rocm` for the vendors Slurm Factory builds for.
-    pub toolkit: Option<crate::request::GpuVendor>,
+    pub toolkit: Option<crate::kinds::GpuVendor>,
     pub memory_bytes: Option<u64>,
     pub driver_version: Option<String>,
     /// `9.0` (NVIDIA) or the KFD `gfx_target_version` (AMD, e.g. `90010`).
@@ -231,7 +231,7 @@ fn from_nvml(g: &NvmlGpu, address: String, device_id: Option<u16>) -> GpuInfo {
         device_id: device_id.map(|d| format!("{d:04x}")).unwrap_or_default(),
         vendor_name: vendor_name(NVIDIA),
         name: g.name.clone(),
-        toolkit: Some(crate::request::GpuVendor::Cuda),
+        toolkit: Some(crate::kinds::GpuVendor::Cuda),
         memory_bytes: Some(g.memory_bytes),
         driver_version: Some(g.driver_version.clone()),
         compute_capability: Some(format!("{major}.{minor}")),
@@ -295,7 +295,7 @@ pub(crate) fn detect(sysfs: &Path, nvml: &NvmlSource, notes: &mut Vec<String>) -
             };
             match d.vendor {
                 NVIDIA => {
-                    info.toolkit = Some(crate::request::GpuVendor::Cuda);
+                    info.toolkit = Some(crate::kinds::GpuVendor::Cuda);
                     info.support = GpuSupport::NoDriver;
                     info.support_note =
                         "NVML gave no facts for it: compute capability unknown".into();
@@ -303,14 +303,14 @@ pub(crate) fn detect(sysfs: &Path, nvml: &NvmlSource, notes: &mut Vec<String>) -
                 AMD => match kfd.get(&d.address) {
                     Some(&v) => {
                         let gfx = gfx_name(v);
-                        info.toolkit = Some(crate::request::GpuVendor::Rocm);
+                        info.toolkit = Some(crate::kinds::GpuVendor::Rocm);
                         info.compute_capability = Some(v.to_string());
                         info.support_note = format!("ROCm package with amdgpu_target={gfx}");
                         info.arch = Some(gfx);
                         info.support = GpuSupport::Supported;
                     }
                     None => {
-                        info.toolkit = Some(crate::request::GpuVendor::Rocm);
+                        info.toolkit = Some(crate::kinds::GpuVendor::Rocm);
                         info.support = GpuSupport::NoDriver;
                         info.support_note = "no KFD compute node: the amdgpu driver is not \
                                              loaded or the device cannot run ROCm"

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cpu::{self, CpuInfo, Toolchain};
 use super::gpu::{GpuInfo, GpuSupport};
-use crate::request::GpuVendor;
+use crate::kinds::GpuVendor;
 
 /// A suggested value and one line on why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,25 +4,17 @@
 use std::ffi::OsString;
 use std::process::Stdio;
 
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{check_instance_name, Lxc, Output};
 use crate::error::{Error, Result};
+use crate::kinds::Stream;
 
 /// Lines longer than this are delivered in pieces of this size, so a
 /// program that never prints a newline cannot exhaust memory.
 const MAX_LINE: usize = 1 << 20;
-
-/// Which output stream a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StreamKind {
-    Stdout,
-    Stderr,
-}
 
 impl Lxc {
     /// Runs `argv` in the instance (no shell: each element arrives as one
@@ -36,7 +28,7 @@ impl Lxc {
         name: &str,
         argv: &[String],
         env: &[(String, String)],
-        mut on_line: impl FnMut(StreamKind, String) + Send,
+        mut on_line: impl FnMut(Stream, String) + Send,
         cancel: &CancellationToken,
     ) -> Result<i32> {
         let args = self.exec_args(name, argv, env)?;
@@ -51,8 +43,8 @@ impl Lxc {
         let (tx, mut rx) = mpsc::channel(256);
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        tokio::spawn(read_lines(stdout, StreamKind::Stdout, tx.clone()));
-        tokio::spawn(read_lines(stderr, StreamKind::Stderr, tx));
+        tokio::spawn(read_lines(stdout, Stream::Stdout, tx.clone()));
+        tokio::spawn(read_lines(stderr, Stream::Stderr, tx));
 
         let mut last_stderr = String::new();
         let status = loop {
@@ -67,7 +59,7 @@ impl Lxc {
                 }
                 line = rx.recv() => match line {
                     Some((kind, line)) => {
-                        if kind == StreamKind::Stderr {
+                        if kind == Stream::Stderr {
                             last_stderr.clone_from(&line);
                         }
                         on_line(kind, line);
@@ -160,8 +152,8 @@ impl Lxc {
 /// Sends each line of `pipe` to `tx` until EOF or until nobody listens.
 async fn read_lines(
     pipe: impl AsyncRead + Unpin,
-    kind: StreamKind,
-    tx: mpsc::Sender<(StreamKind, String)>,
+    kind: Stream,
+    tx: mpsc::Sender<(Stream, String)>,
 ) {
     let mut reader = BufReader::with_capacity(64 * 1024, pipe);
     let mut line = Vec::new();
@@ -204,7 +196,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(16);
         let input = input.to_vec();
         let reader = tokio::spawn(async move {
-            read_lines(std::io::Cursor::new(input), StreamKind::Stdout, tx).await
+            read_lines(std::io::Cursor::new(input), Stream::Stdout, tx).await
         });
         let mut out = Vec::new();
         while let Some((_, line)) = rx.recv().await {

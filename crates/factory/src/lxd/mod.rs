@@ -10,7 +10,6 @@ mod files;
 mod image;
 mod instance;
 
-pub use exec::StreamKind;
 pub use image::ImageInfo;
 pub use instance::{current_user_idmap, DiskDevice, InstanceInfo, LaunchSpec};
 

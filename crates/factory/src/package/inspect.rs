@@ -9,6 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::kinds::GpuVendor;
 
 /// Libraries a package may take from the machine it runs on instead of carrying them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,13 +45,12 @@ const BASE_SYSTEM: &[&str] = &[
 const CUDA_DRIVER: &[&str] = &["libnvidia-ml.so.1", "libcuda.so.1"];
 const ROCM_DRIVER: &[&str] = &["librocm_smi64.so.*", "libamd_smi.so.*", "libdrm*.so.*"];
 
-/// The soname patterns of `gpu`'s driver (`cuda` or `rocm`), taken from the
-/// system the package runs on.
-pub fn driver_libraries(gpu: Option<&str>) -> &'static [&'static str] {
+/// The soname patterns of `gpu`'s driver, taken from the system the package runs on.
+pub fn driver_libraries(gpu: Option<GpuVendor>) -> &'static [&'static str] {
     match gpu {
-        Some("cuda") => CUDA_DRIVER,
-        Some("rocm") => ROCM_DRIVER,
-        _ => &[],
+        Some(GpuVendor::Cuda) => CUDA_DRIVER,
+        Some(GpuVendor::Rocm) => ROCM_DRIVER,
+        None => &[],
     }
 }
 
@@ -62,8 +62,8 @@ impl Allowlist {
         }
     }
 
-    /// The base system plus the driver libraries of `gpu` (`cuda` or `rocm`).
-    pub fn for_gpu(gpu: Option<&str>) -> Allowlist {
+    /// The base system plus the driver libraries of `gpu`.
+    pub fn for_gpu(gpu: Option<GpuVendor>) -> Allowlist {
         driver_libraries(gpu)
             .iter()
             .fold(Allowlist::base_system(), |list, p| list.with(*p))
@@ -465,9 +465,9 @@ mod tests {
         ] {
             assert!(!base.allows(lib), "{lib}");
         }
-        assert!(Allowlist::for_gpu(Some("cuda")).allows("libnvidia-ml.so.1"));
-        assert!(Allowlist::for_gpu(Some("rocm")).allows("librocm_smi64.so.7"));
-        assert!(!Allowlist::for_gpu(Some("rocm")).allows("libnvidia-ml.so.1"));
+        assert!(Allowlist::for_gpu(Some(GpuVendor::Cuda)).allows("libnvidia-ml.so.1"));
+        assert!(Allowlist::for_gpu(Some(GpuVendor::Rocm)).allows("librocm_smi64.so.7"));
+        assert!(!Allowlist::for_gpu(Some(GpuVendor::Rocm)).allows("libnvidia-ml.so.1"));
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spack_lock_sha256: Option<String>,
     pub sizes: Sizes,
+    /// The package tree's digest (`fsutil::tree_digest`: paths, modes, bytes):
+    /// a rebuild that makes the same tree reuses these archives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_sha256: Option<String>,
     pub archives: Vec<ArchiveEntry>,
     /// Wall time per pipeline stage, in order.
     #[serde(default)]
@@ -166,6 +170,7 @@ pub(crate) mod tests {
             request: serde_json::json!({"slurm_version": "24.11"}),
             spack_lock_sha256: None,
             sizes: Sizes::default(),
+            tree_sha256: None,
             archives: Vec::new(),
             stages: vec![StageTiming {
                 stage: "package".into(),

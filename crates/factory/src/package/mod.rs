@@ -21,27 +21,6 @@ pub use manifest::{
     ArchiveEntry, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult, MANIFEST_FILE,
 };
 
-/// Bytes of all regular files under `root`, symlinks not followed (what unpacking takes,
-/// give or take block rounding). Unreadable entries count as zero.
-pub fn tree_size(root: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(root) else {
-        return 0;
-    };
-    if meta.is_file() {
-        return meta.len();
-    }
-    if !meta.is_dir() {
-        return 0;
-    }
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return 0;
-    };
-    entries
-        .filter_map(|e| e.ok())
-        .map(|e| tree_size(&e.path()))
-        .sum()
-}
-
 /// Lower-case hex SHA-256 of a file's contents.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file =
@@ -73,15 +52,5 @@ mod tests {
             sha256_file(&p).unwrap(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-
-    #[test]
-    fn tree_size_counts_files_not_symlink_targets() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("d")).unwrap();
-        std::fs::write(dir.path().join("d/a"), vec![0u8; 1000]).unwrap();
-        std::fs::write(dir.path().join("b"), vec![0u8; 24]).unwrap();
-        std::os::unix::fs::symlink("d/a", dir.path().join("link")).unwrap();
-        assert_eq!(tree_size(dir.path()), 1024);
     }
 }

@@ -16,8 +16,36 @@ pub fn fixture_src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/greet")
 }
 
+/// relocate.sh as a build renders it: the built-in templates rendered once per test
+/// binary into a temporary recipe dir (the scripts read `base-libraries.txt` beside them).
 pub fn relocate_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates/scripts/relocate.sh")
+    use factory::recipe::{RecipeContext, Templates};
+    use factory::request::{BuildRequest, Defaults};
+    use factory::settings::{Settings, XdgDirs};
+    static RECIPE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = RECIPE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::defaults(&XdgDirs {
+            config: dir.path().join("config"),
+            data: dir.path().join("data"),
+            cache: dir.path().join("cache"),
+        });
+        let request = BuildRequest::default()
+            .resolve(&Defaults {
+                target: "x86_64_v3".into(),
+                jobs: 2,
+                gpu: None,
+            })
+            .unwrap();
+        Templates::load(None)
+            .unwrap()
+            .render(&RecipeContext::new(&request, &settings, false))
+            .unwrap()
+            .write_to(&dir.path().join("recipe"))
+            .unwrap();
+        dir
+    });
+    dir.path().join("recipe/scripts/relocate.sh")
 }
 
 pub fn run(cmd: &mut Command) -> Output {

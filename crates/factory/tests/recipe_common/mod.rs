@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use factory::kinds::GpuVendor;
 use factory::recipe::RecipeContext;
-use factory::request::{BuildRequest, Compiler, Defaults, GpuVendor};
+use factory::request::{BuildRequest, Compiler, Defaults};
 use factory::settings::{Settings, XdgDirs};
 
 pub fn settings() -> Settings {

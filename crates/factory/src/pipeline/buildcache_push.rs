@@ -1,0 +1,24 @@
+//! The buildcache-push stage.
+
+use super::*;
+
+impl Build<'_> {
+    pub(super) async fn buildcache_push(
+        &self,
+        rendered: &Rendered,
+        instance: &str,
+    ) -> Result<Done<()>> {
+        if !rendered.files.contains_key("scripts/buildcache-push.sh") {
+            return Ok(Done::skipped((), "the recipe has no buildcache-push.sh"));
+        }
+        self.script(
+            Stage::BuildcachePush,
+            instance,
+            "buildcache-push.sh",
+            &[],
+            &mut |_| {},
+        )
+        .await?;
+        Ok(Done::new(()))
+    }
+}

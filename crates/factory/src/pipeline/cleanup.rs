@@ -1,0 +1,39 @@
+//! The cleanup stage.
+
+use super::*;
+
+impl Build<'_> {
+    /// Deletes the run's instances (kept on failure with `--keep`) and its
+    /// staging files; runs even after a failure or a cancel.
+    pub(super) async fn cleanup(&mut self, failed: bool) {
+        self.emit(BuildEvent::StageStarted {
+            stage: Stage::Cleanup,
+        });
+        let started = Instant::now();
+        let keep = failed && self.options.flags.keep_on_failure && !self.cancel.is_cancelled();
+        let mut notes = Vec::new();
+        for name in &self.instances {
+            if keep {
+                notes.push(format!(
+                    "kept {name}: `lxc exec {name} -- bash` to look inside"
+                ));
+                continue;
+            }
+            if let Err(e) = self.lxc.delete(name).await {
+                self.emit(BuildEvent::Warning {
+                    stage: Stage::Cleanup,
+                    message: format!("could not delete instance {name}: {e}"),
+                });
+            }
+        }
+        for dir in ["staging", "out"] {
+            let _ = std::fs::remove_dir_all(self.run.file(dir));
+        }
+        self.emit(BuildEvent::StageFinished {
+            stage: Stage::Cleanup,
+            outcome: StageOutcome::Done,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            detail: (!notes.is_empty()).then(|| notes.join("; ")),
+        });
+    }
+}

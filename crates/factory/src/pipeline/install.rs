@@ -1,0 +1,86 @@
+//! The install stage.
+
+use super::*;
+
+impl Build<'_> {
+    pub(super) async fn install(&self, instance: &str, to_build: u32) -> Result<Done<()>> {
+        let mut spack = SpackProgress::new();
+        if to_build > 0 {
+            self.emit(BuildEvent::Progress {
+                stage: Stage::Install,
+                done: 0,
+                total: to_build,
+                label: String::new(),
+            });
+        }
+        let result = self
+            .script(Stage::Install, instance, "install.sh", &[], &mut |line| {
+                if let Some(u) = spack.feed(line) {
+                    self.emit(BuildEvent::Progress {
+                        stage: Stage::Install,
+                        done: u.done,
+                        total: u.total,
+                        label: u.label,
+                    });
+                }
+            })
+            .await;
+        // Counted even when the install failed: the lookups happened.
+        let (cached, built) = (spack.from_buildcache(), spack.built_from_source());
+        self.cache_use(Layer::Buildcache, cached, cached + built);
+        let (mirrored, fetched) = (spack.from_mirror(), spack.from_elsewhere());
+        self.cache_use(Layer::Mirror, mirrored, mirrored + fetched);
+        if result.is_err() && !spack.fetch_failures().is_empty() {
+            return Err(self.sources_missing(spack.fetch_failures()));
+        }
+        result?;
+        Ok(match (cached, built) {
+            (0, 0) => Done::new(()),
+            (cached, built) => {
+                Done::new(()).detail(format!("{cached} from buildcache, {built} built"))
+            }
+        })
+    }
+
+    /// Spack's fetch errors as one error that names each package, where
+    /// Spack looked (as host paths where a cache layer is behind them) and
+    /// the file the mirror layer should hold.
+    pub(super) fn sources_missing(&self, failures: &[progress::FetchFailure]) -> Error {
+        let mirror = CacheDirs::new(self.settings).mirror;
+        let on_host = |url: &str| -> Option<PathBuf> {
+            let path = url.strip_prefix("file://")?;
+            let rel = path
+                .strip_prefix(layout::CACHE_MIRROR)?
+                .trim_start_matches('/');
+            Some(mirror.join(rel))
+        };
+        let mut looked = Vec::new();
+        let mut wanted = Vec::new();
+        for f in failures {
+            let local: Vec<PathBuf> = f.urls.iter().filter_map(|u| on_host(u)).collect();
+            // The name-and-version path when Spack tried one, else its digest path.
+            let by_name = local.iter().find(|p| {
+                p.strip_prefix(&mirror)
+                    .is_ok_and(|r| r.starts_with(&f.name))
+            });
+            if let Some(p) = by_name.or(local.first()) {
+                wanted.push(p.clone());
+            }
+            for url in &f.urls {
+                let place = on_host(url).map_or_else(|| url.clone(), |p| p.display().to_string());
+                if !looked.contains(&place) {
+                    looked.push(place);
+                }
+            }
+        }
+        Error::SourcesMissing {
+            packages: failures
+                .iter()
+                .map(|f| format!("{}@{}", f.name, f.version))
+                .collect(),
+            looked,
+            wanted,
+            log: self.run.file("build.log"),
+        }
+    }
+}

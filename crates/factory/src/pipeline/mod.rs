@@ -1,0 +1,501 @@
+//! One build, stage by stage: preflight, provision, spack setup, concretize,
+//! install, buildcache push, package, verify, export, cleanup.
+//!
+//! Every stage reports through one [`Emitter`]; every command that runs in a
+//! container is a rendered template script started with argv; a
+//! [`CancellationToken`] stops the run at any point, after which the
+//! instances are deleted and nothing reaches the artifact store.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::artifacts::Store;
+use crate::cache::CacheDirs;
+use crate::doctor;
+use crate::error::{Error, ErrorReport, Result};
+use crate::events::BuildEvent;
+use crate::kinds::{Layer, Outcome, Stage, StageOutcome};
+use crate::layout;
+use crate::lxd::{DiskDevice, LaunchSpec, Lxc};
+use crate::package::{
+    Allowlist, ArchiveFormat, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult,
+};
+use crate::progress::{self, SpackProgress};
+use crate::recipe::{RecipeContext, Rendered, Templates};
+use crate::request::ResolvedRequest;
+use crate::runs::{Emitter, RunDir, RunRecord, Sink};
+use crate::settings::Settings;
+use crate::spack_source::SpackSource;
+use crate::units::human_bytes;
+
+mod buildcache_push;
+mod cleanup;
+mod concretize;
+mod export;
+mod install;
+mod package;
+mod preflight;
+mod provision;
+mod spack_setup;
+mod verify;
+
+/// Base images carry the alias they were made for, to find duplicates.
+const BASE_IMAGE_PROPERTY: &str = "slurm-factory.base-image";
+
+/// Where the verify stage unpacks a package: anywhere but the build prefix.
+pub const VERIFY_PREFIX: &str = "/srv/relocated";
+
+/// Everything a build needs besides the settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildOptions {
+    pub request: ResolvedRequest,
+    #[serde(flatten)]
+    pub flags: BuildFlags,
+}
+
+/// The choices of a build besides its request: the CLI's flags, the desktop
+/// app's form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BuildFlags {
+    /// Keep the build instance when the build fails, for debugging.
+    pub keep_on_failure: bool,
+    /// No network: Spack, spack-packages and the clingo wheels from the local
+    /// copies the settings name (spack_root, spack_packages_root, wheels_dir).
+    pub offline: bool,
+    /// Run the verify stage (unpack at another prefix in a clean instance).
+    pub verify: bool,
+    /// Also write a `.tar.gz` for systems without zstd (verify then uses it
+    /// where the verify image has no zstd).
+    pub gzip: bool,
+    pub package: PackageOptions,
+}
+
+impl Default for BuildFlags {
+    /// What a build does without flags: verified, nothing kept, zstd only.
+    fn default() -> BuildFlags {
+        BuildFlags {
+            keep_on_failure: false,
+            offline: false,
+            verify: true,
+            gzip: false,
+            package: PackageOptions::default(),
+        }
+    }
+}
+
+/// What the package keeps besides the runtime tree.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PackageOptions {
+    pub keep_headers: bool,
+    pub keep_static: bool,
+    pub keep_docs: bool,
+    /// Leave debug info in the binaries.
+    pub no_strip: bool,
+    /// Keep the stripped debug info as a second archive, `<name>-debug.tar.zst`.
+    pub debug_archive: bool,
+}
+
+impl PackageOptions {
+    /// relocate.sh's flags for these options.
+    fn relocate_args(&self, debug_dir: &str) -> Vec<String> {
+        let mut args = Vec::new();
+        for (on, flag) in [
+            (self.keep_headers, "--keep-headers"),
+            (self.keep_static, "--keep-static"),
+            (self.keep_docs, "--keep-docs"),
+            (self.no_strip, "--no-strip"),
+        ] {
+            if on {
+                args.push(flag.to_string());
+            }
+        }
+        if self.debug_archive && !self.no_strip {
+            args.extend(["--debug-tarball-dir".to_string(), debug_dir.to_string()]);
+        }
+        args
+    }
+}
+
+/// What a finished build produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildResult {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub artifact_id: String,
+}
+
+/// Runs one build to the end, or until `cancel` fires.
+pub async fn build(
+    settings: &Settings,
+    options: BuildOptions,
+    sink: Sink,
+    cancel: CancellationToken,
+) -> Result<BuildResult> {
+    let lxc = Lxc::new(settings);
+    let templates = Templates::load(settings.templates_dir.as_deref())?;
+    let run = RunDir::create(&settings.runs_dir())?;
+    let emitter = Emitter::new(&run, sink)?;
+    let mut record = RunRecord {
+        id: run.id.clone(),
+        artifact_name: options.request.artifact_name(),
+        started: jiff::Timestamp::now().to_string(),
+        finished: None,
+        outcome: None,
+        pid: std::process::id(),
+        artifact_id: None,
+        interrupted: false,
+    };
+    run.write_json("run.json", &record)?;
+    run.write_json("request.json", &options.request)?;
+    emitter.emit(BuildEvent::RunStarted {
+        run_id: run.id.clone(),
+        artifact_name: record.artifact_name.clone(),
+        run_dir: run.path.display().to_string(),
+        stages: Stage::ALL.to_vec(),
+    });
+
+    let mut build = Build {
+        settings,
+        options: &options,
+        lxc,
+        templates,
+        run: &run,
+        emitter: &emitter,
+        cancel: &cancel,
+        instances: Vec::new(),
+        timings: Mutex::new(Vec::new()),
+    };
+    let result = build.stages().await;
+    build.cleanup(result.is_err()).await;
+
+    let outcome = match &result {
+        Ok(_) => Outcome::Succeeded,
+        Err(Error::Cancelled) => Outcome::Cancelled,
+        Err(_) => Outcome::Failed,
+    };
+    record.finished = Some(jiff::Timestamp::now().to_string());
+    record.outcome = Some(outcome);
+    record.artifact_id = result.as_ref().ok().cloned();
+    run.write_json("run.json", &record)?;
+    emitter.emit(BuildEvent::RunFinished {
+        outcome,
+        elapsed_ms: emitter.elapsed_ms(),
+        artifact_id: record.artifact_id.clone(),
+        error: result.as_ref().err().map(ErrorReport::from),
+    });
+    let artifact_id = result?;
+    Ok(BuildResult {
+        run_id: run.id.clone(),
+        run_dir: run.path.clone(),
+        artifact_id,
+    })
+}
+
+struct Build<'a> {
+    settings: &'a Settings,
+    options: &'a BuildOptions,
+    lxc: Lxc,
+    templates: Templates,
+    run: &'a RunDir,
+    emitter: &'a Emitter,
+    cancel: &'a CancellationToken,
+    /// Instances this run created (or was creating), deleted at cleanup.
+    instances: Vec<String>,
+    timings: Mutex<Vec<StageTiming>>,
+}
+
+/// What a stage reports when it ends well.
+struct Done<T> {
+    outcome: StageOutcome,
+    detail: Option<String>,
+    value: T,
+}
+
+impl<T> Done<T> {
+    /// The stage did its work.
+    fn new(value: T) -> Done<T> {
+        Done {
+            outcome: StageOutcome::Done,
+            detail: None,
+            value,
+        }
+    }
+
+    /// The stage reused a cached result.
+    fn cached(value: T) -> Done<T> {
+        Done {
+            outcome: StageOutcome::Cached,
+            ..Done::new(value)
+        }
+    }
+
+    /// The stage was not needed, and why.
+    fn skipped(value: T, why: impl Into<String>) -> Done<T> {
+        Done {
+            outcome: StageOutcome::Skipped,
+            ..Done::new(value)
+        }
+        .detail(why)
+    }
+
+    /// One line on what the stage did, for the stage list.
+    fn detail(self, detail: impl Into<String>) -> Done<T> {
+        Done {
+            detail: Some(detail.into()),
+            ..self
+        }
+    }
+}
+
+impl<'a> Build<'a> {
+    fn emit(&self, event: BuildEvent) {
+        self.emitter.emit(event);
+    }
+
+    /// Records one consultation of a cache layer, for `cache::hit_rates`.
+    fn cache_use(&self, layer: Layer, hits: u32, lookups: u32) {
+        if lookups > 0 {
+            self.emit(BuildEvent::CacheUse {
+                layer,
+                hits,
+                lookups,
+            });
+        }
+    }
+
+    /// Wraps one stage: start/finish events, elapsed time, cancellation.
+    async fn stage<T>(
+        &self,
+        stage: Stage,
+        work: impl Future<Output = Result<Done<T>>>,
+    ) -> Result<T> {
+        self.emit(BuildEvent::StageStarted { stage });
+        tracing::info!(run = %self.run.id, %stage, "stage started");
+        let started = Instant::now();
+        let result = tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(Error::Cancelled),
+            r = work => r,
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        self.timings
+            .lock()
+            .expect("timings lock")
+            .push(StageTiming {
+                stage: stage.as_str().into(),
+                seconds: elapsed_ms as f64 / 1000.0,
+            });
+        let (outcome, detail) = match &result {
+            Ok(d) => (d.outcome, d.detail.clone()),
+            Err(Error::Cancelled) => (StageOutcome::Cancelled, None),
+            Err(e) => (StageOutcome::Failed, Some(e.to_string())),
+        };
+        tracing::info!(run = %self.run.id, %stage, ?outcome, elapsed_ms, "stage finished");
+        self.emit(BuildEvent::StageFinished {
+            stage,
+            outcome,
+            elapsed_ms,
+            detail,
+        });
+        result.map(|d| d.value)
+    }
+
+    async fn stages(&mut self) -> Result<String> {
+        let prepared = self.stage(Stage::Preflight, self.preflight()).await?;
+        let rendered = &prepared.rendered;
+        let build_instance = self.run_instance_name("build");
+        // The base image's prep instance too: a cancel drops provision mid-way.
+        self.instances.push(self.run_instance_name("prep"));
+        self.instances.push(build_instance.clone());
+        self.stage(Stage::Provision, self.provision(&prepared, &build_instance))
+            .await?;
+        self.stage(
+            Stage::SpackSetup,
+            self.spack_setup(rendered, &build_instance),
+        )
+        .await?;
+        let to_build = self
+            .stage(
+                Stage::Concretize,
+                self.concretize(&prepared, &build_instance),
+            )
+            .await?;
+        let verify_instance = self.run_instance_name("verify");
+        let verify = self.options.flags.verify;
+        if verify {
+            self.instances.push(verify_instance.clone());
+        }
+        // The clean verify instance boots while Spack installs (both run to the
+        // end, so a cancel never leaves a launch half done behind cleanup).
+        let (installed, verify_ready) = tokio::join!(
+            self.stage(Stage::Install, self.install(&build_instance, to_build)),
+            async {
+                match verify {
+                    true => Some(self.start_verify_instance(&verify_instance).await),
+                    false => None,
+                }
+            }
+        );
+        installed?;
+        self.stage(
+            Stage::BuildcachePush,
+            self.buildcache_push(rendered, &build_instance),
+        )
+        .await?;
+        let staged = self
+            .stage(Stage::Package, self.package(rendered, &build_instance))
+            .await?;
+        let staged = self
+            .stage(
+                Stage::Verify,
+                self.verify(staged, &verify_instance, verify_ready),
+            )
+            .await?;
+        self.stage(Stage::Export, self.export(staged)).await
+    }
+
+    fn run_instance_name(&self, role: &str) -> String {
+        format!("sf-{role}-{}", self.run.id)
+    }
+
+    /// The config keys every instance of this run carries.
+    fn labels(&self) -> Vec<(String, String)> {
+        vec![(crate::runs::RUN_LABEL.into(), self.run.id.clone())]
+    }
+
+    /// Launches an instance of this run (labelled, so an interrupted run's
+    /// instances are found) from `image`, and pushes the recipe into it.
+    /// With `devices` (host dirs it shares), the host user is mapped to the
+    /// container's root, so what it writes there belongs to the user.
+    async fn launch(&self, name: &str, image: &str, devices: Vec<DiskDevice>) -> Result<()> {
+        let mut config = self.labels();
+        if !devices.is_empty() {
+            config.push(crate::lxd::current_user_idmap()?);
+        }
+        self.lxc
+            .launch(&LaunchSpec {
+                image: image.into(),
+                name: name.into(),
+                storage_pool: Some(self.settings.storage_pool.clone()),
+                config,
+                devices,
+                ephemeral: false,
+            })
+            .await?;
+        self.push_recipe(name).await
+    }
+
+    async fn push_recipe(&self, instance: &str) -> Result<()> {
+        self.lxc
+            .push_tree(
+                instance,
+                &self.run.file("recipe"),
+                parent_of(layout::RECIPE),
+            )
+            .await
+    }
+
+    /// Runs `scripts/<name>` from the pushed recipe, streaming its output.
+    async fn script(
+        &self,
+        stage: Stage,
+        instance: &str,
+        name: &str,
+        args: &[String],
+        on_line: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<()> {
+        let mut argv = vec![
+            "bash".to_string(),
+            format!("{}/scripts/{name}", layout::RECIPE),
+        ];
+        argv.extend(args.iter().cloned());
+        let last_lines = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let code = self
+            .lxc
+            .exec(
+                instance,
+                &argv,
+                &[],
+                |stream, line| {
+                    on_line(&line);
+                    if let Some((layer, hits, lookups)) = progress::parse_cache_protocol(&line) {
+                        self.cache_use(layer, hits, lookups);
+                    }
+                    let mut tail = last_lines.lock().expect("tail lock");
+                    if tail.len() == 5 {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line.clone());
+                    self.emit(BuildEvent::Log {
+                        stage,
+                        stream,
+                        line,
+                    });
+                },
+                self.cancel,
+            )
+            .await?;
+        if code != 0 {
+            let tail: Vec<String> = last_lines
+                .lock()
+                .expect("tail lock")
+                .iter()
+                .cloned()
+                .collect();
+            return Err(Error::BuildFailed {
+                stage,
+                message: format!(
+                    "{name} exited with {code}; last output: {}",
+                    tail.join(" | ")
+                ),
+                log: self.run.file("build.log"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What preflight hands on: the rendered recipe, where Spack comes from and
+/// the base image that fits them.
+struct Prepared {
+    rendered: Rendered,
+    source: SpackSource,
+    base_alias: String,
+}
+
+struct Staged {
+    dir: PathBuf,
+    archives: Vec<crate::package::ArchiveFile>,
+    unpacked: u64,
+    /// `fsutil::tree_digest` of the package tree.
+    tree_sha256: String,
+    inspection: crate::package::Inspection,
+    verify: Option<VerifyResult>,
+}
+
+fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map(|(p, _)| p).unwrap_or("/")
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_of_splits_container_paths() {
+        assert_eq!(parent_of("/opt/slurm-factory/recipe"), "/opt/slurm-factory");
+    }
+}

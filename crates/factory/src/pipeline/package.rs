@@ -1,0 +1,113 @@
+//! The package stage.
+
+use super::*;
+
+impl Build<'_> {
+    /// The package script relocates the runtime tree into the host-mounted
+    /// output dir; the host then checks every ELF file and archives it.
+    pub(super) async fn package(
+        &self,
+        rendered: &Rendered,
+        instance: &str,
+    ) -> Result<Done<Staged>> {
+        let req = &self.options.request;
+        let name = req.artifact_name();
+        let dest = format!("{}/{name}", layout::OUT);
+        let mut args: Vec<String> = vec![
+            "--build-prefix".into(),
+            layout::STORE.into(),
+            "--report".into(),
+            format!("{}/leftovers.txt", layout::OUT),
+        ];
+        for lib in crate::package::driver_libraries(req.gpu_vendor()) {
+            args.extend(["--allow-system".to_string(), lib.to_string()]);
+        }
+        let debug_name = format!("{name}-debug");
+        args.extend(
+            self.options
+                .flags
+                .package
+                .relocate_args(&format!("{}/{debug_name}", layout::OUT)),
+        );
+        args.extend([layout::VIEW.to_string(), dest.clone()]);
+        self.script(Stage::Package, instance, "package.sh", &args, &mut |_| {})
+            .await?;
+        // The tree is in the host-mounted out dir: the rendered files the
+        // package carries are written there from here.
+        let tree = self.run.file("out").join(&name);
+        rendered.write_package_files(&tree)?;
+        let allow = Allowlist::for_gpu(req.gpu_vendor());
+        let inspection = crate::package::inspect(&tree, &[layout::STORE, layout::VIEW], &allow)?;
+        for w in &inspection.warnings {
+            self.emit(BuildEvent::Warning {
+                stage: Stage::Package,
+                message: w.to_string(),
+            });
+        }
+        if !inspection.problems.is_empty() {
+            let problems: Vec<String> = inspection.problems.iter().map(|p| p.to_string()).collect();
+            let log = self.run.file("inspection.log");
+            crate::fsutil::write_atomic(&log, problems.join("\n").as_bytes())?;
+            return Err(Error::VerifyFailed {
+                problems: problems.join("; "),
+                log,
+            });
+        }
+        let staging = self.run.file("staging");
+        std::fs::create_dir_all(&staging).map_err(|e| Error::io("creating", &staging, e))?;
+        let mut formats = vec![ArchiveFormat::TarZst];
+        if self.options.flags.gzip {
+            formats.push(ArchiveFormat::TarGz);
+        }
+        // The same tree as an earlier artifact's (a warm rebuild): its archives
+        // are copied rather than compressed again (zstd -19 takes seconds).
+        let tree_sha256 = {
+            let tree = tree.clone();
+            tokio::task::spawn_blocking(move || crate::fsutil::tree_digest(&tree))
+                .await
+                .expect("the digest task does not panic")?
+        };
+        let store = Store::new(self.settings.artifacts_dir());
+        let (mut archives, reused_from) =
+            match store.reusable_archives(&name, &tree_sha256, &formats, &staging)? {
+                Some((id, archives)) => (archives, Some(id)),
+                None => {
+                    let (tree, staging, name) = (tree.clone(), staging.clone(), name.clone());
+                    let made = tokio::task::spawn_blocking(move || {
+                        crate::package::archive(&tree, &staging, &name, &formats)
+                    })
+                    .await
+                    .expect("the archive task does not panic")?;
+                    (made, None)
+                }
+            };
+        let debug_tree = self.run.file("out").join(&debug_name);
+        if debug_tree.is_dir() {
+            archives.extend(crate::package::archive(
+                &debug_tree,
+                &staging,
+                &debug_name,
+                &[ArchiveFormat::TarZst],
+            )?);
+        }
+        let unpacked = crate::fsutil::tree_usage(&tree).0;
+        let mut detail = format!(
+            "{} ELF files relocated; {} unpacked, {} as .tar.zst",
+            inspection.elf_files,
+            human_bytes(unpacked),
+            human_bytes(archives[0].bytes)
+        );
+        if let Some(id) = reused_from {
+            detail.push_str(&format!(" (the same tree as {id}: its archives reused)"));
+        }
+        Ok(Done::new(Staged {
+            dir: staging,
+            archives,
+            unpacked,
+            tree_sha256,
+            inspection,
+            verify: None,
+        })
+        .detail(detail))
+    }
+}

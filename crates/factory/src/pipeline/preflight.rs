@@ -1,0 +1,72 @@
+//! The preflight stage.
+
+use super::*;
+
+impl Build<'_> {
+    pub(super) async fn preflight(&self) -> Result<Done<Prepared>> {
+        let report = doctor::run(self.settings).await;
+        let failed: Vec<&doctor::Check> = report
+            .checks
+            .iter()
+            .filter(|c| c.status == doctor::Status::Fail)
+            .collect();
+        for c in report
+            .checks
+            .iter()
+            .filter(|c| c.status == doctor::Status::Warn)
+        {
+            self.emit(BuildEvent::Warning {
+                stage: Stage::Preflight,
+                message: format!("{}: {}", c.title, c.detail),
+            });
+        }
+        if !failed.is_empty() {
+            let join = |part: &dyn Fn(&doctor::Check) -> String| {
+                failed
+                    .iter()
+                    .map(|c| part(c))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            return Err(Error::NotReady {
+                failures: join(&|c| format!("{}: {}", c.title, c.detail)),
+                fixes: join(&|c| c.hint.clone()),
+            });
+        }
+        crate::runs::recover_interrupted(self.settings, &self.lxc).await?;
+        for image in [&self.settings.image, &self.settings.verify_image] {
+            // Remote images (`ubuntu:24.04`) are fetched by LXD at launch.
+            if !image.contains(':') && !self.lxc.image_exists(image).await? {
+                return Err(Error::ImageNotFound {
+                    image: image.clone(),
+                });
+            }
+        }
+        let ctx = RecipeContext::new(
+            &self.options.request,
+            self.settings,
+            self.options.flags.offline,
+        );
+        let rendered = self.templates.render(&ctx)?;
+        rendered.write_to(&self.run.file("recipe"))?;
+        // Offline: the local trees are checked (and digested for the cache
+        // keys) before anything is launched.
+        let source = SpackSource::from_settings(self.settings, self.options.flags.offline)?;
+        let base_alias = {
+            let settings = self.settings.clone();
+            let (source, rendered) = (source.clone(), rendered.clone());
+            tokio::task::spawn_blocking(move || {
+                crate::cache::base_image_alias(&settings, &source, &rendered)
+            })
+            .await
+            .expect("the digest task does not panic")?
+        };
+        let detail = format!("{} files rendered", rendered.files.len());
+        Ok(Done::new(Prepared {
+            rendered,
+            source,
+            base_alias,
+        })
+        .detail(detail))
+    }
+}

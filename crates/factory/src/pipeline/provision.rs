@@ -1,0 +1,90 @@
+//! The provision stage.
+
+use super::*;
+
+impl Build<'_> {
+    /// Reuses a base image keyed by the hash of what went into it, else
+    /// prepares one; then launches the build instance with the cache layers.
+    pub(super) async fn provision(&self, prepared: &Prepared, instance: &str) -> Result<Done<()>> {
+        let alias = prepared.base_alias.clone();
+        let cached = self.lxc.image_exists(&alias).await?;
+        self.cache_use(Layer::BaseImages, cached.into(), 1);
+        if !cached {
+            let prep = self.run_instance_name("prep");
+            let result = self
+                .prepare_base_image(&prep, &alias, &prepared.source)
+                .await;
+            self.lxc.delete(&prep).await?;
+            result?;
+        }
+        let cache = CacheDirs::new(self.settings);
+        cache.create()?;
+        let out = self.run.file("out");
+        std::fs::create_dir_all(&out).map_err(|e| Error::io("creating", &out, e))?;
+        let mut devices = cache.devices();
+        devices.push(DiskDevice {
+            name: "sf-out".into(),
+            source: out,
+            path: layout::OUT.into(),
+            readonly: false,
+        });
+        self.launch(instance, &alias, devices).await?;
+        let detail = if cached {
+            format!("base image {alias} reused")
+        } else {
+            format!("base image {alias} prepared")
+        };
+        Ok(if cached {
+            Done::cached(())
+        } else {
+            Done::new(())
+        }
+        .detail(detail))
+    }
+
+    pub(super) async fn prepare_base_image(
+        &self,
+        prep: &str,
+        alias: &str,
+        source: &SpackSource,
+    ) -> Result<()> {
+        self.launch(prep, &self.settings.image, Vec::new()).await?;
+        // Offline: each local tree lands at its layout path, whatever it is called.
+        for push in source.pushes() {
+            self.lxc
+                .push_tree_as(prep, &push.local, push.remote, &self.run.path)
+                .await?;
+        }
+        self.script(Stage::Provision, prep, "provision.sh", &[], &mut |_| {})
+            .await?;
+        let published = self
+            .lxc
+            .publish(
+                prep,
+                alias,
+                &[
+                    ("description".into(), "slurm-factory base image".into()),
+                    (BASE_IMAGE_PROPERTY.into(), alias.into()),
+                ],
+            )
+            .await;
+        // Builds that missed the cache together each publish an image, and LXD
+        // leaves the alias on one of them (the first or the last to finish): drop
+        // the others, which no listing of base images would show again.
+        for image in self.lxc.images().await? {
+            let ours = image
+                .properties
+                .get(BASE_IMAGE_PROPERTY)
+                .map(String::as_str)
+                == Some(alias);
+            if ours && image.aliases.is_empty() {
+                self.lxc.delete_image(&image.fingerprint).await?;
+            }
+        }
+        match published {
+            // Another build's cleanup took our image mid-publish: the alias is there.
+            Err(_) if self.lxc.image_exists(alias).await? => Ok(()),
+            other => other.map(drop),
+        }
+    }
+}

@@ -1,0 +1,33 @@
+// The app's commands, once. Each line names the Rust function the page may call,
+// the arguments the page sends (as TypeScript types, from ui/src/lib/bindings.ts)
+// and what it gets back. From this list come the invoke handler (main.rs), the
+// permissions tauri-build declares (build.rs), the capability that grants them
+// (capabilities/default.json) and the page's typed wrappers (ui/src/lib/commands.ts);
+// a test fails when the two generated files are stale (UPDATE_BINDINGS=1 rewrites them).
+// Arguments the shell itself injects (AppHandle, State) are not listed.
+app_commands! {
+    commands::doctor() -> "Report";
+    commands::detect() -> "HostReport";
+    commands::plan(request: "BuildRequest") -> "Plan";
+    commands::releases() -> "Release[]";
+    commands::build_defaults() -> "BuildFlags";
+    commands::settings_get() -> "Overview";
+    commands::settings_set(updates: "Record<string, string>") -> "Overview";
+    commands::preset_save(request: "BuildRequest") -> "string | null";
+    commands::preset_load() -> "BuildRequest | null";
+    commands::runs_list() -> "RunSummary[]";
+    commands::run_events(id: "string") -> "EventRecord[]";
+    commands::run_log(id: "string", offset: "number", max_bytes: "number") -> "LogPage";
+    commands::artifacts_list() -> "ArtifactSummary[]";
+    commands::artifact_show(id: "string") -> "Artifact";
+    commands::artifact_export(id: "string") -> "ExportResult | null";
+    commands::artifact_reveal(id: "string") -> "void";
+    commands::artifact_delete(id: "string") -> "void";
+    builds::start_build(request: "BuildRequest", flags: "BuildFlags", on_events: "Channel<BatchItem[]>") -> "string";
+    builds::cancel_build(id: "string") -> "void";
+    builds::events_ack(channel: "number") -> "void";
+    caches::cache_status() -> "CacheOverview";
+    caches::cache_hits() -> "LayerHits[]";
+    caches::cache_clean(layer: "Layer") -> "Size";
+    caches::cache_clean_all() -> "Size";
+}
