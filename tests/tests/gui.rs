@@ -346,8 +346,11 @@ fn seed_run(data_dir: &Path, lines: usize) -> String {
 
 /// A run whose process died without a word (no outcome, a pid that is gone):
 /// what a `kill -9` leaves before any later build finds it.
+/// Its id is older than the seeded build's, so the Runs page still opens that one first.
 fn seed_dead_run(data_dir: &Path) -> String {
-    let run = RunDir::create(&data_dir.join("runs")).unwrap();
+    let runs_root = data_dir.join("runs");
+    std::fs::create_dir_all(runs_root.join("20261124-140000-dead")).unwrap();
+    let run = RunDir::open(&runs_root, "20261124-140000-dead").unwrap();
     let record = RunRecord {
         id: run.id.clone(),
         artifact_name: "slurm-24.11-minimal-x86_64_v3".into(),

@@ -90,7 +90,7 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
             "package/share/slurm-factory/systemd/slurmctld.service",
             "package/share/slurm-factory/systemd/slurmd.service",
             "repos.yaml",
-            "scripts/base-libraries.txt",
+            "scripts/base-libraries.sh",
             "scripts/buildcache-push.sh",
             "scripts/check-libs.sh",
             "scripts/concretize.sh",
