@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use crate::kinds::GpuVendor;
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Families of failures, each with its own process exit code.
@@ -56,7 +58,7 @@ pub enum Error {
     #[error("invalid GPU architecture `{arch}` for {vendor}: {reason}")]
     InvalidGpuArch {
         arch: String,
-        vendor: String,
+        vendor: GpuVendor,
         reason: String,
     },
 
@@ -244,9 +246,13 @@ impl Error {
                 "use a Spack target archspec knows (`slurm-factory detect` suggests one): {}",
                 known.join(", ")
             ),
-            Error::InvalidGpuArch { vendor, .. } => match vendor.as_str() {
-                "cuda" => "give CUDA compute capabilities as numbers, e.g. `80` or `80,90`".into(),
-                _ => "give ROCm targets as gfx names, e.g. `gfx90a` or `gfx90a,gfx942`".into(),
+            Error::InvalidGpuArch { vendor, .. } => match vendor {
+                GpuVendor::Cuda => {
+                    "give CUDA compute capabilities as numbers, e.g. `80` or `80,90`".into()
+                }
+                GpuVendor::Rocm => {
+                    "give ROCm targets as gfx names, e.g. `gfx90a` or `gfx90a,gfx942`".into()
+                }
             },
             Error::GpuArchWithoutGpu => "add `--gpu cuda` or `--gpu rocm`".into(),
             Error::InvalidJobs(_) => "pass `--jobs N` with N between 1 and 1024".into(),

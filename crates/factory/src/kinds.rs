@@ -229,6 +229,20 @@ impl GpuVendor {
             GpuVendor::Rocm => "rocm",
         }
     }
+
+    /// The variant of Spack's `slurm` package that builds this vendor's support.
+    pub fn slurm_variant(self) -> &'static str {
+        match self {
+            GpuVendor::Cuda => "+nvml",
+            GpuVendor::Rocm => "+rsmi",
+        }
+    }
+}
+
+impl std::fmt::Display for GpuVendor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl std::str::FromStr for GpuVendor {

@@ -15,6 +15,7 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::kinds::GpuVendor;
 use crate::layout::Paths;
 use crate::request::{Compiler, PackageType, ResolvedRequest, SlurmVersion};
 use crate::settings::Settings;
@@ -72,8 +73,8 @@ pub struct PackageContext {
     pub kind: &'static str,
     /// `default`, `cuda`, `rocm` or `minimal`.
     pub label: &'static str,
-    /// `cuda`, `rocm`, or none.
-    pub gpu_vendor: Option<&'static str>,
+    /// `cuda`, `rocm`, or none (templates see the lowercase name).
+    pub gpu_vendor: Option<GpuVendor>,
     /// `cuda_arch` or `amdgpu_target` values; empty = the templates' defaults.
     pub gpu_arch: Vec<String>,
     pub summary: &'static str,
@@ -109,7 +110,7 @@ impl RecipeContext {
     pub fn new(req: &ResolvedRequest, settings: &Settings, offline: bool) -> RecipeContext {
         let (kind, gpu_vendor) = match req.package_type {
             PackageType::Default => ("default", None),
-            PackageType::Gpu(v) => ("gpu", Some(v.as_str())),
+            PackageType::Gpu(v) => ("gpu", Some(v)),
             PackageType::Minimal => ("minimal", None),
         };
         let artifact_name = req.artifact_name();
@@ -477,12 +478,7 @@ fn check_spack_yaml(text: &str, ctx: &RecipeContext) -> Result<()> {
         .iter()
         .find(|s| s.split_whitespace().next() == Some(slurm_spec.as_str()))
         .ok_or_else(|| invalid(format!("`spack.specs` has no `{slurm_spec}` spec")))?;
-    let variant = match ctx.package.gpu_vendor {
-        Some("cuda") => Some("+nvml"),
-        Some("rocm") => Some("+rsmi"),
-        _ => None,
-    };
-    if let Some(v) = variant {
+    if let Some(v) = ctx.package.gpu_vendor.map(GpuVendor::slurm_variant) {
         if !slurm.split_whitespace().any(|w| w == v) {
             return Err(invalid(format!(
                 "the slurm spec lacks `{v}` for a GPU package"

@@ -271,7 +271,7 @@ pub fn validate_target(target: &str) -> Result<String> {
 fn validate_gpu_arch(vendor: GpuVendor, arch: &str) -> Result<String> {
     let bad = |reason: &str| Error::InvalidGpuArch {
         arch: arch.into(),
-        vendor: vendor.as_str().into(),
+        vendor,
         reason: reason.into(),
     };
     match vendor {

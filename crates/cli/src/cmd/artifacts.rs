@@ -75,7 +75,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                             a.id.clone(),
                             a.package_type.clone(),
                             a.target.clone(),
-                            human_bytes(a.size),
+                            a.size_text.clone(),
                             a.created.strftime("%Y-%m-%d").to_string(),
                             if a.verified { "yes" } else { "no" }.to_string(),
                         ]

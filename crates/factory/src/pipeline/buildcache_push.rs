@@ -11,14 +11,8 @@ impl Build<'_> {
         if !rendered.files.contains_key("scripts/buildcache-push.sh") {
             return Ok(Done::skipped((), "the recipe has no buildcache-push.sh"));
         }
-        self.script(
-            Stage::BuildcachePush,
-            instance,
-            "buildcache-push.sh",
-            &[],
-            &mut |_| {},
-        )
-        .await?;
+        self.run_script(Stage::BuildcachePush, instance, "buildcache-push.sh")
+            .await?;
         Ok(Done::new(()))
     }
 }

@@ -403,6 +403,11 @@ impl<'a> Build<'a> {
     }
 
     /// Runs `scripts/<name>` from the pushed recipe, streaming its output.
+    /// Runs a recipe script that takes no arguments and whose lines only go to the log.
+    async fn run_script(&self, stage: Stage, instance: &str, name: &str) -> Result<()> {
+        self.script(stage, instance, name, &[], &mut |_| {}).await
+    }
+
     async fn script(
         &self,
         stage: Stage,

@@ -55,7 +55,7 @@ impl Build<'_> {
                 .push_tree_as(prep, &push.local, push.remote, &self.run.path)
                 .await?;
         }
-        self.script(Stage::Provision, prep, "provision.sh", &[], &mut |_| {})
+        self.run_script(Stage::Provision, prep, "provision.sh")
             .await?;
         let published = self
             .lxc

@@ -8,24 +8,12 @@ impl Build<'_> {
         rendered: &Rendered,
         instance: &str,
     ) -> Result<Done<()>> {
-        self.script(
-            Stage::SpackSetup,
-            instance,
-            "spack-setup.sh",
-            &[],
-            &mut |_| {},
-        )
-        .await?;
+        self.run_script(Stage::SpackSetup, instance, "spack-setup.sh")
+            .await?;
         // `spack-gcc` builds first build the compiler every package is built with.
         if rendered.files.contains_key("scripts/toolchain.sh") {
-            self.script(
-                Stage::SpackSetup,
-                instance,
-                "toolchain.sh",
-                &[],
-                &mut |_| {},
-            )
-            .await?;
+            self.run_script(Stage::SpackSetup, instance, "toolchain.sh")
+                .await?;
         }
         Ok(Done::new(()))
     }
