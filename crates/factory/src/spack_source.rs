@@ -251,6 +251,73 @@ mod tests {
         assert_ne!(source.key_parts().unwrap(), before);
     }
 
+    /// The cache keys a build uses, not only their parts: an updated site
+    /// config makes a new base image and so a new solve; the same trees under
+    /// other names do not.
+    #[test]
+    fn base_image_and_lock_keys_follow_the_local_trees() {
+        use crate::cache::{base_image_alias, lock_key};
+        use crate::recipe::Rendered;
+        let tmp = tempfile::tempdir().unwrap();
+        let s = site(tmp.path());
+        let rendered = Rendered {
+            files: [
+                (
+                    "spack.yaml".to_string(),
+                    "spack: {specs: [slurm]}\n".to_string(),
+                ),
+                (
+                    "scripts/provision.sh".to_string(),
+                    "#!/bin/bash\n".to_string(),
+                ),
+            ]
+            .into(),
+        };
+        let keys = |s: &Settings| {
+            let source = SpackSource::from_settings(s, true).unwrap();
+            let alias = base_image_alias(s, &source, &rendered).unwrap();
+            let lock = lock_key(&alias, &rendered);
+            (alias, lock)
+        };
+        let (alias, lock) = keys(&s);
+        assert!(
+            alias.starts_with(crate::cache::BASE_IMAGE_PREFIX),
+            "{alias}"
+        );
+
+        let mut renamed = s.clone();
+        let moved = tmp.path().join("elsewhere/spack");
+        std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+        std::fs::rename(s.spack_root.as_ref().unwrap(), &moved).unwrap();
+        renamed.spack_root = Some(moved.clone());
+        assert_eq!(keys(&renamed), (alias.clone(), lock.clone()));
+
+        std::fs::create_dir_all(moved.join("etc/spack")).unwrap();
+        std::fs::write(moved.join("etc/spack/packages.yaml"), "packages: {}\n").unwrap();
+        let (new_alias, new_lock) = keys(&renamed);
+        assert_ne!(new_alias, alias, "a new site config makes a new base image");
+        assert_ne!(new_lock, lock, "and a new solve");
+
+        let mut other_env = rendered.clone();
+        other_env.files.insert(
+            "spack.yaml".into(),
+            "spack: {specs: [slurm~hwloc]}\n".into(),
+        );
+        assert_ne!(lock_key(&new_alias, &other_env), new_lock);
+        other_env
+            .files
+            .insert("scripts/verify.sh".into(), "#!/bin/bash\n".into());
+        assert_eq!(
+            lock_key(&new_alias, &other_env),
+            lock_key(&new_alias, &{
+                let mut r = other_env.clone();
+                r.files.remove("scripts/verify.sh");
+                r
+            }),
+            "scripts that do not shape the solve leave the lock alone"
+        );
+    }
+
     #[test]
     fn offline_without_wheels_says_how_to_get_them() {
         let tmp = tempfile::tempdir().unwrap();

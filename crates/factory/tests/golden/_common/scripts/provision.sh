@@ -60,7 +60,7 @@ fi
 
 # Every program a later stage runs, checked now rather than after the install.
 absent=()
-for tool in gcc g++ make patchelf readelf objcopy strip ldconfig realpath find du sed grep mktemp tar gzip bzip2 xz zstd unzip patch file ccache python3; do
+for tool in gcc g++ make patchelf readelf objcopy strip ldconfig realpath find du sed grep awk mktemp tar gzip bzip2 xz zstd unzip patch file ccache python3; do
     command -v "$tool" >/dev/null || absent+=("$tool")
 done
 if [ -n "${absent[*]-}" ]; then
