@@ -587,6 +587,14 @@ async fn app_screens_work_as_a_person_uses_them() {
         })
         .collect();
     assert_eq!(page_rows, cli_rows);
+    // 24.11 is past SchedMD's end of support: the page warns as the CLI does.
+    let page_warning = gui.text("[data-testid=plan-warning]").await;
+    assert_eq!(
+        serde_json::json!([page_warning]),
+        cli_plan["warnings"],
+        "the page's warning is the engine's"
+    );
+    assert!(page_warning.contains("past SchedMD's end of support"));
     assert!(
         cli(home.path(), &[], &["plan", "--slurm-version", "24.11"]).contains(&format!(
             "Target    {suggested} (suggested for this machine)"

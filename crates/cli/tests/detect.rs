@@ -142,3 +142,32 @@ fn plan_takes_its_target_from_detection_and_rejects_unknown_ones() {
         stderr(&o)
     );
 }
+
+/// A release past SchedMD's end of support plans (and builds) with a warning;
+/// a supported one without. The text and `--json` say the same.
+#[test]
+fn plan_warns_about_a_release_past_end_of_support() {
+    let o = run(&["plan", "--slurm-version", "24.11", "--target", "x86_64_v3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: Slurm 24.11 is past SchedMD's end of support"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains("24.11 (Spack slurm@24-11-6-1, past SchedMD's end of support)"),
+        "{}",
+        stdout(&o)
+    );
+    let json = run(&["plan", "--slurm-version", "24.11", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let warnings = v["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1);
+    assert!(stderr(&o).contains(warnings[0].as_str().unwrap()));
+
+    let o = run(&["plan", "--slurm-version", "26.05", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["warnings"], serde_json::json!([]));
+    assert_eq!(v["request"]["slurm"]["spack"], "26-05-1-1");
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+}

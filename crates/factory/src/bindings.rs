@@ -35,6 +35,7 @@ pub fn typescript() -> String {
         events::EventRecord,
         events::BatchItem,
         catalog::Release,
+        catalog::Support,
         kinds::GpuVendor,
         request::Compiler,
         request::BuildRequest,

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::catalog::Support;
 use crate::error::Result;
 use crate::request::{BuildRequest, Compiler, Defaults, ResolvedRequest};
 use crate::settings::Settings;
@@ -17,6 +18,8 @@ pub struct Plan {
     pub summary: String,
     /// One line per choice, for people: `("Target", "zen3 (suggested for this machine)")`.
     pub rows: Vec<PlanRow>,
+    /// What the user should know before building (a release past its end of support).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,10 +37,10 @@ pub fn plan(request: &BuildRequest, defaults: &Defaults, settings: &Settings) ->
     } else {
         "suggested for this machine"
     };
-    let version_note = if resolved.slurm.cataloged {
-        ""
-    } else {
-        " (not in the catalogue: Spack must know this version)"
+    let version_note = match resolved.slurm.support {
+        Support::Supported => "",
+        Support::Ended => ", past SchedMD's end of support",
+        Support::Unknown => ", not in the catalogue: Spack must know this version",
     };
     let row = |label: &str, value: String| PlanRow {
         label: label.into(),
@@ -48,7 +51,7 @@ pub fn plan(request: &BuildRequest, defaults: &Defaults, settings: &Settings) ->
         row(
             "Slurm",
             format!(
-                "{} (Spack slurm@{}){version_note}",
+                "{} (Spack slurm@{}{version_note})",
                 resolved.slurm.name, resolved.slurm.spack
             ),
         ),
@@ -91,6 +94,7 @@ pub fn plan(request: &BuildRequest, defaults: &Defaults, settings: &Settings) ->
     ];
     Ok(Plan {
         artifact_name: resolved.artifact_name(),
+        warnings: resolved.slurm.warning().into_iter().collect(),
         summary: resolved.package_type.summary().into(),
         request: resolved,
         rows,
@@ -129,6 +133,16 @@ mod tests {
         assert_eq!(value("GPU arch"), "80");
         assert_eq!(value("Jobs"), "8");
         assert!(value("LXD").contains("ubuntu:24.04"));
+        assert_eq!(
+            value("Slurm"),
+            "24.11 (Spack slurm@24-11-6-1, past SchedMD's end of support)"
+        );
+        assert_eq!(p.warnings.len(), 1);
+        assert!(p.warnings[0].contains("past SchedMD's end of support"));
+
+        let current = plan(&BuildRequest::default(), &defaults, &settings).unwrap();
+        assert!(current.warnings.is_empty());
+        assert_eq!(current.rows[0].value, "25.05 (Spack slurm@25-05-8-1)");
 
         let bad = BuildRequest {
             minimal: true,

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{self, Release};
+use crate::catalog::{self, Release, Support};
 use crate::error::{Error, Result};
 use crate::kinds::GpuVendor;
 
@@ -94,6 +94,23 @@ pub struct SlurmVersion {
     pub spack: String,
     /// Whether the catalogue knows this release.
     pub cataloged: bool,
+    /// Whether SchedMD still supports it.
+    pub support: Support,
+}
+
+impl SlurmVersion {
+    /// The warning a build of this release carries, if any.
+    pub fn warning(&self) -> Option<String> {
+        match self.support {
+            Support::Ended => Some(format!(
+                "Slurm {} is past SchedMD's end of support: it gets no more fixes, \
+                 security fixes included; build a supported release ({}) unless a cluster needs this one",
+                self.name,
+                catalog::supported_versions().join(", ")
+            )),
+            Support::Supported | Support::Unknown => None,
+        }
+    }
 }
 
 /// A request that passed validation; every field is safe to render and to pass as argv.
@@ -206,6 +223,7 @@ fn resolve_version(input: &str) -> Result<SlurmVersion> {
         name: r.slurm.clone(),
         spack: r.spack.clone(),
         cataloged: true,
+        support: Support::of(r),
     };
     if input.is_empty() {
         return Ok(from_release(catalog::default_release()));
@@ -221,6 +239,7 @@ fn resolve_version(input: &str) -> Result<SlurmVersion> {
             name: input.into(),
             spack: input.into(),
             cataloged: false,
+            support: Support::Unknown,
         });
     }
     Err(Error::UnknownSlurmVersion {
@@ -330,7 +349,7 @@ mod tests {
     fn empty_request_is_the_default_cpu_package() {
         let r = resolve(BuildRequest::default()).unwrap();
         assert_eq!(r.slurm.name, "25.05");
-        assert_eq!(r.slurm.spack, "25-05-1-1");
+        assert_eq!(r.slurm.spack, "25-05-8-1");
         assert_eq!(r.package_type, PackageType::Default);
         assert_eq!(r.target, "x86_64_v3");
         assert!(!r.target_from_user);
@@ -351,6 +370,15 @@ mod tests {
         let other = v("24-05-8-1").unwrap().slurm;
         assert!(!other.cataloged);
         assert_eq!(other.spack, "24-05-8-1");
+        assert_eq!(other.support, Support::Unknown);
+        assert_eq!(other.warning(), None);
+        assert_eq!(v("26.05").unwrap().slurm.spack, "26-05-1-1");
+        assert_eq!(v("25.11").unwrap().slurm.warning(), None);
+        let ended = v("24.11").unwrap().slurm;
+        assert_eq!(ended.support, Support::Ended);
+        let warning = ended.warning().unwrap();
+        assert!(warning.starts_with("Slurm 24.11 is past SchedMD's end of support"));
+        assert!(warning.contains("(26.05, 25.11, 25.05)"), "{warning}");
         for bad in ["99.1", "24.11; ls", "24-11-6", "2a-11-6-1", "24-11-6-1 "] {
             // trailing space is trimmed, so that one is accepted
             if bad.ends_with(' ') {

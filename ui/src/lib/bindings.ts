@@ -39,9 +39,15 @@ export type Release = {
  */
 slurm: string, 
 /**
- * Spack's `slurm` package version: `25-05-1-1`.
+ * Spack's `slurm` package version: `25-05-8-1`.
  */
-spack: string, default: boolean, };
+spack: string, default: boolean, 
+/**
+ * Whether SchedMD still supports the series (`false`: builds with a warning).
+ */
+supported: boolean, };
+
+export type Support = "supported" | "ended" | "unknown";
 
 export type GpuVendor = "cuda" | "rocm";
 
@@ -87,7 +93,11 @@ spack: string,
 /**
  * Whether the catalogue knows this release.
  */
-cataloged: boolean, };
+cataloged: boolean, 
+/**
+ * Whether SchedMD still supports it.
+ */
+support: Support, };
 
 export type ResolvedRequest = { slurm: SlurmVersion, package_type: PackageType, target: string, 
 /**
@@ -103,7 +113,11 @@ summary: string,
 /**
  * One line per choice, for people: `("Target", "zen3 (suggested for this machine)")`.
  */
-rows: Array<PlanRow>, };
+rows: Array<PlanRow>, 
+/**
+ * What the user should know before building (a release past its end of support).
+ */
+warnings: Array<string>, };
 
 export type PlanRow = { label: string, value: string, };
 

@@ -12,8 +12,7 @@ use crate::output::{table, Out};
 /// The options that describe a package; `plan` and `build` share them.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RequestArgs {
-    /// Slurm release (25.05, 24.11, 23.11, 23.02) or a full Spack version (24-11-6-1) [default: 25.05].
-    #[arg(long, value_name = "VERSION", default_value = "")]
+    #[arg(long, value_name = "VERSION", default_value = "", help = slurm_version_help())]
     #[arg(hide_default_value = true)]
     pub slurm_version: String,
     /// Build GPU support for this vendor.
@@ -34,6 +33,22 @@ pub struct RequestArgs {
     /// Compiler Spack builds with [default: system].
     #[arg(long, value_enum)]
     pub compiler: Option<CompilerArg>,
+}
+
+/// The catalogue's releases, for `--help`: which are supported, which the default.
+fn slurm_version_help() -> String {
+    let ended: Vec<String> = factory::catalog::releases()
+        .iter()
+        .filter(|r| !r.supported)
+        .map(|r| r.slurm.clone())
+        .collect();
+    format!(
+        "Slurm release ({}; past end of support, with a warning: {}) or a full Spack version \
+         (24-11-6-1) [default: {}]",
+        factory::catalog::supported_versions().join(", "),
+        ended.join(", "),
+        factory::catalog::default_release().slurm
+    )
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -120,6 +135,9 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
         value["rendered"] = serde_json::json!(written);
         out.json(&value);
         return Ok(ExitCode::SUCCESS);
+    }
+    for warning in &plan.warnings {
+        out.warn(warning);
     }
     let rows: Vec<(&str, String)> = plan
         .rows

@@ -33,6 +33,12 @@ impl Build<'_> {
                 fixes: join(&|c| c.hint.clone()),
             });
         }
+        if let Some(message) = self.options.request.slurm.warning() {
+            self.emit(BuildEvent::Warning {
+                stage: Stage::Preflight,
+                message,
+            });
+        }
         crate::runs::recover_interrupted(self.settings, &self.lxc).await?;
         for image in [&self.settings.image, &self.settings.verify_image] {
             // Remote images (`ubuntu:24.04`) are fetched by LXD at launch.
