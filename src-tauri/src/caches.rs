@@ -3,10 +3,12 @@
 use factory::cache::{CacheOverview, LayerHits};
 use factory::kinds::Layer;
 use factory::lxd::Lxc;
+use factory::mirror::{Exported, Imported};
 use factory::units::Size;
 use tauri::State;
+use tauri_plugin_dialog::DialogExt;
 
-use crate::commands::{report, CmdResult};
+use crate::commands::{ask_path, blocking, report, CmdResult, Pick};
 use crate::state::AppState;
 
 #[tauri::command]
@@ -45,4 +47,50 @@ pub async fn cache_clean_all(state: State<'_, AppState>) -> CmdResult<Size> {
             .map_err(report)?;
     }
     Ok(Size::from(freed))
+}
+
+/// Asks where to save (native dialog) and writes the offline bundle there;
+/// `None` = the user cancelled.
+#[tauri::command]
+pub async fn mirror_export(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+) -> CmdResult<Option<Exported>> {
+    let dialog = app
+        .dialog()
+        .file()
+        .set_title("Export offline bundle")
+        .add_filter("Offline bundle", &["zst"])
+        .set_file_name("slurm-factory-site.tar.zst");
+    let Some(path) = ask_path(dialog, Pick::Save).await? else {
+        return Ok(None);
+    };
+    let settings = state.settings();
+    // The dialog asked before replacing a file: that is the user's consent.
+    blocking(move || factory::mirror::export(&settings, &path, true))
+        .await
+        .map(Some)
+}
+
+/// Asks for a bundle (native dialog), checks and imports it, and reloads the
+/// settings it wrote; `None` = the user cancelled.
+#[tauri::command]
+pub async fn mirror_import(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+) -> CmdResult<Option<Imported>> {
+    let dialog = app
+        .dialog()
+        .file()
+        .set_title("Import offline bundle")
+        .add_filter("Offline bundle", &["zst"]);
+    let Some(path) = ask_path(dialog, Pick::Open).await? else {
+        return Ok(None);
+    };
+    let loaded = state.loaded();
+    let imported =
+        blocking(move || factory::mirror::import(&loaded.settings, &path, &loaded.config_path))
+            .await?;
+    state.reload().map_err(report)?;
+    Ok(Some(imported))
 }

@@ -30,4 +30,6 @@ app_commands! {
     caches::cache_hits() -> "LayerHits[]";
     caches::cache_clean(layer: "Layer") -> "Size";
     caches::cache_clean_all() -> "Size";
+    caches::mirror_export() -> "Exported | null";
+    caches::mirror_import() -> "Imported | null";
 }

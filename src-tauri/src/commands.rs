@@ -76,16 +76,13 @@ pub fn settings_set(
 /// Asks where to save (native dialog) and writes the preset; `None` = the user cancelled.
 #[tauri::command]
 pub async fn preset_save(app: AppHandle, request: BuildRequest) -> CmdResult<Option<String>> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    app.dialog()
+    let dialog = app
+        .dialog()
         .file()
         .set_title("Save build preset")
         .add_filter("Build preset (YAML)", &["yaml", "yml"])
-        .set_file_name("slurm-preset.yaml")
-        .save_file(move |p| {
-            let _ = tx.send(p);
-        });
-    let Some(path) = chosen_path(rx.await.ok().flatten())? else {
+        .set_file_name("slurm-preset.yaml");
+    let Some(path) = ask_path(dialog, Pick::Save).await? else {
         return Ok(None);
     };
     factory::presets::save(&path, &request).map_err(report)?;
@@ -95,31 +92,49 @@ pub async fn preset_save(app: AppHandle, request: BuildRequest) -> CmdResult<Opt
 /// Asks for a preset file (native dialog) and reads it; `None` = the user cancelled.
 #[tauri::command]
 pub async fn preset_load(app: AppHandle) -> CmdResult<Option<BuildRequest>> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    app.dialog()
+    let dialog = app
+        .dialog()
         .file()
         .set_title("Load build preset")
-        .add_filter("Build preset (YAML)", &["yaml", "yml"])
-        .pick_file(move |p| {
-            let _ = tx.send(p);
-        });
-    let Some(path) = chosen_path(rx.await.ok().flatten())? else {
+        .add_filter("Build preset (YAML)", &["yaml", "yml"]);
+    let Some(path) = ask_path(dialog, Pick::Open).await? else {
         return Ok(None);
     };
     factory::presets::load(&path).map(Some).map_err(report)
 }
 
-fn chosen_path(p: Option<tauri_plugin_dialog::FilePath>) -> CmdResult<Option<PathBuf>> {
-    p.map(|p| {
-        p.into_path().map_err(|e| {
-            report(factory::Error::InvalidValue {
-                what: "chosen file",
-                value: String::new(),
-                reason: e.to_string(),
+/// Which native file dialog to show.
+pub enum Pick {
+    Open,
+    Save,
+}
+
+/// Shows a native file dialog and waits for it; `None` = the user cancelled.
+pub async fn ask_path(
+    dialog: tauri_plugin_dialog::FileDialogBuilder<tauri::Wry>,
+    pick: Pick,
+) -> CmdResult<Option<PathBuf>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let answer = move |p| {
+        let _ = tx.send(p);
+    };
+    match pick {
+        Pick::Open => dialog.pick_file(answer),
+        Pick::Save => dialog.save_file(answer),
+    }
+    rx.await
+        .ok()
+        .flatten()
+        .map(|p| {
+            p.into_path().map_err(|e| {
+                report(factory::Error::InvalidValue {
+                    what: "chosen file",
+                    value: String::new(),
+                    reason: e.to_string(),
+                })
             })
         })
-    })
-    .transpose()
+        .transpose()
 }
 
 #[tauri::command]
@@ -180,28 +195,33 @@ pub async fn artifact_export(
         .first()
         .map(|a| a.file.clone())
         .unwrap_or_else(|| format!("{}.tar.zst", artifact.manifest.name));
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    app.dialog()
+    let dialog = app
+        .dialog()
         .file()
         .set_title("Export package")
-        .set_file_name(&suggested)
-        .save_file(move |p| {
-            let _ = tx.send(p);
-        });
-    let Some(path) = chosen_path(rx.await.ok().flatten())? else {
+        .set_file_name(&suggested);
+    let Some(path) = ask_path(dialog, Pick::Save).await? else {
         return Ok(None);
     };
     // The dialog asked before replacing a file: that is the user's consent.
-    tauri::async_runtime::spawn_blocking(move || store.export(&id, &path, true))
+    blocking(move || store.export(&id, &path, true))
+        .await
+        .map(Some)
+}
+
+/// Runs file work (copies, archives) off the async runtime's threads.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> factory::Result<T> + Send + 'static,
+) -> CmdResult<T> {
+    tauri::async_runtime::spawn_blocking(work)
         .await
         .map_err(|e| {
             report(factory::Error::io(
-                "exporting",
+                "working on files",
                 PathBuf::new(),
                 std::io::Error::other(e.to_string()),
             ))
         })?
-        .map(Some)
         .map_err(report)
 }
 

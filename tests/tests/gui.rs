@@ -1162,6 +1162,18 @@ async fn build_cancel_and_caches_against_real_lxd() {
             "{layer}: {text}"
         );
     }
+    // The offline bundle's actions sit behind native file dialogs, which
+    // WebDriver cannot drive: the page offers them; tests/tests/mirror.rs runs
+    // the commands behind them on the real offline site.
+    let bundle = gui.text("[data-testid=offline-bundle]").await;
+    for label in [
+        "Offline bundle",
+        "Export bundle…",
+        "Import bundle…",
+        "mirror export FILE",
+    ] {
+        assert!(bundle.contains(label), "{bundle}");
+    }
     gui.screenshot("caches");
     gui.click("[data-layer=buildcache] [data-testid=clean-layer]")
         .await;

@@ -20,8 +20,8 @@ pub fn typescript() -> String {
         )*};
     }
     use crate::{
-        artifacts, cache, catalog, doctor, error, events, hardware, kinds, package, pipeline, plan,
-        request, runs, settings, units,
+        artifacts, cache, catalog, doctor, error, events, hardware, kinds, mirror, package,
+        pipeline, plan, request, runs, settings, units,
     };
     export!(
         error::ExitKind,
@@ -83,6 +83,10 @@ pub fn typescript() -> String {
         cache::LayerStatus,
         cache::LayerHits,
         cache::RunHits,
+        mirror::BundleManifest,
+        mirror::BundlePart,
+        mirror::Exported,
+        mirror::Imported,
     );
     out.truncate(out.trim_end().len());
     out.push('\n');

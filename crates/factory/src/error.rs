@@ -222,6 +222,9 @@ pub enum Error {
     #[error("{path} already exists")]
     ExportTargetExists { path: PathBuf },
 
+    #[error("{path} is not a sound offline bundle: {reason}")]
+    BundleInvalid { path: PathBuf, reason: String },
+
     #[error("{what} needs confirmation")]
     NeedsConfirmation { what: String },
 }
@@ -392,6 +395,12 @@ impl Error {
                  the package again (`slurm-factory artifacts delete ID` removes the bad copy)"
                     .into()
             }
+            Error::BundleInvalid { .. } => {
+                "nothing was imported. Copy the bundle again from the machine that made it \
+                 (`slurm-factory mirror export FILE` there), and compare its sha256 with the one \
+                 export printed"
+                    .into()
+            }
             Error::ExportTargetExists { .. } => {
                 "pass `--force` to replace it, or choose another destination".into()
             }
@@ -431,6 +440,7 @@ impl Error {
             Error::InvalidArtifactId { .. }
             | Error::ArtifactNotFound { .. }
             | Error::ExportTargetExists { .. }
+            | Error::BundleInvalid { .. }
             | Error::NeedsConfirmation { .. } => ExitKind::Usage,
             Error::ManifestMalformed { .. }
             | Error::RunRecordMalformed { .. }

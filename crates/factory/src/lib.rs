@@ -16,6 +16,7 @@ pub mod hardware;
 pub mod kinds;
 pub mod layout;
 pub mod lxd;
+pub mod mirror;
 pub mod package;
 pub mod pipeline;
 pub mod plan;

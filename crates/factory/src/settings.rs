@@ -146,6 +146,16 @@ pub const ENV_CONFIG: &str = "SLURM_FACTORY_CONFIG";
 const ENV_NON_KEYS: &[&str] = &[ENV_CONFIG, "SLURM_FACTORY_LOG"];
 
 impl Settings {
+    /// Defaults with the config, data and cache dirs under `root` (unit tests).
+    #[cfg(test)]
+    pub(crate) fn under(root: &Path) -> Settings {
+        Settings::defaults(&XdgDirs {
+            config: root.join("config"),
+            data: root.join("data"),
+            cache: root.join("cache"),
+        })
+    }
+
     /// Built-in defaults for a user whose home is described by `dirs`.
     pub fn defaults(dirs: &XdgDirs) -> Settings {
         Settings {

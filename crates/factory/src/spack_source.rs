@@ -181,20 +181,11 @@ fn wheels_dir(dir: Option<&Path>) -> Result<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::settings::XdgDirs;
-
-    fn settings(root: &Path) -> Settings {
-        Settings::defaults(&XdgDirs {
-            config: root.join("config"),
-            data: root.join("data"),
-            cache: root.join("cache"),
-        })
-    }
 
     /// A site as a user lays it out, under names of their own choosing.
-    fn site(root: &Path) -> Settings {
+    pub(crate) fn site(root: &Path) -> Settings {
         let spack = root.join("src/spack-1.1");
         std::fs::create_dir_all(spack.join("bin")).unwrap();
         std::fs::write(spack.join("bin/spack"), "#!/bin/sh\n").unwrap();
@@ -212,7 +203,7 @@ mod tests {
             "",
         )
         .unwrap();
-        let mut s = settings(root);
+        let mut s = Settings::under(root);
         s.spack_root = Some(spack);
         s.spack_packages_root = Some(packages);
         s.wheels_dir = Some(wheels);
@@ -222,7 +213,7 @@ mod tests {
     #[test]
     fn online_needs_nothing_local() {
         let tmp = tempfile::tempdir().unwrap();
-        let source = SpackSource::from_settings(&settings(tmp.path()), false).unwrap();
+        let source = SpackSource::from_settings(&Settings::under(tmp.path()), false).unwrap();
         assert!(source.pushes().is_empty());
         assert!(source.key_parts().unwrap().contains(&"v1.1.0".to_string()));
     }

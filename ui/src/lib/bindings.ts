@@ -530,3 +530,23 @@ last?: RunHits | null,
 text: string, };
 
 export type RunHits = { run_id: string, hits: number, lookups: number, };
+
+export type BundleManifest = { format: number, created: string, 
+/**
+ * The Spack and spack-packages releases the build uses (the settings' refs).
+ */
+spack_ref: string, spack_packages_ref: string, parts: Array<BundlePart>, files: { [key in string]: string }, };
+
+export type BundlePart = { 
+/**
+ * `mirror`, `wheels`, `spack` or `spack-packages`: the top directory in the bundle.
+ */
+name: string, files: number, bytes: number, };
+
+export type Exported = { path: string, bytes: number, sha256: string, manifest: BundleManifest, };
+
+export type Imported = { manifest: BundleManifest, 
+/**
+ * Sources new to the mirror layer (the others were there already).
+ */
+new_sources: number, spack_root: string, spack_packages_root: string, wheels_dir: string, };

@@ -1,7 +1,7 @@
 // Generated from src-tauri/src/command_list.rs, the app's one list of commands.
 // Do not edit: run `UPDATE_BINDINGS=1 cargo test -p slurm-factory-app generated`.
 import { type Channel, invoke } from "@tauri-apps/api/core";
-import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildRequest, CacheOverview, EventRecord, ExportResult, HostReport, Layer, LayerHits, LogPage, Overview, Plan, Release, Report, RunSummary, Size } from "./bindings";
+import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, HostReport, Imported, Layer, LayerHits, LogPage, Overview, Plan, Release, Report, RunSummary, Size } from "./bindings";
 
 export const commands = {
   doctor: () => invoke<Report>("doctor"),
@@ -28,4 +28,6 @@ export const commands = {
   cacheHits: () => invoke<LayerHits[]>("cache_hits"),
   cacheClean: (layer: Layer) => invoke<Size>("cache_clean", { layer }),
   cacheCleanAll: () => invoke<Size>("cache_clean_all"),
+  mirrorExport: () => invoke<Exported | null>("mirror_export"),
+  mirrorImport: () => invoke<Imported | null>("mirror_import"),
 };

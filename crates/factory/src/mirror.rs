@@ -1,0 +1,539 @@
+//! The air-gapped bundle: what an offline build needs from outside — the
+//! source mirror layer, the clingo wheels, Spack and spack-packages — as one
+//! `.tar.zst` with a manifest of every file's sha256. Made on a machine with
+//! internet (`mirror export`), checked and unpacked on one without
+//! (`mirror import`): sources into the mirror layer, the trees under the data
+//! dir, and the offline settings pointed at them.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::CacheDirs;
+use crate::error::{Error, Result};
+use crate::settings::Settings;
+use crate::spack_source::SpackSource;
+
+/// The manifest's name inside the bundle: its first entry.
+pub const MANIFEST: &str = "slurm-factory-bundle.json";
+const FORMAT: u32 = 1;
+
+/// What a bundle holds, part by part; `files` maps each path in the bundle
+/// (`spack/bin/spack`) to its sha256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BundleManifest {
+    pub format: u32,
+    pub created: String,
+    /// The Spack and spack-packages releases the build uses (the settings' refs).
+    pub spack_ref: String,
+    pub spack_packages_ref: String,
+    pub parts: Vec<BundlePart>,
+    pub files: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BundlePart {
+    /// `mirror`, `wheels`, `spack` or `spack-packages`: the top directory in the bundle.
+    pub name: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// The parts of a bundle and where they come from on this machine.
+fn parts(settings: &Settings) -> Result<Vec<(&'static str, PathBuf)>> {
+    let SpackSource::Local {
+        spack,
+        packages,
+        wheels,
+    } = SpackSource::from_settings(settings, true)?
+    else {
+        unreachable!("an offline source is local")
+    };
+    Ok(vec![
+        ("mirror", CacheDirs::new(settings).mirror),
+        ("wheels", wheels),
+        ("spack", spack),
+        ("spack-packages", packages),
+    ])
+}
+
+/// Everything under `root` (directories too, so empty ones survive), relative,
+/// sorted (a directory before its contents); `.git` and byte-code caches left
+/// out, as the base image's content key leaves them out.
+fn walk(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let dir = root.join(&rel);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            // An empty mirror layer has not been created yet.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && rel.as_os_str().is_empty() => {
+                return Ok(out)
+            }
+            Err(e) => return Err(Error::io("reading", &dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("reading", &dir, e))?;
+            if crate::fsutil::is_volatile(&entry.file_name()) {
+                continue;
+            }
+            let path = rel.join(entry.file_name());
+            let kind = entry
+                .file_type()
+                .map_err(|e| Error::io("reading", entry.path(), e))?;
+            if kind.is_dir() {
+                stack.push(path.clone());
+            }
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// What `export` wrote.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Exported {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+    pub manifest: BundleManifest,
+}
+
+/// Writes the bundle of this machine's offline site to `dest` (atomically:
+/// a temporary name, then a rename; an existing file only with `force`).
+/// Fails before writing anything when a setting is missing, naming it.
+pub fn export(settings: &Settings, dest: &Path, force: bool) -> Result<Exported> {
+    if dest.exists() && !force {
+        return Err(Error::ExportTargetExists {
+            path: dest.to_path_buf(),
+        });
+    }
+    let parts = parts(settings)?;
+    let mut files = BTreeMap::new();
+    let mut part_rows = Vec::new();
+    let mut entries = Vec::new();
+    for (name, root) in &parts {
+        let (mut count, mut bytes) = (0, 0);
+        for rel in walk(root)? {
+            let path = root.join(&rel);
+            let in_bundle = Path::new(name).join(&rel);
+            let meta =
+                std::fs::symlink_metadata(&path).map_err(|e| Error::io("reading", &path, e))?;
+            if meta.is_file() {
+                files.insert(
+                    in_bundle.display().to_string(),
+                    crate::package::sha256_file(&path)?,
+                );
+                bytes += meta.len();
+            }
+            count += u64::from(!meta.is_dir());
+            entries.push((path, in_bundle));
+        }
+        part_rows.push(BundlePart {
+            name: (*name).into(),
+            files: count,
+            bytes,
+        });
+    }
+    let manifest = BundleManifest {
+        format: FORMAT,
+        created: jiff::Timestamp::now().to_string(),
+        spack_ref: settings.spack_ref.clone(),
+        spack_packages_ref: settings.spack_packages_ref.clone(),
+        parts: part_rows,
+        files,
+    };
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        dest.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let written = write_bundle(&tmp, &manifest, &entries);
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io("writing the bundle", &tmp, e));
+    }
+    std::fs::rename(&tmp, dest).map_err(|e| Error::io("writing the bundle", dest, e))?;
+    crate::fsutil::sync_dir(dir)?;
+    Ok(Exported {
+        path: dest.to_path_buf(),
+        bytes: std::fs::metadata(dest)
+            .map_err(|e| Error::io("reading", dest, e))?
+            .len(),
+        sha256: crate::package::sha256_file(dest)?,
+        manifest,
+    })
+}
+
+fn write_bundle(
+    tmp: &Path,
+    manifest: &BundleManifest,
+    entries: &[(PathBuf, PathBuf)],
+) -> std::io::Result<()> {
+    let mut enc = zstd::stream::write::Encoder::new(File::create(tmp)?, 9)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    enc.multithread(threads)?;
+    enc.include_checksum(true)?;
+    let mut tar = tar::Builder::new(enc);
+    tar.follow_symlinks(false);
+    let json = serde_json::to_vec_pretty(manifest).expect("a manifest serializes");
+    let mut header = tar::Header::new_gnu();
+    header.set_size(json.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(jiff::Timestamp::now().as_second().max(0) as u64);
+    tar.append_data(&mut header, MANIFEST, json.as_slice())?;
+    for (path, name) in entries {
+        tar.append_path_with_name(path, name)?;
+    }
+    let file = tar.into_inner()?.finish()?;
+    file.sync_all()
+}
+
+/// What `import` did.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Imported {
+    pub manifest: BundleManifest,
+    /// Sources new to the mirror layer (the others were there already).
+    pub new_sources: u64,
+    pub spack_root: PathBuf,
+    pub spack_packages_root: PathBuf,
+    pub wheels_dir: PathBuf,
+}
+
+/// Where imported trees live: `<data_dir>/offline/{spack,spack-packages,wheels}`.
+pub fn offline_dir(settings: &Settings) -> PathBuf {
+    settings.data_dir.join("offline")
+}
+
+/// Unpacks the bundle at `src` into a staging dir, checks every file against
+/// the manifest (nothing missing, nothing added, every sha256), and only then
+/// puts it in place: sources merged into the mirror layer, the trees under
+/// [`offline_dir`] (replacing an earlier import), and `spack_root`,
+/// `spack_packages_root` and `wheels_dir` written to the config file at
+/// `config`. A bad bundle changes nothing.
+pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported> {
+    let invalid = |reason: String| Error::BundleInvalid {
+        path: src.to_path_buf(),
+        reason,
+    };
+    let offline = offline_dir(settings);
+    std::fs::create_dir_all(&offline).map_err(|e| Error::io("creating", &offline, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".import-")
+        .tempdir_in(&offline)
+        .map_err(|e| Error::io("creating a staging dir in", &offline, e))?;
+    let file = File::open(src).map_err(|e| Error::io("opening the bundle", src, e))?;
+    let dec = zstd::stream::read::Decoder::new(file)
+        .map_err(|e| invalid(format!("not a zstd stream: {e}")))?;
+    let mut archive = tar::Archive::new(dec);
+    let mut manifest: Option<BundleManifest> = None;
+    let mut seen = BTreeMap::new();
+    let entries = archive
+        .entries()
+        .map_err(|e| invalid(format!("not a tar archive: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| invalid(format!("a damaged entry: {e}")))?;
+        let name = entry
+            .path()
+            .map_err(|e| invalid(format!("an entry with a bad name: {e}")))?
+            .into_owned();
+        if !name.components().all(|c| matches!(c, Component::Normal(_))) {
+            return Err(invalid(format!(
+                "an entry outside the bundle: {}",
+                name.display()
+            )));
+        }
+        if name == Path::new(MANIFEST) {
+            let mut json = Vec::new();
+            entry
+                .read_to_end(&mut json)
+                .map_err(|e| invalid(format!("an unreadable manifest: {e}")))?;
+            manifest = Some(
+                serde_json::from_slice(&json)
+                    .map_err(|e| invalid(format!("a malformed manifest: {e}")))?,
+            );
+            continue;
+        }
+        let is_file = entry.header().entry_type().is_file();
+        entry
+            .unpack_in(staging.path())
+            .map_err(|e| invalid(format!("{} could not be unpacked: {e}", name.display())))?;
+        if is_file {
+            let path = staging.path().join(&name);
+            seen.insert(
+                name.display().to_string(),
+                crate::package::sha256_file(&path)?,
+            );
+        }
+    }
+    let manifest = manifest.ok_or_else(|| invalid(format!("no {MANIFEST}")))?;
+    if manifest.format != FORMAT {
+        return Err(invalid(format!(
+            "bundle format {} (this slurm-factory reads format {FORMAT})",
+            manifest.format
+        )));
+    }
+    for (path, sha) in &manifest.files {
+        match seen.get(path) {
+            None => return Err(invalid(format!("{path} is missing"))),
+            Some(actual) if actual != sha => {
+                return Err(invalid(format!(
+                    "{path}: sha256 {actual}, the manifest says {sha}"
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(extra) = seen.keys().find(|p| !manifest.files.contains_key(*p)) {
+        return Err(invalid(format!("{extra} is not in the manifest")));
+    }
+    for tree in ["spack", "spack-packages", "wheels"] {
+        if !staging.path().join(tree).is_dir() {
+            return Err(invalid(format!("no {tree}/ in the bundle")));
+        }
+    }
+
+    // Checked. The settings first: a config file that cannot take them stops
+    // the import before anything moved.
+    let trees = [
+        ("spack", "spack_root"),
+        ("spack-packages", "spack_packages_root"),
+        ("wheels", "wheels_dir"),
+    ];
+    let updates: BTreeMap<String, String> = trees
+        .iter()
+        .map(|(tree, key)| (key.to_string(), offline.join(tree).display().to_string()))
+        .collect();
+    crate::settings::update_file(config, &updates)?;
+    let mirror = CacheDirs::new(settings).mirror;
+    let mut new_sources = 0;
+    let staged_mirror = staging.path().join("mirror");
+    for rel in walk(&staged_mirror)? {
+        let (from, to) = (staged_mirror.join(&rel), mirror.join(&rel));
+        if from.is_dir() || (to.exists() && same_file_contents(&from, &to)?) {
+            continue;
+        }
+        let parent = to.parent().expect("under the mirror dir");
+        std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
+        std::fs::rename(&from, &to).map_err(|e| Error::io("moving a source into", &to, e))?;
+        new_sources += 1;
+    }
+    for (tree, _) in trees {
+        let dest = offline.join(tree);
+        let old = offline.join(format!(".{tree}.old-{}", std::process::id()));
+        if dest.exists() {
+            std::fs::rename(&dest, &old).map_err(|e| Error::io("moving aside", &dest, e))?;
+        }
+        std::fs::rename(staging.path().join(tree), &dest)
+            .map_err(|e| Error::io("moving into place", &dest, e))?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| Error::io("removing", &old, e))?;
+        }
+    }
+    Ok(Imported {
+        manifest,
+        new_sources,
+        spack_root: offline.join("spack"),
+        spack_packages_root: offline.join("spack-packages"),
+        wheels_dir: offline.join("wheels"),
+    })
+}
+
+fn same_file_contents(a: &Path, b: &Path) -> Result<bool> {
+    let (ma, mb) = (
+        std::fs::symlink_metadata(a).map_err(|e| Error::io("reading", a, e))?,
+        std::fs::symlink_metadata(b).map_err(|e| Error::io("reading", b, e))?,
+    );
+    if ma.len() != mb.len() || ma.file_type() != mb.file_type() {
+        return Ok(false);
+    }
+    if !ma.is_file() {
+        return Ok(false);
+    }
+    Ok(crate::package::sha256_file(a)? == crate::package::sha256_file(b)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::XdgDirs;
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// A connected machine's offline site (spack_source's test site): a site
+    /// config and a byte-code cache in the Spack tree, a source in the mirror
+    /// layer by name and by digest.
+    fn site(root: &Path) -> Settings {
+        let s = crate::spack_source::tests::site(root);
+        let spack = s.spack_root.clone().unwrap();
+        write(&spack.join("etc/spack/packages.yaml"), "packages: {}\n");
+        write(&spack.join("lib/__pycache__/x.pyc"), "byte code");
+        let mirror = CacheDirs::new(&s).mirror;
+        write(&mirror.join("lz4/lz4-1.9.4.tar.gz"), "lz4 source");
+        write(
+            &mirror.join("_source-cache/archive/0b/0b0e.tar.gz"),
+            "lz4 source",
+        );
+        s
+    }
+
+    #[test]
+    fn a_bundle_carries_the_site_to_an_air_gapped_machine() {
+        let online = tempfile::tempdir().unwrap();
+        let s = site(online.path());
+        let bundle = online.path().join("site.tar.zst");
+        let exported = export(&s, &bundle, false).unwrap();
+        let names: Vec<(&str, u64)> = exported
+            .manifest
+            .parts
+            .iter()
+            .map(|p| (p.name.as_str(), p.files))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("mirror", 2),
+                ("wheels", 1),
+                ("spack", 2),
+                ("spack-packages", 1)
+            ],
+            "byte-code caches stay behind"
+        );
+        assert_eq!(
+            exported.sha256,
+            crate::package::sha256_file(&bundle).unwrap()
+        );
+        let again = export(&s, &bundle, false).unwrap_err();
+        assert!(matches!(again, Error::ExportTargetExists { .. }), "{again}");
+
+        let offline = tempfile::tempdir().unwrap();
+        let target = Settings::under(offline.path());
+        let config = offline.path().join("config/slurm-factory/config.toml");
+        write(&config, "min_free_disk_mib = 3000\n");
+        write(
+            &CacheDirs::new(&target)
+                .mirror
+                .join("zlib/zlib-1.3.1.tar.gz"),
+            "zlib",
+        );
+        let imported = import(&target, &bundle, &config).unwrap();
+        assert_eq!(imported.new_sources, 2);
+        assert_eq!(imported.manifest, exported.manifest);
+        let mirror = CacheDirs::new(&target).mirror;
+        assert_eq!(
+            std::fs::read_to_string(mirror.join("lz4/lz4-1.9.4.tar.gz")).unwrap(),
+            "lz4 source"
+        );
+        assert!(
+            mirror.join("zlib/zlib-1.3.1.tar.gz").exists(),
+            "what was there stays"
+        );
+        let config_text = std::fs::read_to_string(&config).unwrap();
+        assert!(
+            config_text.contains("min_free_disk_mib = 3000"),
+            "{config_text}"
+        );
+        let vars = BTreeMap::from([(
+            "SLURM_FACTORY_CONFIG".to_string(),
+            config.display().to_string(),
+        )]);
+        let loaded = crate::settings::load(
+            &XdgDirs {
+                config: offline.path().join("config"),
+                data: offline.path().join("data"),
+                cache: offline.path().join("cache"),
+            },
+            &vars,
+        )
+        .unwrap()
+        .settings;
+        // The imported site is a complete offline source.
+        let source = SpackSource::from_settings(&loaded, true).unwrap();
+        let original = SpackSource::from_settings(&s, true).unwrap();
+        assert_eq!(source.key_parts().unwrap(), original.key_parts().unwrap());
+
+        // A second import of the same bundle replaces the trees, adds no source.
+        let twice = import(&target, &bundle, &config).unwrap();
+        assert_eq!(twice.new_sources, 0);
+        let leftovers: Vec<_> = std::fs::read_dir(offline_dir(&target))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut leftovers = leftovers;
+        leftovers.sort();
+        assert_eq!(leftovers, ["spack", "spack-packages", "wheels"]);
+    }
+
+    #[test]
+    fn a_tampered_bundle_changes_nothing() {
+        let online = tempfile::tempdir().unwrap();
+        let s = site(online.path());
+        let bundle = online.path().join("site.tar.zst");
+        let exported = export(&s, &bundle, false).unwrap();
+        // The same files under a manifest that promises other bytes for one.
+        let mut manifest = exported.manifest.clone();
+        manifest
+            .files
+            .insert("mirror/lz4/lz4-1.9.4.tar.gz".into(), "0".repeat(64));
+        let tampered = online.path().join("tampered.tar.zst");
+        let mut entries = Vec::new();
+        for (name, root) in parts(&s).unwrap() {
+            for rel in walk(&root).unwrap() {
+                entries.push((root.join(&rel), Path::new(name).join(rel)));
+            }
+        }
+        write_bundle(&tampered, &manifest, &entries).unwrap();
+
+        let offline = tempfile::tempdir().unwrap();
+        let target = Settings::under(offline.path());
+        let config = offline.path().join("config.toml");
+        let err = import(&target, &tampered, &config).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("mirror/lz4/lz4-1.9.4.tar.gz: sha256"),
+            "{err}"
+        );
+        assert_eq!(err.kind(), crate::ExitKind::Usage);
+        assert!(
+            err.hint().contains("nothing was imported"),
+            "{}",
+            err.hint()
+        );
+        assert!(!config.exists(), "no setting written");
+        assert!(!CacheDirs::new(&target).mirror.exists(), "no source added");
+        let left: Vec<_> = std::fs::read_dir(offline_dir(&target)).unwrap().collect();
+        assert!(left.is_empty(), "the staging dir is gone");
+
+        let garbage = online.path().join("garbage.tar.zst");
+        std::fs::write(&garbage, "not a bundle").unwrap();
+        let err = import(&target, &garbage, &config).unwrap_err();
+        assert!(matches!(err, Error::BundleInvalid { .. }), "{err}");
+    }
+
+    #[test]
+    fn export_names_a_missing_setting() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = site(tmp.path());
+        s.wheels_dir = None;
+        let dest = tmp.path().join("x.tar.zst");
+        let err = export(&s, &dest, false).unwrap_err();
+        assert!(err.to_string().contains("wheels_dir"), "{err}");
+        assert!(!dest.exists());
+    }
+}
