@@ -8,7 +8,8 @@
 #   wheels/           clingo and its dependencies for the containers' Python (3.11)
 #   mirror/           the sources of that closure in Spack's mirror layout, from
 #                     Debian's source packages (`apt-get source --download-only`)
-#   env               the test's variables (SLURM_FACTORY_TEST_SPACK_*)
+#   env               the test's variables (SLURM_FACTORY_TEST_SPACK_*, and the
+#                     Slurm release the test adds to the product's overlay repo)
 #
 # The Spack release tarballs come from ../shared/spack (never committed; see
 # its README) or $SF_SPACK_TARBALLS; they are copied into the cache on first
@@ -25,7 +26,7 @@ TARGET=${1:?usage: spack-site.sh TARGET}
 CACHE="${SF_CI_CACHE:-$HOME/.cache/slurm-factory-ci}"
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Bump when what this script produces changes: a new site is then made.
-SITE_VERSION=2
+SITE_VERSION=3
 SITE="$CACHE/spack-site-$TARGET-v$SITE_VERSION"
 SRC_CACHE="$CACHE/debian-sources"
 SPACK_TARBALL=spack-v1.1.0.tar.zst
@@ -40,7 +41,11 @@ note() { printf '==> spack-site: %s\n' "$*" >&2; }
 # from the internet, libgcrypt 1.10.1 rejects Spack's flag patch and 1.11 needs
 # libgpg-error >= 1.49; munge, zlib and zstd: versions Spack's recipes know).
 # glib comes from bookworm (2.74.6): 2.84 needs meson >= 1.4, and Debian 12 has 1.0.1;
-# the product's Spack repo overlay fixes the recipe for it.
+# the product's Spack repo overlay fixes the recipe for it. Slurm is the newest
+# release whose tarball the archive serves here (trixie's 24.11.5; sid's 26.05.5 is
+# listed but its pool files answer 404), a version spack-packages does not know: the
+# test adds it to the product's overlay repo with this tarball's checksum, as a site
+# would.
 CLOSURE="
 bzip2           bzip2        bookworm
 curl            curl         bookworm
@@ -55,7 +60,7 @@ nghttp2         nghttp2      bookworm
 openssl         openssl      bookworm
 pcre2           pcre2        bookworm
 xz              xz-utils     bookworm
-slurm           slurm-wlm    bookworm
+slurm           slurm-wlm    trixie
 libffi          libffi       trixie
 libgcrypt       libgcrypt20  trixie
 libgpg-error    libgpg-error trixie
@@ -189,7 +194,11 @@ while read -r name debpkg suite; do
     version=${version%%+*}           # 1.5.7+dfsg -> 1.5.7
     version=${version%%~*}
     version=${version%.dfsg}
-    [ "$name" = slurm ] && version=$(printf '%s-1' "$version" | tr . -)   # 22.05.8 -> 22-05-8-1
+    if [ "$name" = slurm ]; then
+        version=$(printf '%s-1' "$version" | tr . -)   # 24.11.5 -> 24-11-5-1
+        slurm_version=$version
+        slurm_sha256=$(sha256sum "$orig" | cut -d' ' -f1)
+    fi
     pins+=("$name $version")
     src=$orig
     if [[ " $AUTORECONF " == *" $name "* ]]; then
@@ -223,8 +232,12 @@ for line in open(listing):
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     shutil.copyfile(src, dest)
     print(f"mirror: {name}-{version}.{ext} <- {os.path.basename(src)}")
-    # A version the recipe checksums is looked up by that digest only.
+    # A version the recipe checksums is looked up by that digest only; one it does
+    # not know (Slurm) by the digest the test's overlay declares: the tarball's own.
     sha = pkg.versions.get(Version(version), {}).get("sha256")
+    if not sha:
+        import hashlib
+        sha = hashlib.sha256(open(src, "rb").read()).hexdigest()
     if sha:
         by_digest = os.path.join(mirror, "_source-cache", "archive", sha[:2], f"{sha}.{ext}")
         os.makedirs(os.path.dirname(by_digest), exist_ok=True)
@@ -285,6 +298,8 @@ SLURM_FACTORY_TEST_SPACK_ROOT=$SITE/spack
 SLURM_FACTORY_TEST_SPACK_PACKAGES_ROOT=$SITE/spack-packages
 SLURM_FACTORY_TEST_SPACK_WHEELS=$SITE/wheels
 SLURM_FACTORY_TEST_SPACK_MIRROR=$SITE/mirror
+SLURM_FACTORY_TEST_SPACK_SLURM=$slurm_version
+SLURM_FACTORY_TEST_SPACK_SLURM_SHA256=$slurm_sha256
 EOF
 rm -rf "$SITE"
 mv "$work" "$SITE"

@@ -65,25 +65,33 @@ pub struct SpackSite {
     pub wheels_dir: PathBuf,
     /// Debian's sources in Spack's mirror layout.
     pub mirror: PathBuf,
+    /// The Slurm release the mirror holds (`24-11-5-1`), newer than any
+    /// version spack-packages knows, and its tarball's sha256: the test adds
+    /// it to the product's overlay repo as a site would.
+    pub slurm_version: String,
+    pub slurm_sha256: String,
 }
 
 impl SpackSite {
     pub fn from_env(test: &str) -> Option<SpackSite> {
-        let [build_image, bare_image, pool, cache, spack, packages, wheels, mirror] = test_vars(
-            test,
-            [
-                "SLURM_FACTORY_TEST_SPACK_IMAGE",
-                "SLURM_FACTORY_TEST_BARE_IMAGE",
-                "SLURM_FACTORY_TEST_POOL",
-                "SLURM_FACTORY_TEST_CACHE",
-                "SLURM_FACTORY_TEST_SPACK_ROOT",
-                "SLURM_FACTORY_TEST_SPACK_PACKAGES_ROOT",
-                "SLURM_FACTORY_TEST_SPACK_WHEELS",
-                "SLURM_FACTORY_TEST_SPACK_MIRROR",
-            ],
-            "no offline Spack site. Run .ci/setup-lxd.sh (as root) and \
+        let [build_image, bare_image, pool, cache, spack, packages, wheels, mirror, slurm_version, slurm_sha256] =
+            test_vars(
+                test,
+                [
+                    "SLURM_FACTORY_TEST_SPACK_IMAGE",
+                    "SLURM_FACTORY_TEST_BARE_IMAGE",
+                    "SLURM_FACTORY_TEST_POOL",
+                    "SLURM_FACTORY_TEST_CACHE",
+                    "SLURM_FACTORY_TEST_SPACK_ROOT",
+                    "SLURM_FACTORY_TEST_SPACK_PACKAGES_ROOT",
+                    "SLURM_FACTORY_TEST_SPACK_WHEELS",
+                    "SLURM_FACTORY_TEST_SPACK_MIRROR",
+                    "SLURM_FACTORY_TEST_SPACK_SLURM",
+                    "SLURM_FACTORY_TEST_SPACK_SLURM_SHA256",
+                ],
+                "no offline Spack site. Run .ci/setup-lxd.sh (as root) and \
              `export $(cat ~/.cache/slurm-factory-ci/env)`",
-        )?;
+            )?;
         Some(SpackSite {
             build_image,
             bare_image,
@@ -93,6 +101,8 @@ impl SpackSite {
             spack_packages_root: packages.into(),
             wheels_dir: wheels.into(),
             mirror: mirror.into(),
+            slurm_version,
+            slurm_sha256,
         })
     }
 }

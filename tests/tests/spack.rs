@@ -6,8 +6,13 @@
 //! provision.sh would install with apt, and a verify image with none of
 //! Slurm's dependencies (no munge, no zstd).
 //!
+//! Slurm is the newest release whose tarball Debian's archive serves here
+//! (24.11.5, trixie), a version no spack-packages release knows: the site
+//! adds it to the product's overlay repo through its templates dir, with the
+//! tarball's sha256, as the README tells a site to.
+//!
 //! 1. The mirror lacks Slurm's source (and the buildcache Slurm's binary):
-//!    the build fails naming `slurm@22-05-8-1`, where Spack looked and the
+//!    the build fails naming `slurm@24-11-5-1`, where Spack looked and the
 //!    file to add; every package built on the way reached the buildcache.
 //! 2. The source is added: the retry builds Slurm alone (the rest comes from
 //!    the buildcache), packages it, and a one-node cluster runs `srun` and
@@ -30,12 +35,34 @@ use factory::pipeline::{self, BuildFlags, BuildOptions};
 use factory::request::{BuildRequest, Defaults};
 use factory::settings::{self, Settings, XdgDirs};
 use factory::Error;
+use sha2::Digest;
 use slurm_factory_e2e::SpackSite;
 use tokio_util::sync::CancellationToken;
 
 const TARGET: &str = "x86_64_v3";
-/// Debian 12's Slurm, as Spack names it.
-const SLURM_VERSION: &str = "22-05-8-1";
+/// Where a site's overlay file goes in its templates dir.
+const SLURM_OVERLAY: &str = "spack-repo/spack_repo/slurm_factory/packages/slurm/package.py";
+
+/// A templates dir that adds the site's Slurm release to the product's overlay
+/// repo: the built-in `slurm` package with one more `version(...)` line.
+fn site_templates(site: &SpackSite, root: &Path) -> PathBuf {
+    let builtin = factory::recipe::Templates::builtin_source(SLURM_OVERLAY).unwrap();
+    let class = "class Slurm(BuiltinSlurm):\n";
+    assert!(builtin.contains(class), "{builtin}");
+    let with_version = builtin.replacen(
+        class,
+        &format!(
+            "{class}    version(\"{}\", sha256=\"{}\")\n",
+            site.slurm_version, site.slurm_sha256
+        ),
+        1,
+    );
+    let dir = root.join("templates");
+    let file = dir.join(SLURM_OVERLAY);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, with_version).unwrap();
+    dir
+}
 
 /// The `SLURM_FACTORY_*` variables of these builds, for the library and the binary alike.
 fn build_vars(site: &SpackSite, root: &Path) -> BTreeMap<String, String> {
@@ -56,6 +83,7 @@ fn build_vars(site: &SpackSite, root: &Path) -> BTreeMap<String, String> {
         ("SPACK_ROOT", path(&spack)),
         ("SPACK_PACKAGES_ROOT", path(&packages)),
         ("WHEELS_DIR", path(&site.wheels_dir)),
+        ("TEMPLATES_DIR", path(&site_templates(site, root))),
         ("MIN_FREE_DISK_MIB", "2048".into()),
         ("CONFIG", path(&root.join("config.toml"))),
     ]);
@@ -147,9 +175,9 @@ fn forget_binaries(buildcache: &Path, package: &str) -> usize {
     forgotten
 }
 
-fn request() -> factory::request::ResolvedRequest {
+fn request(site: &SpackSite) -> factory::request::ResolvedRequest {
     BuildRequest {
-        slurm_version: SLURM_VERSION.into(),
+        slurm_version: site.slurm_version.clone(),
         minimal: true,
         target: Some(TARGET.into()),
         jobs: Some(2),
@@ -242,7 +270,12 @@ fn assert_spack_setup_runs_no_spack(run_dir: &Path) {
 
 /// What a user checks on a finished Slurm artifact: verified at another
 /// prefix by a working one-node cluster, with the package's own munged.
-fn assert_verified_slurm(store: &Store, artifact_id: &str, run_id: &str) -> Manifest {
+fn assert_verified_slurm(
+    site: &SpackSite,
+    store: &Store,
+    artifact_id: &str,
+    run_id: &str,
+) -> Manifest {
     let artifact = store.show(artifact_id).unwrap();
     let m = artifact.manifest;
     let verify = m.verify.as_ref().expect("verify ran");
@@ -270,7 +303,17 @@ fn assert_verified_slurm(store: &Store, artifact_id: &str, run_id: &str) -> Mani
     println!("---- verify log of {artifact_id} ----\n{log}---- end of verify log ----");
     let host = format!("sf-verify-{run_id}");
     let lines: Vec<&str> = log.lines().map(str::trim_end).collect();
-    assert!(log.contains("slurm 22.05.8"), "slurmctld -V output:\n{log}");
+    // 24-11-5-1 -> "slurm 24.11.5"
+    let release = site
+        .slurm_version
+        .rsplit_once('-')
+        .unwrap()
+        .0
+        .replace('-', ".");
+    assert!(
+        log.contains(&format!("slurm {release}")),
+        "slurmctld -V output:\n{log}"
+    );
     let root = format!("{}/{}", pipeline::VERIFY_PREFIX, m.name);
     assert!(
         log.contains(&format!("munged: {root}/sbin/munged")),
@@ -310,7 +353,7 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     // 1. No Slurm source, no Slurm binary.
     let slurm_source = std::fs::read(
         site.mirror
-            .join(format!("slurm/slurm-{SLURM_VERSION}.tar.gz")),
+            .join(format!("slurm/slurm-{}.tar.gz", site.slurm_version)),
     )
     .unwrap();
     seed_mirror(&site.mirror, &mirror, Some(&slurm_source));
@@ -325,7 +368,7 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     let err = pipeline::build(
         &settings,
         BuildOptions {
-            request: request(),
+            request: request(&site),
             flags: flags.clone(),
         },
         sink("no source", &first),
@@ -343,7 +386,7 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     else {
         panic!("expected the missing sources to be named, got: {err}");
     };
-    assert_eq!(packages, &[format!("slurm@{SLURM_VERSION}")]);
+    assert_eq!(packages, &[format!("slurm@{}", site.slurm_version)]);
     assert!(
         looked
             .iter()
@@ -405,7 +448,7 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     let result = pipeline::build(
         &settings,
         BuildOptions {
-            request: request(),
+            request: request(&site),
             flags: flags.clone(),
         },
         sink("retry", &second),
@@ -424,11 +467,33 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         "verified from the .tar.gz on a system without zstd"
     );
     assert_spack_setup_runs_no_spack(&result.run_dir);
-    let m = assert_verified_slurm(&store, &result.artifact_id, &result.run_id);
+    let m = assert_verified_slurm(&site, &store, &result.artifact_id, &result.run_id);
     let lock = std::fs::read_to_string(result.run_dir.join("spack.lock")).unwrap();
     assert!(
         lock.contains("\"slurm_factory\""),
         "glib comes from the overlay repo"
+    );
+    let lock: serde_json::Value = serde_json::from_str(&lock).unwrap();
+    let slurm = lock["concrete_specs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|s| s["name"] == "slurm")
+        .unwrap();
+    assert_eq!(slurm["version"], site.slurm_version.as_str());
+    assert_eq!(slurm["namespace"], "slurm_factory", "{slurm}");
+    // A checksummed version is fetched by its digest alone: the source Spack
+    // unpacked is the file named by the overlay's sha256, and it has those bytes.
+    // (The site's `checksum: false`, for Debian's other tarballs, switches off
+    // Spack's own comparison, so the test makes it.)
+    let sha = &site.slurm_sha256;
+    let by_digest = mirror.join(format!("_source-cache/archive/{}/{sha}.tar.gz", &sha[..2]));
+    let digest = sha2::Sha256::digest(std::fs::read(&by_digest).unwrap());
+    assert_eq!(
+        factory::fsutil::hex(&digest),
+        *sha,
+        "{}",
+        by_digest.display()
     );
     let bundled = std::fs::read_to_string(result.run_dir.join("build.log"))
         .unwrap()
@@ -481,7 +546,7 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         "--offline",
         "--minimal",
         "--slurm-version",
-        SLURM_VERSION,
+        &site.slurm_version,
         "--target",
         TARGET,
         "--jobs",
@@ -527,4 +592,114 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         serde_json::from_str(&cli(&["artifacts", "list", "--json"])).unwrap();
     assert_eq!(list.len(), 2, "both builds are in the store: {list:?}");
     assert!(list.iter().all(|a| a["verified"] == true), "{list:?}");
+}
+
+/// The product's Spack repo overlay, read by the real Spack the builds use:
+/// every release of the catalogue is a version Spack knows (the newer ones
+/// with their checksums from the overlay), and the variant those releases
+/// brought is there. A catalogue entry without a recipe fails here, not in a
+/// build's concretize stage.
+#[test]
+fn overlay_repo_gives_spack_every_catalogued_release() {
+    let Some(site) = SpackSite::from_env("overlay_repo_gives_spack_every_catalogued_release")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let settings = load_settings(root, &build_vars(&site, root));
+    let rendered = factory::recipe::Templates::load(None)
+        .unwrap()
+        .render(&factory::recipe::RecipeContext::new(
+            &request(&site),
+            &settings,
+            true,
+        ))
+        .unwrap();
+    let recipe = root.join("recipe");
+    rendered.write_to(&recipe).unwrap();
+    // The rendered repos.yaml names the container's paths; the same repos here.
+    let config = root.join("spack-config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("repos.yaml"),
+        format!(
+            "repos:\n  slurm_factory: {}\n  builtin: {}\n",
+            recipe.join("spack-repo/spack_repo/slurm_factory").display(),
+            site.spack_packages_root
+                .join("repos/spack_repo/builtin")
+                .display()
+        ),
+    )
+    .unwrap();
+    // What the real Spack makes of the repos: the class, every version's
+    // checksum, the variants.
+    let query = root.join("query.py");
+    std::fs::write(
+        &query,
+        "import spack.repo\n\
+         cls = spack.repo.PATH.get_pkg_class('slurm')\n\
+         print('namespace', cls.namespace)\n\
+         for v, info in cls.versions.items():\n    print('version', v, info.get('sha256', '-'))\n\
+         for name in sorted(cls.variant_names()):\n    print('variant', name)\n",
+    )
+    .unwrap();
+    let out = Command::new(site.spack_root.join("bin/spack"))
+        .arg("-C")
+        .arg(&config)
+        .arg("python")
+        .arg(&query)
+        .env("SPACK_DISABLE_LOCAL_CONFIG", "1")
+        .env("SPACK_USER_CACHE_PATH", root.join("spack-user-cache"))
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "spack python failed:\n{info}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Vec<&str>> = info
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(
+        lines.contains(&vec!["namespace", "slurm_factory"]),
+        "slurm comes from the overlay:\n{info}"
+    );
+    let checksum_of = |version: &str| {
+        lines
+            .iter()
+            .find(|l| l.len() == 3 && l[0] == "version" && l[1] == version)
+            .map(|l| l[2])
+    };
+    for release in factory::catalog::releases() {
+        assert!(
+            checksum_of(&release.spack).is_some_and(|sha| sha.len() == 64),
+            "Spack knows no checksummed slurm@{} (catalogue {}):\n{info}",
+            release.spack,
+            release.slurm
+        );
+    }
+    for (version, sha256) in [
+        (
+            "26-05-1-1",
+            "432362d3ced66476a8edb61b6c06b6f0c0c1b3bbbf40589fae94de0664c803b5",
+        ),
+        (
+            "25-11-6-1",
+            "2e305a5cc051d08ded4d710e349636b6a054da2c371bbce85797744b693ca790",
+        ),
+        (
+            "25-05-8-1",
+            "3f77fa80fdcec1e8a47f146bf0b34a6a6c2435f13dad26aea758a7a0f8c82954",
+        ),
+    ] {
+        assert_eq!(checksum_of(version), Some(sha256), "slurm@{version}");
+    }
+    assert!(
+        lines.contains(&vec!["variant", "multiple_slurmd"]),
+        "{info}"
+    );
+    println!("{info}");
 }
