@@ -416,7 +416,13 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         .filter_map(|l| l.split(" found").next())
         .collect();
     for spec in built.iter().filter(|s| !s.starts_with("slurm-")) {
-        let name = spec.rsplitn(3, '-').nth(2).unwrap_or(spec);
+        // Versions hold dashes too (ca-certificates-mozilla-2025-08-12-<hash>):
+        // the package's name is the one Spack reports the install under.
+        let installed = format!(": Successfully installed {spec}");
+        let name = install
+            .iter()
+            .find_map(|l| l.strip_prefix("==> ")?.strip_suffix(installed.as_str()))
+            .unwrap_or_else(|| panic!("{spec} was built but not installed"));
         assert!(
             install
                 .iter()
