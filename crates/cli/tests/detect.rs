@@ -169,5 +169,5 @@ fn plan_warns_about_a_release_past_end_of_support() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["warnings"], serde_json::json!([]));
     assert_eq!(v["request"]["slurm"]["spack"], "26-05-1-1");
-    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("end of support"), "{}", stderr(&o));
 }

@@ -104,6 +104,7 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
             "spack-repo/spack_repo/slurm_factory/__init__.py",
             "spack-repo/spack_repo/slurm_factory/packages/__init__.py",
             "spack-repo/spack_repo/slurm_factory/packages/glib/package.py",
+            "spack-repo/spack_repo/slurm_factory/packages/slurm/package.py",
             "spack-repo/spack_repo/slurm_factory/repo.yaml",
             "spack.yaml",
         ]

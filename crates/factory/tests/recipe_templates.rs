@@ -96,6 +96,15 @@ fn a_broken_user_template_names_its_file_and_line() {
 
 #[test]
 fn a_user_spack_yaml_that_drops_the_target_or_a_mirror_is_refused() {
+    // The spec the 25.05 context renders, as the catalogue names it.
+    let slurm_spec = format!(
+        "slurm@{}",
+        factory::catalog::releases()
+            .iter()
+            .find(|r| r.slurm == "25.05")
+            .unwrap()
+            .spack
+    );
     for (file, from, to, expect) in [
         (
             "spack/spack.yaml.j2",
@@ -119,7 +128,7 @@ fn a_user_spack_yaml_that_drops_the_target_or_a_mirror_is_refused() {
             "spack/_specs.j2",
             "slurm@{{ slurm.spack }}",
             "slurm",
-            "slurm@25-05-1-1",
+            slurm_spec.as_str(),
         ),
         (
             "spack/spack.yaml.j2",
