@@ -92,8 +92,26 @@ async fn main() -> Bench {
         )?;
         flags.offline = true;
         flags.gzip = true;
+        // The site's Slurm, added to the overlay repo as the real-Spack test adds it.
+        let slurm = var("SLURM_FACTORY_TEST_SPACK_SLURM")?;
+        let overlay = "spack-repo/spack_repo/slurm_factory/packages/slurm/package.py";
+        let class = "class Slurm(BuiltinSlurm):\n";
+        let text = Templates::builtin_source(overlay)
+            .ok_or("no slurm overlay")?
+            .replacen(
+                class,
+                &format!(
+                    "{class}    version(\"{slurm}\", sha256=\"{}\")\n",
+                    var("SLURM_FACTORY_TEST_SPACK_SLURM_SHA256")?
+                ),
+                1,
+            );
+        let templates = tmp.path().join("templates");
+        std::fs::create_dir_all(templates.join(overlay).parent().unwrap())?;
+        std::fs::write(templates.join(overlay), text)?;
+        settings.templates_dir = Some(templates);
         BuildRequest {
-            slurm_version: "22-05-8-1".into(),
+            slurm_version: slurm,
             minimal: true,
             target: Some("x86_64_v3".into()),
             jobs: Some(2),
