@@ -10,6 +10,21 @@ use crate::error::{Error, Result};
 /// `path` and syncs the directory: readers see the old file or the new one,
 /// never half of one, even after a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, "writing", |tmp| {
+        let mut file = std::fs::File::create(tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })
+}
+
+/// [`write_atomic`] for a file that `write` makes (and syncs) at the temporary
+/// path it is given: a failed write leaves nothing, neither at `path` nor
+/// beside it. `context` names the work in errors ("writing an archive").
+pub fn write_atomic_with(
+    path: &Path,
+    context: &'static str,
+    write: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -19,15 +34,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    if let Err(e) = written {
+    if let Err(e) = write(&tmp) {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io("writing", &tmp, e));
+        return Err(Error::io(context, &tmp, e));
     }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("writing", path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(context, path, e))?;
     sync_dir(dir)
 }
 

@@ -20,6 +20,12 @@ use crate::spack_source::SpackSource;
 /// The manifest's name inside the bundle: its first entry.
 pub const MANIFEST: &str = "slurm-factory-bundle.json";
 const FORMAT: u32 = 1;
+/// The trees an import puts under [`offline_dir`], and the setting that names each.
+const TREES: [(&str, &str); 3] = [
+    ("spack", "spack_root"),
+    ("spack-packages", "spack_packages_root"),
+    ("wheels", "wheels_dir"),
+];
 
 /// What a bundle holds, part by part; `files` maps each path in the bundle
 /// (`spack/bin/spack`) to its sha256.
@@ -151,22 +157,9 @@ pub fn export(settings: &Settings, dest: &Path, force: bool) -> Result<Exported>
         parts: part_rows,
         files,
     };
-    let dir = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        dest.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let written = write_bundle(&tmp, &manifest, &entries);
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io("writing the bundle", &tmp, e));
-    }
-    std::fs::rename(&tmp, dest).map_err(|e| Error::io("writing the bundle", dest, e))?;
-    crate::fsutil::sync_dir(dir)?;
+    crate::fsutil::write_atomic_with(dest, "writing the bundle", |tmp| {
+        write_bundle(tmp, &manifest, &entries)
+    })?;
     Ok(Exported {
         path: dest.to_path_buf(),
         bytes: std::fs::metadata(dest)
@@ -300,7 +293,7 @@ pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported
     if let Some(extra) = seen.keys().find(|p| !manifest.files.contains_key(*p)) {
         return Err(invalid(format!("{extra} is not in the manifest")));
     }
-    for tree in ["spack", "spack-packages", "wheels"] {
+    for (tree, _) in TREES {
         if !staging.path().join(tree).is_dir() {
             return Err(invalid(format!("no {tree}/ in the bundle")));
         }
@@ -308,12 +301,7 @@ pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported
 
     // Checked. The settings first: a config file that cannot take them stops
     // the import before anything moved.
-    let trees = [
-        ("spack", "spack_root"),
-        ("spack-packages", "spack_packages_root"),
-        ("wheels", "wheels_dir"),
-    ];
-    let updates: BTreeMap<String, String> = trees
+    let updates: BTreeMap<String, String> = TREES
         .iter()
         .map(|(tree, key)| (key.to_string(), offline.join(tree).display().to_string()))
         .collect();
@@ -323,15 +311,31 @@ pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported
     let staged_mirror = staging.path().join("mirror");
     for rel in walk(&staged_mirror)? {
         let (from, to) = (staged_mirror.join(&rel), mirror.join(&rel));
-        if from.is_dir() || (to.exists() && same_file_contents(&from, &to)?) {
+        if from.is_dir() {
             continue;
+        }
+        // A file already there with the digest the manifest checked stays.
+        let key = Path::new("mirror").join(&rel).display().to_string();
+        if let Some(sha) = seen.get(&key) {
+            let len = |p: &Path| {
+                std::fs::symlink_metadata(p)
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+            };
+            if len(&to).is_some()
+                && len(&to) == len(&from)
+                && crate::package::sha256_file(&to)? == *sha
+            {
+                continue;
+            }
         }
         let parent = to.parent().expect("under the mirror dir");
         std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
         std::fs::rename(&from, &to).map_err(|e| Error::io("moving a source into", &to, e))?;
         new_sources += 1;
     }
-    for (tree, _) in trees {
+    for (tree, _) in TREES {
         let dest = offline.join(tree);
         let old = offline.join(format!(".{tree}.old-{}", std::process::id()));
         if dest.exists() {
@@ -350,20 +354,6 @@ pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported
         spack_packages_root: offline.join("spack-packages"),
         wheels_dir: offline.join("wheels"),
     })
-}
-
-fn same_file_contents(a: &Path, b: &Path) -> Result<bool> {
-    let (ma, mb) = (
-        std::fs::symlink_metadata(a).map_err(|e| Error::io("reading", a, e))?,
-        std::fs::symlink_metadata(b).map_err(|e| Error::io("reading", b, e))?,
-    );
-    if ma.len() != mb.len() || ma.file_type() != mb.file_type() {
-        return Ok(false);
-    }
-    if !ma.is_file() {
-        return Ok(false);
-    }
-    Ok(crate::package::sha256_file(a)? == crate::package::sha256_file(b)?)
 }
 
 #[cfg(test)]

@@ -92,14 +92,9 @@ fn write_one(
 ) -> Result<ArchiveFile> {
     let file_name = format!("{name}.{}", format.extension());
     let path = dest_dir.join(&file_name);
-    let tmp = dest_dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let written = write_compressed(root, &tmp, name, format);
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io("writing an archive", &tmp, e));
-    }
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("renaming an archive", &path, e))?;
-    crate::fsutil::sync_dir(dest_dir)?;
+    crate::fsutil::write_atomic_with(&path, "writing an archive", |tmp| {
+        write_compressed(root, tmp, name, format)
+    })?;
     let bytes = std::fs::metadata(&path)
         .map_err(|e| Error::io("reading an archive", &path, e))?
         .len();
