@@ -296,6 +296,38 @@ pub fn lxc_without_daemon(dir: &Path) -> PathBuf {
     wrapper
 }
 
+/// `slurm-factory ARGS` as a user whose home is `home` runs it: nothing of
+/// this environment leaks in but PATH, the XDG dirs are the usual ones under
+/// `home`, and `vars` (`SLURM_FACTORY_*` settings) come on top.
+pub fn slurm_factory<K, V>(
+    home: &Path,
+    vars: impl IntoIterator<Item = (K, V)>,
+    args: &[&str],
+) -> std::process::Output
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
+    let bin = built_binary("slurm-factory");
+    assert!(
+        bin.is_file(),
+        "{} is missing: cargo build -p slurm-factory-cli",
+        bin.display()
+    );
+    std::process::Command::new(bin)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("NO_COLOR", "1")
+        .envs(vars)
+        .output()
+        .expect("running slurm-factory")
+}
+
 /// A binary of this workspace's build, beside the running test's own
 /// (`target/debug/deps/<test>` → `target/debug/<name>`), wherever
 /// CARGO_TARGET_DIR puts it.

@@ -368,17 +368,7 @@ fn seed_dead_run(data_dir: &Path) -> String {
 
 /// `slurm-factory ARGS` with the app's home and `SLURM_FACTORY_*` settings; its stdout.
 fn cli(home: &Path, env: &[(&str, String)], args: &[&str]) -> String {
-    let out = std::process::Command::new(slurm_factory_e2e::built_binary("slurm-factory"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_DATA_HOME", home.join(".local/share"))
-        .env("XDG_CACHE_HOME", home.join(".cache"))
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap();
+    let out = slurm_factory_e2e::slurm_factory(home, env.iter().map(|(k, v)| (k, v)), args);
     assert!(
         out.status.success(),
         "slurm-factory {args:?}: {}",

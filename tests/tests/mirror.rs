@@ -10,22 +10,10 @@ use std::process::{Command, Output};
 
 use factory::settings::{self, XdgDirs};
 use factory::spack_source::SpackSource;
-use slurm_factory_e2e::SpackSite;
+use slurm_factory_e2e::{slurm_factory, SpackSite};
 
-fn slurm_factory(root: &Path, vars: &[(&str, String)], args: &[&str]) -> Output {
-    Command::new(slurm_factory_e2e::built_binary("slurm-factory"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", root)
-        .env("XDG_CONFIG_HOME", root.join("config"))
-        .env("XDG_DATA_HOME", root.join("data"))
-        .env("XDG_CACHE_HOME", root.join("cache"))
-        .env("NO_COLOR", "1")
-        .envs(vars.iter().map(|(k, v)| (*k, v)))
-        .output()
-        .unwrap()
-}
+/// No settings beyond the home dir's own.
+const NO_VARS: [(&str, &str); 0] = [];
 
 fn text(o: &Output) -> String {
     format!(
@@ -42,7 +30,7 @@ fn the_offline_site_travels_as_one_checked_bundle() {
     };
     let online = tempfile::tempdir().unwrap();
     // The connected machine: its mirror layer holds the site's sources.
-    let mirror = online.path().join("cache/slurm-factory/mirror");
+    let mirror = online.path().join(".cache/slurm-factory/mirror");
     std::fs::create_dir_all(mirror.parent().unwrap()).unwrap();
     let copied = Command::new("cp")
         .arg("-a")
@@ -64,7 +52,7 @@ fn the_offline_site_travels_as_one_checked_bundle() {
     let started = std::time::Instant::now();
     let o = slurm_factory(
         online.path(),
-        &online_vars,
+        online_vars.iter().map(|(k, v)| (k, v)),
         &["mirror", "export", bundle.to_str().unwrap(), "--json"],
     );
     assert!(o.status.success(), "{}", text(&o));
@@ -86,7 +74,7 @@ fn the_offline_site_travels_as_one_checked_bundle() {
     let started = std::time::Instant::now();
     let o = slurm_factory(
         offline.path(),
-        &[],
+        NO_VARS,
         &["mirror", "import", bundle.to_str().unwrap()],
     );
     assert!(o.status.success(), "{}", text(&o));
@@ -105,9 +93,9 @@ fn the_offline_site_travels_as_one_checked_bundle() {
     // with the very contents of the connected machine's.
     let loaded = settings::load(
         &XdgDirs {
-            config: offline.path().join("config/slurm-factory"),
-            data: offline.path().join("data/slurm-factory"),
-            cache: offline.path().join("cache/slurm-factory"),
+            config: offline.path().join(".config/slurm-factory"),
+            data: offline.path().join(".local/share/slurm-factory"),
+            cache: offline.path().join(".cache/slurm-factory"),
         },
         &Default::default(),
     )
@@ -129,7 +117,7 @@ fn the_offline_site_travels_as_one_checked_bundle() {
         std::fs::read(
             offline
                 .path()
-                .join("cache/slurm-factory/mirror")
+                .join(".cache/slurm-factory/mirror")
                 .join(&slurm_source)
         )
         .unwrap(),
@@ -143,7 +131,7 @@ fn the_offline_site_travels_as_one_checked_bundle() {
     let elsewhere = tempfile::tempdir().unwrap();
     let o = slurm_factory(
         elsewhere.path(),
-        &[],
+        NO_VARS,
         &["mirror", "import", cut.to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -156,9 +144,12 @@ fn the_offline_site_travels_as_one_checked_bundle() {
     assert!(
         !elsewhere
             .path()
-            .join("config/slurm-factory/config.toml")
+            .join(".config/slurm-factory/config.toml")
             .exists(),
         "no setting written"
     );
-    assert!(!elsewhere.path().join("cache/slurm-factory/mirror").exists());
+    assert!(!elsewhere
+        .path()
+        .join(".cache/slurm-factory/mirror")
+        .exists());
 }

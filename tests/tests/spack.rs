@@ -522,22 +522,8 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     );
 
     // 3. Warm, through the binary.
-    let bin = slurm_factory_e2e::built_binary("slurm-factory");
-    assert!(
-        bin.is_file(),
-        "{} is missing: cargo build -p slurm-factory-cli",
-        bin.display()
-    );
     let cli = |args: &[&str]| {
-        let out = Command::new(&bin)
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", root)
-            .env("XDG_CONFIG_HOME", root.join("config"))
-            .envs(&vars)
-            .output()
-            .unwrap();
+        let out = slurm_factory_e2e::slurm_factory(root, &vars, args);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
