@@ -1,9 +1,12 @@
-//! The cache layers: their sizes, hit rates and cleaning them.
+//! The cache layers: their sizes, hit rates and cleaning them; the source
+//! mirror of an air-gapped site: check, fill, export, import.
 
 use factory::cache::{CacheOverview, LayerHits};
 use factory::kinds::Layer;
 use factory::lxd::Lxc;
 use factory::mirror::{Exported, Imported};
+use factory::pipeline::{BuildFlags, BuildOptions, MirrorResult};
+use factory::request::BuildRequest;
 use factory::units::Size;
 use tauri::State;
 use tauri_plugin_dialog::DialogExt;
@@ -93,4 +96,65 @@ pub async fn mirror_import(
             .await?;
     state.reload().map_err(report)?;
     Ok(Some(imported))
+}
+
+/// The options of a mirror run for `request`: a build's, without verification.
+fn mirror_options(
+    state: &AppState,
+    request: BuildRequest,
+    offline: bool,
+) -> CmdResult<BuildOptions> {
+    Ok(BuildOptions {
+        request: request.resolve(&state.defaults).map_err(report)?,
+        flags: BuildFlags {
+            offline,
+            verify: false,
+            ..BuildFlags::default()
+        },
+    })
+}
+
+/// Solves `request` in a build instance and checks the mirror layer for every
+/// source of its closure (`slurm-factory mirror check`). The run's log is on
+/// the Runs page like a build's.
+#[tauri::command]
+pub async fn mirror_check(
+    state: State<'_, AppState>,
+    request: BuildRequest,
+    offline: bool,
+) -> CmdResult<MirrorResult> {
+    let options = mirror_options(&state, request, offline)?;
+    let settings = state.settings();
+    factory::pipeline::mirror_check(
+        &settings,
+        options,
+        std::sync::Arc::new(|_| {}),
+        Default::default(),
+    )
+    .await
+    .map_err(report)
+}
+
+/// Fills the mirror layer with `request`'s sources and snapshots Spack,
+/// spack-packages and the wheels for export (`slurm-factory mirror create`);
+/// the settings it wrote are reloaded.
+#[tauri::command]
+pub async fn mirror_create(
+    state: State<'_, AppState>,
+    request: BuildRequest,
+    offline: bool,
+) -> CmdResult<MirrorResult> {
+    let options = mirror_options(&state, request, offline)?;
+    let loaded = state.loaded();
+    let result = factory::pipeline::mirror_create(
+        &loaded.settings,
+        options,
+        &loaded.config_path,
+        std::sync::Arc::new(|_| {}),
+        Default::default(),
+    )
+    .await
+    .map_err(report)?;
+    state.reload().map_err(report)?;
+    Ok(result)
 }

@@ -32,4 +32,6 @@ app_commands! {
     caches::cache_clean_all() -> "Size";
     caches::mirror_export() -> "Exported | null";
     caches::mirror_import() -> "Imported | null";
+    caches::mirror_check(request: "BuildRequest", offline: "boolean") -> "MirrorResult";
+    caches::mirror_create(request: "BuildRequest", offline: "boolean") -> "MirrorResult";
 }

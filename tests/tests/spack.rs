@@ -333,6 +333,78 @@ fn assert_verified_slurm(
     m
 }
 
+/// Every package the install stage built from source (Slurm among them) was
+/// pushed to the buildcache as soon as it was installed.
+fn assert_built_were_pushed(run_dir: &Path, slurm_version: &str) {
+    let install = stage_lines(run_dir, "install");
+    let built: Vec<&str> = install
+        .iter()
+        .filter_map(|l| l.strip_prefix("==> No binary for "))
+        .filter_map(|l| l.split(" found").next())
+        .collect();
+    assert!(
+        built
+            .iter()
+            .any(|s| s.starts_with(&format!("slurm-{slurm_version}-"))),
+        "Slurm was built from source: {built:?}"
+    );
+    for spec in &built {
+        // Versions hold dashes too (ca-certificates-mozilla-2025-08-12-<hash>):
+        // the package's name is the one Spack reports the install under.
+        let installed = format!(": Successfully installed {spec}");
+        let name = install
+            .iter()
+            .find_map(|l| l.strip_prefix("==> ")?.strip_suffix(installed.as_str()))
+            .unwrap_or_else(|| panic!("{spec} was built but not installed"));
+        assert!(
+            install
+                .iter()
+                .any(|l| l == &format!("==> {name}: Pushed to build cache: 'local-buildcache'")),
+            "{spec} was built but not pushed:\n{}",
+            install.join("\n")
+        );
+    }
+}
+
+/// `mirror check` of the test's request, its listing printed as the CLI prints it.
+async fn mirror_check(
+    settings: &Settings,
+    site: &SpackSite,
+    label: &'static str,
+) -> factory::sources::SourcesReport {
+    let stages: Stages = Arc::default();
+    let result = pipeline::mirror_check(
+        settings,
+        BuildOptions {
+            request: request(site),
+            flags: BuildFlags {
+                offline: true,
+                verify: false,
+                ..BuildFlags::default()
+            },
+        },
+        sink(label, &stages),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("mirror check failed: {e}\n  hint: {}", e.hint()));
+    let s = &result.sources;
+    println!(
+        "[{label}] {}: {} of {} sources in the mirror layer",
+        s.artifact_name, s.present, s.needed
+    );
+    for m in &s.missing {
+        println!(
+            "[{label}]   missing {:<24} {} (binary in the buildcache: {}, upstream: {})",
+            m.package,
+            m.file.display(),
+            m.binary,
+            m.upstream
+        );
+    }
+    s.clone()
+}
+
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
@@ -407,33 +479,19 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         err.to_string().len() < 1200,
         "one readable message, not a wall: {err}"
     );
-    // Everything built on the way reached the buildcache as it was installed.
-    let run_dir = log.parent().unwrap().to_path_buf();
-    let install = stage_lines(&run_dir, "install");
-    let built: Vec<&str> = install
+    // It stopped at the sources stage, before Spack installed anything.
+    let failed_at: Vec<Stage> = first
+        .lock()
+        .unwrap()
         .iter()
-        .filter_map(|l| l.strip_prefix("==> No binary for "))
-        .filter_map(|l| l.split(" found").next())
+        .filter(|r| r.1 == "failed")
+        .map(|r| r.0)
         .collect();
-    for spec in built.iter().filter(|s| !s.starts_with("slurm-")) {
-        // Versions hold dashes too (ca-certificates-mozilla-2025-08-12-<hash>):
-        // the package's name is the one Spack reports the install under.
-        let installed = format!(": Successfully installed {spec}");
-        let name = install
-            .iter()
-            .find_map(|l| l.strip_prefix("==> ")?.strip_suffix(installed.as_str()))
-            .unwrap_or_else(|| panic!("{spec} was built but not installed"));
-        assert!(
-            install
-                .iter()
-                .any(|l| l == &format!("==> {name}: Pushed to build cache: 'local-buildcache'")),
-            "{spec} was built but not pushed:\n{}",
-            install.join("\n")
-        );
-    }
-    eprintln!(
-        "first build: {} packages built from source on the way",
-        built.len().saturating_sub(1)
+    assert_eq!(failed_at, [Stage::Sources]);
+    let run_dir = log.parent().unwrap().to_path_buf();
+    assert!(
+        stage_lines(&run_dir, "install").is_empty(),
+        "the install stage never ran"
     );
     let store = Store::new(settings.artifacts_dir());
     assert!(
@@ -448,8 +506,29 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         "no instance left"
     );
 
-    // 2. The source is there: only Slurm is built.
+    // `mirror check` before and after the source is added: what an offline
+    // site runs before it builds.
+    let before = mirror_check(&settings, &site, "check before").await;
+    let missing: Vec<(&str, bool)> = before
+        .missing
+        .iter()
+        .map(|m| (m.package.as_str(), m.binary))
+        .collect();
+    assert_eq!(
+        missing,
+        [(format!("slurm@{}", site.slurm_version).as_str(), false)]
+    );
+    assert_eq!(before.missing[0].file, wanted[0]);
     seed_mirror(&site.mirror, &mirror, None);
+    let after = mirror_check(&settings, &site, "check after").await;
+    assert!(after.missing.is_empty(), "{after:#?}");
+    assert_eq!(
+        (after.present, after.needed),
+        (before.needed, before.needed)
+    );
+
+    // 2. The source is there: Slurm is built (with whatever dependency the
+    // buildcache lacks, each pushed there as soon as it is installed).
     let second: Stages = Arc::default();
     let result = pipeline::build(
         &settings,
@@ -463,11 +542,12 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     .await
     .unwrap_or_else(|e| panic!("the retry failed: {e}\n  hint: {}", e.hint()));
     let (from_cache, built) = install_counts(&detail_of(&second, Stage::Install));
-    assert_eq!(built, 1, "only Slurm is built again");
     assert!(
-        from_cache >= 20,
-        "its dependencies come from the buildcache: {from_cache}"
+        from_cache + built >= 20 && built >= 1,
+        "{from_cache} from the buildcache, {built} built"
     );
+    assert_built_were_pushed(&result.run_dir, &site.slurm_version);
+    eprintln!("second build: {built} built, {from_cache} from the buildcache");
     assert!(
         detail_of(&second, Stage::Verify).contains(".tar.gz"),
         "verified from the .tar.gz on a system without zstd"
@@ -584,6 +664,160 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         serde_json::from_str(&cli(&["artifacts", "list", "--json"])).unwrap();
     assert_eq!(list.len(), 2, "both builds are in the store: {list:?}");
     assert!(list.iter().all(|a| a["verified"] == true), "{list:?}");
+}
+
+/// The air-gapped workflow for real, with no network: Spack's "upstream" is
+/// a local directory mirror (the site's Debian sources), as a site's shared
+/// mirror would be.
+///
+/// A. The connected machine (an empty mirror layer): `mirror check` finds
+///    every source missing (but upstream); `mirror create` fills the layer
+///    through `spack mirror create`, snapshots Spack, spack-packages and the
+///    wheels and names them in the config file; `mirror export` bundles that.
+/// B. The air-gapped machine (nothing but the images): `mirror import`, then
+///    `mirror check` finds everything; a tarball removed is named.
+#[tokio::test(flavor = "multi_thread")]
+async fn air_gapped_site_from_mirror_create_to_mirror_check_after_import() {
+    let Some(site) = SpackSite::from_env("air_gapped_site_round_trip") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // A: the site's trees, a fresh cache, the site's sources as the upstream mirror.
+    let a = tmp.path().join("connected");
+    let mut vars = build_vars(&site, &a);
+    vars.insert(
+        "SLURM_FACTORY_CACHE_DIR".into(),
+        a.join("cache").display().to_string(),
+    );
+    vars.insert(
+        "SLURM_FACTORY_UPSTREAM_MIRROR".into(),
+        site.mirror.display().to_string(),
+    );
+    let settings = load_settings(&a, &vars);
+    let config = PathBuf::from(&vars["SLURM_FACTORY_CONFIG"]);
+
+    let before = mirror_check(&settings, &site, "A: check").await;
+    assert!(before.needed >= 15, "the minimal closure: {before:#?}");
+    assert_eq!(before.present, 0, "an empty mirror layer");
+    assert!(
+        before.missing.iter().all(|m| m.upstream),
+        "the upstream mirror has every source: {before:#?}"
+    );
+
+    let stages: Stages = Arc::default();
+    let created = pipeline::mirror_create(
+        &settings,
+        BuildOptions {
+            request: request(&site),
+            flags: BuildFlags {
+                offline: true,
+                verify: false,
+                ..BuildFlags::default()
+            },
+        },
+        &config,
+        sink("A: create", &stages),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("mirror create failed: {e}\n  hint: {}", e.hint()));
+    let sources = &created.sources;
+    assert!(sources.missing.is_empty(), "{sources:#?}");
+    assert_eq!(sources.present, before.needed);
+    let trees = created.offline.expect("mirror create snapshots the trees");
+    assert!(trees.spack_root.join("bin/spack").is_file());
+    assert!(trees
+        .spack_packages_root
+        .join("repos/spack_repo/builtin/repo.yaml")
+        .is_file());
+    assert!(
+        std::fs::read_dir(&trees.wheels_dir)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("clingo-")),
+        "the clingo wheels came along"
+    );
+    assert!(!trees.spack_root.join(".git").exists());
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        written.contains(&trees.spack_root.display().to_string()),
+        "the config file names the snapshot:\n{written}"
+    );
+
+    // The bundle from the snapshot the config file names (the site's own
+    // trees, named by variables above, are left out of these settings).
+    let from_file: BTreeMap<String, String> = vars
+        .iter()
+        .filter(|(k, _)| {
+            !["SPACK_ROOT", "SPACK_PACKAGES_ROOT", "WHEELS_DIR"]
+                .iter()
+                .any(|t| **k == format!("SLURM_FACTORY_{t}"))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let settings = load_settings(&a, &from_file);
+    assert_eq!(settings.spack_root.as_ref(), Some(&trees.spack_root));
+    let bundle = tmp.path().join("site.tar.zst");
+    let exported = factory::mirror::export(&settings, &bundle, false).unwrap();
+    let files: u64 = exported.manifest.parts.iter().map(|p| p.files).sum();
+    println!(
+        "bundle: {} files, {} ({})",
+        files,
+        mib(exported.bytes),
+        exported
+            .manifest
+            .parts
+            .iter()
+            .map(|p| format!("{} {} files", p.name, p.files))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    // B: no trees, no sources, no upstream; only the images.
+    let b = tmp.path().join("air-gapped");
+    let mut vars_b: BTreeMap<String, String> = BTreeMap::from([
+        ("IMAGE", site.build_image.clone()),
+        ("VERIFY_IMAGE", site.bare_image.clone()),
+        ("STORAGE_POOL", site.pool.clone()),
+        ("DATA_DIR", b.join("data").display().to_string()),
+        ("CACHE_DIR", b.join("cache").display().to_string()),
+        ("TEMPLATES_DIR", vars["SLURM_FACTORY_TEMPLATES_DIR"].clone()),
+        ("MIN_FREE_DISK_MIB", "2048".into()),
+        ("CONFIG", b.join("config.toml").display().to_string()),
+    ])
+    .into_iter()
+    .map(|(k, v)| (format!("SLURM_FACTORY_{k}"), v))
+    .collect();
+    if let Some(project) = vars.get("SLURM_FACTORY_LXD_PROJECT") {
+        vars_b.insert("SLURM_FACTORY_LXD_PROJECT".into(), project.clone());
+    }
+    let settings_b = load_settings(&b, &vars_b);
+    factory::mirror::import(&settings_b, &bundle, &b.join("config.toml")).unwrap();
+    let settings_b = load_settings(&b, &vars_b);
+    let after = mirror_check(&settings_b, &site, "B: check after import").await;
+    assert!(after.missing.is_empty(), "{after:#?}");
+    assert_eq!(after.needed, before.needed);
+
+    // A tarball goes missing: named, with the file to put back, and it would stop a build.
+    let slurm = files_under(&settings_b.cache_dir.join("mirror"))
+        .into_iter()
+        .filter(|p| {
+            p.to_string_lossy()
+                .contains(&format!("slurm-{}", site.slurm_version))
+                || p.to_string_lossy().contains(&site.slurm_sha256)
+        })
+        .collect::<Vec<_>>();
+    assert!(!slurm.is_empty());
+    for p in &slurm {
+        std::fs::remove_file(p).unwrap();
+    }
+    let removed = mirror_check(&settings_b, &site, "B: a tarball removed").await;
+    let blocking: Vec<&str> = removed
+        .blocking()
+        .iter()
+        .map(|m| m.package.as_str())
+        .collect();
+    assert_eq!(blocking, [format!("slurm@{}", site.slurm_version)]);
 }
 
 /// The product's Spack repo overlay, read by the real Spack the builds use:

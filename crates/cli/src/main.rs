@@ -78,7 +78,7 @@ enum Command {
     /// Cached layers (base images, buildcache, sources, ccache, locks): status, clean.
     #[command(subcommand)]
     Cache(cmd::cache::Command),
-    /// Air-gapped sites: carry the offline Spack site to a host without internet.
+    /// Air-gapped sites: fill and check the source mirror, carry it to a host without internet.
     #[command(subcommand)]
     Mirror(cmd::mirror::Command),
     /// Delete leftovers of interrupted builds; --full empties every cache too.
@@ -122,7 +122,7 @@ fn run(cli: Cli, out: &Out) -> factory::Result<ExitCode> {
             Command::Runs(command) => cmd::runs::run(command, &settings, out),
             Command::Cache(command) => cmd::cache::run(command, &settings, out).await,
             Command::Clean(args) => cmd::clean::run(args, &settings, out).await,
-            Command::Mirror(command) => cmd::mirror::run(command, &settings, out),
+            Command::Mirror(command) => cmd::mirror::run(command, &settings, out, verbose).await,
             Command::Detect(args) => cmd::detect::run(args, out),
             Command::Doctor(args) => cmd::doctor::run(args, &settings, out).await,
             Command::Config(command) => cmd::config::run(command, &settings, out),

@@ -21,7 +21,7 @@ pub fn typescript() -> String {
     }
     use crate::{
         artifacts, cache, catalog, doctor, error, events, hardware, kinds, mirror, package,
-        pipeline, plan, request, runs, settings, units,
+        pipeline, plan, request, runs, settings, sources, units,
     };
     export!(
         error::ExitKind,
@@ -87,6 +87,10 @@ pub fn typescript() -> String {
         mirror::BundlePart,
         mirror::Exported,
         mirror::Imported,
+        mirror::OfflineTrees,
+        sources::SourcesReport,
+        sources::MissingSource,
+        pipeline::MirrorResult,
     );
     out.truncate(out.trim_end().len());
     out.push('\n');

@@ -81,7 +81,11 @@ pub struct CacheDirs {
 
 impl CacheDirs {
     pub fn new(settings: &Settings) -> CacheDirs {
-        let root = &settings.cache_dir;
+        CacheDirs::under(&settings.cache_dir)
+    }
+
+    /// The layers under a cache dir.
+    pub fn under(root: &Path) -> CacheDirs {
         CacheDirs {
             buildcache: root.join("buildcache"),
             mirror: root.join("mirror"),

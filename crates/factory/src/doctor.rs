@@ -152,6 +152,12 @@ pub async fn run(settings: &Settings) -> Report {
         Path::new("/etc/subgid"),
     ));
     checks.push(disk_check(&settings.cache_dir, settings.min_free_disk_mib));
+    if let Some(dir) = &settings.upstream_mirror {
+        checks.push(upstream_check(dir));
+    }
+    if settings.spack_root.is_some() {
+        checks.push(offline_sources_check(settings));
+    }
     Report { checks }
 }
 
@@ -297,6 +303,75 @@ fn disk_check(cache_dir: &Path, needed_mib: u64) -> Check {
     }
 }
 
+/// The `upstream_mirror` setting names a directory that is there.
+fn upstream_check(dir: &Path) -> Check {
+    const TITLE: &str = "upstream source mirror";
+    if dir.is_dir() {
+        return check(
+            "upstream-mirror",
+            TITLE,
+            Status::Pass,
+            dir.display().to_string(),
+        );
+    }
+    Check {
+        id: "upstream-mirror",
+        title: TITLE,
+        status: Status::Fail,
+        detail: format!("upstream_mirror = {} is not a directory", dir.display()),
+        hint: "point upstream_mirror (or SLURM_FACTORY_UPSTREAM_MIRROR) at a directory \
+               holding a Spack source mirror, or unset it"
+            .into(),
+    }
+}
+
+/// On an offline site: whether the mirror layer still holds every source of
+/// the last request `mirror check` or an offline build listed. A warning, not
+/// a failure: another request's closure may differ.
+fn offline_sources_check(settings: &Settings) -> Check {
+    const TITLE: &str = "offline sources in the mirror layer";
+    let dirs = crate::cache::CacheDirs::new(settings);
+    let Some(list) = crate::sources::SourceList::newest(&dirs) else {
+        return check(
+            "offline-sources",
+            TITLE,
+            Status::Pass,
+            "no request listed yet: an offline build or `slurm-factory mirror check --offline` \
+             lists its sources before anything is built"
+                .into(),
+        );
+    };
+    let report = list.check(&dirs, settings.upstream_mirror.as_deref());
+    if report.missing.is_empty() {
+        return check(
+            "offline-sources",
+            TITLE,
+            Status::Pass,
+            format!(
+                "all {} sources of {} (listed {})",
+                report.needed, report.artifact_name, list.listed
+            ),
+        );
+    }
+    Check {
+        id: "offline-sources",
+        title: TITLE,
+        status: Status::Warn,
+        detail: report.summary() + &format!(" (of {})", report.artifact_name),
+        hint: format!(
+            "put the missing files in the mirror layer ({}), import a bundle that has them, \
+             or `slurm-factory mirror create` where there is network; `slurm-factory mirror \
+             check --offline` lists each with its download URL",
+            report
+                .missing
+                .iter()
+                .map(|m| m.file.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 fn nearest_existing(path: &Path) -> PathBuf {
     path.ancestors()
         .find(|p| p.exists())
@@ -327,6 +402,45 @@ mod tests {
         let c = idmap_check(&f, &f);
         assert_eq!(c.status, Status::Fail);
         assert!(c.hint.contains("/etc/subuid"), "{}", c.hint);
+    }
+
+    #[test]
+    fn offline_sources_check_names_what_the_last_request_lacks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = crate::spack_source::tests::site(tmp.path());
+        let c = offline_sources_check(&settings);
+        assert_eq!(c.status, Status::Pass);
+        assert!(c.detail.contains("mirror check"), "{}", c.detail);
+        let dirs = crate::cache::CacheDirs::new(&settings);
+        let need = crate::sources::SourceNeed {
+            package: "slurm".into(),
+            version: "24-11-5-1".into(),
+            hash: "h".into(),
+            paths: vec!["slurm/slurm-24-11-5-1.tar.bz2".into()],
+            sha256: None,
+            url: None,
+        };
+        let list = crate::sources::SourceList {
+            artifact_name: "slurm-24-11-5-1-minimal-x86_64_v3".into(),
+            listed: "2026-12-02T00:00:00Z".into(),
+            needs: vec![need],
+        };
+        list.save(&crate::sources::SourceList::path(&dirs, "k"))
+            .unwrap();
+        let c = offline_sources_check(&settings);
+        assert_eq!(c.status, Status::Warn);
+        assert!(
+            c.detail.contains("missing: slurm@24-11-5-1"),
+            "{}",
+            c.detail
+        );
+        assert!(c.hint.contains("slurm-24-11-5-1.tar.bz2"), "{}", c.hint);
+        let file = dirs.mirror.join("slurm/slurm-24-11-5-1.tar.bz2");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "source").unwrap();
+        assert_eq!(offline_sources_check(&settings).status, Status::Pass);
+        let gone = upstream_check(&tmp.path().join("nowhere"));
+        assert_eq!(gone.status, Status::Fail);
     }
 
     #[test]

@@ -335,8 +335,9 @@ impl Error {
             Error::OfflineSetup { fix, .. } => fix.clone(),
             Error::SourcesMissing { wanted, log, .. } => format!(
                 "put each source archive in the mirror layer under the name Spack wants ({}), \
-                 or build once with network access so Spack fills the mirror; the full fetch \
-                 log is in {}",
+                 or fill the mirror where there is network (`slurm-factory mirror create` with \
+                 the same request, then `mirror export` / `mirror import`); the run's log is \
+                 in {}",
                 wanted
                     .iter()
                     .map(|p| p.display().to_string())

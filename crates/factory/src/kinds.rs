@@ -36,6 +36,7 @@ pub enum Stage {
     Provision,
     SpackSetup,
     Concretize,
+    Sources,
     Install,
     BuildcachePush,
     Package,
@@ -45,11 +46,12 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 10] = [
+    pub const ALL: [Stage; 11] = [
         Stage::Preflight,
         Stage::Provision,
         Stage::SpackSetup,
         Stage::Concretize,
+        Stage::Sources,
         Stage::Install,
         Stage::BuildcachePush,
         Stage::Package,
@@ -64,6 +66,7 @@ impl Stage {
             Stage::Provision => "provision",
             Stage::SpackSetup => "spack-setup",
             Stage::Concretize => "concretize",
+            Stage::Sources => "sources",
             Stage::Install => "install",
             Stage::BuildcachePush => "buildcache-push",
             Stage::Package => "package",
@@ -71,11 +74,6 @@ impl Stage {
             Stage::Export => "export",
             Stage::Cleanup => "cleanup",
         }
-    }
-
-    /// 1-based position, for "stage 3/10".
-    pub fn number(self) -> usize {
-        Stage::ALL.iter().position(|s| *s == self).unwrap_or(0) + 1
     }
 }
 

@@ -28,6 +28,8 @@ pub const CACHE_BUILDCACHE: &str = "/opt/slurm-factory/cache/buildcache";
 pub const CACHE_MIRROR: &str = "/opt/slurm-factory/cache/mirror";
 /// Host cache layer: ccache.
 pub const CACHE_CCACHE: &str = "/opt/slurm-factory/cache/ccache";
+/// The `upstream_mirror` setting's directory, mounted read-only.
+pub const UPSTREAM_MIRROR: &str = "/opt/slurm-factory/upstream-mirror";
 /// Where the rendered recipe is pushed: scripts/, modules/, spack.yaml.
 pub const RECIPE: &str = "/opt/slurm-factory/recipe";
 /// A host-mounted directory for what the build hands back.
@@ -49,6 +51,7 @@ pub struct Paths {
     pub buildcache: String,
     pub mirror: String,
     pub ccache: String,
+    pub upstream_mirror: String,
     pub recipe: String,
     pub out: String,
 }
@@ -69,6 +72,7 @@ impl Paths {
             buildcache: CACHE_BUILDCACHE.into(),
             mirror: CACHE_MIRROR.into(),
             ccache: CACHE_CCACHE.into(),
+            upstream_mirror: UPSTREAM_MIRROR.into(),
             recipe: RECIPE.into(),
             out: OUT.into(),
         }
@@ -91,6 +95,7 @@ impl Paths {
             buildcache: move_(c.buildcache),
             mirror: move_(c.mirror),
             ccache: move_(c.ccache),
+            upstream_mirror: move_(c.upstream_mirror),
             recipe: move_(c.recipe),
             out: move_(c.out),
         }

@@ -26,6 +26,7 @@ pub mod recipe;
 pub mod request;
 pub mod runs;
 pub mod settings;
+pub mod sources;
 pub mod spack_source;
 pub mod units;
 

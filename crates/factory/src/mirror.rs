@@ -201,6 +201,14 @@ pub struct Imported {
     pub manifest: BundleManifest,
     /// Sources new to the mirror layer (the others were there already).
     pub new_sources: u64,
+    #[serde(flatten)]
+    pub trees: OfflineTrees,
+}
+
+/// The trees an offline build takes from this machine, as the settings name them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct OfflineTrees {
     pub spack_root: PathBuf,
     pub spack_packages_root: PathBuf,
     pub wheels_dir: PathBuf,
@@ -299,13 +307,9 @@ pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported
         }
     }
 
-    // Checked. The settings first: a config file that cannot take them stops
-    // the import before anything moved.
-    let updates: BTreeMap<String, String> = TREES
-        .iter()
-        .map(|(tree, key)| (key.to_string(), offline.join(tree).display().to_string()))
-        .collect();
-    crate::settings::update_file(config, &updates)?;
+    // Checked. The trees (and the settings) first: a config file that cannot
+    // take the settings stops the import before anything moved.
+    let trees = adopt_trees(settings, staging.path(), config)?;
     let mirror = CacheDirs::new(settings).mirror;
     let mut new_sources = 0;
     let staged_mirror = staging.path().join("mirror");
@@ -335,21 +339,39 @@ pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported
         std::fs::rename(&from, &to).map_err(|e| Error::io("moving a source into", &to, e))?;
         new_sources += 1;
     }
+    Ok(Imported {
+        manifest,
+        new_sources,
+        trees,
+    })
+}
+
+/// Moves the `spack`, `spack-packages` and `wheels` trees found in `staged`
+/// to [`offline_dir`] (replacing what an earlier import or `mirror create`
+/// left there) and writes `spack_root`, `spack_packages_root` and
+/// `wheels_dir` to the config file at `config`, first: a config file that
+/// cannot take them stops it before anything moved.
+pub fn adopt_trees(settings: &Settings, staged: &Path, config: &Path) -> Result<OfflineTrees> {
+    let offline = offline_dir(settings);
+    std::fs::create_dir_all(&offline).map_err(|e| Error::io("creating", &offline, e))?;
+    let updates: BTreeMap<String, String> = TREES
+        .iter()
+        .map(|(tree, key)| (key.to_string(), offline.join(tree).display().to_string()))
+        .collect();
+    crate::settings::update_file(config, &updates)?;
     for (tree, _) in TREES {
         let dest = offline.join(tree);
         let old = offline.join(format!(".{tree}.old-{}", std::process::id()));
         if dest.exists() {
             std::fs::rename(&dest, &old).map_err(|e| Error::io("moving aside", &dest, e))?;
         }
-        std::fs::rename(staging.path().join(tree), &dest)
+        std::fs::rename(staged.join(tree), &dest)
             .map_err(|e| Error::io("moving into place", &dest, e))?;
         if old.exists() {
             std::fs::remove_dir_all(&old).map_err(|e| Error::io("removing", &old, e))?;
         }
     }
-    Ok(Imported {
-        manifest,
-        new_sources,
+    Ok(OfflineTrees {
         spack_root: offline.join("spack"),
         spack_packages_root: offline.join("spack-packages"),
         wheels_dir: offline.join("wheels"),

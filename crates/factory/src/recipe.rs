@@ -62,6 +62,8 @@ pub struct RecipeContext {
     pub spack: SpackContext,
     /// Spack and clingo come from copies pushed into the container, not from the network.
     pub offline: bool,
+    /// An `upstream_mirror` is mounted at `paths.upstream_mirror`.
+    pub upstream_mirror: bool,
     /// The container layout ([`crate::layout`]).
     pub paths: Paths,
     pub module: ModuleContext,
@@ -145,6 +147,7 @@ impl RecipeContext {
                 packages_ref: settings.spack_packages_ref.clone(),
             },
             offline,
+            upstream_mirror: settings.upstream_mirror.is_some(),
             paths: Paths::container(),
         }
     }
@@ -262,9 +265,9 @@ impl Templates {
         let env = self.environment()?;
         let mut files = BTreeMap::new();
         for (name, (text, _)) in &self.sources {
-            // Plain scripts (relocate.sh, check-libs.sh) and the Spack package
-            // repository (Python recipes) are pushed as they are.
-            if (name.starts_with("scripts/") && name.ends_with(".sh"))
+            // Plain scripts (relocate.sh, check-libs.sh, sources.py) and the
+            // Spack package repository (Python recipes) are pushed as they are.
+            if (name.starts_with("scripts/") && (name.ends_with(".sh") || name.ends_with(".py")))
                 || name.starts_with(SPACK_REPO_DIR)
             {
                 files.insert(name.clone(), text.clone());

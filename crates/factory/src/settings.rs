@@ -44,6 +44,11 @@ pub struct Settings {
     /// build image's Python, installed offline (`pip install --no-index`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wheels_dir: Option<PathBuf>,
+    /// A directory holding a Spack source mirror (a site's shared one, or
+    /// another machine's mirror layer), mounted read-only into build
+    /// containers and tried before each package's own URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_mirror: Option<PathBuf>,
     /// Runs (logs, events, rendered files) live under here.
     pub data_dir: PathBuf,
     /// Finished packages; unset = `<data_dir>/artifacts`.
@@ -123,6 +128,11 @@ const KEYS: &[(&str, Kind, &str)] = &[
         Kind::OptionalPath,
         "clingo wheels for the build image's Python (offline)",
     ),
+    (
+        "upstream_mirror",
+        Kind::OptionalPath,
+        "Spack source mirror dir tried before package URLs",
+    ),
     ("data_dir", Kind::Path, "runs and artifacts"),
     ("artifacts_dir", Kind::OptionalPath, "finished packages"),
     ("cache_dir", Kind::Path, "cache layers"),
@@ -172,6 +182,7 @@ impl Settings {
             spack_root: None,
             spack_packages_root: None,
             wheels_dir: None,
+            upstream_mirror: None,
             data_dir: dirs.data.clone(),
             artifacts_dir: None,
             cache_dir: dirs.cache.clone(),

@@ -205,7 +205,7 @@ fn every_script_is_strict_bash_that_calls_spack_directly() {
     let scripts: Vec<_> = rendered
         .files
         .iter()
-        .filter(|(k, _)| k.starts_with("scripts/"))
+        .filter(|(k, _)| k.starts_with("scripts/") && k.ends_with(".sh"))
         .collect();
     assert!(scripts.len() >= 5);
     for (name, text) in scripts {

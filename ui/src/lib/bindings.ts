@@ -5,7 +5,7 @@ export type ExitKind = "usage" | "config" | "environment" | "build" | "cancelled
 
 export type ErrorReport = { error: string, hint: string, kind: ExitKind, exit_code: number, };
 
-export type Stage = "preflight" | "provision" | "spack-setup" | "concretize" | "install" | "buildcache-push" | "package" | "verify" | "export" | "cleanup";
+export type Stage = "preflight" | "provision" | "spack-setup" | "concretize" | "sources" | "install" | "buildcache-push" | "package" | "verify" | "export" | "cleanup";
 
 export type Stream = "stdout" | "stderr";
 
@@ -550,3 +550,33 @@ export type Imported = { manifest: BundleManifest,
  * Sources new to the mirror layer (the others were there already).
  */
 new_sources: number, spack_root: string, spack_packages_root: string, wheels_dir: string, };
+
+export type OfflineTrees = { spack_root: string, spack_packages_root: string, wheels_dir: string, };
+
+export type SourcesReport = { artifact_name: string, mirror: string, needed: number, present: number, missing: Array<MissingSource>, };
+
+export type MissingSource = { 
+/**
+ * `name@version`.
+ */
+package: string, 
+/**
+ * Where to put it: the readable name Spack also looks for.
+ */
+file: string, url: string | null, sha256: string | null, 
+/**
+ * The spec's binary is in the buildcache layer: this machine builds
+ * without the source (an air-gapped host with an empty buildcache does not).
+ */
+binary: boolean, 
+/**
+ * The `upstream_mirror` dir has it: a build fetches it from there.
+ */
+upstream: boolean, };
+
+export type MirrorResult = { run_id: string, run_dir: string, sources: SourcesReport, 
+/**
+ * `mirror create`: where the snapshot of Spack, spack-packages and the
+ * wheels now lives (the settings name it).
+ */
+offline: OfflineTrees | null, };

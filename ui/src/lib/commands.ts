@@ -1,7 +1,7 @@
 // Generated from src-tauri/src/command_list.rs, the app's one list of commands.
 // Do not edit: run `UPDATE_BINDINGS=1 cargo test -p slurm-factory-app generated`.
 import { type Channel, invoke } from "@tauri-apps/api/core";
-import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, HostReport, Imported, Layer, LayerHits, LogPage, Overview, Plan, Release, Report, RunSummary, Size } from "./bindings";
+import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, HostReport, Imported, Layer, LayerHits, LogPage, MirrorResult, Overview, Plan, Release, Report, RunSummary, Size } from "./bindings";
 
 export const commands = {
   doctor: () => invoke<Report>("doctor"),
@@ -30,4 +30,6 @@ export const commands = {
   cacheCleanAll: () => invoke<Size>("cache_clean_all"),
   mirrorExport: () => invoke<Exported | null>("mirror_export"),
   mirrorImport: () => invoke<Imported | null>("mirror_import"),
+  mirrorCheck: (request: BuildRequest, offline: boolean) => invoke<MirrorResult>("mirror_check", { request, offline }),
+  mirrorCreate: (request: BuildRequest, offline: boolean) => invoke<MirrorResult>("mirror_create", { request, offline }),
 };

@@ -27,6 +27,7 @@ const STAGE_LABELS: Record<Stage, string> = {
   provision: "Provision",
   "spack-setup": "Spack setup",
   concretize: "Concretize",
+  sources: "Sources",
   install: "Install",
   "buildcache-push": "Buildcache push",
   package: "Package",

@@ -1,5 +1,5 @@
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,7 +72,7 @@ pub async fn run(
     out: &Out,
     verbose: bool,
 ) -> factory::Result<ExitCode> {
-    let request = merge_preset(&args)?;
+    let request = merge_preset(&args.request, args.preset.as_deref())?;
     let resolved = request.resolve(&Defaults::for_host())?;
     let options = BuildOptions {
         request: resolved,
@@ -90,27 +90,8 @@ pub async fn run(
             },
         },
     };
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    let quiet = out.quiet;
-    let json = out.json;
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            if !quiet && !json {
-                eprintln!("cancelling: stopping the build and deleting its instances...");
-            }
-            on_signal.cancel();
-        }
-    });
-    let sink: factory::runs::Sink = if out.json {
-        Arc::new(|rec: &EventRecord| {
-            outln!("{}", serde_json::to_string(rec).expect("events serialize"));
-        })
-    } else {
-        let view = Arc::new(Mutex::new(Progress::new(out.quiet, verbose)));
-        Arc::new(move |rec: &EventRecord| view.lock().expect("view lock").on(rec))
-    };
-    let result = pipeline::build(&loaded.settings, options, sink, cancel).await?;
+    let cancel = cancel_on_ctrl_c(out);
+    let result = pipeline::build(&loaded.settings, options, sink(out, verbose), cancel).await?;
     if !out.json && !out.quiet {
         outln!(
             "\nBuilt artifact {}\n  run log: {}\n  next:    slurm-factory artifacts show {}",
@@ -122,14 +103,42 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// A token that Ctrl-C fires: the run stops and deletes its instances.
+pub fn cancel_on_ctrl_c(out: &Out) -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    let quiet = out.quiet || out.json;
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            if !quiet {
+                eprintln!("cancelling: stopping the run and deleting its instances...");
+            }
+            on_signal.cancel();
+        }
+    });
+    cancel
+}
+
+/// Where a run's events go: JSON lines with `--json`, else the progress view.
+pub fn sink(out: &Out, verbose: bool) -> factory::runs::Sink {
+    if out.json {
+        Arc::new(|rec: &EventRecord| {
+            outln!("{}", serde_json::to_string(rec).expect("events serialize"));
+        })
+    } else {
+        let view = Arc::new(Mutex::new(Progress::new(out.quiet, verbose)));
+        Arc::new(move |rec: &EventRecord| view.lock().expect("view lock").on(rec))
+    }
+}
+
 /// The preset is the base; every flag the user typed wins over it.
-fn merge_preset(args: &Args) -> factory::Result<BuildRequest> {
-    let from_flags = args.request.to_request();
-    let Some(path) = &args.preset else {
+pub fn merge_preset(args: &RequestArgs, preset: Option<&Path>) -> factory::Result<BuildRequest> {
+    let from_flags = args.to_request();
+    let Some(path) = preset else {
         return Ok(from_flags);
     };
     let mut req = factory::presets::load(path)?;
-    if !args.request.slurm_version.is_empty() {
+    if !args.slurm_version.is_empty() {
         req.slurm_version = from_flags.slurm_version;
     }
     if from_flags.gpu.is_some() {
@@ -145,7 +154,7 @@ fn merge_preset(args: &Args) -> factory::Result<BuildRequest> {
     if from_flags.jobs.is_some() {
         req.jobs = from_flags.jobs;
     }
-    if args.request.compiler_given() {
+    if args.compiler_given() {
         req.compiler = from_flags.compiler;
     }
     Ok(req)
@@ -205,9 +214,15 @@ impl Progress {
             BuildEvent::RunStarted {
                 run_id,
                 artifact_name,
+                stages,
                 ..
             } => {
-                self.line(format!("Building {artifact_name} (run {run_id})"));
+                self.stages.set_length(stages.len() as u64);
+                let doing = match artifact_name.starts_with("mirror ") {
+                    true => "Running",
+                    false => "Building",
+                };
+                self.line(format!("{doing} {artifact_name} (run {run_id})"));
             }
             BuildEvent::StageStarted { stage } => {
                 self.stages.set_message(stage.to_string());
@@ -235,7 +250,7 @@ impl Progress {
                     .unwrap_or_default();
                 self.line(format!(
                     "  {:>2}. {stage:<16} {mark:<9} {:>7.1}s{detail}",
-                    stage.number(),
+                    self.stages.position(),
                     *elapsed_ms as f64 / 1000.0
                 ));
             }

@@ -1,13 +1,52 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use factory::error::ExitKind;
+use factory::pipeline::{self, BuildFlags, BuildOptions, MirrorResult};
+use factory::request::Defaults;
 use factory::settings::Loaded;
 use factory::units::human_bytes;
 
+use super::build::{cancel_on_ctrl_c, merge_preset, sink};
+use super::plan::RequestArgs;
 use crate::output::Out;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// List the sources a request's closure needs that the mirror layer lacks.
+    #[command(
+        after_help = "Solves the request as a build would (a build instance from the base
+image; a cached spack.lock is reused), lists every source archive, resource and patch of
+the closure, and checks the mirror layer (<cache_dir>/mirror) for each, by digest and by
+name. Nothing is built. Exit 0 when the mirror has them all, 5 when some are missing: each
+is named with the file to put in the mirror layer and where Spack would download it. A
+missing source whose binary is in the buildcache layer does not stop a build here, but an
+air-gapped host with an empty buildcache needs it. An offline build runs the same check
+before it installs.
+
+Examples:
+  slurm-factory mirror check --offline                       the default request
+  slurm-factory mirror check --offline --minimal --slurm-version 24.11
+  slurm-factory mirror check --preset lab.yaml --json"
+    )]
+    Check(MirrorArgs),
+    /// Fill the mirror layer with a request's sources and snapshot Spack for export.
+    #[command(
+        after_help = "Run on a machine with internet. Solves the request as a build would,
+runs `spack mirror create` for the closure (sources and patches) into the mirror layer,
+copies the Spack and spack-packages trees the build instance used and downloads the clingo
+wheels for its Python, all under <data_dir>/offline/, and writes spack_root,
+spack_packages_root and wheels_dir to the config file. Then `mirror export` bundles it.
+Spack tries its configured mirrors before each package's URL: set upstream_mirror to a
+directory holding a Spack source mirror (a site's shared one) to fill from it. Ends with
+`mirror check`'s report; exit 5 when a source could not be fetched.
+
+Examples:
+  slurm-factory mirror create                                 default request
+  slurm-factory mirror create --minimal --slurm-version 25.11
+  slurm-factory mirror create && slurm-factory mirror export /media/usb/site.tar.zst"
+    )]
+    Create(MirrorArgs),
     /// Bundle this machine's offline site into one .tar.zst for an air-gapped host.
     #[command(
         after_help = "The bundle carries the source mirror layer (<cache_dir>/mirror), the
@@ -36,6 +75,37 @@ Examples:
 }
 
 #[derive(Debug, clap::Args)]
+pub struct MirrorArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// A saved request (YAML, as `plan --save-preset` writes); flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub preset: Option<PathBuf>,
+    /// Spack, spack-packages and clingo from spack_root, spack_packages_root and
+    /// wheels_dir, as `build --offline` takes them.
+    #[arg(long)]
+    pub offline: bool,
+    /// Keep the build instance when the run fails, to look inside.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+impl MirrorArgs {
+    fn options(&self) -> factory::Result<BuildOptions> {
+        let request = merge_preset(&self.request, self.preset.as_deref())?;
+        Ok(BuildOptions {
+            request: request.resolve(&Defaults::for_host())?,
+            flags: BuildFlags {
+                keep_on_failure: self.keep,
+                offline: self.offline,
+                verify: false,
+                ..BuildFlags::default()
+            },
+        })
+    }
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// Where to write the bundle (.tar.zst).
     pub file: PathBuf,
@@ -50,9 +120,40 @@ pub struct ImportArgs {
     pub file: PathBuf,
 }
 
-pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
+pub async fn run(
+    command: Command,
+    loaded: &Loaded,
+    out: &Out,
+    verbose: bool,
+) -> factory::Result<ExitCode> {
     let settings = &loaded.settings;
     match command {
+        Command::Check(args) => {
+            let (sink, cancel) = (sink(out, verbose), cancel_on_ctrl_c(out));
+            let result = pipeline::mirror_check(settings, args.options()?, sink, cancel).await?;
+            return Ok(report(&result, out));
+        }
+        Command::Create(args) => {
+            let (sink, cancel) = (sink(out, verbose), cancel_on_ctrl_c(out));
+            let result = pipeline::mirror_create(
+                settings,
+                args.options()?,
+                &loaded.config_path,
+                sink,
+                cancel,
+            )
+            .await?;
+            if let (Some(trees), false) = (&result.offline, out.json) {
+                outln!(
+                    "spack_root = {}\nspack_packages_root = {}\nwheels_dir = {}\n(written to {})",
+                    trees.spack_root.display(),
+                    trees.spack_packages_root.display(),
+                    trees.wheels_dir.display(),
+                    loaded.config_path.display()
+                );
+            }
+            return Ok(report(&result, out));
+        }
         Command::Export(args) => {
             let exported = factory::mirror::export(settings, &args.file, args.force)?;
             if out.json {
@@ -91,13 +192,57 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
             outln!("{} new sources in the mirror layer", imported.new_sources);
             outln!(
                 "spack_root = {}\nspack_packages_root = {}\nwheels_dir = {}\n(written to {})",
-                imported.spack_root.display(),
-                imported.spack_packages_root.display(),
-                imported.wheels_dir.display(),
+                imported.trees.spack_root.display(),
+                imported.trees.spack_packages_root.display(),
+                imported.trees.wheels_dir.display(),
                 loaded.config_path.display()
             );
             outln!("Next: slurm-factory build --offline");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what the mirror layer holds of the request's sources; exit 5 when
+/// something is missing (as a build that would stop for it).
+fn report(result: &MirrorResult, out: &Out) -> ExitCode {
+    let sources = &result.sources;
+    let code = match sources.missing.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(ExitKind::Build.code()),
+    };
+    if out.json {
+        out.json(result);
+        return code;
+    }
+    outln!(
+        "{}: {} of {} sources in the mirror layer ({})",
+        sources.artifact_name,
+        sources.present,
+        sources.needed,
+        sources.mirror.display()
+    );
+    if sources.missing.is_empty() {
+        return code;
+    }
+    outln!("Missing:");
+    for m in &sources.missing {
+        let covered = match (m.binary, m.upstream) {
+            (true, _) => "  (its binary is in the buildcache: a build here needs no source)",
+            (_, true) => "  (upstream_mirror has it: a build fetches it from there)",
+            _ => "",
+        };
+        outln!("  {:<24} {}{covered}", m.package, m.file.display());
+        if let Some(url) = &m.url {
+            outln!("  {:<24} from {url}", "");
+        }
+        if let Some(sha) = &m.sha256 {
+            outln!("  {:<24} sha256 {sha}", "");
+        }
+    }
+    outln!(
+        "Put each file at the path shown (Spack also finds it by digest), or run \
+         `slurm-factory mirror create` with the same request where there is network."
+    );
+    code
 }

@@ -1,5 +1,6 @@
 //! One build, stage by stage: preflight, provision, spack setup, concretize,
-//! install, buildcache push, package, verify, export, cleanup.
+//! sources, install, buildcache push, package, verify, export, cleanup; and
+//! `mirror check` / `mirror create`, which stop after the sources stage.
 //!
 //! Every stage reports through one [`Emitter`]; every command that runs in a
 //! container is a rendered template script started with argv; a
@@ -22,6 +23,7 @@ use crate::events::BuildEvent;
 use crate::kinds::{Layer, Outcome, Stage, StageOutcome};
 use crate::layout;
 use crate::lxd::{DiskDevice, LaunchSpec, Lxc};
+use crate::mirror::OfflineTrees;
 use crate::package::{
     Allowlist, ArchiveFormat, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult,
 };
@@ -30,6 +32,7 @@ use crate::recipe::{RecipeContext, Rendered, Templates};
 use crate::request::ResolvedRequest;
 use crate::runs::{Emitter, RunDir, RunRecord, Sink};
 use crate::settings::Settings;
+use crate::sources::SourcesReport;
 use crate::spack_source::SpackSource;
 use crate::units::human_bytes;
 
@@ -41,6 +44,7 @@ mod install;
 mod package;
 mod preflight;
 mod provision;
+mod sources;
 mod spack_setup;
 mod verify;
 
@@ -131,6 +135,62 @@ pub struct BuildResult {
     pub artifact_id: String,
 }
 
+/// What `mirror check` and `mirror create` found.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MirrorResult {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub sources: SourcesReport,
+    /// `mirror create`: where the snapshot of Spack, spack-packages and the
+    /// wheels now lives (the settings name it).
+    pub offline: Option<OfflineTrees>,
+}
+
+/// What a run does with the solved environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Job {
+    Build,
+    /// Lists the closure's sources and checks the mirror layer for them.
+    MirrorCheck,
+    /// Fills the mirror layer, snapshots the trees and points the settings
+    /// in this config file at the snapshot; then checks.
+    MirrorCreate {
+        config: PathBuf,
+    },
+}
+
+impl Job {
+    fn stages(&self) -> Vec<Stage> {
+        match self {
+            Job::Build => Stage::ALL.to_vec(),
+            Job::MirrorCheck | Job::MirrorCreate { .. } => vec![
+                Stage::Preflight,
+                Stage::Provision,
+                Stage::SpackSetup,
+                Stage::Concretize,
+                Stage::Sources,
+                Stage::Cleanup,
+            ],
+        }
+    }
+
+    /// The run's name in listings.
+    fn run_name(&self, artifact_name: String) -> String {
+        match self {
+            Job::Build => artifact_name,
+            Job::MirrorCheck => format!("mirror check {artifact_name}"),
+            Job::MirrorCreate { .. } => format!("mirror create {artifact_name}"),
+        }
+    }
+}
+
+/// What a run produced.
+enum Output {
+    Artifact(String),
+    Mirror(SourcesReport, Option<OfflineTrees>),
+}
+
 /// Runs one build to the end, or until `cancel` fires.
 pub async fn build(
     settings: &Settings,
@@ -138,13 +198,80 @@ pub async fn build(
     sink: Sink,
     cancel: CancellationToken,
 ) -> Result<BuildResult> {
+    let (run, output) = run_job(settings, options, Job::Build, sink, cancel).await?;
+    let Output::Artifact(artifact_id) = output else {
+        unreachable!("a build ends with an artifact")
+    };
+    Ok(BuildResult {
+        run_id: run.id,
+        run_dir: run.path,
+        artifact_id,
+    })
+}
+
+/// Solves the request (as a build would, in a build instance) and checks the
+/// mirror layer for every source of the closure; nothing is built.
+pub async fn mirror_check(
+    settings: &Settings,
+    options: BuildOptions,
+    sink: Sink,
+    cancel: CancellationToken,
+) -> Result<MirrorResult> {
+    mirror_job(settings, options, Job::MirrorCheck, sink, cancel).await
+}
+
+/// Solves the request and fills the mirror layer with its sources (`spack
+/// mirror create`), snapshots the Spack and spack-packages trees and the
+/// clingo wheels under `<data_dir>/offline`, writes the offline settings to
+/// the config file at `config`, and checks what the mirror still lacks.
+pub async fn mirror_create(
+    settings: &Settings,
+    options: BuildOptions,
+    config: &Path,
+    sink: Sink,
+    cancel: CancellationToken,
+) -> Result<MirrorResult> {
+    let job = Job::MirrorCreate {
+        config: config.to_path_buf(),
+    };
+    mirror_job(settings, options, job, sink, cancel).await
+}
+
+async fn mirror_job(
+    settings: &Settings,
+    options: BuildOptions,
+    job: Job,
+    sink: Sink,
+    cancel: CancellationToken,
+) -> Result<MirrorResult> {
+    let (run, output) = run_job(settings, options, job, sink, cancel).await?;
+    let Output::Mirror(sources, offline) = output else {
+        unreachable!("a mirror job ends with a source report")
+    };
+    Ok(MirrorResult {
+        run_id: run.id,
+        run_dir: run.path,
+        sources,
+        offline,
+    })
+}
+
+/// One run of `job`: its run dir and record, its events, its stages and
+/// the cleanup that follows whatever happened.
+async fn run_job(
+    settings: &Settings,
+    options: BuildOptions,
+    job: Job,
+    sink: Sink,
+    cancel: CancellationToken,
+) -> Result<(RunDir, Output)> {
     let lxc = Lxc::new(settings);
     let templates = Templates::load(settings.templates_dir.as_deref())?;
     let run = RunDir::create(&settings.runs_dir())?;
     let emitter = Emitter::new(&run, sink)?;
     let mut record = RunRecord {
         id: run.id.clone(),
-        artifact_name: options.request.artifact_name(),
+        artifact_name: job.run_name(options.request.artifact_name()),
         started: jiff::Timestamp::now().to_string(),
         finished: None,
         outcome: None,
@@ -158,12 +285,13 @@ pub async fn build(
         run_id: run.id.clone(),
         artifact_name: record.artifact_name.clone(),
         run_dir: run.path.display().to_string(),
-        stages: Stage::ALL.to_vec(),
+        stages: job.stages(),
     });
 
     let mut build = Build {
         settings,
         options: &options,
+        job: &job,
         lxc,
         templates,
         run: &run,
@@ -182,7 +310,10 @@ pub async fn build(
     };
     record.finished = Some(jiff::Timestamp::now().to_string());
     record.outcome = Some(outcome);
-    record.artifact_id = result.as_ref().ok().cloned();
+    record.artifact_id = match &result {
+        Ok(Output::Artifact(id)) => Some(id.clone()),
+        _ => None,
+    };
     run.write_json("run.json", &record)?;
     emitter.emit(BuildEvent::RunFinished {
         outcome,
@@ -190,17 +321,14 @@ pub async fn build(
         artifact_id: record.artifact_id.clone(),
         error: result.as_ref().err().map(ErrorReport::from),
     });
-    let artifact_id = result?;
-    Ok(BuildResult {
-        run_id: run.id.clone(),
-        run_dir: run.path.clone(),
-        artifact_id,
-    })
+    let output = result?;
+    Ok((run, output))
 }
 
 struct Build<'a> {
     settings: &'a Settings,
     options: &'a BuildOptions,
+    job: &'a Job,
     lxc: Lxc,
     templates: Templates,
     run: &'a RunDir,
@@ -307,7 +435,7 @@ impl<'a> Build<'a> {
         result.map(|d| d.value)
     }
 
-    async fn stages(&mut self) -> Result<String> {
+    async fn stages(&mut self) -> Result<Output> {
         let prepared = self.stage(Stage::Preflight, self.preflight()).await?;
         let rendered = &prepared.rendered;
         let build_instance = self.run_instance_name("build");
@@ -327,6 +455,12 @@ impl<'a> Build<'a> {
                 self.concretize(&prepared, &build_instance),
             )
             .await?;
+        let (report, trees) = self
+            .stage(Stage::Sources, self.sources(&prepared, &build_instance))
+            .await?;
+        if *self.job != Job::Build {
+            return Ok(Output::Mirror(report, trees));
+        }
         let verify_instance = self.run_instance_name("verify");
         let verify = self.options.flags.verify;
         if verify {
@@ -358,7 +492,8 @@ impl<'a> Build<'a> {
                 self.verify(staged, &verify_instance, verify_ready),
             )
             .await?;
-        self.stage(Stage::Export, self.export(staged)).await
+        let artifact_id = self.stage(Stage::Export, self.export(staged)).await?;
+        Ok(Output::Artifact(artifact_id))
     }
 
     fn run_instance_name(&self, role: &str) -> String {

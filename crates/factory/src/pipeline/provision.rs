@@ -22,6 +22,14 @@ impl Build<'_> {
         let out = self.run.file("out");
         std::fs::create_dir_all(&out).map_err(|e| Error::io("creating", &out, e))?;
         let mut devices = cache.devices();
+        if let Some(upstream) = &self.settings.upstream_mirror {
+            devices.push(DiskDevice {
+                name: "sf-upstream".into(),
+                source: upstream.clone(),
+                path: layout::UPSTREAM_MIRROR.into(),
+                readonly: true,
+            });
+        }
         devices.push(DiskDevice {
             name: "sf-out".into(),
             source: out,

@@ -1,0 +1,17 @@
+#!/bin/bash
+# Lists the sources of the solved environment (and of the toolchain's, for
+# spack-gcc builds) for slurm-factory to check against the mirror layer:
+# scripts/sources.py prints one `::source {json}` line per file.
+set -euo pipefail
+export SPACK_ROOT=/opt/slurm-factory/spack
+export SPACK_PYTHON=/opt/slurm-factory/python/bin/python
+# Only the environment's config and Spack's own defaults: nothing from ~/.spack or /etc/spack.
+export SPACK_DISABLE_LOCAL_CONFIG=1
+export CCACHE_DIR=/opt/slurm-factory/cache/ccache
+SPACK="$SPACK_ROOT/bin/spack"
+ENV_DIR=/opt/slurm-factory/env
+CONFIG_DIR=/opt/slurm-factory/config
+RECIPE_DIR=/opt/slurm-factory/recipe
+log() { printf '==> slurm-factory: %s\n' "$*"; }
+
+"$SPACK" -e "$ENV_DIR" python "$RECIPE_DIR/scripts/sources.py"
