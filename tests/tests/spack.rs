@@ -372,11 +372,21 @@ async fn mirror_check(
     site: &SpackSite,
     label: &'static str,
 ) -> factory::sources::SourcesReport {
+    mirror_check_of(settings, request(site), label)
+        .await
+        .sources
+}
+
+async fn mirror_check_of(
+    settings: &Settings,
+    request: factory::request::ResolvedRequest,
+    label: &'static str,
+) -> pipeline::MirrorResult {
     let stages: Stages = Arc::default();
     let result = pipeline::mirror_check(
         settings,
         BuildOptions {
-            request: request(site),
+            request,
             flags: BuildFlags {
                 offline: true,
                 verify: false,
@@ -402,7 +412,7 @@ async fn mirror_check(
             m.upstream
         );
     }
-    s.clone()
+    result
 }
 
 fn mib(bytes: u64) -> String {
@@ -664,6 +674,60 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         serde_json::from_str(&cli(&["artifacts", "list", "--json"])).unwrap();
     assert_eq!(list.len(), 2, "both builds are in the store: {list:?}");
     assert!(list.iter().all(|a| a["verified"] == true), "{list:?}");
+
+    // 4. The default package (OpenMPI, PMIx, hwloc, ...) solves on this Debian 12
+    // base, whose meson (1.0.1, an external Spack may not build) keeps glib
+    // below 2.79: glib comes from the overlay, whose recipe builds it there.
+    // Its full build is hours on this machine: `mirror check` says what a site
+    // adds for it beyond the minimal closure.
+    let default_request = BuildRequest {
+        slurm_version: site.slurm_version.clone(),
+        target: Some(TARGET.into()),
+        jobs: Some(2),
+        ..Default::default()
+    }
+    .resolve(&Defaults {
+        target: TARGET.into(),
+        jobs: 2,
+        gpu: None,
+    })
+    .unwrap();
+    let checked = mirror_check_of(&settings, default_request, "default package").await;
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(checked.run_dir.join("spack.lock")).unwrap())
+            .unwrap();
+    let spec = |name: &str| {
+        lock["concrete_specs"]
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in the default package's closure"))
+            .clone()
+    };
+    let (glib, meson) = (spec("glib"), spec("meson"));
+    println!(
+        "default package: glib {} ({}), meson {} (external: {})",
+        glib["version"],
+        glib["namespace"],
+        meson["version"],
+        meson.get("external").is_some()
+    );
+    assert_eq!(glib["namespace"], "slurm_factory", "{glib}");
+    assert!(meson.get("external").is_some(), "{meson}");
+    let missing: Vec<&str> = checked
+        .sources
+        .missing
+        .iter()
+        .map(|m| m.package.split('@').next().unwrap())
+        .collect();
+    for extra in ["openmpi", "pmix", "hwloc"] {
+        assert!(missing.contains(&extra), "{extra} not listed: {missing:?}");
+    }
+    assert!(
+        !missing.contains(&"slurm") && !missing.contains(&"glib"),
+        "the minimal closure's sources are there: {missing:?}"
+    );
 }
 
 /// The air-gapped workflow for real, with no network: Spack's "upstream" is
