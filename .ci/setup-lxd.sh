@@ -17,6 +17,7 @@
 set -euo pipefail
 
 # ---- What the images contain (add an image: a name in IMAGES + its list) ----
+# The Debian suite of every image unless SUITE_<image> names another.
 SUITE=bookworm
 # Every image: an init for LXD to boot and the shell the pipeline's scripts use.
 BASE_PACKAGES="systemd-sysv bash coreutils tar ca-certificates"
@@ -33,7 +34,11 @@ PACKAGES_sf_spack_build=$(grep -v '^{#' "$(dirname "$0")/../templates/scripts/_a
 # module check; iproute2: an instance without a network device needs an
 # address on lo for Slurm (verify.sh explains).
 PACKAGES_sf_verify_bare="lmod procps hostname iproute2"
-IMAGES="${SF_CI_IMAGES:-sf-test-build sf-test-plain sf-spack-build sf-verify-bare}"
+# An older target (Debian 11, glibc 2.31) than the build images (glibc 2.36):
+# a package built on Debian 12 needs a newer glibc than it has.
+PACKAGES_sf_test_bullseye="zstd lmod procps hostname"
+SUITE_sf_test_bullseye=bullseye
+IMAGES="${SF_CI_IMAGES:-sf-test-build sf-test-plain sf-spack-build sf-verify-bare sf-test-bullseye}"
 # Bump when the rootfs tweaks below change, so cached tarballs are rebuilt.
 IMAGE_RECIPE_VERSION=2
 
@@ -148,6 +153,12 @@ mirror() {
     printf '%s\n' "$uri"
 }
 
+# The Debian suite of one image.
+suite_of() {
+    local var="SUITE_${1//-/_}"
+    printf '%s\n' "${!var:-$SUITE}"
+}
+
 # The packages of one image, base included.
 packages_of() {
     local var="PACKAGES_${1//-/_}"
@@ -155,14 +166,15 @@ packages_of() {
 }
 
 build_tarball() {
-    local alias=$1 tarball=$2 pkgs root
+    local alias=$1 tarball=$2 pkgs root suite
+    suite=$(suite_of "$alias")
     pkgs=$(packages_of "$alias" | tr -s ' ' '\n' | grep -v '^$' | sort -u | paste -sd, -)
     root=$(mktemp -d "$CACHE/rootfs.XXXXXX")
     trap 'rm -rf "$root"' RETURN
     mkdir -p "$root/rootfs" "$root/templates" "$CACHE/debs"
-    note "debootstrap $SUITE ($alias): $pkgs"
+    note "debootstrap $suite ($alias): $pkgs"
     debootstrap --variant=minbase --include="$pkgs" --cache-dir="$CACHE/debs" \
-        "$SUITE" "$root/rootfs" "$(mirror)" >"$root/debootstrap.log" 2>&1 \
+        "$suite" "$root/rootfs" "$(mirror)" >"$root/debootstrap.log" 2>&1 \
         || { tail -30 "$root/debootstrap.log" >&2; die "debootstrap failed for $alias"; }
     # Slim and container-ready: no package caches, no machine id (systemd
     # makes one per instance), the hostname set from the instance name.
@@ -178,9 +190,9 @@ architecture: $(dpkg --print-architecture)
 creation_date: $(date +%s)
 properties:
   os: debian
-  release: $SUITE
+  release: $suite
   variant: minbase
-  description: slurm-factory CI image $alias (debian $SUITE)
+  description: slurm-factory CI image $alias (debian $suite)
 templates:
   /etc/hostname:
     when: [create, copy]
@@ -217,7 +229,7 @@ import_image() {
 mkdir -p "$CACHE"
 for alias in $IMAGES; do
     # The tarball's name carries a hash of what goes into it.
-    key=$(printf '%s\n' "$SUITE" "$BASE_PACKAGES" "$(packages_of "$alias")" \
+    key=$(printf '%s\n' "$(suite_of "$alias")" "$BASE_PACKAGES" "$(packages_of "$alias")" \
         "$IMAGE_RECIPE_VERSION" "$(dpkg --print-architecture)" | sha256sum | cut -c1-16)
     tarball="$CACHE/$alias-$key.tar.zst"
     if [ ! -f "$tarball" ] || [ "${SF_CI_REBUILD:-0}" = 1 ]; then
@@ -262,6 +274,7 @@ say "Spack site: ${spack_site_env%/env}"
     cat <<EOF
 SLURM_FACTORY_TEST_IMAGE=sf-test-build
 SLURM_FACTORY_TEST_PLAIN_IMAGE=sf-test-plain
+SLURM_FACTORY_TEST_OLD_GLIBC_IMAGE=sf-test-bullseye
 SLURM_FACTORY_TEST_POOL=$pool
 SLURM_FACTORY_TEST_SPACK_IMAGE=sf-spack-build
 SLURM_FACTORY_TEST_BARE_IMAGE=sf-verify-bare

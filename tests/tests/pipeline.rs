@@ -706,6 +706,70 @@ async fn verify_image_without_zstd_takes_the_gzip_archive() {
     assert!(!result.artifact_id.is_empty());
 }
 
+/// A package needs the glibc of the system it was built on, at least: built on
+/// Debian 12 (glibc 2.36), it is refused by verification on Debian 11 (glibc
+/// 2.31) with the version it needs and the file that needs it, and passes on
+/// Debian 12 with its floor recorded in the manifest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_older_than_the_glibc_floor_is_refused() {
+    let Some(t) = TestEnv::from_env("glibc_floor") else {
+        return;
+    };
+    let Some([old]) = slurm_factory_e2e::test_vars(
+        "glibc_floor",
+        ["SLURM_FACTORY_TEST_OLD_GLIBC_IMAGE"],
+        "run .ci/setup-lxd.sh (it builds sf-test-bullseye)",
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut settings = t.settings(tmp.path(), &hello_recipe());
+    settings.verify_image = old.clone();
+    let events = Events::default();
+    let (result, _) = build(&settings, &events, CancellationToken::new()).await;
+    let err = result.expect_err("Debian 11's glibc is older than the package needs");
+    eprintln!("error: {err}\n  hint: {}", err.hint());
+    let Error::GlibcTooOld {
+        needed,
+        file,
+        image,
+        found,
+    } = &err
+    else {
+        panic!("expected GlibcTooOld, got {err}");
+    };
+    assert_eq!(image, &old);
+    assert!(
+        found.starts_with("2.31"),
+        "Debian 11 has glibc 2.31: {found}"
+    );
+    let needed_numbers = factory::package::dotted(needed).unwrap();
+    assert!(
+        needed_numbers >= vec![2, 34],
+        "a program linked against glibc 2.34+ needs __libc_start_main@GLIBC_2.34: {needed}"
+    );
+    assert!(
+        file.starts_with("bin/") || file.starts_with("lib"),
+        "{file}"
+    );
+    assert_eq!(err.kind().code(), 5);
+    assert_eq!(events.outcome_of(Stage::Verify), Some(StageOutcome::Failed));
+    assert!(store_entries(&settings).is_empty());
+
+    settings.verify_image = t.plain_image.clone();
+    let events = Events::default();
+    let (result, _) = build(&settings, &events, CancellationToken::new()).await;
+    let result = result.unwrap_or_else(|e| panic!("{e}\n  hint: {}", e.hint()));
+    let store = factory::artifacts::Store::new(settings.artifacts_dir());
+    let m = store.show(&result.artifact_id).unwrap().manifest;
+    let glibc = factory::package::glibc_floor(&m.inspection.floor).unwrap();
+    assert_eq!(&glibc.version, needed);
+    let checks = &m.verify.as_ref().unwrap().checks;
+    let floor_check = checks.iter().find(|c| c.name == "glibc-floor").unwrap();
+    assert!(floor_check.passed, "{floor_check:?}");
+    eprintln!("floor: {:?}; {}", m.inspection.floor, floor_check.output);
+}
+
 /// Offline, provision cannot install packages: a build image that lacks
 /// some (here: no compilers, no patchelf) fails in provision naming them,
 /// not hours later in the package stage.

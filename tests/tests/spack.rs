@@ -605,6 +605,20 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         mib(m.archives.get(1).map_or(0, |a| a.bytes)),
     );
     println!("inspection warnings: {:#?}", m.inspection.warnings);
+    println!(
+        "needs: {}",
+        m.inspection
+            .floor
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let glibc = factory::package::glibc_floor(&m.inspection.floor).expect("a glibc floor");
+    assert!(
+        factory::package::dotted(&glibc.version) <= factory::package::dotted("2.36"),
+        "built on Debian 12 (glibc 2.36): {glibc}"
+    );
     assert!(
         m.inspection.problems.is_empty(),
         "{:?}",

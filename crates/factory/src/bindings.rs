@@ -74,6 +74,7 @@ pub fn typescript() -> String {
         package::VerifyResult,
         package::VerifyCheck,
         package::InspectionSummary,
+        package::VersionNeed,
         package::ArchiveFormat,
         serde_json::Value,
         pipeline::BuildFlags,

@@ -152,6 +152,14 @@ pub enum Error {
     #[error("the package failed verification: {problems}")]
     VerifyFailed { problems: String, log: PathBuf },
 
+    #[error("the package needs glibc {needed} ({file} uses GLIBC_{needed}), but the verify image `{image}` has glibc {found}")]
+    GlibcTooOld {
+        needed: String,
+        file: String,
+        image: String,
+        found: String,
+    },
+
     #[error("offline build not possible: {problem}")]
     OfflineSetup {
         problem: String,
@@ -327,6 +335,12 @@ impl Error {
                  a look inside (`lxc exec <instance> -- bash`)",
                 log.display()
             ),
+            Error::GlibcTooOld { needed, .. } => format!(
+                "the package runs only where glibc is {needed} or newer (the build system's \
+                 glibc decides which versions its binaries use): build it on the oldest OS it \
+                 must run on (set `image` to it), or, if it is only for newer systems, verify \
+                 it on one of those (`verify_image`)"
+            ),
             Error::VerifyFailed { log, .. } => format!(
                 "the package would not run at another prefix; see {} for the checks, and the \
                  package templates (`slurm-factory templates export`) for how it was relocated",
@@ -433,6 +447,7 @@ impl Error {
             | Error::VerifyImageWithoutZstd { .. } => ExitKind::Environment,
             Error::BuildFailed { .. }
             | Error::VerifyFailed { .. }
+            | Error::GlibcTooOld { .. }
             | Error::SourcesMissing { .. } => ExitKind::Build,
             Error::RunNotFound { .. } | Error::PresetInvalid { .. } => ExitKind::Usage,
             Error::InstanceNotFound { .. } | Error::InstanceNotReady { .. } | Error::Lxc { .. } => {

@@ -456,7 +456,25 @@ export type VerifyCheck = { name: string, passed: boolean,
  */
 output: string, };
 
-export type InspectionSummary = { elf_files: number, problems: Array<string>, warnings: Array<string>, };
+export type InspectionSummary = { elf_files: number, problems: Array<string>, warnings: Array<string>, 
+/**
+ * The newest base-system symbol versions the package needs (its glibc floor).
+ */
+floor: Array<VersionNeed>, };
+
+export type VersionNeed = { family: string, 
+/**
+ * `2.34` of `GLIBC_2.34`.
+ */
+version: string, 
+/**
+ * The library that provides it: `libc.so.6`.
+ */
+library: string, 
+/**
+ * The first package file (in path order) that needs it.
+ */
+file: string, };
 
 export type ArchiveFormat = "tar_zst" | "tar_gz";
 

@@ -121,6 +121,16 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                         v.checks.len()
                     ),
                 };
+                let floor = match m.inspection.floor.is_empty() {
+                    true => "nothing versioned".to_string(),
+                    false => m
+                        .inspection
+                        .floor
+                        .iter()
+                        .map(|n| format!("{} >= {}", n.family, n.version))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
                 let gpu = match (&m.gpu, &m.gpu_arch) {
                     (Some(g), Some(arch)) => format!("{g} ({arch})"),
                     (Some(g), None) => g.clone(),
@@ -138,6 +148,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                         ("type", m.package_type.clone()),
                         ("target", m.target.clone()),
                         ("gpu", gpu),
+                        ("needs", floor),
                         ("created", m.created.to_string()),
                         (
                             "size",

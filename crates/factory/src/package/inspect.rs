@@ -207,12 +207,58 @@ impl fmt::Display for Warning {
     }
 }
 
+/// The newest symbol version of one base-system family (`GLIBC`, `GLIBCXX`,
+/// `CXXABI`, `GCC`) the package's ELF files need from a library it does not
+/// carry: a target system older than that cannot run it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct VersionNeed {
+    pub family: String,
+    /// `2.34` of `GLIBC_2.34`.
+    pub version: String,
+    /// The library that provides it: `libc.so.6`.
+    pub library: String,
+    /// The first package file (in path order) that needs it.
+    pub file: String,
+}
+
+impl VersionNeed {
+    /// `GLIBC_2.34` -> (`GLIBC`, `2.34`), for the families of the base system.
+    fn parse(symbol_version: &str) -> Option<(&str, &str)> {
+        let (family, version) = symbol_version.split_once('_')?;
+        let known = ["GLIBC", "GLIBCXX", "CXXABI", "GCC"].contains(&family);
+        (known && dotted(version).is_some()).then_some((family, version))
+    }
+}
+
+impl fmt::Display for VersionNeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}_{} from {} ({})",
+            self.family, self.version, self.library, self.file
+        )
+    }
+}
+
+/// `2.34` as numbers, to compare versions (`2.4` < `2.34`).
+pub fn dotted(version: &str) -> Option<Vec<u32>> {
+    version.split('.').map(|p| p.parse().ok()).collect()
+}
+
+/// The glibc release the package needs at least, from its floor.
+pub fn glibc_floor(floor: &[VersionNeed]) -> Option<&VersionNeed> {
+    floor.iter().find(|n| n.family == "GLIBC")
+}
+
 /// What [`inspect`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inspection {
     pub elf_files: usize,
     pub problems: Vec<Problem>,
     pub warnings: Vec<Warning>,
+    /// One entry per family, sorted by family.
+    pub floor: Vec<VersionNeed>,
 }
 
 /// The rendered form kept in the manifest.
@@ -222,6 +268,9 @@ pub struct InspectionSummary {
     pub elf_files: usize,
     pub problems: Vec<String>,
     pub warnings: Vec<String>,
+    /// The newest base-system symbol versions the package needs (its glibc floor).
+    #[serde(default)]
+    pub floor: Vec<VersionNeed>,
 }
 
 impl Inspection {
@@ -235,6 +284,7 @@ impl Inspection {
             elf_files: self.elf_files,
             problems: self.problems.iter().map(|p| p.to_string()).collect(),
             warnings: self.warnings.iter().map(|w| w.to_string()).collect(),
+            floor: self.floor.clone(),
         }
     }
 }
@@ -260,7 +310,15 @@ pub fn inspect(
         elf_files: 0,
         problems: Vec::new(),
         warnings: Vec::new(),
+        floor: Vec::new(),
     };
+    // A symbol version needed from a library the package carries is its own business.
+    let carried: std::collections::BTreeSet<String> = files
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    let mut floor: std::collections::BTreeMap<String, (Vec<u32>, VersionNeed)> = Default::default();
     for path in files {
         let rel = path
             .strip_prefix(&canonical_root)
@@ -285,6 +343,18 @@ pub fn inspect(
                 allowlist,
                 &mut found,
             );
+            for need in version_needs(&bytes, &rel_name) {
+                let numbers = dotted(&need.version).expect("parsed as dotted");
+                if carried.contains(&need.library) {
+                    continue;
+                }
+                let newer = floor
+                    .get(&need.family)
+                    .is_none_or(|(have, _)| numbers > *have);
+                if newer {
+                    floor.insert(need.family.clone(), (numbers, need));
+                }
+            }
         }
         for prefix in &prefixes {
             if contains(&bytes, prefix.as_bytes()) {
@@ -300,7 +370,34 @@ pub fn inspect(
             }
         }
     }
+    found.floor = floor.into_values().map(|(_, need)| need).collect();
     Ok(found)
+}
+
+/// The base-system symbol versions one ELF file needs (its `.gnu.version_r`).
+fn version_needs(bytes: &[u8], rel_name: &str) -> Vec<VersionNeed> {
+    let Ok(elf) = goblin::elf::Elf::parse(bytes) else {
+        return Vec::new(); // reported as BadElf by check_elf
+    };
+    let Some(verneed) = &elf.verneed else {
+        return Vec::new();
+    };
+    let mut needs = Vec::new();
+    for need in verneed.iter() {
+        let library = elf.dynstrtab.get_at(need.vn_file).unwrap_or_default();
+        for aux in need.iter() {
+            let name = elf.dynstrtab.get_at(aux.vna_name).unwrap_or_default();
+            if let Some((family, version)) = VersionNeed::parse(name) {
+                needs.push(VersionNeed {
+                    family: family.into(),
+                    version: version.into(),
+                    library: library.into(),
+                    file: rel_name.into(),
+                });
+            }
+        }
+    }
+    needs
 }
 
 /// Every regular file and symlink under `dir`, sorted, symlinks not followed.
@@ -440,7 +537,73 @@ fn resolve_inside(origin: &Path, rest: &str) -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+
+    /// What binutils' readelf says a real binary needs: the newest version of
+    /// each family, over every file.
+    fn readelf_floor(files: &[&Path]) -> BTreeMap<String, String> {
+        let mut newest: BTreeMap<String, (Vec<u32>, String)> = BTreeMap::new();
+        for file in files {
+            let out = std::process::Command::new("readelf")
+                .args(["-V", "--wide"])
+                .arg(file)
+                .output()
+                .expect("binutils' readelf");
+            for word in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                if let Some((family, version)) = VersionNeed::parse(word) {
+                    let numbers = dotted(version).unwrap();
+                    if newest.get(family).is_none_or(|(n, _)| numbers > *n) {
+                        newest.insert(family.into(), (numbers, version.into()));
+                    }
+                }
+            }
+        }
+        newest.into_iter().map(|(f, (_, v))| (f, v)).collect()
+    }
+
+    #[test]
+    fn the_floor_is_the_newest_base_system_symbol_version_of_real_binaries() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bin = tmp.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        // A C program and a C++ one (GLIBCXX) from this machine.
+        let (c, cpp) = (Path::new("/usr/bin/ls"), Path::new("/usr/bin/apt"));
+        std::fs::copy(c, bin.join("ls")).unwrap();
+        std::fs::copy(cpp, bin.join("apt")).unwrap();
+        let found = inspect(tmp.path(), &[], &Allowlist::base_system()).unwrap();
+        let floor: BTreeMap<String, String> = found
+            .floor
+            .iter()
+            .map(|n| (n.family.clone(), n.version.clone()))
+            .collect();
+        assert_eq!(floor, readelf_floor(&[c, cpp]));
+        assert!(
+            floor.contains_key("GLIBC") && floor.contains_key("GLIBCXX"),
+            "{floor:?}"
+        );
+        let glibc = glibc_floor(&found.floor).unwrap();
+        assert_eq!(glibc.library, "libc.so.6");
+        assert!(glibc.file.starts_with("bin/"), "{glibc:?}");
+
+        // A package that carries its libstdc++ needs no GLIBCXX from the system.
+        std::fs::write(tmp.path().join("bin/libstdc++.so.6"), "not really").unwrap();
+        let found = inspect(tmp.path(), &[], &Allowlist::base_system()).unwrap();
+        assert!(
+            found.floor.iter().all(|n| n.family != "GLIBCXX"),
+            "{:?}",
+            found.floor
+        );
+    }
+
+    #[test]
+    fn versions_compare_as_numbers() {
+        assert!(dotted("2.34") > dotted("2.4"));
+        assert_eq!(VersionNeed::parse("GLIBC_2.2.5"), Some(("GLIBC", "2.2.5")));
+        assert_eq!(VersionNeed::parse("GLIBC_PRIVATE"), None);
+        assert_eq!(VersionNeed::parse("OPENSSL_3.0.0"), None);
+    }
 
     #[test]
     fn allowlist_matches_glibc_family_not_bundle_candidates() {

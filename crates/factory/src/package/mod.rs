@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 
 pub use archive::{archive, ArchiveFile, ArchiveFormat};
 pub use inspect::{
-    driver_libraries, inspect, Allowlist, Inspection, InspectionSummary, Problem, Warning,
+    dotted, driver_libraries, glibc_floor, inspect, Allowlist, Inspection, InspectionSummary,
+    Problem, VersionNeed, Warning,
 };
 pub use manifest::{
     ArchiveEntry, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult, MANIFEST_FILE,

@@ -13,6 +13,46 @@ impl Build<'_> {
         Ok(self.lxc.exec_capture(instance, &probe, &[]).await?.status == 0)
     }
 
+    /// The verify image's glibc against the newest `GLIBC_` version the
+    /// package needs (its floor): an older one cannot run it, whatever the
+    /// relocation did. `None` when the package needs no glibc version or the
+    /// image has no glibc `getconf` (musl).
+    async fn glibc_floor_check(
+        &self,
+        instance: &str,
+        floor: &[crate::package::VersionNeed],
+    ) -> Result<Option<VerifyCheck>> {
+        let Some(need) = crate::package::glibc_floor(floor) else {
+            return Ok(None);
+        };
+        let argv = ["getconf", "GNU_LIBC_VERSION"].map(String::from);
+        let out = self.lxc.exec_capture(instance, &argv, &[]).await?;
+        // "glibc 2.36"
+        let Some(found) = out.stdout.split_whitespace().nth(1).map(String::from) else {
+            return Ok(None);
+        };
+        let (needed, have) = (
+            crate::package::dotted(&need.version),
+            crate::package::dotted(&found),
+        );
+        if have < needed {
+            return Err(Error::GlibcTooOld {
+                needed: need.version.clone(),
+                file: need.file.clone(),
+                image: self.settings.verify_image.clone(),
+                found,
+            });
+        }
+        Ok(Some(VerifyCheck {
+            name: "glibc-floor".into(),
+            passed: true,
+            output: format!(
+                "needs glibc {} ({}), the system has {found}",
+                need.version, need.file
+            ),
+        }))
+    }
+
     /// Unpacks the archive at another prefix in the clean instance
     /// (`ready`: what starting it gave, `None` without verification) and runs
     /// the recipe's checks there.
@@ -37,12 +77,19 @@ impl Build<'_> {
                     image: self.settings.verify_image.clone(),
                 })?
         };
+        let floor_check = self
+            .glibc_floor_check(instance, &staged.inspection.floor)
+            .await?;
         let remote_archive = format!("/tmp/{}", file_name(&archive.path));
         self.lxc
             .push_file(instance, &archive.path, &remote_archive, 0o644)
             .await?;
-        let mut checks = Vec::new();
         let mut log_text = String::new();
+        let mut checks = Vec::new();
+        if let Some(check) = floor_check {
+            log_text.push_str(&format!("::check pass glibc-floor {}\n", check.output));
+            checks.push(check);
+        }
         let mut since_last_check: Vec<String> = Vec::new();
         let result = self
             .script(
