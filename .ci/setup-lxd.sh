@@ -38,7 +38,13 @@ PACKAGES_sf_verify_bare="lmod procps hostname iproute2"
 # a package built on Debian 12 needs a newer glibc than it has.
 PACKAGES_sf_test_bullseye="zstd lmod procps hostname"
 SUITE_sf_test_bullseye=bullseye
-IMAGES="${SF_CI_IMAGES:-sf-test-build sf-test-plain sf-spack-build sf-verify-bare sf-test-bullseye}"
+# The test recipe's build and verify images on Debian 13 (glibc 2.41), for
+# the toolchain tests: built on one OS, verified on the same or another.
+PACKAGES_sf_test_build_trixie=$PACKAGES_sf_test_build
+SUITE_sf_test_build_trixie=trixie
+PACKAGES_sf_test_plain_trixie=$PACKAGES_sf_test_plain
+SUITE_sf_test_plain_trixie=trixie
+IMAGES="${SF_CI_IMAGES:-sf-test-build sf-test-plain sf-spack-build sf-verify-bare sf-test-bullseye sf-test-build-trixie sf-test-plain-trixie}"
 # Bump when the rootfs tweaks below change, so cached tarballs are rebuilt.
 IMAGE_RECIPE_VERSION=2
 
@@ -275,6 +281,8 @@ say "Spack site: ${spack_site_env%/env}"
 SLURM_FACTORY_TEST_IMAGE=sf-test-build
 SLURM_FACTORY_TEST_PLAIN_IMAGE=sf-test-plain
 SLURM_FACTORY_TEST_OLD_GLIBC_IMAGE=sf-test-bullseye
+SLURM_FACTORY_TEST_TRIXIE_IMAGE=sf-test-build-trixie
+SLURM_FACTORY_TEST_TRIXIE_PLAIN_IMAGE=sf-test-plain-trixie
 SLURM_FACTORY_TEST_POOL=$pool
 SLURM_FACTORY_TEST_SPACK_IMAGE=sf-spack-build
 SLURM_FACTORY_TEST_BARE_IMAGE=sf-verify-bare

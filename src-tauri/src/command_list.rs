@@ -10,6 +10,7 @@ app_commands! {
     commands::detect() -> "HostReport";
     commands::plan(request: "BuildRequest") -> "Plan";
     commands::releases() -> "Release[]";
+    commands::toolchains() -> "OsToolchain[]";
     commands::build_defaults() -> "BuildFlags";
     commands::settings_get() -> "Overview";
     commands::settings_set(updates: "Record<string, string>") -> "Overview";

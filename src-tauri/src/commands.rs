@@ -41,7 +41,18 @@ pub fn detect(state: State<'_, AppState>) -> HostReport {
 
 #[tauri::command]
 pub fn plan(state: State<'_, AppState>, request: BuildRequest) -> CmdResult<Plan> {
-    factory::plan::plan(&request, &state.defaults, &state.settings()).map_err(report)
+    let settings = state.settings();
+    let defaults = state.defaults.clone().with_settings(&settings);
+    factory::plan::plan(&request, &defaults, &settings).map_err(report)
+}
+
+/// The toolchains of the templates (built-in and the user's): the OSes a
+/// package can be built and verified on.
+#[tauri::command]
+pub fn toolchains(state: State<'_, AppState>) -> CmdResult<Vec<factory::toolchain::Toolchain>> {
+    factory::recipe::Templates::load(state.settings().templates_dir.as_deref())
+        .and_then(|t| t.toolchains())
+        .map_err(report)
 }
 
 /// What a build does without flags (verified, nothing kept, zstd only): the

@@ -190,6 +190,7 @@ pub fn request() -> ResolvedRequest {
         target: TARGET.into(),
         jobs: 2,
         gpu: None,
+        toolchain: None,
     })
     .expect("the test request is valid")
 }

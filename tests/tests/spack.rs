@@ -187,6 +187,7 @@ fn request(site: &SpackSite) -> factory::request::ResolvedRequest {
         target: TARGET.into(),
         jobs: 2,
         gpu: None,
+        toolchain: None,
     })
     .unwrap()
 }
@@ -704,6 +705,7 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         target: TARGET.into(),
         jobs: 2,
         gpu: None,
+        toolchain: None,
     })
     .unwrap();
     let checked = mirror_check_of(&settings, default_request, "default package").await;

@@ -21,7 +21,7 @@ pub fn typescript() -> String {
     }
     use crate::{
         artifacts, cache, catalog, doctor, error, events, hardware, kinds, mirror, package,
-        pipeline, plan, request, runs, settings, sources, units,
+        pipeline, plan, request, runs, settings, sources, toolchain, units,
     };
     export!(
         error::ExitKind,
@@ -39,6 +39,8 @@ pub fn typescript() -> String {
         kinds::GpuVendor,
         request::Compiler,
         request::BuildRequest,
+        toolchain::Toolchain,
+        toolchain::PackageManager,
         request::PackageType,
         request::SlurmVersion,
         request::ResolvedRequest,

@@ -181,6 +181,9 @@ pub enum Error {
     #[error("the verify image `{image}` has no zstd, so the package's .tar.zst cannot be unpacked there")]
     VerifyImageWithoutZstd { image: String },
 
+    #[error("unknown toolchain `{name}`")]
+    UnknownToolchain { name: String, known: Vec<String> },
+
     #[error("preset {path} is invalid: {message}")]
     PresetInvalid { path: PathBuf, message: String },
 
@@ -371,6 +374,15 @@ impl Error {
                     .into()
             }
             Error::RunNotFound { .. } => "list runs with `slurm-factory runs list`".into(),
+            Error::UnknownToolchain { known, .. } if known.is_empty() => {
+                "a toolchain is a lowercase name of letters, digits and `.`, like debian12 or \
+                 ubuntu24.04"
+                    .into()
+            }
+            Error::UnknownToolchain { known, .. } => format!(
+                "use one of {} (files in the templates' toolchains/; add your own there)",
+                known.join(", ")
+            ),
             Error::Template { user: true, .. } => {
                 "fix that file in your templates dir (setting `templates_dir`), or delete it to \
                  use the built-in one; `slurm-factory templates export DIR` writes the originals"
@@ -449,7 +461,9 @@ impl Error {
             | Error::VerifyFailed { .. }
             | Error::GlibcTooOld { .. }
             | Error::SourcesMissing { .. } => ExitKind::Build,
-            Error::RunNotFound { .. } | Error::PresetInvalid { .. } => ExitKind::Usage,
+            Error::RunNotFound { .. }
+            | Error::PresetInvalid { .. }
+            | Error::UnknownToolchain { .. } => ExitKind::Usage,
             Error::InstanceNotFound { .. } | Error::InstanceNotReady { .. } | Error::Lxc { .. } => {
                 ExitKind::Build
             }

@@ -28,6 +28,7 @@ pub mod runs;
 pub mod settings;
 pub mod sources;
 pub mod spack_source;
+pub mod toolchain;
 pub mod units;
 
 pub use error::{Error, ExitKind, Result};

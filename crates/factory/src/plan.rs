@@ -32,6 +32,12 @@ pub struct PlanRow {
 /// Checks `request` and describes the build it asks for.
 pub fn plan(request: &BuildRequest, defaults: &Defaults, settings: &Settings) -> Result<Plan> {
     let resolved = request.resolve(defaults)?;
+    let toolchain = match &resolved.toolchain {
+        Some(name) => Some(
+            crate::recipe::Templates::load(settings.templates_dir.as_deref())?.toolchain(name)?,
+        ),
+        None => None,
+    };
     let origin = if resolved.target_from_user {
         "your choice"
     } else {
@@ -46,7 +52,11 @@ pub fn plan(request: &BuildRequest, defaults: &Defaults, settings: &Settings) ->
         label: label.into(),
         value,
     };
-    let s = settings;
+    let with_toolchain = toolchain
+        .as_ref()
+        .map(|t| settings.with_toolchain(t))
+        .transpose()?;
+    let s = with_toolchain.as_ref().unwrap_or(settings);
     let rows = vec![
         row(
             "Slurm",
@@ -78,6 +88,16 @@ pub fn plan(request: &BuildRequest, defaults: &Defaults, settings: &Settings) ->
             match resolved.compiler {
                 Compiler::System => "system gcc".into(),
                 Compiler::SpackGcc => "gcc built by Spack".into(),
+            },
+        ),
+        row(
+            "Toolchain",
+            match &toolchain {
+                Some(t) => format!(
+                    "{}: {}, glibc {}, gcc {} (runs where glibc is {} or newer)",
+                    t.name, t.description, t.glibc, t.gcc, t.glibc
+                ),
+                None => "none: the image setting as it is".into(),
             },
         ),
         row(
@@ -119,6 +139,7 @@ mod tests {
             target: "x86_64_v3".into(),
             jobs: 8,
             gpu: None,
+            toolchain: None,
         };
         let req = BuildRequest {
             slurm_version: "24.11".into(),

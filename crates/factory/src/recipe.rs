@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use include_dir::{include_dir, Dir};
+
+use crate::toolchain::Toolchain;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 use serde::Serialize;
 
@@ -19,6 +21,9 @@ use crate::kinds::GpuVendor;
 use crate::layout::Paths;
 use crate::request::{Compiler, PackageType, ResolvedRequest, SlurmVersion};
 use crate::settings::Settings;
+
+/// Where toolchain files live in the templates.
+const TOOLCHAINS_DIR: &str = "toolchains/";
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../templates");
 
@@ -64,6 +69,10 @@ pub struct RecipeContext {
     pub offline: bool,
     /// An `upstream_mirror` is mounted at `paths.upstream_mirror`.
     pub upstream_mirror: bool,
+    /// The OS the build runs on, when the request names one.
+    pub toolchain: Option<Toolchain>,
+    /// How provision installs packages: `apt` (also without a toolchain) or `dnf`.
+    pub package_manager: &'static str,
     /// The container layout ([`crate::layout`]).
     pub paths: Paths,
     pub module: ModuleContext,
@@ -148,8 +157,28 @@ impl RecipeContext {
             },
             offline,
             upstream_mirror: settings.upstream_mirror.is_some(),
+            toolchain: None,
+            package_manager: "apt",
             paths: Paths::container(),
         }
+    }
+}
+
+impl RecipeContext {
+    /// The context of a request, with its toolchain (looked up in `templates`).
+    pub fn for_request(
+        templates: &Templates,
+        req: &ResolvedRequest,
+        settings: &Settings,
+        offline: bool,
+    ) -> Result<RecipeContext> {
+        let mut ctx = RecipeContext::new(req, settings, offline);
+        if let Some(name) = &req.toolchain {
+            let toolchain = templates.toolchain(name)?;
+            ctx.package_manager = toolchain.package_manager.as_str();
+            ctx.toolchain = Some(toolchain);
+        }
+        Ok(ctx)
     }
 }
 
@@ -253,6 +282,47 @@ impl Templates {
     /// The relative paths `export` writes (`spack/spack.yaml.j2`, ...).
     pub fn builtin_names() -> Vec<String> {
         builtin_files().map(|f| path_name(f.path())).collect()
+    }
+
+    /// Every toolchain of these templates (built-in and the user's), by name.
+    pub fn toolchains(&self) -> Result<Vec<Toolchain>> {
+        self.names_under(TOOLCHAINS_DIR)
+            .filter_map(|name| {
+                let stem = name.strip_prefix(TOOLCHAINS_DIR)?.strip_suffix(".toml")?;
+                Some(self.toolchain(stem))
+            })
+            .collect()
+    }
+
+    /// The toolchain `name`: `toolchains/<name>.toml`.
+    pub fn toolchain(&self, name: &str) -> Result<Toolchain> {
+        let file = format!("{TOOLCHAINS_DIR}{name}.toml");
+        match self.source(&file) {
+            Some(text) => Toolchain::parse(name, &file, text),
+            None => Err(Error::UnknownToolchain {
+                name: name.into(),
+                known: self
+                    .names_under(TOOLCHAINS_DIR)
+                    .filter_map(|n| {
+                        let stem = n.strip_prefix(TOOLCHAINS_DIR)?.strip_suffix(".toml")?;
+                        Some(stem.to_string())
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    /// The text of one template (the user's where it overrides the built-in).
+    pub fn source(&self, name: &str) -> Option<&str> {
+        self.sources.get(name).map(|(text, _)| text.as_str())
+    }
+
+    /// The names of the templates under `prefix` (`toolchains/`).
+    pub fn names_under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> {
+        self.sources
+            .keys()
+            .filter(move |name| name.starts_with(prefix))
+            .map(String::as_str)
     }
 
     /// The text of one built-in template, to start an override from.

@@ -44,6 +44,11 @@ pub struct BuildRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jobs: Option<u32>,
     pub compiler: Compiler,
+    /// The OS the package is built on and verified on (`debian12`, `rocky9`,
+    /// ... a file in the templates' toolchains/); `None` = the `toolchain`
+    /// setting, else the `image` and `verify_image` settings as they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub toolchain: Option<String>,
 }
 
 /// The three kinds of package Slurm Factory builds.
@@ -125,6 +130,9 @@ pub struct ResolvedRequest {
     pub gpu_arch: Vec<String>,
     pub jobs: u32,
     pub compiler: Compiler,
+    /// The toolchain's name, checked for its shape (the templates say whether it exists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub toolchain: Option<String>,
 }
 
 impl ResolvedRequest {
@@ -136,14 +144,19 @@ impl ResolvedRequest {
         }
     }
 
-    /// `slurm-24.11-cuda-x86_64_v3`: the package and artifact name.
+    /// `slurm-24.11-cuda-x86_64_v3` (`-rocky9` with a toolchain): the
+    /// package and artifact name.
     pub fn artifact_name(&self) -> String {
-        format!(
+        let mut name = format!(
             "slurm-{}-{}-{}",
             self.slurm.name,
             self.package_type.label(),
             self.target
-        )
+        );
+        if let Some(toolchain) = &self.toolchain {
+            name = format!("{name}-{toolchain}");
+        }
+        name
     }
 }
 
@@ -155,6 +168,8 @@ pub struct Defaults {
     /// The GPUs found on this host: their vendor and architectures, used when
     /// the request names that vendor but no architectures.
     pub gpu: Option<(GpuVendor, Vec<String>)>,
+    /// The `toolchain` setting.
+    pub toolchain: Option<String>,
 }
 
 impl Defaults {
@@ -163,12 +178,21 @@ impl Defaults {
         Defaults::from_suggestions(&crate::hardware::detect().suggestions)
     }
 
+    /// These defaults with the settings' own: the `toolchain` setting.
+    pub fn with_settings(self, settings: &crate::settings::Settings) -> Defaults {
+        Defaults {
+            toolchain: settings.toolchain.clone(),
+            ..self
+        }
+    }
+
     pub fn from_suggestions(s: &crate::hardware::Suggestions) -> Defaults {
         let choice = &s.package.value;
         Defaults {
             target: s.target.value.clone(),
             jobs: s.jobs.value,
             gpu: choice.gpu.map(|v| (v, choice.gpu_arch.clone())),
+            toolchain: None,
         }
     }
 }
@@ -205,6 +229,12 @@ impl BuildRequest {
         if !(1..=1024).contains(&jobs) {
             return Err(Error::InvalidJobs(jobs));
         }
+        let toolchain = self
+            .toolchain
+            .as_deref()
+            .or(defaults.toolchain.as_deref())
+            .map(crate::toolchain::validate_name)
+            .transpose()?;
         Ok(ResolvedRequest {
             slurm,
             package_type,
@@ -213,6 +243,7 @@ impl BuildRequest {
             gpu_arch,
             jobs,
             compiler: self.compiler,
+            toolchain,
         })
     }
 }
@@ -322,6 +353,7 @@ mod tests {
             target: "x86_64_v3".into(),
             jobs: 4,
             gpu: Some((GpuVendor::Cuda, vec!["90".into()])),
+            toolchain: None,
         }
     }
 

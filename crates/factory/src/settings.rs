@@ -26,6 +26,10 @@ pub struct Settings {
     pub verify_image: String,
     /// The LXD storage pool for build instances.
     pub storage_pool: String,
+    /// The toolchain builds use when the request names none (`debian12`,
+    /// `rocky9`, ...); unset = `image` and `verify_image` as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toolchain: Option<String>,
     /// Git URL of Spack, cloned inside the container unless `spack_root` is set.
     pub spack_git_url: String,
     /// The Spack release (git tag) builds use.
@@ -88,6 +92,7 @@ impl std::fmt::Display for Source {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Text,
+    OptionalText,
     Path,
     OptionalPath,
     Integer,
@@ -105,6 +110,11 @@ const KEYS: &[(&str, Kind, &str)] = &[
         "plain image packages are verified in",
     ),
     ("storage_pool", Kind::Text, "LXD storage pool for instances"),
+    (
+        "toolchain",
+        Kind::OptionalText,
+        "OS packages are built and verified on (debian12, rocky9, ...)",
+    ),
     ("spack_git_url", Kind::Text, "Spack git URL"),
     ("spack_ref", Kind::Text, "Spack release tag"),
     (
@@ -183,6 +193,7 @@ impl Settings {
             spack_packages_root: None,
             wheels_dir: None,
             upstream_mirror: None,
+            toolchain: None,
             data_dir: dirs.data.clone(),
             artifacts_dir: None,
             cache_dir: dirs.cache.clone(),
@@ -219,7 +230,29 @@ impl Settings {
                 ));
             }
         }
+        if let Some(name) = &self.toolchain {
+            crate::toolchain::validate_name(name).map_err(|_| {
+                format!("toolchain = {name:?}: a lowercase name like debian12 or ubuntu24.04")
+            })?;
+        }
         Ok(())
+    }
+}
+
+impl Settings {
+    /// These settings with the toolchain's build and verify images, checked
+    /// as the settings' own images are.
+    pub fn with_toolchain(&self, toolchain: &crate::toolchain::Toolchain) -> Result<Settings> {
+        let settings = Settings {
+            image: toolchain.image.clone(),
+            verify_image: toolchain.verify_image.clone(),
+            ..self.clone()
+        };
+        settings.check().map_err(|message| Error::RecipeInvalid {
+            file: format!("toolchains/{}.toml", toolchain.name),
+            message,
+        })?;
+        Ok(settings)
     }
 }
 
@@ -377,14 +410,16 @@ fn set_value(
                 .map_err(|_| format!("expected a whole number, got {raw:?}"))?
                 .into(),
         ),
-        Kind::OptionalPath if raw.is_empty() => {
+        Kind::OptionalPath | Kind::OptionalText if raw.is_empty() => {
             table.remove(key);
             return Ok(());
         }
         Kind::Path | Kind::OptionalPath if !Path::new(raw).is_absolute() => {
             return Err(format!("expected an absolute path, got {raw:?}"))
         }
-        Kind::Text | Kind::Path | Kind::OptionalPath => toml::Value::String(raw.into()),
+        Kind::Text | Kind::OptionalText | Kind::Path | Kind::OptionalPath => {
+            toml::Value::String(raw.into())
+        }
     };
     table.insert(key.into(), value);
     Ok(())

@@ -295,3 +295,60 @@ fn install_sh_reports_this_builds_ccache_lookups() {
     assert!(!ok, "{out}");
     assert_eq!(line.as_deref(), Some("::cache ccache 3 3"), "{out}");
 }
+
+/// Every toolchain's scripts, online and offline, are clean under shellcheck:
+/// the Rocky and Ubuntu ones cannot be run where CI runs, so this is their check.
+#[test]
+fn every_toolchains_scripts_pass_shellcheck() {
+    let templates = Templates::load(None).unwrap();
+    let toolchains = templates.toolchains().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for toolchain in &toolchains {
+        for offline in [false, true] {
+            let request = factory::request::BuildRequest {
+                toolchain: Some(toolchain.name.clone()),
+                ..Default::default()
+            }
+            .resolve(&common::defaults())
+            .unwrap();
+            let settings = common::settings();
+            let ctx = factory::recipe::RecipeContext::for_request(
+                &templates, &request, &settings, offline,
+            )
+            .unwrap();
+            assert_eq!(ctx.package_manager, toolchain.package_manager.as_str());
+            let rendered = templates.render(&ctx).unwrap();
+            let out = dir.path().join(format!("{}-{offline}", toolchain.name));
+            rendered.write_to(&out).unwrap();
+            let provision = std::fs::read_to_string(out.join("scripts/provision.sh")).unwrap();
+            let manager = match toolchain.package_manager {
+                factory::toolchain::PackageManager::Apt => "dpkg-query",
+                factory::toolchain::PackageManager::Dnf => "rpm -q",
+            };
+            assert!(provision.contains(manager), "{}: {manager}", toolchain.name);
+            let scripts: Vec<_> = rendered
+                .files
+                .keys()
+                .filter(|k| k.starts_with("scripts/") && k.ends_with(".sh"))
+                .map(|k| out.join(k))
+                .collect();
+            let result = std::process::Command::new("shellcheck")
+                .args(["--shell=bash", "--severity=warning"])
+                .args(&scripts)
+                .output()
+                .expect("shellcheck is installed (scripts/lib.sh lists it)");
+            assert!(
+                result.status.success(),
+                "{} (offline {offline}):\n{}",
+                toolchain.name,
+                String::from_utf8_lossy(&result.stdout)
+            );
+            checked += scripts.len();
+        }
+    }
+    eprintln!(
+        "shellcheck: {checked} scripts of {} toolchains",
+        toolchains.len()
+    );
+}

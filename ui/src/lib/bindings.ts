@@ -77,7 +77,33 @@ gpu_arch: Array<string>,
 /**
  * Parallel build jobs; `None` = a suggestion from the host.
  */
-jobs: number | null, compiler: Compiler, };
+jobs: number | null, compiler: Compiler, 
+/**
+ * The OS the package is built on and verified on (`debian12`, `rocky9`,
+ * ... a file in the templates' toolchains/); `None` = the `toolchain`
+ * setting, else the `image` and `verify_image` settings as they are.
+ */
+toolchain: string | null, };
+
+export type OsToolchain = { 
+/**
+ * The file's name: `debian12`, `rocky9`, ...
+ */
+name: string, description: string, 
+/**
+ * The image builds start from (an LXD alias, local or `remote:alias`).
+ */
+image: string, 
+/**
+ * The clean image packages are verified in.
+ */
+verify_image: string, package_manager: PackageManager, 
+/**
+ * The OS's glibc: packages built on it need at most this.
+ */
+glibc: string, gcc: string, };
+
+export type PackageManager = "apt" | "dnf";
 
 export type PackageType = { "kind": "default" } | { "kind": "gpu", "vendor": GpuVendor } | { "kind": "minimal" };
 
@@ -103,7 +129,11 @@ export type ResolvedRequest = { slurm: SlurmVersion, package_type: PackageType, 
 /**
  * Whether `target` was chosen by the user (`false`: it is a suggestion).
  */
-target_from_user: boolean, gpu_arch: Array<string>, jobs: number, compiler: Compiler, };
+target_from_user: boolean, gpu_arch: Array<string>, jobs: number, compiler: Compiler, 
+/**
+ * The toolchain's name, checked for its shape (the templates say whether it exists).
+ */
+toolchain: string | null, };
 
 export type Plan = { artifact_name: string, request: ResolvedRequest, 
 /**

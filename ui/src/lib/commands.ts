@@ -1,13 +1,14 @@
 // Generated from src-tauri/src/command_list.rs, the app's one list of commands.
 // Do not edit: run `UPDATE_BINDINGS=1 cargo test -p slurm-factory-app generated`.
 import { type Channel, invoke } from "@tauri-apps/api/core";
-import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, HostReport, Imported, Layer, LayerHits, LogPage, MirrorResult, Overview, Plan, Release, Report, RunSummary, Size } from "./bindings";
+import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, HostReport, Imported, Layer, LayerHits, LogPage, MirrorResult, OsToolchain, Overview, Plan, Release, Report, RunSummary, Size } from "./bindings";
 
 export const commands = {
   doctor: () => invoke<Report>("doctor"),
   detect: () => invoke<HostReport>("detect"),
   plan: (request: BuildRequest) => invoke<Plan>("plan", { request }),
   releases: () => invoke<Release[]>("releases"),
+  toolchains: () => invoke<OsToolchain[]>("toolchains"),
   buildDefaults: () => invoke<BuildFlags>("build_defaults"),
   settingsGet: () => invoke<Overview>("settings_get"),
   settingsSet: (updates: Record<string, string>) => invoke<Overview>("settings_set", { updates }),

@@ -11,6 +11,7 @@ describe("form ⇄ request", () => {
       gpu_arch: [],
       jobs: null,
       compiler: "system",
+      toolchain: null,
     });
   });
 

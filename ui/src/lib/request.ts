@@ -13,10 +13,12 @@ export interface FormState {
   /** Empty: one job per core (the engine's suggestion). */
   jobs: string;
   compiler: Compiler;
+  /** Empty: the toolchain setting, else the image settings as they are. */
+  toolchain: string;
 }
 
 export function emptyForm(): FormState {
-  return { slurm_version: "", kind: "default", vendor: "cuda", gpu_arch: "", target: "", jobs: "", compiler: "system" };
+  return { slurm_version: "", kind: "default", vendor: "cuda", gpu_arch: "", target: "", jobs: "", compiler: "system", toolchain: "" };
 }
 
 /** The request the engine checks; it, not the form, decides what is valid. */
@@ -36,6 +38,7 @@ export function toRequest(f: FormState): BuildRequest {
         : [],
     jobs: jobs === null || Number.isNaN(jobs) ? null : jobs,
     compiler: f.compiler,
+    toolchain: f.toolchain === "" ? null : f.toolchain,
   };
 }
 
@@ -49,6 +52,7 @@ export function fromRequest(r: BuildRequest): FormState {
     target: r.target ?? "",
     jobs: r.jobs === null ? "" : String(r.jobs),
     compiler: r.compiler,
+    toolchain: r.toolchain ?? "",
   };
 }
 

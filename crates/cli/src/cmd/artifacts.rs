@@ -148,6 +148,13 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                         ("type", m.package_type.clone()),
                         ("target", m.target.clone()),
                         ("gpu", gpu),
+                        (
+                            "toolchain",
+                            m.request["toolchain"]
+                                .as_str()
+                                .unwrap_or("none (the image setting)")
+                                .to_string()
+                        ),
                         ("needs", floor),
                         ("created", m.created.to_string()),
                         (

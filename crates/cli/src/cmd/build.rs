@@ -25,6 +25,7 @@ Examples:
   slurm-factory build                                   default package for this machine
   slurm-factory build --slurm-version 24.11 --gpu cuda --gpu-arch 80,90
   slurm-factory build --preset lab.yaml --jobs 8        a saved request, jobs overridden
+  slurm-factory build --toolchain rocky8                built and verified on Rocky Linux 8
   slurm-factory build --minimal --json > events.jsonl   events as JSON lines
   slurm-factory build --offline --gzip                  air-gapped: Spack, spack-packages and
                                                         clingo wheels from spack_root,
@@ -73,7 +74,7 @@ pub async fn run(
     verbose: bool,
 ) -> factory::Result<ExitCode> {
     let request = merge_preset(&args.request, args.preset.as_deref())?;
-    let resolved = request.resolve(&Defaults::for_host())?;
+    let resolved = request.resolve(&Defaults::for_host().with_settings(&loaded.settings))?;
     let options = BuildOptions {
         request: resolved,
         flags: BuildFlags {
@@ -153,6 +154,9 @@ pub fn merge_preset(args: &RequestArgs, preset: Option<&Path>) -> factory::Resul
     }
     if from_flags.jobs.is_some() {
         req.jobs = from_flags.jobs;
+    }
+    if from_flags.toolchain.is_some() {
+        req.toolchain = from_flags.toolchain;
     }
     if args.compiler_given() {
         req.compiler = from_flags.compiler;

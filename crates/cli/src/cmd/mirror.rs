@@ -91,10 +91,10 @@ pub struct MirrorArgs {
 }
 
 impl MirrorArgs {
-    fn options(&self) -> factory::Result<BuildOptions> {
+    fn options(&self, loaded: &Loaded) -> factory::Result<BuildOptions> {
         let request = merge_preset(&self.request, self.preset.as_deref())?;
         Ok(BuildOptions {
-            request: request.resolve(&Defaults::for_host())?,
+            request: request.resolve(&Defaults::for_host().with_settings(&loaded.settings))?,
             flags: BuildFlags {
                 keep_on_failure: self.keep,
                 offline: self.offline,
@@ -130,14 +130,15 @@ pub async fn run(
     match command {
         Command::Check(args) => {
             let (sink, cancel) = (sink(out, verbose), cancel_on_ctrl_c(out));
-            let result = pipeline::mirror_check(settings, args.options()?, sink, cancel).await?;
+            let result =
+                pipeline::mirror_check(settings, args.options(loaded)?, sink, cancel).await?;
             return Ok(report(&result, out));
         }
         Command::Create(args) => {
             let (sink, cancel) = (sink(out, verbose), cancel_on_ctrl_c(out));
             let result = pipeline::mirror_create(
                 settings,
-                args.options()?,
+                args.options(loaded)?,
                 &loaded.config_path,
                 sink,
                 cancel,

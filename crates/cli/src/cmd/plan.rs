@@ -33,6 +33,26 @@ pub struct RequestArgs {
     /// Compiler Spack builds with [default: system].
     #[arg(long, value_enum)]
     pub compiler: Option<CompilerArg>,
+    #[arg(long, value_name = "NAME", help = toolchain_help())]
+    pub toolchain: Option<String>,
+}
+
+/// The built-in toolchains, for `--help`.
+fn toolchain_help() -> String {
+    let names: Vec<String> = Templates::load(None)
+        .and_then(|t| t.toolchains())
+        .map(|all| {
+            all.into_iter()
+                .map(|t| format!("{} (glibc {})", t.name, t.glibc))
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "OS to build on and verify on: {}, or a file of your templates' toolchains/; the \
+         package runs where glibc is at least that OS's [default: the toolchain setting, else \
+         the image setting]",
+        names.join(", ")
+    )
 }
 
 /// The catalogue's releases, for `--help`: which are supported, which the default.
@@ -85,6 +105,7 @@ impl RequestArgs {
                 None | Some(CompilerArg::System) => Compiler::System,
                 Some(CompilerArg::SpackGcc) => Compiler::SpackGcc,
             },
+            toolchain: self.toolchain.clone(),
         }
     }
 }
@@ -97,7 +118,8 @@ Examples:
   slurm-factory plan
   slurm-factory plan --slurm-version 24.11 --gpu cuda --gpu-arch 80,90
   slurm-factory plan --minimal --target x86_64_v3 --json
-  slurm-factory plan --gpu rocm --gpu-arch gfx90a --output ./recipe"
+  slurm-factory plan --gpu rocm --gpu-arch gfx90a --output ./recipe
+  slurm-factory plan --toolchain rocky8                  built on Rocky 8: runs on glibc 2.28+"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -115,7 +137,8 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
     let request = args.request.to_request();
     let s = &loaded.settings;
     // The engine's plan, as the desktop app shows it too.
-    let plan = factory::plan::plan(&request, &Defaults::from_suggestions(&host.suggestions), s)?;
+    let defaults = Defaults::from_suggestions(&host.suggestions).with_settings(s);
+    let plan = factory::plan::plan(&request, &defaults, s)?;
     if let Some(path) = &args.save_preset {
         factory::presets::save(path, &request)?;
         if !out.json {
@@ -125,7 +148,8 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
     let written = match &args.output {
         Some(dir) => {
             let templates = Templates::load(s.templates_dir.as_deref())?;
-            let rendered = templates.render(&RecipeContext::new(&plan.request, s, false))?;
+            let ctx = RecipeContext::for_request(&templates, &plan.request, s, false)?;
+            let rendered = templates.render(&ctx)?;
             rendered.write_to(dir)?
         }
         None => Vec::new(),

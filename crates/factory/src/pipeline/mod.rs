@@ -265,8 +265,14 @@ async fn run_job(
     sink: Sink,
     cancel: CancellationToken,
 ) -> Result<(RunDir, Output)> {
-    let lxc = Lxc::new(settings);
     let templates = Templates::load(settings.templates_dir.as_deref())?;
+    // A toolchain brings its own build and verify images.
+    let with_toolchain = match &options.request.toolchain {
+        Some(name) => Some(settings.with_toolchain(&templates.toolchain(name)?)?),
+        None => None,
+    };
+    let settings = with_toolchain.as_ref().unwrap_or(settings);
+    let lxc = Lxc::new(settings);
     let run = RunDir::create(&settings.runs_dir())?;
     let emitter = Emitter::new(&run, sink)?;
     let mut record = RunRecord {

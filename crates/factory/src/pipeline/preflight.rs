@@ -48,11 +48,12 @@ impl Build<'_> {
                 });
             }
         }
-        let ctx = RecipeContext::new(
+        let ctx = RecipeContext::for_request(
+            &self.templates,
             &self.options.request,
             self.settings,
             self.options.flags.offline,
-        );
+        )?;
         let rendered = self.templates.render(&ctx)?;
         rendered.write_to(&self.run.file("recipe"))?;
         // Offline: the local trees are checked (and digested for the cache

@@ -35,6 +35,7 @@ pub fn relocate_script() -> PathBuf {
                 target: "x86_64_v3".into(),
                 jobs: 2,
                 gpu: None,
+                toolchain: None,
             })
             .unwrap();
         Templates::load(None)

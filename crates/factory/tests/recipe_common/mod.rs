@@ -74,12 +74,16 @@ pub fn cases() -> Vec<Case> {
     cases
 }
 
-pub fn context(case: &Case) -> RecipeContext {
-    let defaults = Defaults {
+pub fn defaults() -> Defaults {
+    Defaults {
         target: "x86_64_v3".into(),
         jobs: 8,
         gpu: None,
-    };
-    let resolved = case.request.resolve(&defaults).expect("case resolves");
+        toolchain: None,
+    }
+}
+
+pub fn context(case: &Case) -> RecipeContext {
+    let resolved = case.request.resolve(&defaults()).expect("case resolves");
     RecipeContext::new(&resolved, &settings(), case.offline)
 }

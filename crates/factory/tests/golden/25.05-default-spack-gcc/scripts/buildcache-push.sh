@@ -1,6 +1,7 @@
 #!/bin/bash
 # Pushes every installed spec to the local buildcache, so the next build of
 # the same specs is a download, not a compile.
+# shellcheck disable=SC2034  # a shared prologue: not every script uses every name
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
 export SPACK_PYTHON=/opt/slurm-factory/python/bin/python

@@ -3,6 +3,7 @@
 # compiler; runs between spack-setup.sh and concretize.sh. Spack 1.1 solves
 # only with external or installed compilers, so it cannot be part of the
 # main environment's solve.
+# shellcheck disable=SC2034  # a shared prologue: not every script uses every name
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
 export SPACK_PYTHON=/opt/slurm-factory/python/bin/python

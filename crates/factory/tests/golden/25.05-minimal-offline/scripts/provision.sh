@@ -1,8 +1,10 @@
 #!/bin/bash
-# Prepares the base image: build tools and Lmod from apt, Spack and
-# spack-packages at pinned refs (or pushed in, offline), a Python with clingo
+# Prepares the base image: build tools and Lmod from apt or dnf (the
+# toolchain's package manager), Spack and spack-packages at pinned refs (or
+# pushed in, offline), a Python with clingo
 # for Spack's solver, and the container's compiler and build-only tools found
 # by Spack once: every build of this base image starts from that config.
+# shellcheck disable=SC2034  # a shared prologue: not every script uses every name
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
 export SPACK_PYTHON=/opt/slurm-factory/python/bin/python
@@ -55,6 +57,7 @@ if [ -n "${missing[*]-}" ]; then
     echo "error: the build image lacks ${missing[*]}, and an offline build cannot install packages (no network); use an image that has them (its list: scripts/_apt-packages.j2 of the templates)" >&2
     exit 1
 fi
+
 
 # Every program a later stage runs, checked now rather than after the install.
 absent=()

@@ -2,6 +2,7 @@
 # Solves the environment into spack.lock. A spack.lock pushed next to the
 # recipe (from an identical earlier build) is reused: Spack installs from a
 # lock without solving again.
+# shellcheck disable=SC2034  # a shared prologue: not every script uses every name
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
 export SPACK_PYTHON=/opt/slurm-factory/python/bin/python

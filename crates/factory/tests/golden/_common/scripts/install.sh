@@ -2,6 +2,7 @@
 # Installs the environment (binaries from the local buildcache when there,
 # else built from source), then checks that every runtime library was built
 # by Spack rather than taken from the container.
+# shellcheck disable=SC2034  # a shared prologue: not every script uses every name
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
 export SPACK_PYTHON=/opt/slurm-factory/python/bin/python

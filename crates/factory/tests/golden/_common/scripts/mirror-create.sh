@@ -6,6 +6,7 @@
 # spack-packages trees this build used and the clingo wheels for this
 # image's Python. A source no fetcher finds is reported by the check that
 # follows, by name, so Spack's own error does not stop the snapshot.
+# shellcheck disable=SC2034  # a shared prologue: not every script uses every name
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
 export SPACK_PYTHON=/opt/slurm-factory/python/bin/python

@@ -1,8 +1,10 @@
 #!/bin/bash
-# Prepares the base image: build tools and Lmod from apt, Spack and
-# spack-packages at pinned refs (or pushed in, offline), a Python with clingo
+# Prepares the base image: build tools and Lmod from apt or dnf (the
+# toolchain's package manager), Spack and spack-packages at pinned refs (or
+# pushed in, offline), a Python with clingo
 # for Spack's solver, and the container's compiler and build-only tools found
 # by Spack once: every build of this base image starts from that config.
+# shellcheck disable=SC2034  # a shared prologue: not every script uses every name
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
 export SPACK_PYTHON=/opt/slurm-factory/python/bin/python
@@ -57,6 +59,7 @@ if [ -n "${missing[*]-}" ]; then
     apt-get update
     apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+
 
 # Every program a later stage runs, checked now rather than after the install.
 absent=()

@@ -2,6 +2,7 @@
 # Lists the sources of the solved environment (and of the toolchain's, for
 # spack-gcc builds) for slurm-factory to check against the mirror layer:
 # scripts/sources.py prints one `::source {json}` line per file.
+# shellcheck disable=SC2034  # a shared prologue: not every script uses every name
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
 export SPACK_PYTHON=/opt/slurm-factory/python/bin/python

@@ -3,6 +3,7 @@
 # the config dir every environment includes (spack.yaml's include:). Run once
 # per base image by provision.sh (a minute of `compiler find` and `external
 # find`), so every build of that image starts from the result.
+# shellcheck disable=SC2034  # a shared prologue: not every script uses every name
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
 export SPACK_PYTHON=/opt/slurm-factory/python/bin/python

@@ -2,6 +2,7 @@
 # Creates the Spack environment from the rendered spack.yaml, with the
 # package repositories it uses. The compiler and build-only tools were found
 # once, when the base image was prepared (provision.sh).
+# shellcheck disable=SC2034  # a shared prologue: not every script uses every name
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
 export SPACK_PYTHON=/opt/slurm-factory/python/bin/python
