@@ -176,9 +176,14 @@ fn forget_binaries(buildcache: &Path, package: &str) -> usize {
 }
 
 fn request(site: &SpackSite) -> factory::request::ResolvedRequest {
+    request_of(site, true)
+}
+
+/// The site's Slurm for `TARGET`, the minimal package or the default one.
+fn request_of(site: &SpackSite, minimal: bool) -> factory::request::ResolvedRequest {
     BuildRequest {
         slurm_version: site.slurm_version.clone(),
-        minimal: true,
+        minimal,
         target: Some(TARGET.into()),
         jobs: Some(2),
         ..Default::default()
@@ -695,20 +700,7 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     // below 2.79: glib comes from the overlay, whose recipe builds it there.
     // Its full build is hours on this machine: `mirror check` says what a site
     // adds for it beyond the minimal closure.
-    let default_request = BuildRequest {
-        slurm_version: site.slurm_version.clone(),
-        target: Some(TARGET.into()),
-        jobs: Some(2),
-        ..Default::default()
-    }
-    .resolve(&Defaults {
-        target: TARGET.into(),
-        jobs: 2,
-        gpu: None,
-        toolchain: None,
-    })
-    .unwrap();
-    let checked = mirror_check_of(&settings, default_request, "default package").await;
+    let checked = mirror_check_of(&settings, request_of(&site, false), "default package").await;
     let lock: serde_json::Value =
         serde_json::from_slice(&std::fs::read(checked.run_dir.join("spack.lock")).unwrap())
             .unwrap();
