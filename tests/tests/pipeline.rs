@@ -706,6 +706,44 @@ async fn verify_image_without_zstd_takes_the_gzip_archive() {
     assert!(!result.artifact_id.is_empty());
 }
 
+/// A torn cache entry: the cached lock cut in half (a full disk, a killed
+/// copy) is noticed, reported, dropped and solved again; the build succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_cached_lock_is_solved_again() {
+    let Some(t) = TestEnv::from_env("truncated_lock") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = t.settings(tmp.path(), &hello_recipe());
+    let (first, _) = build(&settings, &Events::default(), CancellationToken::new()).await;
+    first.unwrap_or_else(|e| panic!("{e}\n  hint: {}", e.hint()));
+    let locks = settings.cache_dir.join("locks");
+    let lock = std::fs::read_dir(&locks)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "lock"))
+        .expect("the first build cached its lock");
+    let bytes = std::fs::read(&lock).unwrap();
+    std::fs::write(&lock, &bytes[..bytes.len() / 2]).unwrap();
+
+    let events = Events::default();
+    let (second, _) = build(&settings, &events, CancellationToken::new()).await;
+    second.unwrap_or_else(|e| panic!("{e}\n  hint: {}", e.hint()));
+    assert_eq!(
+        events.outcome_of(Stage::Concretize),
+        Some(StageOutcome::Done),
+        "solved again, not reused"
+    );
+    let warned = events.all().into_iter().any(|e| {
+        matches!(e, BuildEvent::Warning { stage: Stage::Concretize, message }
+            if message.contains("damaged") && message.contains(&lock.display().to_string()))
+    });
+    assert!(warned, "the damaged lock is reported");
+    let again: serde_json::Value = serde_json::from_slice(&std::fs::read(&lock).unwrap()).unwrap();
+    assert!(again.is_object(), "a whole lock is cached again");
+}
+
 /// A package needs the glibc of the system it was built on, at least: built on
 /// Debian 12 (glibc 2.36), it is refused by verification on Debian 11 (glibc
 /// 2.31) with the version it needs and the file that needs it, and passes on

@@ -15,6 +15,24 @@ impl Build<'_> {
         let cached_lock = CacheDirs::new(self.settings)
             .locks
             .join(format!("{key}.lock"));
+        // A lock cut short (a full disk, a killed copy) is dropped and solved again.
+        let intact = |path: &Path| {
+            std::fs::read(path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .is_some_and(|v| v.is_object())
+        };
+        if cached_lock.is_file() && !intact(&cached_lock) {
+            self.emit(BuildEvent::Warning {
+                stage: Stage::Concretize,
+                message: format!(
+                    "the cached lock {} is damaged (not a JSON object): solving again",
+                    cached_lock.display()
+                ),
+            });
+            std::fs::remove_file(&cached_lock)
+                .map_err(|e| Error::io("removing a damaged lock", &cached_lock, e))?;
+        }
         let reuse = cached_lock.is_file();
         self.cache_use(Layer::Locks, reuse.into(), 1);
         if reuse {
@@ -41,8 +59,8 @@ impl Build<'_> {
         if reuse {
             return Ok(Done::cached(0).detail(format!("spack.lock reused ({key})")));
         }
-        std::fs::copy(&local_lock, &cached_lock)
-            .map_err(|e| Error::io("caching spack.lock", &cached_lock, e))?;
+        let lock = std::fs::read(&local_lock).map_err(|e| Error::io("reading", &local_lock, e))?;
+        crate::fsutil::write_atomic(&cached_lock, &lock)?;
         let (to_build, present) = progress::concretize_counts(&output);
         Ok(Done::new(to_build).detail(format!("{to_build} specs to build, {present} present")))
     }
