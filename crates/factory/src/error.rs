@@ -370,7 +370,7 @@ impl Error {
             }
             Error::PresetInvalid { .. } => {
                 "presets are YAML with the keys slurm_version, gpu, minimal, target, gpu_arch, \
-                 jobs, compiler; `slurm-factory plan --save-preset FILE` writes a valid one"
+                 jobs, compiler, toolchain; `slurm-factory plan --save-preset FILE` writes a valid one"
                     .into()
             }
             Error::RunNotFound { .. } => "list runs with `slurm-factory runs list`".into(),
