@@ -296,13 +296,7 @@ fn is_digits(s: &str, len: std::ops::RangeInclusive<usize>) -> bool {
 /// Spack target names are lowercase names (`x86_64_v3`, `zen3`, `armv8.1a`) that
 /// archspec knows. The pattern is checked first, so nothing odd ever reaches a message.
 pub fn validate_target(target: &str) -> Result<String> {
-    let ok = !target.is_empty()
-        && target.len() <= 64
-        && target.starts_with(|c: char| c.is_ascii_lowercase())
-        && target
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
-    if !ok {
+    if !crate::kinds::is_lowercase_name(target, 64, b"_.") {
         return Err(Error::InvalidTarget {
             target: target.into(),
             reason: "a target is a lowercase name of letters, digits, `_` and `.`".into(),

@@ -45,13 +45,7 @@ impl PackageManager {
 
 /// A toolchain name as requests carry it: `debian12`, `ubuntu24.04`.
 pub fn validate_name(name: &str) -> Result<String> {
-    let ok = !name.is_empty()
-        && name.len() <= 32
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.');
-    match ok {
+    match crate::kinds::is_lowercase_name(name, 32, b".") {
         true => Ok(name.into()),
         false => Err(Error::UnknownToolchain {
             name: name.into(),
