@@ -174,6 +174,24 @@ pub fn list(runs_root: &Path) -> Vec<RunRecord> {
     runs
 }
 
+/// The runs whose `run.json` is there but cannot be read (cut short by a
+/// crash or a full disk, or edited): `list` leaves them out, this names them.
+pub fn damaged(runs_root: &Path) -> Vec<Error> {
+    let Ok(entries) = std::fs::read_dir(runs_root) else {
+        return Vec::new();
+    };
+    let mut found: Vec<Error> = entries
+        .flatten()
+        .filter(|e| e.path().join("run.json").is_file())
+        .filter_map(|e| {
+            let id = e.file_name().to_string_lossy().into_owned();
+            RunDir::open(runs_root, &id).ok()?.record().err()
+        })
+        .collect();
+    found.sort_by_key(|e| e.to_string());
+    found
+}
+
 /// A slice of `build.log`, for viewers that page through large logs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

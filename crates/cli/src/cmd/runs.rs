@@ -25,6 +25,10 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
     match command {
         Command::List => {
             let list: Vec<RunSummary> = runs::list(&root).into_iter().map(Into::into).collect();
+            // Damaged records are left out of the list, never silently.
+            for err in runs::damaged(&root) {
+                out.warn(&format!("{err}; {}", err.hint()));
+            }
             if out.json {
                 out.json(&list);
             } else if list.is_empty() {
