@@ -335,24 +335,26 @@ pub fn inspect(
         let is_elf = bytes.starts_with(b"\x7fELF");
         if is_elf {
             found.elf_files += 1;
-            check_elf(
-                &canonical_root,
-                rel,
-                &rel_name,
-                &bytes,
-                allowlist,
-                &mut found,
-            );
-            for need in version_needs(&bytes, &rel_name) {
-                let numbers = dotted(&need.version).expect("parsed as dotted");
-                if carried.contains(&need.library) {
-                    continue;
-                }
-                let newer = floor
-                    .get(&need.family)
-                    .is_none_or(|(have, _)| numbers > *have);
-                if newer {
-                    floor.insert(need.family.clone(), (numbers, need));
+            // Parsed once: the loader's view and the symbol versions come from it.
+            match goblin::elf::Elf::parse(&bytes) {
+                Err(e) => found.problems.push(Problem::BadElf {
+                    file: rel_name.clone(),
+                    reason: e.to_string(),
+                }),
+                Ok(elf) => {
+                    check_elf(&canonical_root, rel, &rel_name, &elf, allowlist, &mut found);
+                    for need in version_needs(&elf, &rel_name) {
+                        let numbers = dotted(&need.version).expect("parsed as dotted");
+                        if carried.contains(&need.library) {
+                            continue;
+                        }
+                        let newer = floor
+                            .get(&need.family)
+                            .is_none_or(|(have, _)| numbers > *have);
+                        if newer {
+                            floor.insert(need.family.clone(), (numbers, need));
+                        }
+                    }
                 }
             }
         }
@@ -375,10 +377,7 @@ pub fn inspect(
 }
 
 /// The base-system symbol versions one ELF file needs (its `.gnu.version_r`).
-fn version_needs(bytes: &[u8], rel_name: &str) -> Vec<VersionNeed> {
-    let Ok(elf) = goblin::elf::Elf::parse(bytes) else {
-        return Vec::new(); // reported as BadElf by check_elf
-    };
+fn version_needs(elf: &goblin::elf::Elf, rel_name: &str) -> Vec<VersionNeed> {
     let Some(verneed) = &elf.verneed else {
         return Vec::new();
     };
@@ -442,20 +441,10 @@ fn check_elf(
     root: &Path,
     rel: &Path,
     rel_name: &str,
-    bytes: &[u8],
+    elf: &goblin::elf::Elf,
     allowlist: &Allowlist,
     found: &mut Inspection,
 ) {
-    let elf = match goblin::elf::Elf::parse(bytes) {
-        Ok(elf) => elf,
-        Err(e) => {
-            found.problems.push(Problem::BadElf {
-                file: rel_name.to_string(),
-                reason: e.to_string(),
-            });
-            return;
-        }
-    };
     if elf.dynamic.is_none() {
         return; // static executables and object files need nothing
     }
