@@ -11,7 +11,7 @@ impl Build<'_> {
         prepared: &Prepared,
         instance: &str,
     ) -> Result<Done<u32>> {
-        let key = crate::cache::lock_key(&prepared.base_alias, &prepared.rendered);
+        let key = &prepared.lock_key;
         let cached_lock = CacheDirs::new(self.settings)
             .locks
             .join(format!("{key}.lock"));

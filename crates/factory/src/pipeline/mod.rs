@@ -614,6 +614,8 @@ struct Prepared {
     rendered: Rendered,
     source: SpackSource,
     base_alias: String,
+    /// `cache::lock_key`: names the cached spack.lock and its source list.
+    lock_key: String,
 }
 
 struct Staged {

@@ -69,10 +69,12 @@ impl Build<'_> {
             .expect("the digest task does not panic")?
         };
         let detail = format!("{} files rendered", rendered.files.len());
+        let lock_key = crate::cache::lock_key(&base_alias, &rendered);
         Ok(Done::new(Prepared {
             rendered,
             source,
             base_alias,
+            lock_key,
         })
         .detail(detail))
     }

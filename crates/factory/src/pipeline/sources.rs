@@ -34,8 +34,7 @@ impl Build<'_> {
             _ => None,
         };
         let dirs = CacheDirs::new(self.settings);
-        let key = crate::cache::lock_key(&prepared.base_alias, &prepared.rendered);
-        let list_path = SourceList::path(&dirs, &key);
+        let list_path = SourceList::path(&dirs, &prepared.lock_key);
         let cached = SourceList::load(&list_path);
         let reused = cached.is_some();
         let list = match cached {
