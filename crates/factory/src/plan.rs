@@ -32,10 +32,10 @@ pub struct PlanRow {
 /// Checks `request` and describes the build it asks for.
 pub fn plan(request: &BuildRequest, defaults: &Defaults, settings: &Settings) -> Result<Plan> {
     let resolved = request.resolve(defaults)?;
-    let toolchain = match &resolved.toolchain {
-        Some(name) => Some(
-            crate::recipe::Templates::load(settings.templates_dir.as_deref())?.toolchain(name)?,
-        ),
+    // Only a request with a toolchain needs the templates read.
+    let toolchain = match resolved.toolchain {
+        Some(_) => crate::recipe::Templates::load(settings.templates_dir.as_deref())?
+            .toolchain_of(&resolved)?,
         None => None,
     };
     let origin = if resolved.target_from_user {
@@ -52,11 +52,7 @@ pub fn plan(request: &BuildRequest, defaults: &Defaults, settings: &Settings) ->
         label: label.into(),
         value,
     };
-    let with_toolchain = toolchain
-        .as_ref()
-        .map(|t| settings.with_toolchain(t))
-        .transpose()?;
-    let s = with_toolchain.as_ref().unwrap_or(settings);
+    let s = &settings.with_toolchain(toolchain.as_ref())?;
     let rows = vec![
         row(
             "Slurm",

@@ -11,8 +11,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use include_dir::{include_dir, Dir};
-
-use crate::toolchain::Toolchain;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 use serde::Serialize;
 
@@ -21,6 +19,7 @@ use crate::kinds::GpuVendor;
 use crate::layout::Paths;
 use crate::request::{Compiler, PackageType, ResolvedRequest, SlurmVersion};
 use crate::settings::Settings;
+use crate::toolchain::Toolchain;
 
 /// Where toolchain files live in the templates.
 const TOOLCHAINS_DIR: &str = "toolchains/";
@@ -162,9 +161,7 @@ impl RecipeContext {
             paths: Paths::container(),
         }
     }
-}
 
-impl RecipeContext {
     /// The context of a request, with its toolchain (looked up in `templates`).
     pub fn for_request(
         templates: &Templates,
@@ -172,13 +169,19 @@ impl RecipeContext {
         settings: &Settings,
         offline: bool,
     ) -> Result<RecipeContext> {
-        let mut ctx = RecipeContext::new(req, settings, offline);
-        if let Some(name) = &req.toolchain {
-            let toolchain = templates.toolchain(name)?;
-            ctx.package_manager = toolchain.package_manager.as_str();
-            ctx.toolchain = Some(toolchain);
+        let toolchain = templates.toolchain_of(req)?;
+        Ok(RecipeContext::new(req, settings, offline).with_toolchain(toolchain))
+    }
+
+    /// This context for a build on `toolchain`'s OS.
+    pub fn with_toolchain(self, toolchain: Option<Toolchain>) -> RecipeContext {
+        RecipeContext {
+            package_manager: toolchain
+                .as_ref()
+                .map_or(self.package_manager, |t| t.package_manager.as_str()),
+            toolchain,
+            ..self
         }
-        Ok(ctx)
     }
 }
 
@@ -286,12 +289,19 @@ impl Templates {
 
     /// Every toolchain of these templates (built-in and the user's), by name.
     pub fn toolchains(&self) -> Result<Vec<Toolchain>> {
-        self.names_under(TOOLCHAINS_DIR)
-            .filter_map(|name| {
-                let stem = name.strip_prefix(TOOLCHAINS_DIR)?.strip_suffix(".toml")?;
-                Some(self.toolchain(stem))
-            })
-            .collect()
+        parse_toolchains(
+            self.sources
+                .iter()
+                .map(|(f, (text, _))| (f.as_str(), text.as_str())),
+        )
+    }
+
+    /// The built-in toolchains, read without loading every template (for `--help`).
+    pub fn builtin_toolchains() -> Result<Vec<Toolchain>> {
+        let files: Vec<(String, &str)> = builtin_files()
+            .map(|f| (path_name(f.path()), f.contents_utf8().unwrap_or_default()))
+            .collect();
+        parse_toolchains(files.iter().map(|(name, text)| (name.as_str(), *text)))
     }
 
     /// The toolchain `name`: `toolchains/<name>.toml`.
@@ -302,27 +312,25 @@ impl Templates {
             None => Err(Error::UnknownToolchain {
                 name: name.into(),
                 known: self
-                    .names_under(TOOLCHAINS_DIR)
-                    .filter_map(|n| {
-                        let stem = n.strip_prefix(TOOLCHAINS_DIR)?.strip_suffix(".toml")?;
-                        Some(stem.to_string())
-                    })
+                    .sources
+                    .keys()
+                    .filter_map(|f| toolchain_name(f).map(String::from))
                     .collect(),
             }),
         }
     }
 
+    /// The toolchain a request names, if any.
+    pub fn toolchain_of(&self, req: &ResolvedRequest) -> Result<Option<Toolchain>> {
+        req.toolchain
+            .as_deref()
+            .map(|name| self.toolchain(name))
+            .transpose()
+    }
+
     /// The text of one template (the user's where it overrides the built-in).
     pub fn source(&self, name: &str) -> Option<&str> {
         self.sources.get(name).map(|(text, _)| text.as_str())
-    }
-
-    /// The names of the templates under `prefix` (`toolchains/`).
-    pub fn names_under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> {
-        self.sources
-            .keys()
-            .filter(move |name| name.starts_with(prefix))
-            .map(String::as_str)
     }
 
     /// The text of one built-in template, to start an override from.
@@ -448,6 +456,18 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `toolchains/debian12.toml` -> `debian12`; other templates -> none.
+fn toolchain_name(file: &str) -> Option<&str> {
+    file.strip_prefix(TOOLCHAINS_DIR)?.strip_suffix(".toml")
+}
+
+/// The toolchains among (template name, text) pairs.
+fn parse_toolchains<'a>(files: impl Iterator<Item = (&'a str, &'a str)>) -> Result<Vec<Toolchain>> {
+    files
+        .filter_map(|(file, text)| Some(Toolchain::parse(toolchain_name(file)?, file, text)))
+        .collect()
 }
 
 /// `spack/spack.yaml.j2` with `/` separators on every platform.

@@ -241,8 +241,14 @@ impl Settings {
 
 impl Settings {
     /// These settings with the toolchain's build and verify images, checked
-    /// as the settings' own images are.
-    pub fn with_toolchain(&self, toolchain: &crate::toolchain::Toolchain) -> Result<Settings> {
+    /// as the settings' own images are (without a toolchain: as they are).
+    pub fn with_toolchain(
+        &self,
+        toolchain: Option<&crate::toolchain::Toolchain>,
+    ) -> Result<Settings> {
+        let Some(toolchain) = toolchain else {
+            return Ok(self.clone());
+        };
         let settings = Settings {
             image: toolchain.image.clone(),
             verify_image: toolchain.verify_image.clone(),

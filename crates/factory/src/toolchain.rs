@@ -133,7 +133,7 @@ mod tests {
             data: "/d".into(),
             cache: "/k".into(),
         });
-        let err = settings.with_toolchain(&site).unwrap_err();
+        let err = settings.with_toolchain(Some(&site)).unwrap_err();
         assert!(err.to_string().contains("image"), "{err}");
     }
 }

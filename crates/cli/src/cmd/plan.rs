@@ -39,8 +39,7 @@ pub struct RequestArgs {
 
 /// The built-in toolchains, for `--help`.
 fn toolchain_help() -> String {
-    let names: Vec<String> = Templates::load(None)
-        .and_then(|t| t.toolchains())
+    let names: Vec<String> = Templates::builtin_toolchains()
         .map(|all| {
             all.into_iter()
                 .map(|t| format!("{} (glibc {})", t.name, t.glibc))

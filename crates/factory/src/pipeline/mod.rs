@@ -267,11 +267,8 @@ async fn run_job(
 ) -> Result<(RunDir, Output)> {
     let templates = Templates::load(settings.templates_dir.as_deref())?;
     // A toolchain brings its own build and verify images.
-    let with_toolchain = match &options.request.toolchain {
-        Some(name) => Some(settings.with_toolchain(&templates.toolchain(name)?)?),
-        None => None,
-    };
-    let settings = with_toolchain.as_ref().unwrap_or(settings);
+    let toolchain = templates.toolchain_of(&options.request)?;
+    let settings = &settings.with_toolchain(toolchain.as_ref())?;
     let lxc = Lxc::new(settings);
     let run = RunDir::create(&settings.runs_dir())?;
     let emitter = Emitter::new(&run, sink)?;
@@ -300,6 +297,7 @@ async fn run_job(
         job: &job,
         lxc,
         templates,
+        toolchain,
         run: &run,
         emitter: &emitter,
         cancel: &cancel,
@@ -337,6 +335,8 @@ struct Build<'a> {
     job: &'a Job,
     lxc: Lxc,
     templates: Templates,
+    /// The request's toolchain, read from the templates once.
+    toolchain: Option<crate::toolchain::Toolchain>,
     run: &'a RunDir,
     emitter: &'a Emitter,
     cancel: &'a CancellationToken,

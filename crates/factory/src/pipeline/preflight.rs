@@ -48,12 +48,12 @@ impl Build<'_> {
                 });
             }
         }
-        let ctx = RecipeContext::for_request(
-            &self.templates,
+        let ctx = RecipeContext::new(
             &self.options.request,
             self.settings,
             self.options.flags.offline,
-        )?;
+        )
+        .with_toolchain(self.toolchain.clone());
         let rendered = self.templates.render(&ctx)?;
         rendered.write_to(&self.run.file("recipe"))?;
         // Offline: the local trees are checked (and digested for the cache
