@@ -160,36 +160,33 @@ fn short_token(salt: u32) -> String {
 
 /// All runs, newest first.
 pub fn list(runs_root: &Path) -> Vec<RunRecord> {
-    let Ok(entries) = std::fs::read_dir(runs_root) else {
-        return Vec::new();
-    };
-    let mut runs: Vec<RunRecord> = entries
-        .flatten()
-        .filter_map(|e| {
-            let text = std::fs::read(e.path().join("run.json")).ok()?;
-            serde_json::from_slice(&text).ok()
-        })
-        .collect();
-    runs.sort_by(|a, b| b.id.cmp(&a.id));
-    runs
+    scan(runs_root).0
 }
 
-/// The runs whose `run.json` is there but cannot be read (cut short by a
-/// crash or a full disk, or edited): `list` leaves them out, this names them.
-pub fn damaged(runs_root: &Path) -> Vec<Error> {
+/// Every run's record, newest first, and an error for each `run.json` that
+/// is there but cannot be read (cut short by a crash or a full disk, or
+/// edited): listings leave those out, and say so.
+pub fn scan(runs_root: &Path) -> (Vec<RunRecord>, Vec<Error>) {
     let Ok(entries) = std::fs::read_dir(runs_root) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    let mut found: Vec<Error> = entries
-        .flatten()
-        .filter(|e| e.path().join("run.json").is_file())
-        .filter_map(|e| {
-            let id = e.file_name().to_string_lossy().into_owned();
-            RunDir::open(runs_root, &id).ok()?.record().err()
-        })
-        .collect();
-    found.sort_by_key(|e| e.to_string());
-    found
+    let (mut runs, mut damaged) = (Vec::new(), Vec::new());
+    for entry in entries.flatten() {
+        let path = entry.path().join("run.json");
+        let Ok(text) = std::fs::read(&path) else {
+            continue;
+        };
+        match serde_json::from_slice::<RunRecord>(&text) {
+            Ok(record) => runs.push(record),
+            Err(e) => damaged.push(Error::RunRecordMalformed {
+                path,
+                message: e.to_string(),
+            }),
+        }
+    }
+    runs.sort_by(|a, b| b.id.cmp(&a.id));
+    damaged.sort_by_key(|e| e.to_string());
+    (runs, damaged)
 }
 
 /// A slice of `build.log`, for viewers that page through large logs.

@@ -24,9 +24,10 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
     let root = loaded.settings.runs_dir();
     match command {
         Command::List => {
-            let list: Vec<RunSummary> = runs::list(&root).into_iter().map(Into::into).collect();
+            let (records, damaged) = runs::scan(&root);
+            let list: Vec<RunSummary> = records.into_iter().map(Into::into).collect();
             // Damaged records are left out of the list, never silently.
-            for err in runs::damaged(&root) {
+            for err in damaged {
                 out.warn(&format!("{err}; {}", err.hint()));
             }
             if out.json {
