@@ -26,9 +26,7 @@ pub async fn start_build(
     on_events: Channel<Vec<BatchItem>>,
 ) -> CmdResult<String> {
     let options = BuildOptions {
-        request: request
-            .resolve(&state.defaults.clone().with_settings(&state.settings()))
-            .map_err(report)?,
+        request: request.resolve(&state.defaults()).map_err(report)?,
         flags,
     };
     let settings = state.settings();

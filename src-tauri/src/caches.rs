@@ -105,9 +105,7 @@ fn mirror_options(
     offline: bool,
 ) -> CmdResult<BuildOptions> {
     Ok(BuildOptions {
-        request: request
-            .resolve(&state.defaults.clone().with_settings(&state.settings()))
-            .map_err(report)?,
+        request: request.resolve(&state.defaults()).map_err(report)?,
         flags: BuildFlags {
             offline,
             verify: false,

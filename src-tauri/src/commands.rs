@@ -41,9 +41,7 @@ pub fn detect(state: State<'_, AppState>) -> HostReport {
 
 #[tauri::command]
 pub fn plan(state: State<'_, AppState>, request: BuildRequest) -> CmdResult<Plan> {
-    let settings = state.settings();
-    let defaults = state.defaults.clone().with_settings(&settings);
-    factory::plan::plan(&request, &defaults, &settings).map_err(report)
+    factory::plan::plan(&request, &state.defaults(), &state.settings()).map_err(report)
 }
 
 /// The toolchains of the templates (built-in and the user's): the OSes a

@@ -15,7 +15,7 @@ pub struct AppState {
     /// This machine's CPU and GPUs and what to build for them, detected once.
     pub host: HostReport,
     /// Host-derived defaults for requests that leave target and jobs open.
-    pub defaults: Defaults,
+    host_defaults: Defaults,
     /// Builds in flight, by run id, with the token that stops each.
     pub builds: Mutex<HashMap<String, CancellationToken>>,
     /// The page's acknowledgements of event batches, per channel.
@@ -27,7 +27,7 @@ impl AppState {
         let host = factory::hardware::detect();
         Ok(AppState {
             loaded: RwLock::new(Loaded::from_environment()?),
-            defaults: Defaults::from_suggestions(&host.suggestions),
+            host_defaults: Defaults::from_suggestions(&host.suggestions),
             host,
             builds: Mutex::new(HashMap::new()),
             acks: Acks::default(),
@@ -40,6 +40,12 @@ impl AppState {
 
     pub fn settings(&self) -> Settings {
         self.loaded.read().expect("settings lock").settings.clone()
+    }
+
+    /// What a request leaves open is filled from: the host's suggestions and
+    /// the current settings (the `toolchain` setting).
+    pub fn defaults(&self) -> Defaults {
+        self.host_defaults.clone().with_settings(&self.settings())
     }
 
     /// Re-reads the config file and environment after the user changed settings.

@@ -222,9 +222,10 @@ impl Progress {
                 ..
             } => {
                 self.stages.set_length(stages.len() as u64);
-                let doing = match artifact_name.starts_with("mirror ") {
-                    true => "Running",
-                    false => "Building",
+                // `mirror check` and `mirror create` solve but install nothing.
+                let doing = match stages.contains(&Stage::Install) {
+                    true => "Building",
+                    false => "Running",
                 };
                 self.line(format!("{doing} {artifact_name} (run {run_id})"));
             }

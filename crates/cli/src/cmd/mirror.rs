@@ -1,7 +1,8 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use factory::error::ExitKind;
+use factory::mirror::OfflineTrees;
 use factory::pipeline::{self, BuildFlags, BuildOptions, MirrorResult};
 use factory::request::Defaults;
 use factory::settings::Loaded;
@@ -145,13 +146,7 @@ pub async fn run(
             )
             .await?;
             if let (Some(trees), false) = (&result.offline, out.json) {
-                outln!(
-                    "spack_root = {}\nspack_packages_root = {}\nwheels_dir = {}\n(written to {})",
-                    trees.spack_root.display(),
-                    trees.spack_packages_root.display(),
-                    trees.wheels_dir.display(),
-                    loaded.config_path.display()
-                );
+                print_trees(trees, &loaded.config_path);
             }
             return Ok(report(&result, out));
         }
@@ -191,17 +186,22 @@ pub async fn run(
                 imported.manifest.spack_packages_ref
             );
             outln!("{} new sources in the mirror layer", imported.new_sources);
-            outln!(
-                "spack_root = {}\nspack_packages_root = {}\nwheels_dir = {}\n(written to {})",
-                imported.trees.spack_root.display(),
-                imported.trees.spack_packages_root.display(),
-                imported.trees.wheels_dir.display(),
-                loaded.config_path.display()
-            );
+            print_trees(&imported.trees, &loaded.config_path);
             outln!("Next: slurm-factory build --offline");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The offline settings `mirror create` and `mirror import` wrote.
+fn print_trees(trees: &OfflineTrees, config: &Path) {
+    outln!(
+        "spack_root = {}\nspack_packages_root = {}\nwheels_dir = {}\n(written to {})",
+        trees.spack_root.display(),
+        trees.spack_packages_root.display(),
+        trees.wheels_dir.display(),
+        config.display()
+    );
 }
 
 /// Prints what the mirror layer holds of the request's sources; exit 5 when
