@@ -27,7 +27,8 @@ use factory::Error;
 use sha2::{Digest, Sha256};
 use slurm_factory_e2e::{
     absolute_rpath_recipe, hello_recipe, instances_of_run, lxc_without_daemon, request,
-    settings_under, slow_install_recipe, store_entries, TestEnv, ARTIFACT_NAME, TARGET,
+    settings_under, slow_install_recipe, slurm_factory, store_entries, TestEnv, ARTIFACT_NAME,
+    TARGET,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -405,6 +406,58 @@ async fn full_build_then_cached_rebuild() {
     assert_eq!(
         instances_of_run(&settings, &second.run_id).await,
         Vec::<String>::new()
+    );
+
+    // `runs stats` reads both runs back as the History page draws them.
+    let out = slurm_factory(
+        tmp.path(),
+        t.cli_env(tmp.path(), &hello_recipe()),
+        &["runs", "stats", "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = history["runs"].as_array().unwrap();
+    let store = factory::artifacts::Store::new(settings.artifacts_dir());
+    assert_eq!(runs.len(), 2, "{history:#}");
+    for (run, built) in runs.iter().zip([&result, &second]) {
+        assert_eq!(run["id"], built.run_id.as_str(), "oldest first");
+        assert_eq!(run["status"], "succeeded");
+        let stages = run["stages"].as_array().unwrap();
+        assert_eq!(stages.len(), Stage::ALL.len(), "{run:#}");
+        let stage_sum: u64 = stages
+            .iter()
+            .map(|s| s["elapsed_ms"].as_u64().unwrap())
+            .sum();
+        assert!(stage_sum <= run["elapsed_ms"].as_u64().unwrap(), "{run:#}");
+        let size = store.show(&built.artifact_id).unwrap().summary().size;
+        assert_eq!(run["package_bytes"].as_u64(), Some(size), "{run:#}");
+    }
+    let buildcache_hits = |run: &serde_json::Value| {
+        run["cache"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["layer"] == "buildcache")
+            .map(|u| (u["hits"].as_u64().unwrap(), u["lookups"].as_u64().unwrap()))
+    };
+    assert_eq!(buildcache_hits(&runs[0]), Some((0, 1)));
+    assert_eq!(buildcache_hits(&runs[1]), Some((1, 1)));
+    assert_eq!(history["failures"], serde_json::json!([]));
+    let text = slurm_factory(
+        tmp.path(),
+        t.cli_env(tmp.path(), &hello_recipe()),
+        &["runs", "stats"],
+    );
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&second.run_id)
+            && text.contains("3/3 hit")
+            && text.contains("failures by stage:\n  none"),
+        "{text}"
     );
 }
 

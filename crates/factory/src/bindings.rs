@@ -20,8 +20,8 @@ pub fn typescript() -> String {
         )*};
     }
     use crate::{
-        artifacts, cache, catalog, doctor, error, events, hardware, kinds, mirror, package,
-        pipeline, plan, request, runs, settings, sources, toolchain, units,
+        artifacts, cache, catalog, doctor, error, events, hardware, history, kinds, mirror,
+        package, pipeline, plan, request, runs, settings, sources, toolchain, units,
     };
     export!(
         error::ExitKind,
@@ -56,6 +56,11 @@ pub fn typescript() -> String {
         runs::RunSummary,
         units::Size,
         runs::LogPage,
+        history::StageTime,
+        history::LayerUse,
+        history::RunStats,
+        history::StageFailures,
+        history::History,
         hardware::HostReport,
         hardware::CpuInfo,
         hardware::TargetFlags,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod fsutil;
 pub mod hardware;
+pub mod history;
 pub mod kinds;
 pub mod layout;
 pub mod lxd;

@@ -98,64 +98,53 @@ enum Kind {
     Integer,
 }
 
-/// The keys, in display order, with their value kind and a one-line description.
-const KEYS: &[(&str, Kind, &str)] = &[
-    ("lxc_binary", Kind::Text, "LXD client binary (lxc or incus)"),
-    ("lxd_remote", Kind::Text, "LXD remote builds run on"),
-    ("lxd_project", Kind::Text, "LXD project builds run in"),
-    ("image", Kind::Text, "image build instances start from"),
-    (
-        "verify_image",
-        Kind::Text,
-        "plain image packages are verified in",
-    ),
-    ("storage_pool", Kind::Text, "LXD storage pool for instances"),
-    (
-        "toolchain",
-        Kind::OptionalText,
-        "OS packages are built and verified on (debian12, rocky9, ...)",
-    ),
-    ("spack_git_url", Kind::Text, "Spack git URL"),
-    ("spack_ref", Kind::Text, "Spack release tag"),
-    (
-        "spack_packages_git_url",
-        Kind::Text,
-        "spack-packages git URL",
-    ),
-    ("spack_packages_ref", Kind::Text, "spack-packages tag"),
-    (
-        "spack_root",
-        Kind::OptionalPath,
-        "local Spack checkout (offline)",
-    ),
-    (
-        "spack_packages_root",
-        Kind::OptionalPath,
-        "local spack-packages checkout (offline)",
-    ),
-    (
-        "wheels_dir",
-        Kind::OptionalPath,
-        "clingo wheels for the build image's Python (offline)",
-    ),
-    (
-        "upstream_mirror",
-        Kind::OptionalPath,
-        "Spack source mirror dir tried before package URLs",
-    ),
-    ("data_dir", Kind::Path, "runs and artifacts"),
-    ("artifacts_dir", Kind::OptionalPath, "finished packages"),
-    ("cache_dir", Kind::Path, "cache layers"),
-    (
-        "templates_dir",
-        Kind::OptionalPath,
-        "user templates overriding built-ins",
-    ),
-    (
-        "min_free_disk_mib",
-        Kind::Integer,
-        "free disk a build needs (MiB)",
-    ),
+/// One setting as settings screens present it.
+struct Key {
+    key: &'static str,
+    kind: Kind,
+    group: &'static str,
+    label: &'static str,
+    help: &'static str,
+}
+
+const fn key(
+    key: &'static str,
+    kind: Kind,
+    group: &'static str,
+    label: &'static str,
+    help: &'static str,
+) -> Key {
+    Key {
+        key,
+        kind,
+        group,
+        label,
+        help,
+    }
+}
+
+/// The keys, in display order, grouped by topic.
+const KEYS: &[Key] = &[
+    key("lxc_binary", Kind::Text, "LXD", "LXD client", "the lxc binary builds drive (incus for Incus)"),
+    key("lxd_remote", Kind::Text, "LXD", "Remote", "the LXD remote builds run on (local = this machine)"),
+    key("lxd_project", Kind::Text, "LXD", "Project", "the LXD project build instances live in"),
+    key("image", Kind::Text, "LXD", "Build image", "image build instances start from (ubuntu:24.04 or a local alias)"),
+    key("verify_image", Kind::Text, "LXD", "Verify image", "plain image packages are verified in, without compilers"),
+    key("toolchain", Kind::OptionalText, "LXD", "Toolchain", "OS packages are built and verified on (debian12, rocky9, ...); empty = the two images above"),
+    key("spack_git_url", Kind::Text, "Spack", "Spack git URL", "where build instances clone Spack from"),
+    key("spack_ref", Kind::Text, "Spack", "Spack release", "the Spack tag builds use"),
+    key("spack_packages_git_url", Kind::Text, "Spack", "Package recipes git URL", "where spack-packages (Spack's package recipes) is cloned from"),
+    key("spack_packages_ref", Kind::Text, "Spack", "Package recipes release", "the spack-packages tag paired with the Spack release"),
+    key("spack_root", Kind::OptionalPath, "Spack", "Local Spack", "a Spack checkout or tarball for offline sites; empty = clone from git"),
+    key("spack_packages_root", Kind::OptionalPath, "Spack", "Local package recipes", "a spack-packages checkout or tarball for offline sites"),
+    key("wheels_dir", Kind::OptionalPath, "Spack", "Solver wheels", "clingo wheels for the build image's Python, installed offline"),
+    key("upstream_mirror", Kind::OptionalPath, "Spack", "Upstream source mirror", "a Spack source mirror directory tried before each package's URL"),
+    key("storage_pool", Kind::Text, "Storage", "Storage pool", "the LXD storage pool build instances use"),
+    key("cache_dir", Kind::Path, "Storage", "Cache directory", "buildcache, sources, ccache, locks and base-image records"),
+    key("min_free_disk_mib", Kind::Integer, "Storage", "Free disk needed (MiB)", "builds refuse to start with less free disk in the cache directory"),
+    key("data_dir", Kind::Path, "Paths", "Data directory", "runs (logs, events) and, by default, artifacts"),
+    key("artifacts_dir", Kind::OptionalPath, "Paths", "Artifacts directory", "finished packages; empty = <data directory>/artifacts"),
+    key("templates_dir", Kind::OptionalPath, "Paths", "Templates directory", "templates that override the built-in ones, file by file"),
 ];
 
 /// The prefix of every environment override.
@@ -317,7 +306,16 @@ pub struct Entry {
     pub value: Option<String>,
     pub source: Source,
     pub env: String,
+    /// The topic it is shown under: LXD, Spack, Storage, Paths.
+    pub group: &'static str,
+    /// A name for people ("Build image").
+    pub label: &'static str,
+    /// One line on what it does.
     pub description: &'static str,
+    /// Whether it holds an absolute path.
+    pub path: bool,
+    /// Whether it may be left empty (unset).
+    pub optional: bool,
 }
 
 /// Everything a settings screen shows: `config show --json` and the app's Settings page.
@@ -352,15 +350,19 @@ impl Loaded {
     pub fn entries(&self) -> Vec<Entry> {
         let table = toml::Table::try_from(&self.settings).expect("settings serialize");
         KEYS.iter()
-            .map(|&(key, _, description)| Entry {
-                key,
-                value: table.get(key).map(|v| match v {
+            .map(|k| Entry {
+                key: k.key,
+                value: table.get(k.key).map(|v| match v {
                     toml::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 }),
-                source: self.sources.get(key).cloned().unwrap_or(Source::Default),
-                env: env_var(key),
-                description,
+                source: self.sources.get(k.key).cloned().unwrap_or(Source::Default),
+                env: env_var(k.key),
+                group: k.group,
+                label: k.label,
+                description: k.help,
+                path: matches!(k.kind, Kind::Path | Kind::OptionalPath),
+                optional: matches!(k.kind, Kind::OptionalPath | Kind::OptionalText),
             })
             .collect()
     }
@@ -376,21 +378,33 @@ impl Loaded {
 
     /// Applies a command-line flag on top of everything else.
     pub fn set_from_flag(&mut self, key: &str, value: &str, flag: &str) -> Result<()> {
-        let mut table = toml::Table::try_from(&self.settings).expect("settings serialize");
-        let kind = key_kind(key).expect("flag names a known key");
-        set_value(&mut table, key, kind, value).map_err(|message| Error::InvalidValue {
-            what: "flag value",
-            value: format!("{flag} {value}"),
-            reason: message,
-        })?;
-        self.settings = finish(table).map_err(|message| Error::InvalidValue {
-            what: "flag value",
-            value: format!("{flag} {value}"),
-            reason: message,
-        })?;
+        self.settings =
+            with_value(&self.settings, key, value).map_err(|message| Error::InvalidValue {
+                what: "flag value",
+                value: format!("{flag} {value}"),
+                reason: message,
+            })?;
         self.sources.insert(key.into(), Source::Flag(flag.into()));
         Ok(())
     }
+
+    /// Why `raw` (as typed in a form) cannot be `key`'s value, with every
+    /// other setting as it is now; `None` when it can. Settings forms call it
+    /// on each keystroke, so they refuse exactly what saving would refuse.
+    pub fn check_value(&self, key: &str, raw: &str) -> Option<String> {
+        if key_kind(key).is_none() {
+            return Some(format!("no setting is called {key:?}"));
+        }
+        with_value(&self.settings, key, raw).err()
+    }
+}
+
+/// `settings` with `key` set to `raw`, checked as a whole.
+fn with_value(settings: &Settings, key: &str, raw: &str) -> std::result::Result<Settings, String> {
+    let mut table = toml::Table::try_from(settings).expect("settings serialize");
+    let kind = key_kind(key).expect("a known key");
+    set_value(&mut table, key, kind, raw)?;
+    finish(table)
 }
 
 fn env_var(key: &str) -> String {
@@ -398,9 +412,7 @@ fn env_var(key: &str) -> String {
 }
 
 fn key_kind(key: &str) -> Option<Kind> {
-    KEYS.iter()
-        .find(|(k, _, _)| *k == key)
-        .map(|&(_, kind, _)| kind)
+    KEYS.iter().find(|k| k.key == key).map(|k| k.kind)
 }
 
 fn set_value(
@@ -472,7 +484,7 @@ pub fn load(dirs: &XdgDirs, vars: &BTreeMap<String, String>) -> Result<Loaded> {
             if key_kind(&key).is_none() {
                 return Err(malformed(format!(
                     "unknown key `{key}`; known keys: {}",
-                    KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
+                    KEYS.iter().map(|k| k.key).collect::<Vec<_>>().join(", ")
                 )));
             }
             table.insert(key.clone(), value);
@@ -696,6 +708,39 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, Error::ConfigMalformed { .. }), "{err}");
+    }
+
+    #[test]
+    fn values_are_checked_as_saving_checks_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let loaded = load(&dirs(tmp.path()), &vars(&[])).unwrap();
+        assert_eq!(loaded.check_value("image", "sf-test-build"), None);
+        assert_eq!(loaded.check_value("toolchain", ""), None);
+        assert_eq!(loaded.check_value("artifacts_dir", ""), None);
+        let refused = [
+            ("image", "ubuntu; rm -rf /", "letters, digits"),
+            ("data_dir", "relative/dir", "absolute path"),
+            ("min_free_disk_mib", "lots", "whole number"),
+            ("toolchain", "Debian 12", "lowercase name"),
+            ("no_such_key", "x", "no setting"),
+        ];
+        for (key, raw, why) in refused {
+            let reason = loaded.check_value(key, raw).unwrap_or_default();
+            assert!(reason.contains(why), "{key} = {raw:?}: {reason}");
+        }
+        // Every key has a group, a label and help for the settings page.
+        for e in loaded.entries() {
+            assert!(
+                ["LXD", "Spack", "Storage", "Paths"].contains(&e.group),
+                "{}",
+                e.key
+            );
+            assert!(
+                !e.label.is_empty() && !e.description.is_empty(),
+                "{}",
+                e.key
+            );
+        }
     }
 
     #[test]

@@ -1,9 +1,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use factory::events::{BuildEvent, EventRecord};
+use factory::artifacts::Store;
+use factory::events::BuildEvent;
+use factory::history::{self, History, LayerUse};
+use factory::kinds::RunStatus;
 use factory::runs::{self, RunDir, RunSummary};
 use factory::settings::Loaded;
+use factory::units::human_bytes;
 
 use crate::output::Out;
 
@@ -18,6 +22,16 @@ pub enum Command {
     /// Print a run's build log.
     #[command(after_help = "Example:\n  slurm-factory runs log 20261124-153000-1a2b | less -R")]
     Log { id: String },
+    /// How builds went over time: each run's stage times, cache hits and
+    /// package size; failures by stage; hit rates per cache layer.
+    #[command(
+        after_help = "Examples:\n  slurm-factory runs stats\n  slurm-factory runs stats --last 10 --json | jq '.runs[].elapsed_ms'"
+    )]
+    Stats {
+        /// Only the newest N runs.
+        #[arg(long, value_name = "N")]
+        last: Option<usize>,
+    },
 }
 
 pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
@@ -49,11 +63,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
         Command::Show { id } => {
             let dir = RunDir::open(&root, &id)?;
             let record = dir.record()?;
-            let events: Vec<EventRecord> = std::fs::read_to_string(dir.file("events.jsonl"))
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect();
+            let events = runs::read_events(&dir)?;
             if out.json {
                 out.json(&serde_json::json!({ "run": record, "events": events }));
             } else {
@@ -90,6 +100,22 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                 outln!("  log: {}", dir.file("build.log").display());
             }
         }
+        Command::Stats { last } => {
+            let history =
+                history::history(&root, &Store::new(loaded.settings.artifacts_dir()), last);
+            for damaged in &history.damaged {
+                out.warn(damaged);
+            }
+            if out.json {
+                out.json(&history);
+            } else {
+                print_history(&history, out);
+                outln!("cache hit rate per layer (all runs):");
+                for layer in factory::cache::hit_rates(&loaded.settings)? {
+                    outln!("  {:<12} {}", layer.layer.as_str(), layer.text);
+                }
+            }
+        }
         Command::Log { id } => {
             let dir = RunDir::open(&root, &id)?;
             let path = dir.file("build.log");
@@ -98,4 +124,68 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn seconds(ms: u64) -> String {
+    format!("{:.1}s", ms as f64 / 1000.0)
+}
+
+fn rate(uses: &[LayerUse]) -> String {
+    let (hits, lookups) = uses
+        .iter()
+        .fold((0, 0), |(h, l), u| (h + u.hits, l + u.lookups));
+    match lookups {
+        0 => "-".into(),
+        _ => format!("{hits}/{lookups} hit"),
+    }
+}
+
+fn print_history(history: &History, out: &Out) {
+    if history.runs.is_empty() {
+        outln!("no runs yet: `slurm-factory build` starts one");
+        return;
+    }
+    outln!(
+        "{:<24} {:<12} {:>8}  {:<22} {:>10} {:>10}  artifact",
+        "run",
+        "status",
+        "time",
+        "longest stage",
+        "cache",
+        "package"
+    );
+    for run in &history.runs {
+        let longest = run
+            .stages
+            .iter()
+            .max_by_key(|s| s.elapsed_ms)
+            .map(|s| format!("{} {}", s.stage, seconds(s.elapsed_ms)))
+            .unwrap_or_default();
+        let status = match run.stopped_at {
+            Some(stage) if run.status != RunStatus::Succeeded => {
+                format!("{} @{stage}", run.status)
+            }
+            _ => run.status.to_string(),
+        };
+        outln!(
+            "{:<24} {:<12} {:>8}  {:<22} {:>10} {:>10}  {}",
+            run.id,
+            status,
+            run.elapsed_ms.map(seconds).unwrap_or_else(|| "-".into()),
+            longest,
+            rate(&run.cache),
+            run.package_bytes
+                .map(human_bytes)
+                .unwrap_or_else(|| "-".into()),
+            out.dim(&run.artifact_name)
+        );
+    }
+    outln!();
+    outln!("failures by stage:");
+    if history.failures.is_empty() {
+        outln!("  none");
+    }
+    for f in &history.failures {
+        outln!("  {:<16} {}", f.stage, f.failed);
+    }
 }
