@@ -287,6 +287,7 @@ SLURM_FACTORY_TEST_POOL=$pool
 SLURM_FACTORY_TEST_SPACK_IMAGE=sf-spack-build
 SLURM_FACTORY_TEST_BARE_IMAGE=sf-verify-bare
 SLURM_FACTORY_TEST_CACHE=$CACHE/spack-build-cache
+SLURM_FACTORY_TEST_APT_CACHE=$CACHE/app-install-debs
 EOF
     cat "$spack_site_env"
 } >"$CACHE/env"

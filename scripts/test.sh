@@ -49,6 +49,10 @@ step "build the app and every test"
 cargo build -p slurm-factory-app --locked
 cargo test --workspace --locked --no-run
 
+# The installed-app test (tests/tests/gui.rs) installs this .deb into a clean root.
+step "app bundles: .deb and .rpm (Tauri's bundler, debug build)"
+ui/node_modules/.bin/tauri build --debug --bundles deb rpm --ci -- --locked
+
 step "waiting for the LXD setup"
 if ! wait "$setup_pid"; then
   cat "$work/setup.log"

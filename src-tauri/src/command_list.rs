@@ -13,10 +13,12 @@ app_commands! {
     commands::toolchains() -> "OsToolchain[]";
     commands::build_defaults() -> "BuildFlags";
     commands::settings_get() -> "Overview";
+    commands::settings_check(key: "string", value: "string") -> "string | null";
     commands::settings_set(updates: "Record<string, string>") -> "Overview";
     commands::preset_save(request: "BuildRequest") -> "string | null";
     commands::preset_load() -> "BuildRequest | null";
     commands::runs_list() -> "RunSummary[]";
+    commands::runs_stats(last: "number | null") -> "History";
     commands::run_events(id: "string") -> "EventRecord[]";
     commands::run_log(id: "string", offset: "number", max_bytes: "number") -> "LogPage";
     commands::artifacts_list() -> "ArtifactSummary[]";

@@ -9,6 +9,7 @@ use factory::doctor::Report;
 use factory::error::ErrorReport;
 use factory::events::EventRecord;
 use factory::hardware::HostReport;
+use factory::history::History;
 use factory::plan::Plan;
 use factory::request::BuildRequest;
 use factory::runs::{LogPage, RunDir, RunSummary};
@@ -69,6 +70,12 @@ pub fn releases() -> Vec<factory::catalog::Release> {
 #[tauri::command]
 pub fn settings_get(state: State<'_, AppState>) -> CmdResult<Overview> {
     Ok(state.loaded().overview())
+}
+
+/// Why `value` cannot be `key`'s value (`None` when it can), as saving would say.
+#[tauri::command]
+pub fn settings_check(state: State<'_, AppState>, key: String, value: String) -> Option<String> {
+    state.loaded().check_value(&key, &value)
 }
 
 /// Writes the changed keys to the config file and reloads everything.
@@ -152,6 +159,13 @@ pub fn runs_list(state: State<'_, AppState>) -> CmdResult<Vec<RunSummary>> {
         .into_iter()
         .map(Into::into)
         .collect())
+}
+
+/// The newest `last` runs (all when `None`) for the History page.
+#[tauri::command]
+pub fn runs_stats(state: State<'_, AppState>, last: Option<usize>) -> History {
+    let settings = state.settings();
+    factory::history::history(&settings.runs_dir(), &store(&state), last)
 }
 
 /// A run's stage events (no log lines), to draw its timeline.

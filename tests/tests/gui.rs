@@ -220,6 +220,17 @@ async fn start_with(home: &Path, env: &[(&str, String)]) -> Option<Gui> {
         return None;
     }
 
+    Some(launch(&app, home, env, None).await)
+}
+
+/// Starts Xvfb, tauri-driver (with `native_driver` in front of WebKitWebDriver
+/// when given) and a WebDriver session with `app`, whose home is `home`.
+async fn launch(
+    app: &Path,
+    home: &Path,
+    env: &[(&str, String)],
+    native_driver: Option<&Path>,
+) -> Gui {
     let (xvfb, display) = start_xvfb();
     let port = free_port();
     let native_port = free_port();
@@ -247,6 +258,9 @@ async fn start_with(home: &Path, env: &[(&str, String)]) -> Option<Gui> {
     }
     for (k, v) in env {
         cmd.env(k, v);
+    }
+    if let Some(native) = native_driver {
+        cmd.arg("--native-driver").arg(native);
     }
     let driver = spawn_group(&mut cmd);
     wait_until("tauri-driver", || {
@@ -279,13 +293,13 @@ async fn start_with(home: &Path, env: &[(&str, String)]) -> Option<Gui> {
     };
     let shots = repo_root().join("docs/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    Some(Gui {
+    Gui {
         client,
         display,
         shots,
         _driver: driver,
         _xvfb: xvfb,
-    })
+    }
 }
 
 /// A finished run written by the engine's own run-record code, with a log
@@ -617,18 +631,64 @@ async fn app_screens_work_as_a_person_uses_them() {
         std::fs::read_to_string(&config).unwrap().trim(),
         "storage_pool = \"sf-test\""
     );
+    // A bad value is refused as it is typed, in the engine's words, and
+    // cannot be saved.
     pool.clear().await.unwrap();
     pool.send_keys("bad pool").await.unwrap();
-    gui.click("[data-testid=settings-form] button[type=submit]")
+    let problem: String = gui
+        .eventually(
+            "the pool's value refused as typed",
+            "return document.querySelector('[data-key=storage_pool] [data-testid=setting-problem]')?.textContent ?? ''",
+            |t: &String| !t.is_empty(),
+        )
         .await;
-    let err = gui.text("[data-testid=settings-form] [role=alert]").await;
-    assert!(err.contains("storage_pool"), "{err}");
+    assert!(
+        problem.contains("storage_pool") && problem.contains("letters, digits"),
+        "{problem}"
+    );
+    assert_eq!(
+        gui.client
+            .execute(
+                "return document.querySelector('[data-testid=settings-form] button[type=submit]').disabled",
+                vec![],
+            )
+            .await
+            .unwrap(),
+        serde_json::json!(true)
+    );
+    // Settings come in topics, under labels for people, each with its variable.
+    let groups: Vec<String> = gui
+        .eventually(
+            "the setting groups",
+            "return [...document.querySelectorAll('fieldset legend')].map(l => l.textContent)",
+            |g: &Vec<String>| !g.is_empty(),
+        )
+        .await;
+    assert_eq!(groups, ["LXD", "Spack", "Storage", "Paths"]);
+    let row = gui.text("[data-key=storage_pool]").await;
+    assert!(
+        row.contains("Storage pool") && row.contains("SLURM_FACTORY_STORAGE_POOL"),
+        "{row}"
+    );
+    gui.client
+        .execute(
+            "document.querySelector('fieldset[data-group=Storage]').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    gui.screenshot("settings");
     assert!(std::fs::read_to_string(&config)
         .unwrap()
         .contains("sf-test"));
     pool.clear().await.unwrap();
     pool.send_keys("sf-test").await.unwrap();
-    gui.screenshot("settings");
+    gui.eventually::<bool>(
+        "the problem gone once the value is fixed",
+        "return !document.querySelector('[data-key=storage_pool] [data-testid=setting-problem]')",
+        |gone| *gone,
+    )
+    .await;
 
     // Runs: a 600k-line log is virtualized, searchable and coloured.
     gui.go("runs", "Runs").await;
@@ -784,15 +844,15 @@ async fn app_screens_work_as_a_person_uses_them() {
         KeyAction::Down {
             value: Key::Alt.into(),
         },
-        KeyAction::Down { value: '6' },
-        KeyAction::Up { value: '6' },
+        KeyAction::Down { value: '7' },
+        KeyAction::Up { value: '7' },
         KeyAction::Up {
             value: Key::Alt.into(),
         },
     ])
     .await;
     gui.eventually::<String>(
-        "Alt+6 to open Settings",
+        "Alt+7 to open Settings",
         "return document.querySelector('main h1')?.textContent ?? ''",
         |h| h == "Settings",
     )
@@ -1177,5 +1237,421 @@ async fn build_cancel_and_caches_against_real_lxd() {
     .await;
     let dir = factory::cache::CacheDirs::new(&settings).buildcache;
     assert_eq!(factory::fsutil::tree_usage(&dir).0, 0);
+
+    // History: three more real builds through the CLI (one compiling again
+    // after the clean, one served from the buildcache, one failing at
+    // verify), then the page plots all five runs.
+    let build = ["build", "--minimal", "--target", "x86_64_v3", "--jobs", "2"];
+    cli(home.path(), &env, &build);
+    cli(
+        home.path(),
+        &env,
+        &[&build[..], &["--keep-headers"]].concat(),
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let failing = slurm_factory_e2e::absolute_rpath_recipe(scratch.path());
+    let mut failing_env = env.to_vec();
+    failing_env[0].1 = failing.display().to_string();
+    let out = slurm_factory_e2e::slurm_factory(
+        home.path(),
+        failing_env.iter().map(|(k, v)| (k, v)),
+        &build,
+    );
+    assert!(
+        !out.status.success(),
+        "a package with an absolute RPATH passed"
+    );
+    let history = factory::history::history(&settings.runs_dir(), &store, None);
+    assert_eq!(history.runs.len(), 5, "{history:#?}");
+    gui.go("history", "History").await;
+    let summary: String = gui
+        .eventually(
+            "the history summary",
+            "return document.querySelector('[data-testid=history-summary]')?.textContent ?? ''",
+            |t: &String| !t.is_empty(),
+        )
+        .await;
+    let summary = summary.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        summary.contains("5 runs: 3 succeeded, 1 failed"),
+        "{summary}"
+    );
+    for chart in [
+        "chart-stages",
+        "chart-cache",
+        "chart-sizes",
+        "chart-failures",
+    ] {
+        let points: String = gui
+            .eventually(
+                chart,
+                &format!(
+                    "return document.querySelector('[data-testid={chart}]')?.dataset.points ?? ''"
+                ),
+                |p: &String| !p.is_empty(),
+            )
+            .await;
+        let expected = if chart == "chart-failures" { "1" } else { "5" };
+        assert_eq!(points, expected, "{chart}");
+    }
+    // The canvas's figures, as the table screen readers get: one failure.
+    let failed_at: Vec<Vec<String>> = gui
+        .eventually(
+            "the failure chart's table",
+            "return [...document.querySelectorAll('[data-testid=chart-failures] table.sr-only tr')].map(r => [...r.children].map(c => c.textContent.trim()))",
+            |v: &Vec<Vec<String>>| !v.is_empty(),
+        )
+        .await;
+    // The package stage's inspection is what refuses the absolute RPATH.
+    assert_eq!(history.failures.len(), 1, "{:?}", history.failures);
+    assert_eq!(history.failures[0].stage, Stage::Package);
+    assert_eq!(
+        failed_at.last().unwrap(),
+        &["Package", "1"],
+        "{failed_at:?}"
+    );
+    assert_eq!(failed_at.len(), 2, "a header and one stage: {failed_at:?}");
+    // Hovering the last bar names its run; clicking opens it on the Runs page.
+    let over = gui
+        .client
+        .find(Locator::Css("[data-testid=chart-stages] .u-over"))
+        .await
+        .unwrap();
+    let width: f64 = gui
+        .client
+        .execute(
+            "return document.querySelector('[data-testid=chart-stages] .u-over').getBoundingClientRect().width",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    let last = history.runs.last().unwrap();
+    let pointer = fantoccini::actions::MouseActions::new("mouse".into()).then(
+        fantoccini::actions::PointerAction::MoveToElement {
+            element: over,
+            duration: Some(Duration::from_millis(100)),
+            x: width / 2.0 - 8.0,
+            y: 0.0,
+        },
+    );
+    gui.client.perform_actions(pointer).await.unwrap();
+    let hovered = gui
+        .eventually::<String>(
+            "the hovered run",
+            "return document.querySelector('[data-testid=history-hovered]')?.textContent ?? ''",
+            |t| t.contains("20"),
+        )
+        .await;
+    assert!(
+        hovered.contains(&last.id) && hovered.contains("failed at Package"),
+        "{hovered}"
+    );
+    gui.screenshot("history");
+    let pick = fantoccini::actions::MouseActions::new("mouse".into())
+        .then(fantoccini::actions::PointerAction::Down {
+            button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+        })
+        .then(fantoccini::actions::PointerAction::Up {
+            button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+        });
+    gui.client.perform_actions(pick).await.unwrap();
+    let opened: String = gui
+        .eventually(
+            "the picked run on the Runs page",
+            "return document.querySelector('main h1')?.textContent === 'Runs' ? (document.querySelector('[data-testid=run-card][aria-pressed=true] [data-testid=run-id]')?.textContent ?? '') : ''",
+            |id: &String| !id.is_empty(),
+        )
+        .await;
+    assert_eq!(opened, last.id);
+    gui.client.close().await.unwrap();
+}
+
+/// Mounts a clean root needs to run a desktop app (/proc, /sys, a small /dev
+/// of its own), unmounted on drop before the root itself is removed.
+struct Chroot {
+    root: PathBuf,
+    mounts: Vec<PathBuf>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Chroot {
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let out = Command::new("chroot")
+            .arg(&self.root)
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+            .expect("running chroot");
+        assert!(
+            out.status.success(),
+            "chroot {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn mount(&mut self, args: &[&str], at: &str) {
+        let target = self.root.join(at);
+        std::fs::create_dir_all(&target).unwrap();
+        let ok = Command::new("mount")
+            .args(args)
+            .arg(&target)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount {args:?} {}", target.display());
+        self.mounts.push(target);
+    }
+}
+
+impl Drop for Chroot {
+    fn drop(&mut self) {
+        for m in self.mounts.iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(m).status();
+        }
+        // Never remove a tree something is still mounted in.
+        let mounted = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let root = self.root.display().to_string();
+        if mounted
+            .lines()
+            .any(|l| l.split(' ').nth(1).is_some_and(|p| p.starts_with(&root)))
+        {
+            eprintln!("leaving {root} behind: still mounted");
+            if let Some(dir) = self.dir.take() {
+                let _ = dir.keep();
+            }
+        }
+    }
+}
+
+/// The `.deb` Tauri's bundler made (`tauri build --bundles deb rpm`, run by
+/// scripts/test.sh), installed with apt into a clean Debian 12 root (the
+/// plain test image's, which has no desktop libraries), started from
+/// /usr/bin under Xvfb and driven to the Build page.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deb_installs_on_a_clean_debian_and_starts() {
+    let required = std::env::var_os("SLURM_FACTORY_REQUIRE_GUI").is_some();
+    let skip = |why: &str| {
+        let msg = format!("installed-app test SKIPPED: {why}; run scripts/test.sh");
+        assert!(!required, "{msg}");
+        eprintln!("{msg}");
+    };
+    let bundles = slurm_factory_e2e::built_binary("slurm-factory-app")
+        .parent()
+        .unwrap()
+        .join("bundle");
+    let find = |kind: &str| {
+        std::fs::read_dir(bundles.join(kind))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == kind))
+    };
+    let (Some(deb), Some(rpm)) = (find("deb"), find("rpm")) else {
+        return skip(&format!("no .deb and .rpm under {}", bundles.display()));
+    };
+    let Some(image) = std::env::var("SLURM_FACTORY_TEST_PLAIN_IMAGE").ok() else {
+        return skip("SLURM_FACTORY_TEST_PLAIN_IMAGE is not set");
+    };
+    // /proc/self belongs to the effective user.
+    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
+    if uid != 0 {
+        return skip("chroot and mount need root");
+    }
+    let meta = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{cmd:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let info = meta(Command::new("dpkg").arg("-I").arg(&deb));
+    println!(
+        "$ dpkg -I {}  ({} bytes)\n{info}",
+        deb.display(),
+        std::fs::metadata(&deb).unwrap().len()
+    );
+    assert!(info.contains("Package: slurm-factory"), "{info}");
+    assert!(info.contains("libwebkit2gtk-4.1-0"), "{info}");
+    let files = meta(Command::new("dpkg").arg("-c").arg(&deb));
+    for f in [
+        "usr/bin/slurm-factory-app",
+        "usr/share/applications/Slurm Factory.desktop",
+        "usr/share/icons/hicolor/128x128/apps/slurm-factory-app.png",
+    ] {
+        assert!(
+            files.lines().any(|l| l.ends_with(f)),
+            "{f} missing from the .deb:\n{files}"
+        );
+    }
+    if which("rpm").is_some() {
+        let info = meta(Command::new("rpm").arg("-qip").arg(&rpm));
+        println!("$ rpm -qip {}\n{info}", rpm.display());
+        assert!(info.contains("slurm-factory"), "{info}");
+    }
+
+    // A clean root: the plain image's file system, with this host's apt
+    // sources (the only way out to Debian's packages).
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let export = dir.path().join("image");
+    let out = Command::new("lxc")
+        .args(["image", "export", &image])
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tarball = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("image."))
+        .expect("the exported image");
+    let ok = Command::new("tar")
+        .arg("-xf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(dir.path())
+        .args(["--numeric-owner", "rootfs"])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "unpacking {}", tarball.display());
+    std::fs::remove_file(&tarball).unwrap();
+    let root = dir.path().join("rootfs");
+    let mut chroot = Chroot {
+        root: root.clone(),
+        mounts: Vec::new(),
+        dir: Some(dir),
+    };
+    for (from, to) in [
+        ("/etc/resolv.conf", "etc/resolv.conf"),
+        ("/etc/apt/sources.list", "etc/apt/sources.list"),
+    ] {
+        let _ = std::fs::remove_file(root.join(to));
+        if Path::new(from).exists() {
+            std::fs::copy(from, root.join(to)).unwrap();
+        }
+    }
+    for dir in ["sources.list.d", "apt.conf.d"] {
+        for e in std::fs::read_dir(Path::new("/etc/apt").join(dir))
+            .unwrap()
+            .flatten()
+        {
+            if e.path().is_file() {
+                std::fs::copy(e.path(), root.join("etc/apt").join(dir).join(e.file_name()))
+                    .unwrap();
+            }
+        }
+    }
+    chroot.mount(&["-t", "proc", "proc"], "proc");
+    chroot.mount(&["-t", "sysfs", "-o", "ro", "sysfs"], "sys");
+    chroot.mount(&["-t", "tmpfs", "-o", "mode=755", "dev"], "dev");
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+    ] {
+        let node = root.join("dev").join(name);
+        let ok = Command::new("mknod")
+            .args(["-m", "666"])
+            .arg(&node)
+            .args(["c", &major.to_string(), &minor.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mknod {}", node.display());
+    }
+    chroot.mount(&["-t", "tmpfs", "-o", "mode=1777", "shm"], "dev/shm");
+    chroot.mount(&["-t", "tmpfs", "-o", "mode=1777", "tmp"], "tmp");
+
+    // Cached downloads make a second run quick; the install itself is real.
+    let apt_cache = std::env::var_os("SLURM_FACTORY_TEST_APT_CACHE").map(PathBuf::from);
+    let archives = root.join("var/cache/apt/archives");
+    if let Some(cache) = &apt_cache {
+        for e in std::fs::read_dir(cache).into_iter().flatten().flatten() {
+            std::fs::copy(e.path(), archives.join(e.file_name())).unwrap();
+        }
+    }
+    std::fs::copy(&deb, root.join("tmp/slurm-factory.deb")).unwrap();
+    let started = Instant::now();
+    chroot.run(&["apt-get", "update", "-qq"]);
+    chroot.run(&[
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        "/tmp/slurm-factory.deb",
+        "webkit2gtk-driver",
+    ]);
+    println!(
+        "apt-get install of the .deb and WebKitWebDriver: {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(cache) = &apt_cache {
+        std::fs::create_dir_all(cache).unwrap();
+        for e in std::fs::read_dir(&archives).unwrap().flatten() {
+            if e.path().extension().is_some_and(|x| x == "deb") {
+                let _ = std::fs::copy(e.path(), cache.join(e.file_name()));
+            }
+        }
+    }
+    let status = chroot.run(&[
+        "dpkg-query",
+        "-W",
+        "-f=${Status} ${Version}",
+        "slurm-factory",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&status.stdout),
+        "install ok installed 0.1.0"
+    );
+    let desktop =
+        std::fs::read_to_string(root.join("usr/share/applications/Slurm Factory.desktop")).unwrap();
+    assert!(desktop.contains("Exec=slurm-factory-app"), "{desktop}");
+
+    // The installed binary, started by WebKitWebDriver inside the root.
+    std::fs::create_dir_all(root.join("home/user")).unwrap();
+    let native = root.with_file_name("webkit-webdriver-in-root");
+    std::fs::write(
+        &native,
+        format!(
+            "#!/bin/sh\nexec chroot {} /usr/bin/WebKitWebDriver \"$@\"\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&native, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let gui = launch(
+        Path::new("/usr/bin/slurm-factory-app"),
+        Path::new("/home/user"),
+        &[],
+        Some(&native),
+    )
+    .await;
+    // With no LXD in the root, the first screen is the Doctor saying so.
+    gui.eventually::<String>(
+        "the first screen",
+        "return document.querySelector('main h1')?.textContent ?? ''",
+        |h| !h.is_empty(),
+    )
+    .await;
+    gui.screenshot("installed-first-screen");
+    gui.go("build", "Build a Slurm package").await;
+    gui.eventually::<String>(
+        "a plan",
+        "return document.querySelector('[data-testid=plan-name]')?.textContent ?? ''",
+        |n| !n.is_empty(),
+    )
+    .await;
+    gui.screenshot("installed-build");
     gui.client.close().await.unwrap();
 }

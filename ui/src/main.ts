@@ -1,3 +1,5 @@
+// First: a locale Intl accepts, before any module that formats numbers loads.
+import "./lib/locale";
 import { mount } from "svelte";
 import App from "./App.svelte";
 import "./app.css";

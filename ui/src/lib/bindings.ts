@@ -175,7 +175,27 @@ export type Report = { checks: Array<Check>, };
 
 export type Source = { "kind": "default" } | { "kind": "file", "from": string } | { "kind": "env", "from": string } | { "kind": "flag", "from": string };
 
-export type Entry = { key: string, value: string | null, source: Source, env: string, description: string, };
+export type Entry = { key: string, value: string | null, source: Source, env: string, 
+/**
+ * The topic it is shown under: LXD, Spack, Storage, Paths.
+ */
+group: string, 
+/**
+ * A name for people ("Build image").
+ */
+label: string, 
+/**
+ * One line on what it does.
+ */
+description: string, 
+/**
+ * Whether it holds an absolute path.
+ */
+path: boolean, 
+/**
+ * Whether it may be left empty (unset).
+ */
+optional: boolean, };
 
 export type Overview = { config_path: string, config_exists: boolean, settings: Array<Entry>, warnings: Array<string>, };
 
@@ -230,6 +250,49 @@ next_offset: number,
  * The file's size when read; `next_offset == size` means caught up.
  */
 size: number, };
+
+export type StageTime = { stage: Stage, outcome: StageOutcome, elapsed_ms: number, };
+
+export type LayerUse = { layer: Layer, hits: number, lookups: number, };
+
+export type RunStats = { id: string, artifact_name: string, 
+/**
+ * RFC 3339.
+ */
+started: string, status: RunStatus, 
+/**
+ * Wall time of the whole run; `None` when it never finished.
+ */
+elapsed_ms: number | null, 
+/**
+ * The stages that finished, in the order they ran.
+ */
+stages: Array<StageTime>, 
+/**
+ * The stage that failed, or the one running when the run was cancelled
+ * or its process died.
+ */
+stopped_at: Stage | null, cache: Array<LayerUse>, 
+/**
+ * The package's archives, while the artifact is still in the store.
+ */
+package_bytes: number | null, artifact_id: string | null, };
+
+export type StageFailures = { stage: Stage, failed: number, };
+
+export type History = { 
+/**
+ * Oldest first, the last `limit` runs.
+ */
+runs: Array<RunStats>, 
+/**
+ * Failed (not cancelled) runs by the stage they stopped at, in stage order.
+ */
+failures: Array<StageFailures>, 
+/**
+ * Run records that could not be read, each with what to do.
+ */
+damaged: Array<string>, };
 
 export type HostReport = { cpu: CpuInfo, gpus: Array<GpuInfo>, suggestions: Suggestions, 
 /**

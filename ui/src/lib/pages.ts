@@ -1,9 +1,10 @@
-// The app's pages, in navigation order (Alt+1…6).
+// The app's pages, in navigation order (Alt+1…7).
 
 export const PAGES = [
   { id: "doctor", label: "Doctor" },
   { id: "build", label: "Build" },
   { id: "runs", label: "Runs" },
+  { id: "history", label: "History" },
   { id: "artifacts", label: "Artifacts" },
   { id: "caches", label: "Caches" },
   { id: "settings", label: "Settings" },
