@@ -224,3 +224,208 @@ async fn two_builds_at_once_share_every_cache() {
     assert_eq!(history["runs"].as_array().unwrap().len(), 4);
     assert_eq!(history["failures"], serde_json::json!([]));
 }
+
+/// A small real file system (ext4 in a loop file, no reserved blocks) at
+/// `dir`, unmounted on drop.
+struct SmallFs {
+    dir: std::path::PathBuf,
+    _img: tempfile::TempDir,
+}
+
+impl SmallFs {
+    fn new(dir: &Path, mib: u64) -> SmallFs {
+        let img = tempfile::tempdir_in("/var/tmp").unwrap();
+        let file = img.path().join("fs.img");
+        let f = std::fs::File::create(&file).unwrap();
+        f.set_len(mib << 20).unwrap();
+        let run = |cmd: &mut Command| {
+            let out = cmd.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{cmd:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-m", "0"])
+            .arg(&file));
+        std::fs::create_dir_all(dir).unwrap();
+        run(Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&file)
+            .arg(dir));
+        SmallFs {
+            dir: dir.to_path_buf(),
+            _img: img,
+        }
+    }
+
+    /// Takes every free block: a file as large as the space left.
+    fn fill(&self) -> std::path::PathBuf {
+        let filler = self.dir.join("filler");
+        // All but a MiB (the file's own extent blocks need room), then writes.
+        let free = fs_free(&self.dir).saturating_sub(1 << 20);
+        let ok = Command::new("fallocate")
+            .args(["-l", &free.to_string()])
+            .arg(&filler)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "fallocate {free} bytes");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&filler)
+            .unwrap();
+        let block = vec![0u8; 4096];
+        while std::io::Write::write_all(&mut f, &block).is_ok() {}
+        filler
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+fn fs_free(dir: &Path) -> u64 {
+    let out = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap()
+}
+
+/// Starts `slurm-factory build --json`, runs `at_stage` when `stage` starts,
+/// and returns the build's exit code and what it reported: stderr, and the
+/// error and hint of its `run_finished` event.
+fn build_with(
+    home: &Path,
+    vars: &[(String, String)],
+    stage: Stage,
+    at_stage: impl FnOnce(),
+) -> (Option<i32>, String) {
+    let mut child = Command::new(built_binary("slurm-factory"))
+        .args(BUILD)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting slurm-factory build");
+    let stderr = child.stderr.take().unwrap();
+    let err_reader =
+        std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let mut at_stage = Some(at_stage);
+    let mut report = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let Ok(line) = line else { break };
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if event["type"] == "stage_started" && event["stage"] == stage.as_str() {
+            if let Some(f) = at_stage.take() {
+                f();
+            }
+        }
+        if let Some(error) = event["error"].as_object() {
+            for field in ["error", "hint"] {
+                report.push_str(error[field].as_str().unwrap_or_default());
+                report.push('\n');
+            }
+        }
+    }
+    let status = child.wait().unwrap();
+    report.push_str(&err_reader.join().unwrap());
+    (status.code(), report)
+}
+
+/// The cache dir, then the data dir (runs and artifacts), on a small file
+/// system that fills up during the build: exit 4 naming the full disk and
+/// the fix, nothing cut short left in the caches or the store, and once
+/// space is freed the next build succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_the_build_with_the_fix_and_keeps_caches_whole() {
+    let Some(t) =
+        TestEnv::from_env("a_full_disk_stops_the_build_with_the_fix_and_keeps_caches_whole")
+    else {
+        return;
+    };
+    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
+    if uid != 0 {
+        assert!(
+            std::env::var_os(slurm_factory_e2e::REQUIRE_LXD).is_none(),
+            "the full-disk test mounts a loop file system: run it as root"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut settings = t.settings(tmp.path(), &hello_recipe());
+    let mut vars = t.cli_env(tmp.path(), &hello_recipe());
+    let set = |vars: &mut Vec<(String, String)>, key: &str, value: String| {
+        vars.retain(|(k, _)| k != key);
+        vars.push((key.to_string(), value));
+    };
+    set(&mut vars, "SLURM_FACTORY_MIN_FREE_DISK_MIB", "1".into());
+
+    for (which, stage) in [("cache", Stage::Install), ("data", Stage::Package)] {
+        let fs = SmallFs::new(&tmp.path().join(format!("small-{which}")), 64);
+        let key = format!("SLURM_FACTORY_{}_DIR", which.to_uppercase());
+        set(&mut vars, &key, fs.dir.display().to_string());
+        match which {
+            "cache" => settings.cache_dir = fs.dir.clone(),
+            _ => settings.data_dir = fs.dir.clone(),
+        }
+        let filler = std::cell::RefCell::new(None);
+        let (code, report) = build_with(tmp.path(), &vars, stage, || {
+            *filler.borrow_mut() = Some(fs.fill());
+        });
+        println!("{which} dir full from {stage} on: exit {code:?}\n{report}");
+        assert_eq!(code, Some(4), "{report}");
+        assert!(
+            report.contains(&fs.dir.display().to_string())
+                && report.contains(" full (")
+                && report.contains("free space in"),
+            "{report}"
+        );
+        // Nothing cut short: no staging dir, every archive whole, and the
+        // buildcache holds a whole tarball or none.
+        store_is_whole(&settings);
+        let pushed = factory::cache::CacheDirs::new(&settings)
+            .buildcache
+            .join("hello-recipe-v1.tar");
+        if pushed.exists() {
+            let ok = Command::new("tar")
+                .arg("-tf")
+                .arg(&pushed)
+                .output()
+                .unwrap();
+            assert!(ok.status.success(), "{} is cut short", pushed.display());
+        }
+        // Space freed: the next build succeeds on what is there.
+        std::fs::remove_file(filler.into_inner().unwrap()).unwrap();
+        let out = slurm_factory(tmp.path(), vars.clone(), &BUILD);
+        assert!(
+            out.status.success(),
+            "the build after freeing {} failed: {}",
+            fs.dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        store_is_whole(&settings);
+        assert_eq!(
+            factory::runs::recover_interrupted(&settings, &factory::lxd::Lxc::new(&settings))
+                .await
+                .unwrap(),
+            Vec::<String>::new(),
+            "instances left behind"
+        );
+    }
+}

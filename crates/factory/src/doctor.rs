@@ -2,7 +2,7 @@
 //! The CLI's `doctor`, the app's first-run screen and a build's preflight all
 //! run these same checks.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -276,7 +276,7 @@ fn current_gid() -> u32 {
 /// Free space where the cache lives (or would be created).
 fn disk_check(cache_dir: &Path, needed_mib: u64) -> Check {
     const TITLE: &str = "free disk in the cache dir";
-    let existing = nearest_existing(cache_dir);
+    let existing = crate::fsutil::nearest_existing(cache_dir);
     match fs4::available_space(&existing) {
         Err(e) => {
             let err = Error::io("checking free disk", existing, e);
@@ -370,13 +370,6 @@ fn offline_sources_check(settings: &Settings) -> Check {
                 .join(", ")
         ),
     }
-}
-
-fn nearest_existing(path: &Path) -> PathBuf {
-    path.ancestors()
-        .find(|p| p.exists())
-        .unwrap_or(Path::new("/"))
-        .to_path_buf()
 }
 
 #[cfg(test)]

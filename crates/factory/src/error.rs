@@ -127,6 +127,14 @@ pub enum Error {
         needed_mib: u64,
     },
 
+    #[error("the {stage} stage stopped with {path} full ({available_mib} MiB free): {cause}")]
+    RanOutOfDisk {
+        stage: crate::kinds::Stage,
+        path: PathBuf,
+        available_mib: u64,
+        cause: String,
+    },
+
     #[error("{context} ({path}): {source}")]
     Io {
         context: &'static str,
@@ -323,6 +331,13 @@ impl Error {
                  the cache with SLURM_FACTORY_CACHE_DIR",
                 path.display()
             ),
+            Error::RanOutOfDisk { path, .. } => format!(
+                "free space in {} (`slurm-factory cache clean` removes cached layers, \
+                 `slurm-factory artifacts delete ID` old packages) and build again: what the \
+                 caches and the artifact store hold is whole; or move them with \
+                 SLURM_FACTORY_CACHE_DIR and SLURM_FACTORY_DATA_DIR",
+                path.display()
+            ),
             Error::Io { path, .. } => {
                 format!("check that {} exists and is writable", path.display())
             }
@@ -454,6 +469,7 @@ impl Error {
             | Error::StoragePoolMissing { .. }
             | Error::ImageNotFound { .. }
             | Error::DiskFull { .. }
+            | Error::RanOutOfDisk { .. }
             | Error::NotReady { .. }
             | Error::OfflineSetup { .. }
             | Error::VerifyImageWithoutZstd { .. } => ExitKind::Environment,

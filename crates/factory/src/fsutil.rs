@@ -2,7 +2,7 @@
 //! and the artifact store.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -138,6 +138,14 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+/// `path`, or its nearest ancestor that exists (what a free-space check can ask about).
+pub fn nearest_existing(path: &Path) -> PathBuf {
+    path.ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"))
+        .to_path_buf()
 }
 
 #[cfg(test)]

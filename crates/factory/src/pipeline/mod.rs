@@ -418,6 +418,7 @@ impl<'a> Build<'a> {
             _ = self.cancel.cancelled() => Err(Error::Cancelled),
             r = work => r,
         };
+        let result = result.map_err(|e| self.disk_full_or(stage, e));
         let elapsed_ms = started.elapsed().as_millis() as u64;
         self.timings
             .lock()
@@ -439,6 +440,40 @@ impl<'a> Build<'a> {
             detail,
         });
         result.map(|d| d.value)
+    }
+
+    /// A stage that failed while a directory the build writes to had filled
+    /// up failed for that reason, whatever the step itself said (a tar cut
+    /// short, a copy refused): the user is told which disk to free.
+    fn disk_full_or(&self, stage: Stage, err: Error) -> Error {
+        // Less than this left and a failed write is the likely cause.
+        const FULL_BELOW: u64 = 8 * 1024 * 1024;
+        if matches!(
+            err,
+            Error::Cancelled | Error::DiskFull { .. } | Error::RanOutOfDisk { .. }
+        ) {
+            return err;
+        }
+        let dirs = [
+            self.settings.cache_dir.clone(),
+            self.settings.artifacts_dir(),
+            self.settings.runs_dir(),
+        ];
+        for dir in dirs {
+            let path = crate::fsutil::nearest_existing(&dir);
+            match fs4::available_space(&path) {
+                Ok(bytes) if bytes < FULL_BELOW => {
+                    return Error::RanOutOfDisk {
+                        stage,
+                        path,
+                        available_mib: bytes / (1024 * 1024),
+                        cause: err.to_string(),
+                    }
+                }
+                _ => {}
+            }
+        }
+        err
     }
 
     async fn stages(&mut self) -> Result<Output> {
