@@ -1368,6 +1368,101 @@ async fn build_cancel_and_caches_against_real_lxd() {
     gui.client.close().await.unwrap();
 }
 
+/// The app process whose HOME is `home` (tests run apps side by side).
+fn app_pid(home: &Path) -> Option<u32> {
+    let wanted = format!("HOME={}", home.display());
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let exe = std::fs::read_link(e.path().join("exe")).ok()?;
+        let environ = std::fs::read(e.path().join("environ")).ok()?;
+        (exe.file_name()? == "slurm-factory-app"
+            && environ.split(|b| *b == 0).any(|v| v == wanted.as_bytes()))
+        .then_some(pid)
+    })
+}
+
+/// The app killed with SIGKILL while its build installs: `clean` removes
+/// the run's instances, the run is marked interrupted, nothing is half in
+/// the store, and the next build succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn app_killed_mid_build_leaves_nothing_behind() {
+    if !lxd_test_images() {
+        let msg = "LXD GUI test SKIPPED: no sf-test-build image; run .ci/setup-lxd.sh";
+        assert!(
+            std::env::var_os("SLURM_FACTORY_REQUIRE_LXD").is_none(),
+            "{msg}"
+        );
+        eprintln!("{msg}");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let slow = slurm_factory_e2e::slow_install_recipe(home.path());
+    let mut env = vec![
+        ("SLURM_FACTORY_TEMPLATES_DIR", slow.display().to_string()),
+        ("SLURM_FACTORY_IMAGE", "sf-test-build".to_string()),
+        ("SLURM_FACTORY_VERIFY_IMAGE", "sf-test-plain".to_string()),
+        ("SLURM_FACTORY_MIN_FREE_DISK_MIB", "1024".to_string()),
+    ];
+    let Some(gui) = start_with(home.path(), &env).await else {
+        return;
+    };
+    gui.go("build", "Build a Slurm package").await;
+    gui.eventually::<bool>(
+        "the Build button",
+        "return !document.querySelector('[data-testid=build-button]').disabled",
+        |b| *b,
+    )
+    .await;
+    gui.click("[data-testid=build-button]").await;
+    let run_id: String = gui
+        .eventually_within(
+            Duration::from_secs(180),
+            "the install stage",
+            "const c = document.querySelector('[data-testid=run-card][aria-pressed=true]'); return c && document.querySelector('[data-stage=install][data-stage-status=running]') ? c.querySelector('[data-testid=run-id]').textContent : ''",
+            |id: &String| !id.is_empty(),
+        )
+        .await;
+    let pid = app_pid(home.path()).expect("the app's process");
+    let killed = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    wait_until("the app to die", || {
+        !Path::new(&format!("/proc/{pid}/exe")).exists()
+    });
+    drop(gui);
+    // The instances outlive the app; its run is what tells `clean` they are orphans.
+    assert!(!run_instances(&run_id).is_empty());
+
+    let out = cli(home.path(), &env, &["clean"]);
+    assert!(
+        out.contains(&run_id),
+        "clean names the interrupted run: {out}"
+    );
+    assert_eq!(run_instances(&run_id), Vec::<String>::new());
+    let runs = cli(home.path(), &env, &["runs", "list"]);
+    let line = runs.lines().find(|l| l.starts_with(&run_id)).unwrap();
+    assert!(line.contains("interrupted"), "{line}");
+    let store = home.path().join(".local/share/slurm-factory/artifacts");
+    let staged: Vec<_> = std::fs::read_dir(&store)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(staged.is_empty(), "the store holds {staged:?}");
+    env[0].1 = repo_root()
+        .join("tests/recipes/hello")
+        .display()
+        .to_string();
+    cli(
+        home.path(),
+        &env,
+        &["build", "--minimal", "--target", "x86_64_v3", "--jobs", "2"],
+    );
+}
+
 /// Mounts a clean root needs to run a desktop app (/proc, /sys, a small /dev
 /// of its own), unmounted on drop before the root itself is removed.
 struct Chroot {

@@ -459,7 +459,7 @@ impl Store {
                 continue;
             }
             let pid = name.rsplit('.').next().and_then(|p| p.parse::<u32>().ok());
-            let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+            let alive = pid.is_some_and(crate::fsutil::process_alive);
             if alive {
                 continue;
             }

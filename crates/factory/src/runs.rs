@@ -46,7 +46,7 @@ pub struct RunRecord {
 impl RunRecord {
     /// Whether the process that drove this run still exists.
     pub fn driver_alive(&self) -> bool {
-        self.outcome.is_none() && Path::new(&format!("/proc/{}", self.pid)).exists()
+        self.outcome.is_none() && crate::fsutil::process_alive(self.pid)
     }
 
     /// Where the run stands: a run whose process died is interrupted, whether
