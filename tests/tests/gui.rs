@@ -954,8 +954,9 @@ async fn log_stream_benchmark() {
         assert_eq!(result["received"], lines, "{result}");
         let p = &result["painted_ms"];
         table.push(format!(
-            "{round:<16} painted p50 {:>4} p95 {:>4} p99 {:>4} ms · arrival p50 {:>4} ms · backend peak RSS {} MiB",
+            "{round:<16} painted p50 {:>4} p95 {:>4} p99 {:>4} ms · arrival p50 {:>4} ms · frame gap p99 {:>4} max {:>4} ms · {} user actions · backend peak RSS {} MiB",
             p["p50"], p["p95"], p["p99"], result["arrival_ms"]["p50"],
+            result["frame_gap_ms"]["p99"], result["frame_gap_ms"]["max"], result["user_actions"],
             result["backend"]["rss_peak_kib"].as_u64().unwrap_or(0) / 1024
         ));
     }

@@ -3,8 +3,9 @@
 // page, through the same channel, ingest and log viewer as a real build,
 // and measures how far the page lags behind the backend.
 import { invoke } from "@tauri-apps/api/core";
+import { api } from "./api";
 import { eventsChannel } from "./build";
-import type { PageId } from "./pages";
+import { PAGES, type PageId } from "./pages";
 import { router } from "./router.svelte";
 import { ingest, runs } from "./runs.svelte";
 
@@ -23,12 +24,43 @@ function tenths(xs: number[]) {
 
 declare global {
   interface Window {
-    sfBench?: (lines: number, rate: number, page?: PageId, periodMs?: number) => Promise<unknown>;
+    sfBench?: (lines: number, rate: number, page?: PageId | "busy", periodMs?: number) => Promise<unknown>;
   }
 }
 
-window.sfBench = async (lines: number, rate: number, page: PageId = "runs", periodMs?: number) => {
-  router.go(page);
+/**
+ * What a user does meanwhile on a "busy" round: every 250 ms the next page
+ * (the Doctor's, which calls LXD, left out) and one of the commands those
+ * pages call, cleaning a cache layer among them.
+ */
+function busyUser(): { stop: () => number } {
+  const pages = PAGES.map((p) => p.id).filter((p) => p !== "doctor");
+  const actions = [
+    () => api.runsStats(60),
+    () => api.cacheStatus(),
+    () => api.cacheHits(),
+    () => api.artifactsList(),
+    () => api.cacheClean("ccache"),
+    () => api.runsList(),
+  ];
+  let n = 0;
+  const timer = setInterval(() => {
+    router.go(pages[n % pages.length]);
+    void actions[n % actions.length]().catch(() => undefined);
+    n++;
+  }, 250);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      router.go("runs");
+      return n;
+    },
+  };
+}
+
+window.sfBench = async (lines: number, rate: number, page: PageId | "busy" = "runs", periodMs?: number) => {
+  const busy = page === "busy" ? busyUser() : null;
+  if (!busy) router.go(page as PageId);
   const entry = runs.addLive(`bench-${runs.entries.length}`, "benchmark: synthetic build log");
   entry.view.status = "running";
   // Per batch: the age of its oldest line when it arrived, and when painted
@@ -47,7 +79,19 @@ window.sfBench = async (lines: number, rate: number, page: PageId = "runs", peri
     ingestMs.push(performance.now() - a);
     requestAnimationFrame(() => painted.push(performance.now() - t0 - oldest));
   });
+  // The longest time between two frames: what a user feels as a stall.
+  const gaps: number[] = [];
+  let last = performance.now();
+  let framing = true;
+  const frame = (t: number) => {
+    gaps.push(t - last);
+    last = t;
+    if (framing) requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
   const backend = await invoke("bench_stream", { lines, rate, periodMs, onEvents: channel });
+  const actions = busy?.stop() ?? 0;
+  framing = false;
   await new Promise((r) => setTimeout(r, 300));
   const received = entry.log.count;
   entry.view.status = "succeeded";
@@ -61,6 +105,8 @@ window.sfBench = async (lines: number, rate: number, page: PageId = "runs", peri
     painted_ms: stats(painted),
     painted_p50_by_tenth: tenths(painted),
     ingest_ms: stats(ingestMs),
+    frame_gap_ms: stats(gaps),
+    user_actions: actions,
     js_heap_mib: heapMiB(),
   };
 };
