@@ -77,6 +77,11 @@ cargo test --workspace --locked --no-fail-fast -- --skip "$spack_test" 2>&1 | te
 test_status=${PIPESTATUS[0]}
 wait "$spack_pid"
 spack_status=$?
+# Alone, after the others: it restarts the LXD daemon they all use.
+step "LXD restarted under a build (tests/tests/faults.rs, run alone)"
+cargo test -p slurm-factory-e2e --locked --test faults -- --ignored --exact \
+  lxd_restarted_during_install_fails_naming_lxd --nocapture 2>&1 | tee -a "$work/tests.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || test_status=1
 set -e
 step "the real Spack build (tests/tests/spack.rs)"
 cat "$work/spack.log"

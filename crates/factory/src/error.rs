@@ -127,6 +127,14 @@ pub enum Error {
         needed_mib: u64,
     },
 
+    #[error("LXD {what} during the {stage} stage: {cause}")]
+    LxdLost {
+        stage: crate::kinds::Stage,
+        /// "restarted" or "stopped answering".
+        what: String,
+        cause: String,
+    },
+
     #[error("the {stage} stage stopped with {path} full ({available_mib} MiB free): {cause}")]
     RanOutOfDisk {
         stage: crate::kinds::Stage,
@@ -331,6 +339,11 @@ impl Error {
                  the cache with SLURM_FACTORY_CACHE_DIR",
                 path.display()
             ),
+            Error::LxdLost { .. } => "the build's commands run through the LXD daemon and broke \
+                                      with it: check it (`lxc info`, its log or `journalctl -u \
+                                      lxd`), then build again; `slurm-factory clean` removes \
+                                      what this run left, and the caches are whole"
+                .into(),
             Error::RanOutOfDisk { path, .. } => format!(
                 "free space in {} (`slurm-factory cache clean` removes cached layers, \
                  `slurm-factory artifacts delete ID` old packages) and build again: what the \
@@ -470,6 +483,7 @@ impl Error {
             | Error::ImageNotFound { .. }
             | Error::DiskFull { .. }
             | Error::RanOutOfDisk { .. }
+            | Error::LxdLost { .. }
             | Error::NotReady { .. }
             | Error::OfflineSetup { .. }
             | Error::VerifyImageWithoutZstd { .. } => ExitKind::Environment,

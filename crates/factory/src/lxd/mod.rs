@@ -54,6 +54,10 @@ pub struct ServerInfo {
 pub struct ServerEnvironment {
     #[serde(default)]
     pub server_version: String,
+    /// The daemon's process id (trusted clients see it; 0 otherwise): it
+    /// changes when the daemon restarts.
+    #[serde(default)]
+    pub server_pid: u32,
     #[serde(default)]
     pub driver: String,
     #[serde(default)]

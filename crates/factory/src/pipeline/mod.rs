@@ -303,7 +303,14 @@ async fn run_job(
         cancel: &cancel,
         instances: Vec::new(),
         timings: Mutex::new(Vec::new()),
+        lxd_pid: None,
     };
+    build.lxd_pid = build
+        .lxc
+        .server_info()
+        .await
+        .ok()
+        .map(|info| info.environment.server_pid);
     let result = build.stages().await;
     build.cleanup(result.is_err()).await;
 
@@ -343,6 +350,10 @@ struct Build<'a> {
     /// Instances this run created (or was creating), deleted at cleanup.
     instances: Vec<String>,
     timings: Mutex<Vec<StageTiming>>,
+    /// The LXD daemon's pid when the run began (`Some(0)`: reachable, pid not
+    /// shown; `None`: not reachable then), to tell a stage broken by a daemon
+    /// restart from one that failed on its own.
+    lxd_pid: Option<u32>,
 }
 
 /// What a stage reports when it ends well.
@@ -418,7 +429,10 @@ impl<'a> Build<'a> {
             _ = self.cancel.cancelled() => Err(Error::Cancelled),
             r = work => r,
         };
-        let result = result.map_err(|e| self.disk_full_or(stage, e));
+        let result = match result {
+            Err(e) => Err(self.lxd_lost_or(stage, self.disk_full_or(stage, e)).await),
+            ok => ok,
+        };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         self.timings
             .lock()
@@ -474,6 +488,31 @@ impl<'a> Build<'a> {
             }
         }
         err
+    }
+
+    /// A stage that failed while the LXD daemon restarted or went away failed
+    /// for that reason (its command streams broke), whatever the step printed.
+    async fn lxd_lost_or(&self, stage: Stage, err: Error) -> Error {
+        // LXD down from the start is preflight's NotReady, with its own fix.
+        let Some(pid) = self.lxd_pid else {
+            return err;
+        };
+        if matches!(
+            err,
+            Error::Cancelled | Error::RanOutOfDisk { .. } | Error::LxdLost { .. }
+        ) {
+            return err;
+        }
+        let what = match self.lxc.server_info().await {
+            Ok(info) if pid == 0 || info.environment.server_pid == pid => return err,
+            Ok(_) => "restarted",
+            Err(_) => "stopped answering",
+        };
+        Error::LxdLost {
+            stage,
+            what: what.into(),
+            cause: err.to_string(),
+        }
     }
 
     async fn stages(&mut self) -> Result<Output> {
