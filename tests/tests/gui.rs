@@ -1733,13 +1733,15 @@ async fn the_deb_installs_on_a_clean_debian_and_starts() {
         Some(&native),
     )
     .await;
-    // With no LXD in the root, the first screen is the Doctor saying so.
-    gui.eventually::<String>(
-        "the first screen",
-        "return document.querySelector('main h1')?.textContent ?? ''",
-        |h| !h.is_empty(),
-    )
-    .await;
+    // No LXD in the root: the app opens on the Doctor, which says what to install.
+    let summary: String = gui
+        .eventually(
+            "the Doctor's findings",
+            "return document.querySelector('main h1')?.textContent === 'Doctor' ? (document.querySelector('[data-testid=doctor-summary]')?.textContent ?? '') : ''",
+            |t: &String| !t.is_empty(),
+        )
+        .await;
+    println!("the installed app's first screen: Doctor, {summary:?}");
     gui.screenshot("installed-first-screen");
     gui.go("build", "Build a Slurm package").await;
     gui.eventually::<String>(
