@@ -23,8 +23,9 @@ step "UI: npm ci, svelte-check, lint, unit tests, build"
 ensure_node
 (cd ui && npm ci --no-audit --no-fund && npm run check && npm run lint && npm test && npm run build)
 
-step "app (debug build)"
+step "app (debug build) and its .deb and .rpm"
 cargo build -p slurm-factory-app --locked
+ui/node_modules/.bin/tauri build --debug --bundles deb rpm --ci -- --locked
 
 step "GUI end-to-end tests (Xvfb + tauri-driver + WebKitWebDriver)"
 SLURM_FACTORY_REQUIRE_GUI=1 cargo test -p slurm-factory-e2e --locked --test gui -- --nocapture --test-threads=1

@@ -1530,11 +1530,15 @@ impl Drop for Chroot {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_deb_installs_on_a_clean_debian_and_starts() {
     let required = std::env::var_os("SLURM_FACTORY_REQUIRE_GUI").is_some();
-    let skip = |why: &str| {
+    // The bundles come with the GUI tooling; the clean root from the LXD setup.
+    let required_lxd = std::env::var_os(slurm_factory_e2e::REQUIRE_LXD).is_some();
+    let skip_with = |required: bool, why: &str| {
         let msg = format!("installed-app test SKIPPED: {why}; run scripts/test.sh");
         assert!(!required, "{msg}");
         eprintln!("{msg}");
     };
+    let skip = |why: &str| skip_with(required, why);
+    let skip_lxd = |why: &str| skip_with(required_lxd, why);
     let bundles = slurm_factory_e2e::built_binary("slurm-factory-app")
         .parent()
         .unwrap()
@@ -1551,12 +1555,12 @@ async fn the_deb_installs_on_a_clean_debian_and_starts() {
         return skip(&format!("no .deb and .rpm under {}", bundles.display()));
     };
     let Some(image) = std::env::var("SLURM_FACTORY_TEST_PLAIN_IMAGE").ok() else {
-        return skip("SLURM_FACTORY_TEST_PLAIN_IMAGE is not set");
+        return skip_lxd("SLURM_FACTORY_TEST_PLAIN_IMAGE is not set");
     };
     // /proc/self belongs to the effective user.
     let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
     if uid != 0 {
-        return skip("chroot and mount need root");
+        return skip_lxd("chroot and mount need root");
     }
     let meta = |cmd: &mut Command| {
         let out = cmd.output().unwrap();
