@@ -348,38 +348,83 @@ fn build_with(
     (status.code(), report)
 }
 
+/// Sets one variable of a build's environment.
+fn set_var(vars: &mut Vec<(String, String)>, key: &str, value: String) {
+    vars.retain(|(k, _)| k != key);
+    vars.push((key.to_string(), value));
+}
+
+/// True when the tests may mount file systems (loop devices need root);
+/// a run that requires LXD tests and is not root fails instead.
+fn may_mount(test: &str) -> bool {
+    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
+    assert!(
+        uid == 0 || std::env::var_os(slurm_factory_e2e::REQUIRE_LXD).is_none(),
+        "{test} mounts a loop file system: run it as root"
+    );
+    uid == 0
+}
+
+/// After a build stopped by a full disk: nothing cut short in the store or
+/// the buildcache layer (a whole tarball or none), no instance left; then,
+/// once `free` has made room, the next build succeeds on what is there.
+async fn recovers_once_freed(
+    home: &Path,
+    settings: &Settings,
+    vars: &[(String, String)],
+    free: impl FnOnce(),
+) {
+    store_is_whole(settings);
+    let pushed = factory::cache::CacheDirs::new(settings)
+        .buildcache
+        .join("hello-recipe-v1.tar");
+    if pushed.exists() {
+        let ok = Command::new("tar")
+            .arg("-tf")
+            .arg(&pushed)
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "{} is cut short", pushed.display());
+    }
+    free();
+    let out = slurm_factory(home, vars.to_vec(), &BUILD);
+    assert!(
+        out.status.success(),
+        "the build after freeing space failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    store_is_whole(settings);
+    assert_eq!(
+        factory::runs::recover_interrupted(settings, &factory::lxd::Lxc::new(settings))
+            .await
+            .unwrap(),
+        Vec::<String>::new(),
+        "instances left behind"
+    );
+}
+
 /// The cache dir, then the data dir (runs and artifacts), on a small file
 /// system that fills up during the build: exit 4 naming the full disk and
 /// the fix, nothing cut short left in the caches or the store, and once
 /// space is freed the next build succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_stops_the_build_with_the_fix_and_keeps_caches_whole() {
-    let Some(t) =
-        TestEnv::from_env("a_full_disk_stops_the_build_with_the_fix_and_keeps_caches_whole")
-    else {
+    const TEST: &str = "a_full_disk_stops_the_build_with_the_fix_and_keeps_caches_whole";
+    let Some(t) = TestEnv::from_env(TEST) else {
         return;
     };
-    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
-    if uid != 0 {
-        assert!(
-            std::env::var_os(slurm_factory_e2e::REQUIRE_LXD).is_none(),
-            "the full-disk test mounts a loop file system: run it as root"
-        );
+    if !may_mount(TEST) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let mut settings = t.settings(tmp.path(), &hello_recipe());
     let mut vars = t.cli_env(tmp.path(), &hello_recipe());
-    let set = |vars: &mut Vec<(String, String)>, key: &str, value: String| {
-        vars.retain(|(k, _)| k != key);
-        vars.push((key.to_string(), value));
-    };
-    set(&mut vars, "SLURM_FACTORY_MIN_FREE_DISK_MIB", "1".into());
+    set_var(&mut vars, "SLURM_FACTORY_MIN_FREE_DISK_MIB", "1".into());
 
     for (which, stage) in [("cache", Stage::Install), ("data", Stage::Package)] {
         let fs = SmallFs::new(&tmp.path().join(format!("small-{which}")), 64);
         let key = format!("SLURM_FACTORY_{}_DIR", which.to_uppercase());
-        set(&mut vars, &key, fs.dir.display().to_string());
+        set_var(&mut vars, &key, fs.dir.display().to_string());
         match which {
             "cache" => settings.cache_dir = fs.dir.clone(),
             _ => settings.data_dir = fs.dir.clone(),
@@ -396,38 +441,95 @@ async fn a_full_disk_stops_the_build_with_the_fix_and_keeps_caches_whole() {
                 && report.contains("free space in"),
             "{report}"
         );
-        // Nothing cut short: no staging dir, every archive whole, and the
-        // buildcache holds a whole tarball or none.
-        store_is_whole(&settings);
-        let pushed = factory::cache::CacheDirs::new(&settings)
-            .buildcache
-            .join("hello-recipe-v1.tar");
-        if pushed.exists() {
-            let ok = Command::new("tar")
-                .arg("-tf")
-                .arg(&pushed)
-                .output()
-                .unwrap();
-            assert!(ok.status.success(), "{} is cut short", pushed.display());
-        }
-        // Space freed: the next build succeeds on what is there.
-        std::fs::remove_file(filler.into_inner().unwrap()).unwrap();
-        let out = slurm_factory(tmp.path(), vars.clone(), &BUILD);
+        recovers_once_freed(tmp.path(), &settings, &vars, || {
+            std::fs::remove_file(filler.into_inner().unwrap()).unwrap()
+        })
+        .await;
+    }
+}
+
+/// An LXD `dir` storage pool on a small file system, deleted on drop.
+struct SmallPool {
+    name: &'static str,
+}
+
+impl SmallPool {
+    /// Creates pool `name` in `fs` (a leftover of an earlier run is deleted first).
+    fn new(name: &'static str, fs: &SmallFs) -> SmallPool {
+        let _ = Command::new("lxc")
+            .args(["storage", "delete", name])
+            .output();
+        // LXD wants an empty source dir; ext4's root holds lost+found.
+        let source = fs.dir.join("pool");
+        std::fs::create_dir(&source).unwrap();
+        let out = Command::new("lxc")
+            .args(["storage", "create", name, "dir"])
+            .arg(format!("source={}", source.display()))
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
-            "the build after freeing {} failed: {}",
-            fs.dir.display(),
+            "lxc storage create {name}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        store_is_whole(&settings);
-        assert_eq!(
-            factory::runs::recover_interrupted(&settings, &factory::lxd::Lxc::new(&settings))
-                .await
-                .unwrap(),
-            Vec::<String>::new(),
-            "instances left behind"
-        );
+        SmallPool { name }
     }
+}
+
+impl Drop for SmallPool {
+    fn drop(&mut self) {
+        let _ = Command::new("lxc")
+            .args(["storage", "delete", self.name])
+            .status();
+    }
+}
+
+/// The storage pool the build instances live on fills up during install:
+/// exit 4 naming the pool, its use and the fix (not tar's or the compiler's
+/// "No space left on device" alone), caches and store whole, and the next
+/// build succeeds once the pool has room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_storage_pool_stops_the_build_naming_the_pool() {
+    const TEST: &str = "a_full_storage_pool_stops_the_build_naming_the_pool";
+    let Some(t) = TestEnv::from_env(TEST) else {
+        return;
+    };
+    if !may_mount(TEST) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // The pool's source is reached through here by LXD's container setup.
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .unwrap();
+    let fs = SmallFs::new(&tmp.path().join("pool-fs"), 1536);
+    let pool = SmallPool::new("sf-fault-full-pool", &fs);
+    let mut settings = t.settings(tmp.path(), &hello_recipe());
+    let mut vars = t.cli_env(tmp.path(), &hello_recipe());
+    settings.storage_pool = pool.name.into();
+    set_var(&mut vars, "SLURM_FACTORY_STORAGE_POOL", pool.name.into());
+
+    let filler = std::cell::RefCell::new(None);
+    let (code, report) = build_with(tmp.path(), &vars, Stage::Install, || {
+        *filler.borrow_mut() = Some(fs.fill());
+    });
+    println!("storage pool full from install on: exit {code:?}\n{report}");
+    assert_eq!(code, Some(4), "{report}");
+    for said in [
+        format!("no space left in LXD storage pool `{}` (", pool.name),
+        " MiB used): ".into(),
+        format!("`lxc storage info {}`", pool.name),
+    ] {
+        assert!(report.contains(&said), "{said:?} not in: {report}");
+    }
+    recovers_once_freed(tmp.path(), &settings, &vars, || {
+        std::fs::remove_file(filler.into_inner().unwrap()).unwrap()
+    })
+    .await;
+    drop(pool);
+    drop(fs);
 }
 
 /// Restarts the local LXD daemon the way it runs here: through systemd when

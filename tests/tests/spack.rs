@@ -643,23 +643,25 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         );
         stdout
     };
-    let events = cli(&[
-        "build",
-        "--offline",
-        "--minimal",
-        "--slurm-version",
-        &site.slurm_version,
-        "--target",
-        TARGET,
-        "--jobs",
-        "2",
-        "--gzip",
-        "--json",
-    ]);
-    let events: Vec<serde_json::Value> = events
+    let build_through_cli = || -> Vec<serde_json::Value> {
+        cli(&[
+            "build",
+            "--offline",
+            "--minimal",
+            "--slurm-version",
+            &site.slurm_version,
+            "--target",
+            TARGET,
+            "--jobs",
+            "2",
+            "--gzip",
+            "--json",
+        ])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+        .collect()
+    };
+    let events = build_through_cli();
     let finished = events.iter().find(|e| e["type"] == "run_finished").unwrap();
     assert_eq!(finished["outcome"], "succeeded", "{finished}");
     let warm_stages: Vec<&serde_json::Value> = events
@@ -736,6 +738,70 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         !missing.contains(&"slurm") && !missing.contains(&"glib"),
         "the minimal closure's sources are there: {missing:?}"
     );
+
+    // 5. A buildcache entry cut short (a full disk or a killed copy while it
+    // was pushed): Spack refuses it (its checksum) and compiles the spec
+    // instead; the build says so, and the push writes the entry whole again.
+    let minimal_lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(result.run_dir.join("spack.lock")).unwrap()).unwrap();
+    let (zlib_hash, zlib_version) = minimal_lock["concrete_specs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, s)| s["name"] == "zlib")
+        .map(|(hash, s)| (hash.clone(), s["version"].as_str().unwrap().to_string()))
+        .expect("zlib in the minimal closure");
+    let zlib_manifest = buildcache.join(format!(
+        "v3/manifests/spec/zlib/zlib-{zlib_version}-{zlib_hash}.spec.manifest.json"
+    ));
+    let archive_of = |manifest: &Path| -> (PathBuf, u64, String) {
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+        let archive = m["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["mediaType"].as_str().unwrap().contains("tar"))
+            .unwrap();
+        let sum = archive["checksum"].as_str().unwrap().to_string();
+        let blob = buildcache.join("blobs/sha256").join(&sum[..2]).join(&sum);
+        (blob, archive["contentLength"].as_u64().unwrap(), sum)
+    };
+    let (blob, length, _) = archive_of(&zlib_manifest);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&blob)
+        .unwrap()
+        .set_len(length / 2)
+        .unwrap();
+    let events = build_through_cli();
+    let finished = events.iter().find(|e| e["type"] == "run_finished").unwrap();
+    assert_eq!(finished["outcome"], "succeeded", "{finished}");
+    let install = events
+        .iter()
+        .find(|e| e["type"] == "stage_finished" && e["stage"] == "install")
+        .unwrap();
+    let (from_cache, built) = install_counts(install["detail"].as_str().unwrap());
+    assert_eq!(built, 1, "zlib alone is compiled: {install}");
+    let warnings: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "warning")
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    println!(
+        "cut buildcache entry: {from_cache} from the buildcache, {built} built; {warnings:#?}"
+    );
+    let named = format!("zlib-{zlib_version} (/{})", &zlib_hash[..7]);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(&named) && w.contains(&format!(" of {length} bytes"))),
+        "the damaged entry is named with what is wrong: {warnings:?}"
+    );
+    let (blob, length, sum) = archive_of(&zlib_manifest);
+    let bytes = std::fs::read(&blob).unwrap();
+    assert_eq!(bytes.len() as u64, length, "the pushed entry is whole");
+    assert_eq!(factory::fsutil::hex(&sha2::Sha256::digest(&bytes)), sum);
 }
 
 /// The air-gapped workflow for real, with no network: Spack's "upstream" is

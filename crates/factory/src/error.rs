@@ -41,21 +41,46 @@ impl ExitKind {
     }
 }
 
+/// User input as an error shows it: control characters escaped and the
+/// text cut after 64 characters (its length said), so that a pasted file, a
+/// stray newline or a NUL cannot make the message unreadable.
+pub fn shown(input: &str) -> String {
+    const KEEP: usize = 64;
+    let escaped = |s: &str| -> String {
+        s.chars()
+            .flat_map(|c| {
+                let esc: Vec<char> = if c.is_control() {
+                    c.escape_debug().collect()
+                } else {
+                    vec![c]
+                };
+                esc
+            })
+            .collect()
+    };
+    let count = input.chars().count();
+    if count <= KEEP {
+        return escaped(input);
+    }
+    let head: String = input.chars().take(KEEP).collect();
+    format!("{}… ({count} characters)", escaped(&head))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("unknown Slurm version `{version}`")]
+    #[error("unknown Slurm version `{}`", shown(version))]
     UnknownSlurmVersion { version: String, known: Vec<String> },
 
     #[error("a minimal package cannot be built with GPU support")]
     MinimalWithGpu,
 
-    #[error("invalid optimization target `{target}`: {reason}")]
+    #[error("invalid optimization target `{}`: {reason}", shown(target))]
     InvalidTarget { target: String, reason: String },
 
-    #[error("unknown optimization target `{target}`")]
+    #[error("unknown optimization target `{}`", shown(target))]
     UnknownTarget { target: String, known: Vec<String> },
 
-    #[error("invalid GPU architecture `{arch}` for {vendor}: {reason}")]
+    #[error("invalid GPU architecture `{}` for {vendor}: {reason}", shown(arch))]
     InvalidGpuArch {
         arch: String,
         vendor: GpuVendor,
@@ -68,7 +93,7 @@ pub enum Error {
     #[error("invalid build jobs `{0}`: must be between 1 and 1024")]
     InvalidJobs(u32),
 
-    #[error("invalid {what} `{value}`: {reason}")]
+    #[error("invalid {what} `{}`: {reason}", shown(value))]
     InvalidValue {
         what: &'static str,
         value: String,
@@ -85,7 +110,10 @@ pub enum Error {
     #[error("config file {path} is malformed: {message}")]
     ConfigMalformed { path: PathBuf, message: String },
 
-    #[error("environment override {var}={value:?} is malformed: {message}")]
+    #[error(
+        "environment override {var}=`{}` is malformed: {message}",
+        shown(value)
+    )]
     EnvOverride {
         var: String,
         value: String,
@@ -143,6 +171,15 @@ pub enum Error {
         cause: String,
     },
 
+    #[error("the {stage} stage stopped with no space left in LXD storage pool `{pool}` ({usage}): {cause}")]
+    PoolFull {
+        stage: crate::kinds::Stage,
+        pool: String,
+        /// "N of M MiB used", as `lxc storage info` counts.
+        usage: String,
+        cause: String,
+    },
+
     #[error("{context} ({path}): {source}")]
     Io {
         context: &'static str,
@@ -197,13 +234,13 @@ pub enum Error {
     #[error("the verify image `{image}` has no zstd, so the package's .tar.zst cannot be unpacked there")]
     VerifyImageWithoutZstd { image: String },
 
-    #[error("unknown toolchain `{name}`")]
+    #[error("unknown toolchain `{}`", shown(name))]
     UnknownToolchain { name: String, known: Vec<String> },
 
     #[error("preset {path} is invalid: {message}")]
     PresetInvalid { path: PathBuf, message: String },
 
-    #[error("no run `{id}`")]
+    #[error("no run `{}`", shown(id))]
     RunNotFound { id: String },
     #[error("template {file}{}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
     Template {
@@ -230,10 +267,10 @@ pub enum Error {
     #[error("run record {path} is malformed: {message}")]
     RunRecordMalformed { path: PathBuf, message: String },
 
-    #[error("invalid artifact id `{id}`: {reason}")]
+    #[error("invalid artifact id `{}`: {reason}", shown(id))]
     InvalidArtifactId { id: String, reason: String },
 
-    #[error("no artifact `{id}` in {store}")]
+    #[error("no artifact `{}` in {store}", shown(id))]
     ArtifactNotFound { id: String, store: PathBuf },
 
     #[error("artifact `{id}` is incomplete: {detail}")]
@@ -350,6 +387,13 @@ impl Error {
                  caches and the artifact store hold is whole; or move them with \
                  SLURM_FACTORY_CACHE_DIR and SLURM_FACTORY_DATA_DIR",
                 path.display()
+            ),
+            Error::PoolFull { pool, .. } => format!(
+                "the build instances' disks are on that pool: `lxc storage info {pool}` shows \
+                 what uses it; `slurm-factory clean` deletes instances earlier builds left and \
+                 `lxc image list` shows old images; grow a loop-backed pool with `lxc storage set \
+                 {pool} size=…`, or set `storage_pool` (SLURM_FACTORY_STORAGE_POOL) to a larger \
+                 one; then build again: the caches and the artifact store are whole"
             ),
             Error::Io { path, .. } => {
                 format!("check that {} exists and is writable", path.display())
@@ -483,6 +527,7 @@ impl Error {
             | Error::ImageNotFound { .. }
             | Error::DiskFull { .. }
             | Error::RanOutOfDisk { .. }
+            | Error::PoolFull { .. }
             | Error::LxdLost { .. }
             | Error::NotReady { .. }
             | Error::OfflineSetup { .. }
@@ -557,6 +602,25 @@ impl From<&Error> for ErrorReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_in_errors_is_one_short_line() {
+        assert_eq!(shown("zen3"), "zen3");
+        assert_eq!(shown("a\nb\0c\u{1b}"), "a\\nb\\0c\\u{1b}");
+        let long = "é".repeat(100_000);
+        assert_eq!(
+            shown(&long),
+            format!("{}… (100000 characters)", "é".repeat(64))
+        );
+        let err = Error::UnknownTarget {
+            target: format!("x\n{}", "y".repeat(5000)),
+            known: Vec::new(),
+        };
+        assert!(
+            err.to_string().len() < 200 && !err.to_string().contains('\n'),
+            "{err}"
+        );
+    }
 
     #[test]
     fn every_kind_has_a_distinct_exit_code() {

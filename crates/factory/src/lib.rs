@@ -6,6 +6,7 @@
 pub mod artifacts;
 #[cfg(feature = "ts")]
 pub mod bindings;
+pub mod buildcache;
 pub mod cache;
 pub mod catalog;
 pub mod doctor;

@@ -72,6 +72,13 @@ pub struct StoragePool {
     pub status: String,
 }
 
+/// A storage pool's space in bytes, as LXD counts it (`lxc storage info`).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct PoolSpace {
+    pub used: u64,
+    pub total: u64,
+}
+
 impl Lxc {
     pub fn new(settings: &Settings) -> Lxc {
         Lxc::from_parts(
@@ -252,6 +259,17 @@ impl Lxc {
         args.extend(self.remote_arg().map(OsString::from));
         let out = self.run(&args).await?;
         parse_json(&out.stdout, "lxc storage list")
+    }
+
+    pub async fn pool_space(&self, pool: &str) -> Result<PoolSpace> {
+        #[derive(Deserialize)]
+        struct Resources {
+            space: PoolSpace,
+        }
+        let path = self.on_remote(&format!("/1.0/storage-pools/{pool}/resources"));
+        let out = self.run(&["query", &path]).await?;
+        let resources: Resources = parse_json(&out.stdout, "lxc query of a pool's resources")?;
+        Ok(resources.space)
     }
 
     /// `lxc query` of an API path in this handle's project and remote.

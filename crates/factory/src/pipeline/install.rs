@@ -4,6 +4,7 @@ use super::*;
 
 impl Build<'_> {
     pub(super) async fn install(&self, instance: &str, to_build: u32) -> Result<Done<()>> {
+        self.remove_damaged_binaries().await?;
         let mut spack = SpackProgress::new();
         if to_build > 0 {
             self.emit(BuildEvent::Progress {
@@ -40,6 +41,32 @@ impl Build<'_> {
                 Done::new(()).detail(format!("{cached} from buildcache, {built} built"))
             }
         })
+    }
+
+    /// Entries of this build's specs in the buildcache layer that Spack would
+    /// quietly refuse (cut short, corrupted) are named and removed first.
+    async fn remove_damaged_binaries(&self) -> Result<()> {
+        let buildcache = CacheDirs::new(self.settings).buildcache;
+        let specs = crate::buildcache::lock_specs(&self.run.file("spack.lock"));
+        // Reads (and hashes) every binary of the build: off the async threads.
+        let damaged = tokio::task::spawn_blocking(move || {
+            crate::buildcache::remove_damaged(&buildcache, &specs)
+        })
+        .await
+        .expect("the buildcache check does not panic")?;
+        for damaged in damaged {
+            let (name_version, hash) = damaged.spec.rsplit_once('-').unwrap_or((&damaged.spec, ""));
+            self.emit(BuildEvent::Warning {
+                stage: Stage::Install,
+                message: format!(
+                    "the buildcache's entry of {name_version} (/{}) is damaged ({}): removed, so \
+                     Spack compiles it and pushes it whole",
+                    hash.chars().take(7).collect::<String>(),
+                    damaged.problem
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Spack's fetch errors as one error that names each package, where

@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -49,6 +50,8 @@ mod spack_setup;
 mod verify;
 
 /// Base images carry the alias they were made for, to find duplicates.
+/// How every tool words ENOSPC (`strerror`), lowercased.
+const NO_SPACE: &str = "no space left on device";
 const BASE_IMAGE_PROPERTY: &str = "slurm-factory.base-image";
 
 /// Where the verify stage unpacks a package: anywhere but the build prefix.
@@ -304,6 +307,7 @@ async fn run_job(
         instances: Vec::new(),
         timings: Mutex::new(Vec::new()),
         lxd_pid: None,
+        wrote_to_full_disk: std::sync::atomic::AtomicBool::new(false),
     };
     build.lxd_pid = build
         .lxc
@@ -354,6 +358,8 @@ struct Build<'a> {
     /// shown; `None`: not reachable then), to tell a stage broken by a daemon
     /// restart from one that failed on its own.
     lxd_pid: Option<u32>,
+    /// The running stage printed `No space left on device` (ENOSPC).
+    wrote_to_full_disk: std::sync::atomic::AtomicBool,
 }
 
 /// What a stage reports when it ends well.
@@ -423,6 +429,7 @@ impl<'a> Build<'a> {
     ) -> Result<T> {
         self.emit(BuildEvent::StageStarted { stage });
         tracing::info!(run = %self.run.id, %stage, "stage started");
+        self.wrote_to_full_disk.store(false, Ordering::Relaxed);
         let started = Instant::now();
         let result = tokio::select! {
             biased;
@@ -430,7 +437,10 @@ impl<'a> Build<'a> {
             r = work => r,
         };
         let result = match result {
-            Err(e) => Err(self.lxd_lost_or(stage, self.disk_full_or(stage, e)).await),
+            Err(e) => {
+                let e = self.pool_full_or(stage, self.disk_full_or(stage, e)).await;
+                Err(self.lxd_lost_or(stage, e).await)
+            }
             ok => ok,
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -490,6 +500,39 @@ impl<'a> Build<'a> {
         err
     }
 
+    /// A stage that failed writing to a full disk that is none of the host's
+    /// directories failed for want of room in the instance: on its storage
+    /// pool. Told with the pool's use, as `lxc storage info` shows it.
+    async fn pool_full_or(&self, stage: Stage, err: Error) -> Error {
+        if matches!(
+            err,
+            Error::Cancelled | Error::RanOutOfDisk { .. } | Error::PoolFull { .. }
+        ) {
+            return err;
+        }
+        let cause = err.to_string();
+        if !self.wrote_to_full_disk.load(Ordering::Relaxed)
+            && !cause.to_ascii_lowercase().contains(NO_SPACE)
+        {
+            return err;
+        }
+        let pool = self.settings.storage_pool.clone();
+        let usage = match self.lxc.pool_space(&pool).await {
+            Ok(space) => format!(
+                "{} of {} MiB used",
+                space.used / (1024 * 1024),
+                space.total / (1024 * 1024)
+            ),
+            Err(_) => "its use unknown".into(),
+        };
+        Error::PoolFull {
+            stage,
+            pool,
+            usage,
+            cause,
+        }
+    }
+
     /// A stage that failed while the LXD daemon restarted or went away failed
     /// for that reason (its command streams broke), whatever the step printed.
     async fn lxd_lost_or(&self, stage: Stage, err: Error) -> Error {
@@ -499,7 +542,10 @@ impl<'a> Build<'a> {
         };
         if matches!(
             err,
-            Error::Cancelled | Error::RanOutOfDisk { .. } | Error::LxdLost { .. }
+            Error::Cancelled
+                | Error::RanOutOfDisk { .. }
+                | Error::PoolFull { .. }
+                | Error::LxdLost { .. }
         ) {
             return err;
         }
@@ -645,6 +691,9 @@ impl<'a> Build<'a> {
                 &[],
                 |stream, line| {
                     on_line(&line);
+                    if line.to_ascii_lowercase().contains(NO_SPACE) {
+                        self.wrote_to_full_disk.store(true, Ordering::Relaxed);
+                    }
                     if let Some((layer, hits, lookups)) = progress::parse_cache_protocol(&line) {
                         self.cache_use(layer, hits, lookups);
                     }
