@@ -11,7 +11,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/command_list.rs");
     let mut commands = COMMANDS.to_vec();
     if std::env::var_os("CARGO_FEATURE_BENCH").is_some() {
-        commands.push("bench_stream");
+        commands.extend(["bench_stream", "bench_export"]);
     }
     // tauri-build wants a 'static list; a build script may leak it.
     let commands: &'static [&str] = commands.leak();

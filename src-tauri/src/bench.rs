@@ -4,12 +4,16 @@
 
 use std::time::{Duration, Instant};
 
+use factory::artifacts::ExportResult;
 use factory::events::{BatchItem, BuildEvent, EventRecord};
 use factory::kinds::{Stage, Stream};
 use serde::Serialize;
 use tauri::ipc::Channel;
+use tauri::State;
 
 use crate::batch;
+use crate::commands::{export_to, store, CmdResult};
+use crate::state::AppState;
 
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
@@ -78,4 +82,15 @@ pub async fn bench_stream(
         rss_end_kib: status_kib("VmRSS:"),
         rss_peak_kib: status_kib("VmHWM:"),
     }
+}
+
+/// `artifact_export` past its save dialog (which WebDriver cannot answer):
+/// the same copy and re-verification, to `to`.
+#[tauri::command]
+pub async fn bench_export(
+    state: State<'_, AppState>,
+    id: String,
+    to: std::path::PathBuf,
+) -> CmdResult<ExportResult> {
+    export_to(store(&state), id, to).await
 }

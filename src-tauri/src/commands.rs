@@ -187,7 +187,7 @@ pub fn run_log(
     factory::runs::read_log(&run, offset, max_bytes.clamp(1, MAX_LOG_PAGE)).map_err(report)
 }
 
-fn store(state: &AppState) -> Store {
+pub fn store(state: &AppState) -> Store {
     Store::new(state.settings().artifacts_dir())
 }
 
@@ -227,9 +227,13 @@ pub async fn artifact_export(
         return Ok(None);
     };
     // The dialog asked before replacing a file: that is the user's consent.
-    blocking(move || store.export(&id, &path, true))
-        .await
-        .map(Some)
+    export_to(store, id, path).await.map(Some)
+}
+
+/// What an export does once it knows where: copy and re-verify, off the
+/// async threads.
+pub async fn export_to(store: Store, id: String, path: PathBuf) -> CmdResult<ExportResult> {
+    blocking(move || store.export(&id, &path, true)).await
 }
 
 /// Runs file work (copies, archives) off the async runtime's threads.

@@ -37,10 +37,10 @@ macro_rules! app_commands {
             tauri::generate_handler![$($module::$name),*]
         }
 
-        /// Benchmark builds add the log streamer.
+        /// Benchmark builds add the log streamer and a dialog-free export.
         #[cfg(feature = "bench")]
         fn invoke_handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
-            tauri::generate_handler![$($module::$name,)* bench::bench_stream]
+            tauri::generate_handler![$($module::$name,)* bench::bench_stream, bench::bench_export]
         }
     };
 }

@@ -392,8 +392,9 @@ fn cli(home: &Path, env: &[(&str, String)], args: &[&str]) -> String {
 }
 
 /// A package in the artifact store, added by the engine's own store code
-/// from a real archive of a small tree, as the pipeline's export stage does.
-fn seed_artifact(settings: &factory::settings::Settings, scratch: &Path) -> String {
+/// from a real archive of a small tree, as the pipeline's export stage does;
+/// with `payload` bytes that do not compress in a library beside `sinfo`.
+fn seed_artifact(settings: &factory::settings::Settings, scratch: &Path, payload: usize) -> String {
     use factory::package::{
         archive, ArchiveFormat, InspectionSummary, Manifest, Sizes, VerifyCheck, VerifyResult,
         MANIFEST_FILE,
@@ -402,6 +403,20 @@ fn seed_artifact(settings: &factory::settings::Settings, scratch: &Path) -> Stri
     let tree = scratch.join("tree");
     std::fs::create_dir_all(tree.join("bin")).unwrap();
     std::fs::write(tree.join("bin/sinfo"), "#!/bin/sh\necho slurm 24.11.6\n").unwrap();
+    if payload > 0 {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let noise: Vec<u8> = (0..payload)
+            .map(|_| {
+                // xorshift64: cheap bytes no compressor shrinks.
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::create_dir_all(tree.join("lib")).unwrap();
+        std::fs::write(tree.join("lib/libslurmfull.so"), noise).unwrap();
+    }
     let staging = scratch.join("staging");
     std::fs::create_dir_all(&staging).unwrap();
     let files = archive(&tree, &staging, name, &[ArchiveFormat::TarZst]).unwrap();
@@ -460,7 +475,7 @@ async fn app_screens_work_as_a_person_uses_them() {
     let run_id = seed_run(&settings.data_dir, log_lines);
     let dead_run = seed_dead_run(&settings.data_dir);
     let scratch = tempfile::tempdir().unwrap();
-    let artifact_id = seed_artifact(&settings, scratch.path());
+    let artifact_id = seed_artifact(&settings, scratch.path(), 0);
     let store = factory::artifacts::Store::new(settings.artifacts_dir());
     let sha256 = store.show(&artifact_id).unwrap().manifest.archives[0]
         .sha256
@@ -896,6 +911,70 @@ async fn dark_theme_follows_the_desktop() {
     gui.client.close().await.unwrap();
 }
 
+/// Garbage through the app's own IPC, as a broken or hostile page would send
+/// it: shell metacharacters, paths out of the store, control characters,
+/// NULs, lone surrogates (what JavaScript has instead of non-UTF-8 bytes),
+/// 100,000-character strings, numbers and shapes the page never sends, and
+/// seeded random strings, to every command that takes text (those that open
+/// a native dialog first, and builds, aside: `plan` validates what a build
+/// would). Each call resolves or is refused with a readable error, no
+/// shell runs, nothing outside what a command owns is touched, and the app
+/// still answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn app_commands_take_garbage_without_harm() {
+    let home = tempfile::tempdir().unwrap();
+    let dirs = factory::settings::XdgDirs {
+        config: home.path().join(".config/slurm-factory"),
+        data: home.path().join(".local/share/slurm-factory"),
+        cache: home.path().join(".cache/slurm-factory"),
+    };
+    let settings = factory::settings::load(&dirs, &std::collections::BTreeMap::new())
+        .unwrap()
+        .settings;
+    let run_id = seed_run(&settings.data_dir, 100);
+    let scratch = tempfile::tempdir().unwrap();
+    let artifact_id = seed_artifact(&settings, scratch.path(), 0);
+    let marker = home.path().join("shell-ran");
+    let Some(gui) = start(home.path()).await else {
+        return;
+    };
+    gui.text("main h1").await;
+    gui.client
+        .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+            Some(Duration::from_secs(600)),
+            None,
+            None,
+        ))
+        .await
+        .unwrap();
+    let result = gui
+        .client
+        .execute_async(
+            include_str!("garbage.js"),
+            vec![marker.display().to_string().into(), run_id.clone().into()],
+        )
+        .await
+        .unwrap();
+    println!("{}", serde_json::to_string_pretty(&result).unwrap());
+    assert!(result["calls"].as_u64().unwrap() > 2000, "{result}");
+    assert_eq!(result["bad"], serde_json::json!([]), "{result}");
+    assert_eq!(result["hung"], serde_json::json!([]), "{result}");
+    assert_eq!(result["alive"], true, "the app stopped answering");
+    assert!(
+        result["longest_error"].as_u64().unwrap() < 2000,
+        "an error too long to read: {}",
+        result["longest_example"]
+    );
+    assert!(!marker.exists(), "a shell ran a command from the input");
+    let store = factory::artifacts::Store::new(settings.artifacts_dir());
+    store
+        .show(&artifact_id)
+        .expect("the package survives deletes of garbage ids");
+    assert!(settings.runs_dir().join(&run_id).join("run.json").is_file());
+    assert!(scratch.path().join("tree/bin/sinfo").is_file());
+    gui.client.close().await.unwrap();
+}
+
 /// The log benchmark: 1,000,000 lines at 10,000 lines/s into a live run on
 /// the Runs page. Needs the benchmark builds (`scripts/bench-ui.sh` makes
 /// them); prints the page's lag behind the backend and the backend's memory.
@@ -909,6 +988,21 @@ async fn log_stream_benchmark() {
     let rate: u64 = env_or("BENCH_RATE", "10000").parse().unwrap();
     let rounds = env_or("BENCH_ROUNDS", "runs@default");
     let home = tempfile::tempdir().unwrap();
+    // A 64 MiB package for the busy rounds' exports.
+    let settings = factory::settings::load(
+        &factory::settings::XdgDirs {
+            config: home.path().join(".config/slurm-factory"),
+            data: home.path().join(".local/share/slurm-factory"),
+            cache: home.path().join(".cache/slurm-factory"),
+        },
+        &std::collections::BTreeMap::new(),
+    )
+    .unwrap()
+    .settings;
+    let scratch = tempfile::tempdir().unwrap();
+    seed_artifact(&settings, scratch.path(), 64 << 20);
+    let exports = scratch.path().join("exports");
+    std::fs::create_dir(&exports).unwrap();
     let Some(gui) = start(home.path()).await else {
         return;
     };
@@ -939,8 +1033,14 @@ async fn log_stream_benchmark() {
         let result = gui
             .client
             .execute_async(
-                "const [lines, rate, page, period, done] = arguments; window.sfBench(lines, rate, page, period ?? undefined).then(done, e => done({ error: String(e) }));",
-                vec![lines.into(), rate.into(), page.into(), period],
+                "const [lines, rate, page, period, exportDir, done] = arguments; window.sfBench(lines, rate, page, period ?? undefined, exportDir).then(done, e => done({ error: String(e) }));",
+                vec![
+                    lines.into(),
+                    rate.into(),
+                    page.into(),
+                    period,
+                    exports.display().to_string().into(),
+                ],
             )
             .await
             .unwrap();
@@ -954,9 +1054,10 @@ async fn log_stream_benchmark() {
         assert_eq!(result["received"], lines, "{result}");
         let p = &result["painted_ms"];
         table.push(format!(
-            "{round:<16} painted p50 {:>4} p95 {:>4} p99 {:>4} ms · arrival p50 {:>4} ms · frame gap p99 {:>4} max {:>4} ms · {} user actions · backend peak RSS {} MiB",
+            "{round:<16} painted p50 {:>4} p95 {:>4} p99 {:>4} ms · arrival p50 {:>4} ms · frame gap p99 {:>4} max {:>4} ms · {} user actions, {} exports of 64 MiB (p50 {} ms) · backend peak RSS {} MiB",
             p["p50"], p["p95"], p["p99"], result["arrival_ms"]["p50"],
             result["frame_gap_ms"]["p99"], result["frame_gap_ms"]["max"], result["user_actions"],
+            result["export_ms"]["n"], result["export_ms"]["p50"],
             result["backend"]["rss_peak_kib"].as_u64().unwrap_or(0) / 1024
         ));
     }

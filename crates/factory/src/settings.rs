@@ -215,13 +215,17 @@ impl Settings {
         for (key, value) in names {
             if !is_lxd_name(value) {
                 return Err(format!(
-                    "{key} = {value:?}: use letters, digits and `-_.:/+@` only"
+                    "{key} = `{}`: use letters, digits and `-_.:/+@` only",
+                    crate::error::shown(value)
                 ));
             }
         }
         if let Some(name) = &self.toolchain {
             crate::toolchain::validate_name(name).map_err(|_| {
-                format!("toolchain = {name:?}: a lowercase name like debian12 or ubuntu24.04")
+                format!(
+                    "toolchain = `{}`: a lowercase name like debian12 or ubuntu24.04",
+                    crate::error::shown(name)
+                )
             })?;
         }
         Ok(())
@@ -563,7 +567,13 @@ pub fn update_file(path: &Path, updates: &BTreeMap<String, String>) -> Result<()
     };
     let mut merged = toml::Table::try_from(Settings::defaults(&dirs)).expect("defaults serialize");
     merged.extend(file.clone());
-    finish(merged).map_err(malformed)?;
+    // A file with bad values does not load, so what fails here is the
+    // update; the reason names the key either way.
+    finish(merged).map_err(|reason| Error::InvalidValue {
+        what: "settings",
+        value: updates.keys().cloned().collect::<Vec<_>>().join(", "),
+        reason,
+    })?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io("creating the config directory", dir, e))?;

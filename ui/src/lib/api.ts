@@ -9,8 +9,14 @@ export function isErrorReport(e: unknown): e is ErrorReport {
   return typeof e === "object" && e !== null && "error" in e && "hint" in e;
 }
 
-/** Turns anything a command threw into a report the page can show. */
+/**
+ * Turns anything a command threw into a report the page can show. Tauri's own
+ * refusals (arguments that do not deserialize) may quote a whole argument:
+ * cut to a readable length.
+ */
 export function toReport(e: unknown): ErrorReport {
   if (isErrorReport(e)) return e;
-  return { error: String(e), hint: "", kind: "internal", exit_code: 1 };
+  const text = String(e);
+  const error = text.length > 300 ? `${text.slice(0, 300)}… (${text.length} characters)` : text;
+  return { error, hint: "", kind: "internal", exit_code: 1 };
 }

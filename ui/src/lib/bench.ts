@@ -24,18 +24,35 @@ function tenths(xs: number[]) {
 
 declare global {
   interface Window {
-    sfBench?: (lines: number, rate: number, page?: PageId | "busy", periodMs?: number) => Promise<unknown>;
+    sfBench?: (
+      lines: number,
+      rate: number,
+      page?: PageId | "busy",
+      periodMs?: number,
+      exportDir?: string,
+    ) => Promise<unknown>;
   }
 }
 
 /**
  * What a user does meanwhile on a "busy" round: every 250 ms the next page
  * (the Doctor's, which calls LXD, left out) and one of the commands those
- * pages call, cleaning a cache layer among them.
+ * pages call, cleaning a cache layer among them and, given `exportDir`,
+ * exporting the first package there (the Artifacts page's export past its
+ * save dialog).
  */
-function busyUser(): { stop: () => number } {
+function busyUser(exportDir?: string): { stop: () => number; exports: number[] } {
   const pages = PAGES.map((p) => p.id).filter((p) => p !== "doctor");
+  const exports: number[] = [];
+  const exportOne = async () => {
+    const [first] = await api.artifactsList();
+    if (!exportDir || !first) return;
+    const t = performance.now();
+    await invoke("bench_export", { id: first.id, to: `${exportDir}/export-${exports.length % 2}.tar.zst` });
+    exports.push(performance.now() - t);
+  };
   const actions = [
+    exportOne,
     () => api.runsStats(60),
     () => api.cacheStatus(),
     () => api.cacheHits(),
@@ -55,11 +72,18 @@ function busyUser(): { stop: () => number } {
       router.go("runs");
       return n;
     },
+    exports,
   };
 }
 
-window.sfBench = async (lines: number, rate: number, page: PageId | "busy" = "runs", periodMs?: number) => {
-  const busy = page === "busy" ? busyUser() : null;
+window.sfBench = async (
+  lines: number,
+  rate: number,
+  page: PageId | "busy" = "runs",
+  periodMs?: number,
+  exportDir?: string,
+) => {
+  const busy = page === "busy" ? busyUser(exportDir) : null;
   if (!busy) router.go(page as PageId);
   const entry = runs.addLive(`bench-${runs.entries.length}`, "benchmark: synthetic build log");
   entry.view.status = "running";
@@ -107,6 +131,7 @@ window.sfBench = async (lines: number, rate: number, page: PageId | "busy" = "ru
     ingest_ms: stats(ingestMs),
     frame_gap_ms: stats(gaps),
     user_actions: actions,
+    export_ms: stats(busy?.exports ?? []),
     js_heap_mib: heapMiB(),
   };
 };
