@@ -802,6 +802,33 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     let bytes = std::fs::read(&blob).unwrap();
     assert_eq!(bytes.len() as u64, length, "the pushed entry is whole");
     assert_eq!(factory::fsutil::hex(&sha2::Sha256::digest(&bytes)), sum);
+
+    // 6. Two builds of it at once on every shared layer (buildcache, its
+    // index, mirror, ccache, locks, the store): Spack's and our own locks
+    // hold, and both packages are verified.
+    let before = cli(&["artifacts", "list", "--json"]);
+    let before: Vec<serde_json::Value> = serde_json::from_str(&before).unwrap();
+    let started = std::time::Instant::now();
+    let outcomes: Vec<String> = std::thread::scope(|s| {
+        let builds: Vec<_> = (0..2).map(|_| s.spawn(build_through_cli)).collect();
+        builds
+            .into_iter()
+            .map(|b| {
+                let events = b.join().expect("a concurrent build");
+                let finished = events.iter().find(|e| e["type"] == "run_finished").unwrap();
+                finished["outcome"].as_str().unwrap().to_string()
+            })
+            .collect()
+    });
+    println!(
+        "two builds at once: {outcomes:?} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(outcomes, ["succeeded", "succeeded"]);
+    let after: Vec<serde_json::Value> =
+        serde_json::from_str(&cli(&["artifacts", "list", "--json"])).unwrap();
+    assert_eq!(after.len(), before.len() + 2, "{after:?}");
+    assert!(after.iter().all(|a| a["verified"] == true), "{after:?}");
 }
 
 /// The air-gapped workflow for real, with no network: Spack's "upstream" is
