@@ -240,6 +240,9 @@ pub enum Error {
     #[error("preset {path} is invalid: {message}")]
     PresetInvalid { path: PathBuf, message: String },
 
+    #[error("matrix {path} is invalid: {message}")]
+    MatrixInvalid { path: PathBuf, message: String },
+
     #[error("no run `{}`", shown(id))]
     RunNotFound { id: String },
     #[error("template {file}{}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
@@ -445,6 +448,13 @@ impl Error {
                  jobs, compiler, toolchain; `slurm-factory plan --save-preset FILE` writes a valid one"
                     .into()
             }
+            Error::MatrixInvalid { .. } => {
+                "a matrix is YAML: `axes:` maps request fields (slurm_version, minimal, gpu, \
+                 gpu_arch, target, jobs, compiler, toolchain) to lists of values; `base:` holds \
+                 fields every build shares and `exclude:` combinations to leave out; \
+                 `slurm-factory matrix FILE --dry-run` lists the builds"
+                    .into()
+            }
             Error::RunNotFound { .. } => "list runs with `slurm-factory runs list`".into(),
             Error::UnknownToolchain { known, .. } if known.is_empty() => {
                 "a toolchain is a lowercase name of letters, digits and `.`, like debian12 or \
@@ -538,6 +548,7 @@ impl Error {
             | Error::SourcesMissing { .. } => ExitKind::Build,
             Error::RunNotFound { .. }
             | Error::PresetInvalid { .. }
+            | Error::MatrixInvalid { .. }
             | Error::UnknownToolchain { .. } => ExitKind::Usage,
             Error::InstanceNotFound { .. } | Error::InstanceNotReady { .. } | Error::Lxc { .. } => {
                 ExitKind::Build

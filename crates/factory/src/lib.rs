@@ -18,6 +18,7 @@ pub mod history;
 pub mod kinds;
 pub mod layout;
 pub mod lxd;
+pub mod matrix;
 pub mod mirror;
 pub mod package;
 pub mod pipeline;

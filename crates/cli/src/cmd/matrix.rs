@@ -1,0 +1,261 @@
+//! `slurm-factory matrix FILE`: many builds from one file, a few at a time.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use factory::events::{BuildEvent, EventRecord};
+use factory::kinds::{Outcome, StageOutcome};
+use factory::matrix::{self, BuildOutcome, MatrixBuild};
+use factory::pipeline::{BuildFlags, PackageOptions};
+use factory::request::Defaults;
+use factory::settings::Loaded;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::output::Out;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "A matrix file (YAML):
+
+  base:                      # fields every build shares, as in a preset
+    jobs: 4
+  axes:                      # a request field and its values; the last varies fastest
+    slurm_version: [\"25.05\", \"24.11\"]
+    minimal: [false, true]
+    target: [x86_64_v3, zen3]
+  exclude:                   # combinations left out
+    - {slurm_version: \"24.11\", target: zen3}
+
+Each build is checked as `build` checks one before any starts. A failed build does not
+stop the others; --resume skips the packages the store already holds verified.
+
+Examples:
+  slurm-factory matrix lab.yaml --dry-run          the builds, checked, nothing run
+  slurm-factory matrix lab.yaml --parallel 2       two builds at a time
+  slurm-factory matrix lab.yaml --resume           only what has no verified artifact yet
+  slurm-factory matrix lab.yaml --json             every build's events, tagged with it")]
+pub struct Args {
+    /// The matrix file.
+    pub file: PathBuf,
+    /// List the builds (checked) and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Skip builds whose package has a verified artifact in the store.
+    #[arg(long)]
+    pub resume: bool,
+    /// Builds at a time [default: this machine's CPUs / the builds' jobs, at least 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: Option<u16>,
+    /// No network (as `build --offline`).
+    #[arg(long)]
+    pub offline: bool,
+    /// Skip verification.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Also write a .tar.gz next to each .tar.zst.
+    #[arg(long)]
+    pub gzip: bool,
+}
+
+pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
+    let defaults = Defaults::for_host().with_settings(&loaded.settings);
+    let builds = matrix::load(&args.file, &defaults)?;
+    let parallel = args
+        .parallel
+        .map_or_else(|| default_parallel(&builds), usize::from);
+    if args.dry_run {
+        if out.json {
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&builds).expect("builds serialize")
+            );
+        } else {
+            outln!("{} builds, {parallel} at a time:", builds.len());
+            for (i, b) in builds.iter().enumerate() {
+                outln!("  {:>3}. {:<44} {}", i + 1, b.artifact_name, b.label);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let flags = BuildFlags {
+        keep_on_failure: false,
+        offline: args.offline,
+        verify: !args.no_verify,
+        gzip: args.gzip,
+        package: PackageOptions::default(),
+    };
+    let table = Arc::new(Mutex::new(Table::new(&builds, out)));
+    let sink: matrix::MatrixSink = if out.json {
+        let names: Vec<String> = builds.iter().map(|b| b.artifact_name.clone()).collect();
+        Arc::new(move |i, rec: &EventRecord| {
+            let mut value = serde_json::to_value(rec).expect("events serialize");
+            value["build"] = (i + 1).into();
+            value["artifact_name"] = names[i].clone().into();
+            outln!("{value}");
+        })
+    } else {
+        let table = table.clone();
+        Arc::new(move |i, rec: &EventRecord| table.lock().expect("table lock").on(i, rec))
+    };
+    let cancel = super::build::cancel_on_ctrl_c(out);
+    let outcomes = matrix::run(
+        &loaded.settings,
+        &builds,
+        &flags,
+        parallel,
+        args.resume,
+        sink,
+        cancel,
+    )
+    .await?;
+    table.lock().expect("table lock").clear();
+    if out.json {
+        let summary: Vec<serde_json::Value> = builds
+            .iter()
+            .zip(&outcomes)
+            .enumerate()
+            .map(|(i, (b, o))| {
+                let mut v = serde_json::to_value(o).expect("outcomes serialize");
+                v["type"] = "matrix_build".into();
+                v["build"] = (i + 1).into();
+                v["artifact_name"] = b.artifact_name.clone().into();
+                v
+            })
+            .collect();
+        for line in summary {
+            outln!("{line}");
+        }
+    } else if !out.quiet {
+        outln!();
+        for (i, (b, o)) in builds.iter().zip(&outcomes).enumerate() {
+            let said = match o {
+                BuildOutcome::Verified { artifact_id } => format!("verified  {artifact_id}"),
+                BuildOutcome::Skipped { artifact_id } => {
+                    format!("skipped   {artifact_id} (already verified)")
+                }
+                BuildOutcome::Failed { error } => format!("FAILED    {}", error.error),
+                BuildOutcome::Cancelled => "cancelled".into(),
+            };
+            outln!("  {:>3}. {:<44} {said}", i + 1, b.artifact_name);
+        }
+    }
+    let failed = outcomes
+        .iter()
+        .filter(|o| matches!(o, BuildOutcome::Failed { .. }))
+        .count();
+    let cancelled = outcomes.contains(&BuildOutcome::Cancelled);
+    if !out.json && !out.quiet && failed > 0 {
+        outln!(
+            "\n{failed} of {} builds failed; `slurm-factory matrix {} --resume` runs them again \
+             (and only them)",
+            builds.len(),
+            args.file.display()
+        );
+    }
+    Ok(if cancelled {
+        ExitCode::from(factory::error::ExitKind::Cancelled.code())
+    } else if failed > 0 {
+        ExitCode::from(factory::error::ExitKind::Build.code())
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// As many builds at once as the CPUs hold at the builds' own `-j`.
+fn default_parallel(builds: &[MatrixBuild]) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = builds.iter().map(|b| b.request.jobs).max().unwrap_or(1) as usize;
+    (cpus / jobs.max(1)).max(1)
+}
+
+/// The live table: one row per build with its stage and progress (bars on a
+/// terminal; elsewhere a line when a build starts, fails a stage or ends).
+struct Table {
+    bars: MultiProgress,
+    rows: Vec<ProgressBar>,
+    names: Vec<String>,
+    plain: bool,
+    quiet: bool,
+}
+
+impl Table {
+    fn new(builds: &[MatrixBuild], out: &Out) -> Table {
+        let plain = !std::io::stderr().is_terminal();
+        let target = if out.quiet || out.json || plain {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        let bars = MultiProgress::with_draw_target(target);
+        let style =
+            ProgressStyle::with_template("{spinner} {prefix} {msg}").expect("valid template");
+        let n = builds.len();
+        let rows = builds
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let row = bars.add(ProgressBar::new_spinner());
+                row.set_style(style.clone());
+                row.set_prefix(format!("[{}/{n}] {:<44}", i + 1, b.artifact_name));
+                row.set_message("waiting");
+                row
+            })
+            .collect();
+        Table {
+            bars,
+            rows,
+            names: builds.iter().map(|b| b.artifact_name.clone()).collect(),
+            plain,
+            quiet: out.quiet || out.json,
+        }
+    }
+
+    fn on(&mut self, i: usize, rec: &EventRecord) {
+        let row = &self.rows[i];
+        let n = self.rows.len();
+        let line = |text: String| {
+            if self.plain && !self.quiet {
+                eprintln!("[{}/{n}] {}: {text}", i + 1, self.names[i]);
+            }
+        };
+        match &rec.event {
+            BuildEvent::RunStarted { run_id, .. } => {
+                row.enable_steady_tick(Duration::from_millis(120));
+                row.set_message("started");
+                line(format!("started (run {run_id})"));
+            }
+            BuildEvent::StageStarted { stage } => row.set_message(stage.to_string()),
+            BuildEvent::Progress {
+                stage,
+                done,
+                total,
+                label,
+            } => row.set_message(format!("{stage} {done}/{total} {label}")),
+            BuildEvent::StageFinished {
+                stage,
+                outcome: StageOutcome::Failed,
+                detail,
+                ..
+            } => line(format!(
+                "{stage} failed: {}",
+                detail.as_deref().unwrap_or_default()
+            )),
+            BuildEvent::RunFinished { outcome, .. } => {
+                let said = match outcome {
+                    Outcome::Succeeded => "succeeded",
+                    Outcome::Failed => "failed",
+                    Outcome::Cancelled => "cancelled",
+                };
+                row.finish_with_message(said);
+                line(said.to_string());
+            }
+            _ => {}
+        }
+    }
+
+    fn clear(&self) {
+        let _ = self.bars.clear();
+    }
+}
