@@ -43,7 +43,6 @@ struct MatrixFile {
 
 /// One build of a matrix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MatrixBuild {
     /// Its axis values, `slurm_version=25.05 target=zen3`.
     pub label: String,
@@ -178,7 +177,6 @@ pub fn expand(text: &str, defaults: &Defaults) -> std::result::Result<Vec<Matrix
 
 /// How one build of a matrix ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum BuildOutcome {
     Verified {
