@@ -29,6 +29,9 @@ app_commands! {
     builds::start_build(request: "BuildRequest", flags: "BuildFlags", on_events: "Channel<BatchItem[]>") -> "string";
     builds::cancel_build(id: "string") -> "void";
     builds::events_ack(channel: "number") -> "void";
+    matrices::matrix_check(text: "string") -> "MatrixBuild[]";
+    matrices::matrix_run(text: "string", parallel: "number | null", resume: "boolean", flags: "BuildFlags", on_events: "Channel<MatrixEvent>") -> "BuildOutcome[]";
+    matrices::matrix_cancel() -> "void";
     caches::cache_status() -> "CacheOverview";
     caches::cache_hits() -> "LayerHits[]";
     caches::cache_clean(layer: "Layer") -> "Size";

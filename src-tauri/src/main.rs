@@ -10,6 +10,7 @@ mod bench;
 mod builds;
 mod caches;
 mod commands;
+mod matrices;
 mod state;
 
 /// One of the app's commands as the page sees it: its name, its arguments

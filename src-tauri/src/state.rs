@@ -20,6 +20,8 @@ pub struct AppState {
     pub builds: Mutex<HashMap<String, CancellationToken>>,
     /// The page's acknowledgements of event batches, per channel.
     pub acks: Acks,
+    /// The running matrix's token, if one runs (one at a time).
+    pub matrix: Mutex<Option<CancellationToken>>,
 }
 
 impl AppState {
@@ -31,6 +33,7 @@ impl AppState {
             host,
             builds: Mutex::new(HashMap::new()),
             acks: Acks::default(),
+            matrix: Mutex::new(None),
         })
     }
 

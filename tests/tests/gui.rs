@@ -1092,6 +1092,107 @@ fn run_instances(run_id: &str) -> Vec<String> {
         .collect()
 }
 
+/// The Matrix page against real LXD with the test recipe: a typo is refused
+/// in the engine's words, a checked matrix lists its builds, and a run fills
+/// the table as two builds go at once until both packages are verified.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_page_runs_two_builds_against_real_lxd() {
+    if !lxd_test_images() {
+        let msg = "LXD GUI test SKIPPED: no sf-test-build image; run .ci/setup-lxd.sh";
+        assert!(
+            std::env::var_os("SLURM_FACTORY_REQUIRE_LXD").is_none(),
+            "{msg}"
+        );
+        eprintln!("{msg}");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let templates = repo_root().join("tests/recipes/hello");
+    let env = [
+        (
+            "SLURM_FACTORY_TEMPLATES_DIR",
+            templates.display().to_string(),
+        ),
+        ("SLURM_FACTORY_IMAGE", "sf-test-build".to_string()),
+        ("SLURM_FACTORY_VERIFY_IMAGE", "sf-test-plain".to_string()),
+        ("SLURM_FACTORY_MIN_FREE_DISK_MIB", "1024".to_string()),
+    ];
+    let Some(gui) = start_with(home.path(), &env).await else {
+        return;
+    };
+    let set_text = |text: &'static str| {
+        let client = gui.client.clone();
+        async move {
+            client
+                .execute(
+                    "const t = document.querySelector('[data-testid=matrix-text]'); t.value = arguments[0]; t.dispatchEvent(new Event('input'));",
+                    vec![text.into()],
+                )
+                .await
+                .unwrap();
+        }
+    };
+    gui.go("matrix", "Matrix").await;
+    set_text("base: {minimal: true}\naxes:\n  target: [x86_64_v3, 'zen3; reboot']\n").await;
+    gui.click("[data-testid=matrix-check]").await;
+    let refused = gui.text("[role=alert]").await;
+    assert!(
+        refused.contains("build target=zen3; reboot: invalid optimization target"),
+        "{refused}"
+    );
+    set_text("base: {minimal: true, jobs: 1}\naxes:\n  target: [x86_64_v3, x86_64_v2]\n").await;
+    gui.click("[data-testid=matrix-check]").await;
+    assert_eq!(gui.text("[data-testid=matrix-summary]").await, "2 builds");
+    gui.client
+        .find(fantoccini::Locator::Css("[data-testid=matrix-parallel]"))
+        .await
+        .unwrap()
+        .send_keys("2")
+        .await
+        .unwrap();
+    gui.click("[data-testid=matrix-run]").await;
+    // Both started before either finished: two at once.
+    let states: Vec<String> = gui
+        .eventually_within(
+            Duration::from_secs(120),
+            "two builds running at once",
+            "return [...document.querySelectorAll('[data-build]')].map(r => r.dataset.state)",
+            |s: &Vec<String>| s.iter().all(|s| s != "waiting"),
+        )
+        .await;
+    println!("matrix rows while running: {states:?}");
+    let outcomes: Vec<String> = gui
+        .eventually_within(
+            Duration::from_secs(300),
+            "both builds verified",
+            "return [...document.querySelectorAll('[data-outcome]')].map(r => r.dataset.outcome)",
+            |o: &Vec<String>| o.iter().all(|o| !o.is_empty()),
+        )
+        .await;
+    assert_eq!(outcomes, ["verified", "verified"]);
+    assert_eq!(
+        gui.text("[data-testid=matrix-summary]").await,
+        "2 of 2 packages verified"
+    );
+    gui.screenshot("matrix");
+    let vars: std::collections::BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let dirs = factory::settings::XdgDirs {
+        config: home.path().join(".config/slurm-factory"),
+        data: home.path().join(".local/share/slurm-factory"),
+        cache: home.path().join(".cache/slurm-factory"),
+    };
+    let settings = factory::settings::load(&dirs, &vars).unwrap().settings;
+    let stored = factory::artifacts::Store::new(settings.artifacts_dir())
+        .list()
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|a| a.verified), "{stored:?}");
+    gui.client.close().await.unwrap();
+}
+
 /// The whole loop against real LXD with the `hello` test recipe: doctor
 /// passes, a build runs with live stages, progress and log, its artifact
 /// appears; a second build is cancelled mid-way with nothing left; the

@@ -20,7 +20,7 @@ pub fn typescript() -> String {
         )*};
     }
     use crate::{
-        artifacts, cache, catalog, doctor, error, events, hardware, history, kinds, mirror,
+        artifacts, cache, catalog, doctor, error, events, hardware, history, kinds, matrix, mirror,
         package, pipeline, plan, request, runs, settings, sources, toolchain, units,
     };
     export!(
@@ -99,6 +99,9 @@ pub fn typescript() -> String {
         sources::SourcesReport,
         sources::MissingSource,
         pipeline::MirrorResult,
+        matrix::MatrixBuild,
+        matrix::BuildOutcome,
+        matrix::MatrixEvent,
     );
     out.truncate(out.trim_end().len());
     out.push('\n');

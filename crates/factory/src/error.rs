@@ -240,8 +240,12 @@ pub enum Error {
     #[error("preset {path} is invalid: {message}")]
     PresetInvalid { path: PathBuf, message: String },
 
-    #[error("matrix {path} is invalid: {message}")]
-    MatrixInvalid { path: PathBuf, message: String },
+    #[error("the matrix{} is invalid: {message}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    MatrixInvalid {
+        /// The file; `None` for a matrix typed in the app.
+        path: Option<PathBuf>,
+        message: String,
+    },
 
     #[error("no run `{}`", shown(id))]
     RunNotFound { id: String },

@@ -43,6 +43,7 @@ struct MatrixFile {
 
 /// One build of a matrix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MatrixBuild {
     /// Its axis values, `slurm_version=25.05 target=zen3`.
     pub label: String,
@@ -54,9 +55,26 @@ pub struct MatrixBuild {
 pub fn load(path: &Path, defaults: &Defaults) -> Result<Vec<MatrixBuild>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading a matrix", path, e))?;
     expand(&text, defaults).map_err(|message| Error::MatrixInvalid {
-        path: path.to_path_buf(),
+        path: Some(path.to_path_buf()),
         message,
     })
+}
+
+/// A matrix typed rather than read from a file (the app's Matrix page).
+pub fn parse(text: &str, defaults: &Defaults) -> Result<Vec<MatrixBuild>> {
+    expand(text, defaults).map_err(|message| Error::MatrixInvalid {
+        path: None,
+        message,
+    })
+}
+
+/// One event of one build of a matrix, for a front end's table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MatrixEvent {
+    /// The build's index in the matrix, from 0.
+    pub build: u32,
+    pub event: crate::events::BuildEvent,
 }
 
 fn scalar(v: &Value) -> String {
@@ -177,6 +195,7 @@ pub fn expand(text: &str, defaults: &Defaults) -> std::result::Result<Vec<Matrix
 
 /// How one build of a matrix ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum BuildOutcome {
     Verified {
@@ -200,6 +219,13 @@ fn verified_artifacts(settings: &Settings) -> Result<Vec<(String, String)>> {
         .filter(|a| a.verified)
         .map(|a| (a.name, a.id))
         .collect())
+}
+
+/// As many builds at once as the CPUs hold at the builds' own `-j`.
+pub fn default_parallel(builds: &[MatrixBuild]) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = builds.iter().map(|b| b.request.jobs).max().unwrap_or(1) as usize;
+    (cpus / jobs.max(1)).max(1)
 }
 
 /// Receives every build's events, with the build's index in the matrix.

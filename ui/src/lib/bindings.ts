@@ -691,3 +691,17 @@ export type MirrorResult = { run_id: string, run_dir: string, sources: SourcesRe
  * wheels now lives (the settings name it).
  */
 offline: OfflineTrees | null, };
+
+export type MatrixBuild = { 
+/**
+ * Its axis values, `slurm_version=25.05 target=zen3`.
+ */
+label: string, artifact_name: string, request: ResolvedRequest, };
+
+export type BuildOutcome = { "outcome": "verified", artifact_id: string, } | { "outcome": "skipped", artifact_id: string, } | { "outcome": "failed", error: ErrorReport, } | { "outcome": "cancelled" };
+
+export type MatrixEvent = { 
+/**
+ * The build's index in the matrix, from 0.
+ */
+build: number, event: BuildEvent, };

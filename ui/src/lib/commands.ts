@@ -1,7 +1,7 @@
 // Generated from src-tauri/src/command_list.rs, the app's one list of commands.
 // Do not edit: run `UPDATE_BINDINGS=1 cargo test -p slurm-factory-app generated`.
 import { type Channel, invoke } from "@tauri-apps/api/core";
-import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, History, HostReport, Imported, Layer, LayerHits, LogPage, MirrorResult, OsToolchain, Overview, Plan, Release, Report, RunSummary, Size } from "./bindings";
+import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildOutcome, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, History, HostReport, Imported, Layer, LayerHits, LogPage, MatrixBuild, MatrixEvent, MirrorResult, OsToolchain, Overview, Plan, Release, Report, RunSummary, Size } from "./bindings";
 
 export const commands = {
   doctor: () => invoke<Report>("doctor"),
@@ -27,6 +27,9 @@ export const commands = {
   startBuild: (request: BuildRequest, flags: BuildFlags, onEvents: Channel<BatchItem[]>) => invoke<string>("start_build", { request, flags, onEvents }),
   cancelBuild: (id: string) => invoke<void>("cancel_build", { id }),
   eventsAck: (channel: number) => invoke<void>("events_ack", { channel }),
+  matrixCheck: (text: string) => invoke<MatrixBuild[]>("matrix_check", { text }),
+  matrixRun: (text: string, parallel: number | null, resume: boolean, flags: BuildFlags, onEvents: Channel<MatrixEvent>) => invoke<BuildOutcome[]>("matrix_run", { text, parallel, resume, flags, onEvents }),
+  matrixCancel: () => invoke<void>("matrix_cancel"),
   cacheStatus: () => invoke<CacheOverview>("cache_status"),
   cacheHits: () => invoke<LayerHits[]>("cache_hits"),
   cacheClean: (layer: Layer) => invoke<Size>("cache_clean", { layer }),

@@ -1,4 +1,4 @@
-// The app's pages, in navigation order (Alt+1…7).
+// The app's pages, in navigation order (Alt+1…8).
 
 export const PAGES = [
   { id: "doctor", label: "Doctor" },
@@ -8,6 +8,7 @@ export const PAGES = [
   { id: "artifacts", label: "Artifacts" },
   { id: "caches", label: "Caches" },
   { id: "settings", label: "Settings" },
+  { id: "matrix", label: "Matrix" },
 ] as const;
 
 export type PageId = (typeof PAGES)[number]["id"];

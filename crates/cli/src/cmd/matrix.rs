@@ -64,7 +64,7 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
     let builds = matrix::load(&args.file, &defaults)?;
     let parallel = args
         .parallel
-        .map_or_else(|| default_parallel(&builds), usize::from);
+        .map_or_else(|| matrix::default_parallel(&builds), usize::from);
     if args.dry_run {
         if out.json {
             outln!(
@@ -161,13 +161,6 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// As many builds at once as the CPUs hold at the builds' own `-j`.
-fn default_parallel(builds: &[MatrixBuild]) -> usize {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let jobs = builds.iter().map(|b| b.request.jobs).max().unwrap_or(1) as usize;
-    (cpus / jobs.max(1)).max(1)
 }
 
 /// The live table: one row per build with its stage and progress (bars on a
