@@ -57,6 +57,8 @@ for (const s of strings) {
     ["artifact_delete", { id: s }],
     ["cancel_build", { id: s }],
     ["cache_clean", { layer: s }],
+    ["matrix_check", { text: s }],
+    ["matrix_check", { text: `axes: {target: [${JSON.stringify(s)}]}` }],
     ["plan", { request: { ...base, slurm_version: s } }],
     ["plan", { request: { ...base, target: s } }],
     ["plan", { request: { ...base, toolchain: s } }],

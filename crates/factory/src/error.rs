@@ -45,7 +45,12 @@ impl ExitKind {
 /// text cut after 64 characters (its length said), so that a pasted file, a
 /// stray newline or a NUL cannot make the message unreadable.
 pub fn shown(input: &str) -> String {
-    const KEEP: usize = 64;
+    shown_up_to(input, 64)
+}
+
+/// [`shown`] with room for `keep` characters: for a parser's message, which
+/// may quote the input it refused.
+pub fn shown_up_to(input: &str, keep: usize) -> String {
     let escaped = |s: &str| -> String {
         s.chars()
             .flat_map(|c| {
@@ -59,10 +64,10 @@ pub fn shown(input: &str) -> String {
             .collect()
     };
     let count = input.chars().count();
-    if count <= KEEP {
+    if count <= keep {
         return escaped(input);
     }
-    let head: String = input.chars().take(KEEP).collect();
+    let head: String = input.chars().take(keep).collect();
     format!("{}… ({count} characters)", escaped(&head))
 }
 

@@ -89,7 +89,9 @@ fn scalar(v: &Value) -> String {
 
 /// The builds of a matrix, in the order of its axes (the last varies fastest).
 pub fn expand(text: &str, defaults: &Defaults) -> std::result::Result<Vec<MatrixBuild>, String> {
-    let file: MatrixFile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    // serde's messages may quote what they refused: kept readable.
+    let parser = |e: serde_yaml::Error| crate::error::shown_up_to(&e.to_string(), 240);
+    let file: MatrixFile = serde_yaml::from_str(text).map_err(parser)?;
     let mut axes: Vec<(String, Vec<Value>)> = Vec::new();
     for (key, values) in file.axes {
         let Value::String(key) = key else {
@@ -167,7 +169,7 @@ pub fn expand(text: &str, defaults: &Defaults) -> std::result::Result<Vec<Matrix
             fields.insert(Value::String((*key).to_string()), (*value).clone());
         }
         let request: BuildRequest = serde_yaml::from_value(Value::Mapping(fields))
-            .map_err(|e| format!("build {label}: {e}"))?;
+            .map_err(|e| format!("build {label}: {}", parser(e)))?;
         let request = request
             .resolve(defaults)
             .map_err(|e| format!("build {label}: {e}"))?;
@@ -358,5 +360,10 @@ mod tests {
         assert!(err(&wide).contains("more than 4096 combinations"));
         assert!(err("axes: {}").contains("no axes"));
         assert!(err("axis: {target: [zen3]}").contains("unknown field `axis`"));
+        let pasted = "x".repeat(100_000);
+        assert!(
+            err(&pasted).len() < 400,
+            "a pasted file is not quoted whole"
+        );
     }
 }

@@ -16,7 +16,8 @@ pub fn load(path: &Path) -> Result<BuildRequest> {
 }
 
 pub fn parse(text: &str) -> std::result::Result<BuildRequest, String> {
-    serde_yaml::from_str(text).map_err(|e| e.to_string())
+    // serde's messages may quote what they refused: kept readable.
+    serde_yaml::from_str(text).map_err(|e| crate::error::shown_up_to(&e.to_string(), 240))
 }
 
 /// Writes a preset atomically, with a comment saying what it is.
