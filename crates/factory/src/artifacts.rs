@@ -1,6 +1,6 @@
 //! The artifact store: one directory per finished package, `<store>/<id>/`, holding its
 //! archive(s), `manifest.json` and, when verification ran, `verify.log`. Artifacts appear
-//! whole or not at all: they are assembled under `.incoming-<id>.<pid>/` and renamed into
+//! whole or not at all: they are assembled under `.incoming-<name>.<n>.<pid>/` and renamed into
 //! place; deletes rename to `.deleting-<id>.<pid>/` first.
 
 use std::fs::File;
@@ -284,22 +284,52 @@ impl Store {
         }
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| Error::io("creating the artifact store", &self.dir, e))?;
-        let id = self.new_id(&manifest);
-        let incoming = self
-            .dir
-            .join(format!("{INCOMING}{id}.{}", std::process::id()));
-        let result = self.fill_incoming(staging_dir, &incoming, &manifest);
-        let result = result.and_then(|()| {
-            let dest = self.dir.join(&id);
-            std::fs::rename(&incoming, &dest)
-                .map_err(|e| Error::io("moving an artifact into the store", &dest, e))?;
-            sync_dir(&self.dir)
-        });
-        if let Err(e) = result {
-            let _ = std::fs::remove_dir_all(&incoming);
-            return Err(e);
+        // Unique per call (builds in one process, the app, add at once too);
+        // the pid last, for `clean_incoming`.
+        static ADDING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let incoming = self.dir.join(format!(
+            "{INCOMING}{}.{}.{}",
+            manifest.name,
+            ADDING.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            std::process::id()
+        ));
+        let result = self
+            .fill_incoming(staging_dir, &incoming, &manifest)
+            .and_then(|()| self.move_in(&incoming, &manifest));
+        match result {
+            Ok(id) => self.show(&id),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&incoming);
+                Err(e)
+            }
         }
-        self.show(&id)
+    }
+
+    /// Renames a filled incoming dir to a free id. Two builds of the same
+    /// package finishing in the same second both find the same id free: the
+    /// one whose rename finds it taken moves on to the next suffix.
+    fn move_in(&self, incoming: &Path, manifest: &Manifest) -> Result<String> {
+        for _ in 0..1000 {
+            let id = self.new_id(manifest);
+            let dest = self.dir.join(&id);
+            match std::fs::rename(incoming, &dest) {
+                Ok(()) => {
+                    sync_dir(&self.dir)?;
+                    return Ok(id);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::DirectoryNotEmpty | std::io::ErrorKind::AlreadyExists
+                    ) => {}
+                Err(e) => return Err(Error::io("moving an artifact into the store", &dest, e)),
+            }
+        }
+        Err(Error::io(
+            "moving an artifact into the store",
+            &self.dir,
+            std::io::Error::other("no free artifact id after 1000 tries"),
+        ))
     }
 
     fn fill_incoming(&self, staging: &Path, incoming: &Path, manifest: &Manifest) -> Result<()> {

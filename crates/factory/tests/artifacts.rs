@@ -373,3 +373,29 @@ fn the_same_tree_reuses_the_stored_archives() {
         visible_entries(&dest)
     );
 }
+
+/// Builds of one package finishing in the same second add at once (two
+/// processes, or the app's builds in one): each gets its own id, all whole.
+#[test]
+fn same_second_adds_at_once_each_get_their_own_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path().join("store"));
+    let staging = stage(tmp.path(), "slurm-x", t(0), true);
+    let start = std::sync::Barrier::new(6);
+    let mut ids: Vec<String> = std::thread::scope(|s| {
+        let adds: Vec<_> = (0..6)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    store.add(&staging).unwrap().id
+                })
+            })
+            .collect();
+        adds.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 6, "{ids:?}");
+    assert_eq!(store.list().unwrap().len(), 6);
+    assert_eq!(store.clean_incoming().unwrap(), 0, "no staging dir left");
+}
