@@ -315,8 +315,24 @@ where
         "{} is missing: cargo build -p slurm-factory-cli",
         bin.display()
     );
-    std::process::Command::new(bin)
+    slurm_factory_command(home, vars)
         .args(args)
+        .output()
+        .expect("running slurm-factory")
+}
+
+/// `slurm-factory` with a clean environment: `home` as its home and XDG
+/// dirs, no colour, and `vars` (`SLURM_FACTORY_*` settings).
+pub fn slurm_factory_command<K, V>(
+    home: &Path,
+    vars: impl IntoIterator<Item = (K, V)>,
+) -> std::process::Command
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
+    let mut command = std::process::Command::new(built_binary("slurm-factory"));
+    command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
@@ -324,9 +340,8 @@ where
         .env("XDG_DATA_HOME", home.join(".local/share"))
         .env("XDG_CACHE_HOME", home.join(".cache"))
         .env("NO_COLOR", "1")
-        .envs(vars)
-        .output()
-        .expect("running slurm-factory")
+        .envs(vars);
+    command
 }
 
 /// A binary of this workspace's build, beside the running test's own

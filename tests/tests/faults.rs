@@ -14,7 +14,8 @@ use factory::artifacts::Store;
 use factory::kinds::{RunStatus, Stage};
 use factory::settings::Settings;
 use slurm_factory_e2e::{
-    built_binary, hello_recipe, instances_of_run, slurm_factory, store_entries, TestEnv, TARGET,
+    hello_recipe, instances_of_run, slurm_factory, slurm_factory_command, store_entries, TestEnv,
+    TARGET,
 };
 
 const BUILD: [&str; 7] = [
@@ -27,28 +28,27 @@ const BUILD: [&str; 7] = [
     "--json",
 ];
 
+/// The JSON lines `slurm-factory --json` prints, as they come, until its
+/// output ends.
+fn json_lines(stdout: impl std::io::Read) -> impl Iterator<Item = serde_json::Value> {
+    BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| serde_json::from_str(&line).ok())
+}
+
 /// Starts `slurm-factory build --json` and kills it (SIGKILL) as soon as it
 /// prints `stage_started` for `stage`; returns the run id, or `None` when the
 /// build finished before that stage began.
 fn build_killed_at(home: &Path, vars: &[(String, String)], stage: Stage) -> Option<String> {
-    let mut child = Command::new(built_binary("slurm-factory"))
+    let mut child = slurm_factory_command(home, vars.iter().cloned())
         .args(BUILD)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("NO_COLOR", "1")
-        .envs(vars.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("starting slurm-factory build");
-    let stdout = BufReader::new(child.stdout.take().unwrap());
     let mut run_id = None;
-    for line in stdout.lines() {
-        let Ok(line) = line else { break };
-        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
+    for event in json_lines(child.stdout.take().unwrap()) {
         match event["type"].as_str() {
             Some("run_started") => run_id = event["run_id"].as_str().map(str::to_string),
             Some("stage_started") if event["stage"] == stage.as_str() => {
@@ -310,13 +310,8 @@ fn build_with(
     stage: Stage,
     at_stage: impl FnOnce(),
 ) -> (Option<i32>, String) {
-    let mut child = Command::new(built_binary("slurm-factory"))
+    let mut child = slurm_factory_command(home, vars.iter().cloned())
         .args(BUILD)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("NO_COLOR", "1")
-        .envs(vars.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -326,11 +321,7 @@ fn build_with(
         std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
     let mut at_stage = Some(at_stage);
     let mut report = String::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let Ok(line) = line else { break };
-        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
+    for event in json_lines(child.stdout.take().unwrap()) {
         if event["type"] == "stage_started" && event["stage"] == stage.as_str() {
             if let Some(f) = at_stage.take() {
                 f();
@@ -354,15 +345,17 @@ fn set_var(vars: &mut Vec<(String, String)>, key: &str, value: String) {
     vars.push((key.to_string(), value));
 }
 
-/// True when the tests may mount file systems (loop devices need root);
-/// a run that requires LXD tests and is not root fails instead.
-fn may_mount(test: &str) -> bool {
+/// The LXD test environment of a test that mounts file systems (loop
+/// devices need root): `None` (skipped) without LXD or root; a run that
+/// requires LXD tests and is not root fails instead.
+fn mounting_env(test: &str) -> Option<TestEnv> {
+    let t = TestEnv::from_env(test)?;
     let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
     assert!(
         uid == 0 || std::env::var_os(slurm_factory_e2e::REQUIRE_LXD).is_none(),
         "{test} mounts a loop file system: run it as root"
     );
-    uid == 0
+    (uid == 0).then_some(t)
 }
 
 /// After a build stopped by a full disk: nothing cut short in the store or
@@ -410,12 +403,9 @@ async fn recovers_once_freed(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_stops_the_build_with_the_fix_and_keeps_caches_whole() {
     const TEST: &str = "a_full_disk_stops_the_build_with_the_fix_and_keeps_caches_whole";
-    let Some(t) = TestEnv::from_env(TEST) else {
+    let Some(t) = mounting_env(TEST) else {
         return;
     };
-    if !may_mount(TEST) {
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     let mut settings = t.settings(tmp.path(), &hello_recipe());
     let mut vars = t.cli_env(tmp.path(), &hello_recipe());
@@ -491,12 +481,9 @@ impl Drop for SmallPool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_storage_pool_stops_the_build_naming_the_pool() {
     const TEST: &str = "a_full_storage_pool_stops_the_build_naming_the_pool";
-    let Some(t) = TestEnv::from_env(TEST) else {
+    let Some(t) = mounting_env(TEST) else {
         return;
     };
-    if !may_mount(TEST) {
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     // The pool's source is reached through here by LXD's container setup.
     std::fs::set_permissions(
@@ -712,12 +699,8 @@ async fn a_base_image_publish_cut_short_leaves_one_whole_image() {
         .collect();
 
     // Killed once its `lxc publish` runs.
-    let mut child = Command::new(built_binary("slurm-factory"))
+    let mut child = slurm_factory_command(tmp.path(), vars.iter().cloned())
         .args(BUILD)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", tmp.path())
-        .envs(vars.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

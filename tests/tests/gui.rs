@@ -185,6 +185,23 @@ impl Gui {
         .await;
     }
 
+    /// Waits until the Build page's button can start a build.
+    async fn build_button_ready(&self) {
+        self.eventually::<bool>(
+            "the Build button",
+            "return !document.querySelector('[data-testid=build-button]').disabled",
+            |b| *b,
+        )
+        .await;
+    }
+
+    /// Starts a build of what the Build page's form holds.
+    async fn start_build(&self) {
+        self.go("build", "Build a Slurm package").await;
+        self.build_button_ready().await;
+        self.click("[data-testid=build-button]").await;
+    }
+
     async fn press(&self, keys: Vec<KeyAction>) {
         let actions = KeyActions::new("keyboard".into());
         let actions = keys.into_iter().fold(actions, |a, k| a.then(k));
@@ -462,13 +479,7 @@ fn seed_artifact(settings: &factory::settings::Settings, scratch: &Path, payload
 #[tokio::test(flavor = "multi_thread")]
 async fn app_screens_work_as_a_person_uses_them() {
     let home = tempfile::tempdir().unwrap();
-    let dirs = factory::settings::XdgDirs {
-        config: home.path().join(".config/slurm-factory"),
-        data: home.path().join(".local/share/slurm-factory"),
-        cache: home.path().join(".cache/slurm-factory"),
-    };
-    let vars = std::collections::BTreeMap::new();
-    let settings = factory::settings::load(&dirs, &vars).unwrap().settings;
+    let settings = app_settings(home.path(), &[]);
     // Past the viewer's cap on scroll height (10M px = 526k rows), so the
     // proportional scrollbar mapping is what places the rows.
     let log_lines = 600_000;
@@ -640,7 +651,7 @@ async fn app_screens_work_as_a_person_uses_them() {
     gui.click("[data-testid=settings-form] button[type=submit]")
         .await;
     let saved = gui.text("[data-testid=settings-form] [role=status]").await;
-    let config = dirs.config.join("config.toml");
+    let config = app_dirs(home.path()).config.join("config.toml");
     assert!(saved.contains(&config.display().to_string()), "{saved}");
     assert_eq!(
         std::fs::read_to_string(&config).unwrap().trim(),
@@ -923,14 +934,7 @@ async fn dark_theme_follows_the_desktop() {
 #[tokio::test(flavor = "multi_thread")]
 async fn app_commands_take_garbage_without_harm() {
     let home = tempfile::tempdir().unwrap();
-    let dirs = factory::settings::XdgDirs {
-        config: home.path().join(".config/slurm-factory"),
-        data: home.path().join(".local/share/slurm-factory"),
-        cache: home.path().join(".cache/slurm-factory"),
-    };
-    let settings = factory::settings::load(&dirs, &std::collections::BTreeMap::new())
-        .unwrap()
-        .settings;
+    let settings = app_settings(home.path(), &[]);
     let run_id = seed_run(&settings.data_dir, 100);
     let scratch = tempfile::tempdir().unwrap();
     let artifact_id = seed_artifact(&settings, scratch.path(), 0);
@@ -989,16 +993,7 @@ async fn log_stream_benchmark() {
     let rounds = env_or("BENCH_ROUNDS", "runs@default");
     let home = tempfile::tempdir().unwrap();
     // A 64 MiB package for the busy rounds' exports.
-    let settings = factory::settings::load(
-        &factory::settings::XdgDirs {
-            config: home.path().join(".config/slurm-factory"),
-            data: home.path().join(".local/share/slurm-factory"),
-            cache: home.path().join(".cache/slurm-factory"),
-        },
-        &std::collections::BTreeMap::new(),
-    )
-    .unwrap()
-    .settings;
+    let settings = app_settings(home.path(), &[]);
     let scratch = tempfile::tempdir().unwrap();
     seed_artifact(&settings, scratch.path(), 64 << 20);
     let exports = scratch.path().join("exports");
@@ -1070,14 +1065,57 @@ async fn log_stream_benchmark() {
     gui.client.close().await.unwrap();
 }
 
-/// Whether the LXD test images exist (made by .ci/setup-lxd.sh).
+/// Whether the LXD test images exist (made by .ci/setup-lxd.sh); without
+/// them an LXD test says it is skipped, or fails where LXD tests are required.
 fn lxd_test_images() -> bool {
-    Command::new("lxc")
+    let found = Command::new("lxc")
         .args(["image", "info", "sf-test-build"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success())
+        .is_ok_and(|s| s.success());
+    if !found {
+        let msg = "LXD GUI test SKIPPED: no sf-test-build image; run .ci/setup-lxd.sh";
+        assert!(
+            std::env::var_os("SLURM_FACTORY_REQUIRE_LXD").is_none(),
+            "{msg}"
+        );
+        eprintln!("{msg}");
+    }
+    found
+}
+
+/// The app's environment for builds against real LXD with `templates`.
+fn lxd_env(templates: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "SLURM_FACTORY_TEMPLATES_DIR",
+            templates.display().to_string(),
+        ),
+        ("SLURM_FACTORY_IMAGE", "sf-test-build".to_string()),
+        ("SLURM_FACTORY_VERIFY_IMAGE", "sf-test-plain".to_string()),
+        ("SLURM_FACTORY_MIN_FREE_DISK_MIB", "1024".to_string()),
+    ]
+}
+
+/// The XDG dirs of an app started with `HOME=home`.
+fn app_dirs(home: &Path) -> factory::settings::XdgDirs {
+    factory::settings::XdgDirs {
+        config: home.join(".config/slurm-factory"),
+        data: home.join(".local/share/slurm-factory"),
+        cache: home.join(".cache/slurm-factory"),
+    }
+}
+
+/// The settings an app started by `start_with(home, env)` reads.
+fn app_settings(home: &Path, env: &[(&str, String)]) -> factory::settings::Settings {
+    let vars: std::collections::BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    factory::settings::load(&app_dirs(home), &vars)
+        .unwrap()
+        .settings
 }
 
 fn run_instances(run_id: &str) -> Vec<String> {
@@ -1098,25 +1136,10 @@ fn run_instances(run_id: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn matrix_page_runs_two_builds_against_real_lxd() {
     if !lxd_test_images() {
-        let msg = "LXD GUI test SKIPPED: no sf-test-build image; run .ci/setup-lxd.sh";
-        assert!(
-            std::env::var_os("SLURM_FACTORY_REQUIRE_LXD").is_none(),
-            "{msg}"
-        );
-        eprintln!("{msg}");
         return;
     }
     let home = tempfile::tempdir().unwrap();
-    let templates = repo_root().join("tests/recipes/hello");
-    let env = [
-        (
-            "SLURM_FACTORY_TEMPLATES_DIR",
-            templates.display().to_string(),
-        ),
-        ("SLURM_FACTORY_IMAGE", "sf-test-build".to_string()),
-        ("SLURM_FACTORY_VERIFY_IMAGE", "sf-test-plain".to_string()),
-        ("SLURM_FACTORY_MIN_FREE_DISK_MIB", "1024".to_string()),
-    ];
+    let env = lxd_env(&repo_root().join("tests/recipes/hello"));
     let Some(gui) = start_with(home.path(), &env).await else {
         return;
     };
@@ -1175,16 +1198,7 @@ async fn matrix_page_runs_two_builds_against_real_lxd() {
         "2 of 2 packages verified"
     );
     gui.screenshot("matrix");
-    let vars: std::collections::BTreeMap<String, String> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    let dirs = factory::settings::XdgDirs {
-        config: home.path().join(".config/slurm-factory"),
-        data: home.path().join(".local/share/slurm-factory"),
-        cache: home.path().join(".cache/slurm-factory"),
-    };
-    let settings = factory::settings::load(&dirs, &vars).unwrap().settings;
+    let settings = app_settings(home.path(), &env);
     let stored = factory::artifacts::Store::new(settings.artifacts_dir())
         .list()
         .unwrap();
@@ -1200,38 +1214,14 @@ async fn matrix_page_runs_two_builds_against_real_lxd() {
 #[tokio::test(flavor = "multi_thread")]
 async fn build_cancel_and_caches_against_real_lxd() {
     if !lxd_test_images() {
-        let msg = "LXD GUI test SKIPPED: no sf-test-build image; run .ci/setup-lxd.sh";
-        assert!(
-            std::env::var_os("SLURM_FACTORY_REQUIRE_LXD").is_none(),
-            "{msg}"
-        );
-        eprintln!("{msg}");
         return;
     }
     let home = tempfile::tempdir().unwrap();
-    let templates = repo_root().join("tests/recipes/hello");
-    let env = [
-        (
-            "SLURM_FACTORY_TEMPLATES_DIR",
-            templates.display().to_string(),
-        ),
-        ("SLURM_FACTORY_IMAGE", "sf-test-build".to_string()),
-        ("SLURM_FACTORY_VERIFY_IMAGE", "sf-test-plain".to_string()),
-        ("SLURM_FACTORY_MIN_FREE_DISK_MIB", "1024".to_string()),
-    ];
+    let env = lxd_env(&repo_root().join("tests/recipes/hello"));
     let Some(gui) = start_with(home.path(), &env).await else {
         return;
     };
-    let vars: std::collections::BTreeMap<String, String> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    let dirs = factory::settings::XdgDirs {
-        config: home.path().join(".config/slurm-factory"),
-        data: home.path().join(".local/share/slurm-factory"),
-        cache: home.path().join(".cache/slurm-factory"),
-    };
-    let settings = factory::settings::load(&dirs, &vars).unwrap().settings;
+    let settings = app_settings(home.path(), &env);
     let store = factory::artifacts::Store::new(settings.artifacts_dir());
 
     gui.go("doctor", "Doctor").await;
@@ -1246,12 +1236,7 @@ async fn build_cancel_and_caches_against_real_lxd() {
         |n| !n.is_empty(),
     )
     .await;
-    gui.eventually::<bool>(
-        "the Build button",
-        "return !document.querySelector('[data-testid=build-button]').disabled",
-        |b| *b,
-    )
-    .await;
+    gui.build_button_ready().await;
     // Package contents chosen in the form reach the package: headers kept.
     gui.click("[data-testid=build-form] details summary").await;
     gui.click("[data-option=keep_headers]").await;
@@ -1333,14 +1318,7 @@ async fn build_cancel_and_caches_against_real_lxd() {
         .contains(&artifacts[0].name));
 
     // A second build, cancelled mid-way: nothing stays behind.
-    gui.go("build", "Build a Slurm package").await;
-    gui.eventually::<bool>(
-        "the Build button",
-        "return !document.querySelector('[data-testid=build-button]').disabled",
-        |b| *b,
-    )
-    .await;
-    gui.click("[data-testid=build-button]").await;
+    gui.start_build().await;
     let run_id: String = gui
         .eventually_within(
             Duration::from_secs(120),
@@ -1590,33 +1568,15 @@ fn app_pid(home: &Path) -> Option<u32> {
 #[tokio::test(flavor = "multi_thread")]
 async fn app_killed_mid_build_leaves_nothing_behind() {
     if !lxd_test_images() {
-        let msg = "LXD GUI test SKIPPED: no sf-test-build image; run .ci/setup-lxd.sh";
-        assert!(
-            std::env::var_os("SLURM_FACTORY_REQUIRE_LXD").is_none(),
-            "{msg}"
-        );
-        eprintln!("{msg}");
         return;
     }
     let home = tempfile::tempdir().unwrap();
     let slow = slurm_factory_e2e::slow_install_recipe(home.path());
-    let mut env = vec![
-        ("SLURM_FACTORY_TEMPLATES_DIR", slow.display().to_string()),
-        ("SLURM_FACTORY_IMAGE", "sf-test-build".to_string()),
-        ("SLURM_FACTORY_VERIFY_IMAGE", "sf-test-plain".to_string()),
-        ("SLURM_FACTORY_MIN_FREE_DISK_MIB", "1024".to_string()),
-    ];
+    let mut env = lxd_env(&slow);
     let Some(gui) = start_with(home.path(), &env).await else {
         return;
     };
-    gui.go("build", "Build a Slurm package").await;
-    gui.eventually::<bool>(
-        "the Build button",
-        "return !document.querySelector('[data-testid=build-button]').disabled",
-        |b| *b,
-    )
-    .await;
-    gui.click("[data-testid=build-button]").await;
+    gui.start_build().await;
     let run_id: String = gui
         .eventually_within(
             Duration::from_secs(180),
