@@ -8,14 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-step "system packages for the app"
-ensure_packages "${APP_PACKAGES[@]}"
-
-ensure_rust
-ensure_node
-
-step "UI"
-(cd ui && npm ci --no-audit --no-fund && npm run build)
+prepare_app_build
 
 step "app and bundles (release)"
 ui/node_modules/.bin/tauri build --bundles deb rpm --ci -- --locked

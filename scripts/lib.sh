@@ -70,3 +70,14 @@ ensure_node() {
     node_ok || { echo "could not get Node.js 20.19 or newer; install it and run again" >&2; exit 1; }
   fi
 }
+
+# What building the desktop app needs, then the UI it embeds (ui/dist):
+# the start of scripts/run-app.sh and scripts/bundle.sh.
+prepare_app_build() {
+  step "system packages for the app"
+  ensure_packages "${APP_PACKAGES[@]}"
+  ensure_rust
+  ensure_node
+  step "UI"
+  (cd ui && npm ci --no-audit --no-fund && npm run build)
+}
