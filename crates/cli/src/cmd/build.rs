@@ -40,16 +40,8 @@ pub struct Args {
     /// Keep the build instance when the build fails, to look inside.
     #[arg(long)]
     pub keep: bool,
-    /// No network: Spack, spack-packages and clingo from the local copies named by
-    /// spack_root, spack_packages_root and wheels_dir; sources from the mirror layer.
-    #[arg(long)]
-    pub offline: bool,
-    /// Skip verification at another prefix in a clean instance.
-    #[arg(long)]
-    pub no_verify: bool,
-    /// Also write a .tar.gz next to the .tar.zst (verify uses it where there is no zstd).
-    #[arg(long)]
-    pub gzip: bool,
+    #[command(flatten)]
+    pub run: RunFlags,
     /// Keep headers and pkg-config files (for building against this Slurm).
     #[arg(long, help_heading = "Package contents")]
     pub keep_headers: bool,
@@ -67,6 +59,33 @@ pub struct Args {
     pub debug_archive: bool,
 }
 
+/// How a build runs, for `build` and each build of a `matrix`.
+#[derive(Debug, clap::Args)]
+pub struct RunFlags {
+    /// No network: Spack, spack-packages and clingo from the local copies named by
+    /// spack_root, spack_packages_root and wheels_dir; sources from the mirror layer.
+    #[arg(long)]
+    pub offline: bool,
+    /// Skip verification at another prefix in a clean instance.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Also write a .tar.gz next to the .tar.zst (verify uses it where there is no zstd).
+    #[arg(long)]
+    pub gzip: bool,
+}
+
+impl RunFlags {
+    pub fn build_flags(&self, keep_on_failure: bool, package: PackageOptions) -> BuildFlags {
+        BuildFlags {
+            keep_on_failure,
+            offline: self.offline,
+            verify: !self.no_verify,
+            gzip: self.gzip,
+            package,
+        }
+    }
+}
+
 pub async fn run(
     args: Args,
     loaded: &Loaded,
@@ -77,19 +96,16 @@ pub async fn run(
     let resolved = request.resolve(&Defaults::for_host().with_settings(&loaded.settings))?;
     let options = BuildOptions {
         request: resolved,
-        flags: BuildFlags {
-            keep_on_failure: args.keep,
-            offline: args.offline,
-            verify: !args.no_verify,
-            gzip: args.gzip,
-            package: PackageOptions {
+        flags: args.run.build_flags(
+            args.keep,
+            PackageOptions {
                 keep_headers: args.keep_headers,
                 keep_static: args.keep_static,
                 keep_docs: args.keep_docs,
                 no_strip: args.no_strip,
                 debug_archive: args.debug_archive,
             },
-        },
+        ),
     };
     let cancel = cancel_on_ctrl_c(out);
     let result = pipeline::build(&loaded.settings, options, sink(out, verbose), cancel).await?;

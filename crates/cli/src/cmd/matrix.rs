@@ -9,7 +9,7 @@ use std::time::Duration;
 use factory::events::{BuildEvent, EventRecord};
 use factory::kinds::{Outcome, StageOutcome};
 use factory::matrix::{self, BuildOutcome, MatrixBuild};
-use factory::pipeline::{BuildFlags, PackageOptions};
+use factory::pipeline::PackageOptions;
 use factory::request::Defaults;
 use factory::settings::Loaded;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -48,15 +48,8 @@ pub struct Args {
     /// Builds at a time [default: this machine's CPUs / the builds' jobs, at least 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: Option<u16>,
-    /// No network (as `build --offline`).
-    #[arg(long)]
-    pub offline: bool,
-    /// Skip verification.
-    #[arg(long)]
-    pub no_verify: bool,
-    /// Also write a .tar.gz next to each .tar.zst.
-    #[arg(long)]
-    pub gzip: bool,
+    #[command(flatten)]
+    pub run: super::build::RunFlags,
 }
 
 pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
@@ -79,13 +72,7 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let flags = BuildFlags {
-        keep_on_failure: false,
-        offline: args.offline,
-        verify: !args.no_verify,
-        gzip: args.gzip,
-        package: PackageOptions::default(),
-    };
+    let flags = args.run.build_flags(false, PackageOptions::default());
     let table = Arc::new(Mutex::new(Table::new(&builds, out)));
     let sink: matrix::MatrixSink = if out.json {
         let names: Vec<String> = builds.iter().map(|b| b.artifact_name.clone()).collect();
