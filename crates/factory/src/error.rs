@@ -52,16 +52,15 @@ pub fn shown(input: &str) -> String {
 /// may quote the input it refused.
 pub fn shown_up_to(input: &str, keep: usize) -> String {
     let escaped = |s: &str| -> String {
-        s.chars()
-            .flat_map(|c| {
-                let esc: Vec<char> = if c.is_control() {
-                    c.escape_debug().collect()
-                } else {
-                    vec![c]
-                };
-                esc
-            })
-            .collect()
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            if c.is_control() {
+                out.extend(c.escape_debug());
+            } else {
+                out.push(c);
+            }
+        }
+        out
     };
     let count = input.chars().count();
     if count <= keep {

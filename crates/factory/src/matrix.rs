@@ -213,7 +213,8 @@ pub enum BuildOutcome {
     Cancelled,
 }
 
-/// The newest verified artifact of each package name in the store.
+/// The store's verified artifacts as (name, id), newest first: the first
+/// of a name is its newest.
 fn verified_artifacts(settings: &Settings) -> Result<Vec<(String, String)>> {
     let list = Store::new(settings.artifacts_dir()).list()?;
     Ok(list

@@ -50,9 +50,16 @@ mod spack_setup;
 mod verify;
 
 /// Base images carry the alias they were made for, to find duplicates.
-/// How every tool words ENOSPC (`strerror`), lowercased.
-const NO_SPACE: &str = "no space left on device";
 const BASE_IMAGE_PROPERTY: &str = "slurm-factory.base-image";
+
+/// Whether `text` reports ENOSPC, as every tool words it (`strerror`), in
+/// any case. Runs on every log line, so without allocating.
+fn says_no_space(text: &str) -> bool {
+    const NO_SPACE: &[u8] = b"no space left on device";
+    text.as_bytes()
+        .windows(NO_SPACE.len())
+        .any(|w| w.eq_ignore_ascii_case(NO_SPACE))
+}
 
 /// Where the verify stage unpacks a package: anywhere but the build prefix.
 pub const VERIFY_PREFIX: &str = "/srv/relocated";
@@ -437,10 +444,7 @@ impl<'a> Build<'a> {
             r = work => r,
         };
         let result = match result {
-            Err(e) => {
-                let e = self.pool_full_or(stage, self.disk_full_or(stage, e)).await;
-                Err(self.lxd_lost_or(stage, e).await)
-            }
+            Err(e) => Err(self.explain_failure(stage, e).await),
             ok => ok,
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -466,55 +470,59 @@ impl<'a> Build<'a> {
         result.map(|d| d.value)
     }
 
-    /// A stage that failed while a directory the build writes to had filled
-    /// up failed for that reason, whatever the step itself said (a tar cut
-    /// short, a copy refused): the user is told which disk to free.
-    fn disk_full_or(&self, stage: Stage, err: Error) -> Error {
-        // Less than this left and a failed write is the likely cause.
-        const FULL_BELOW: u64 = 8 * 1024 * 1024;
+    /// A failed stage, told by its cause where the environment is to blame,
+    /// whatever the step itself printed (a tar cut short, a broken websocket):
+    /// a full host directory, a full storage pool, or LXD gone. Errors that
+    /// already name their cause pass through.
+    async fn explain_failure(&self, stage: Stage, err: Error) -> Error {
         if matches!(
             err,
-            Error::Cancelled | Error::DiskFull { .. } | Error::RanOutOfDisk { .. }
+            Error::Cancelled
+                | Error::DiskFull { .. }
+                | Error::RanOutOfDisk { .. }
+                | Error::PoolFull { .. }
+                | Error::LxdLost { .. }
         ) {
             return err;
         }
+        if let Some(full) = self.host_disk_full(stage, &err) {
+            return full;
+        }
+        if let Some(full) = self.pool_full(stage, &err).await {
+            return full;
+        }
+        self.lxd_lost(stage, &err).await.unwrap_or(err)
+    }
+
+    /// A directory the build writes to (cache, artifacts, runs) has nearly
+    /// no room left: the user is told which disk to free.
+    fn host_disk_full(&self, stage: Stage, err: &Error) -> Option<Error> {
+        // Less than this left and a failed write is the likely cause.
+        const FULL_BELOW: u64 = 8 * 1024 * 1024;
         let dirs = [
             self.settings.cache_dir.clone(),
             self.settings.artifacts_dir(),
             self.settings.runs_dir(),
         ];
-        for dir in dirs {
-            let path = crate::fsutil::nearest_existing(&dir);
-            match fs4::available_space(&path) {
-                Ok(bytes) if bytes < FULL_BELOW => {
-                    return Error::RanOutOfDisk {
-                        stage,
-                        path,
-                        available_mib: bytes / (1024 * 1024),
-                        cause: err.to_string(),
-                    }
-                }
-                _ => {}
-            }
-        }
-        err
+        dirs.iter().find_map(|dir| {
+            let path = crate::fsutil::nearest_existing(dir);
+            let bytes = fs4::available_space(&path).ok()?;
+            (bytes < FULL_BELOW).then(|| Error::RanOutOfDisk {
+                stage,
+                path,
+                available_mib: bytes / (1024 * 1024),
+                cause: err.to_string(),
+            })
+        })
     }
 
-    /// A stage that failed writing to a full disk that is none of the host's
-    /// directories failed for want of room in the instance: on its storage
-    /// pool. Told with the pool's use, as `lxc storage info` shows it.
-    async fn pool_full_or(&self, stage: Stage, err: Error) -> Error {
-        if matches!(
-            err,
-            Error::Cancelled | Error::RanOutOfDisk { .. } | Error::PoolFull { .. }
-        ) {
-            return err;
-        }
+    /// The stage wrote to a full disk that is none of the host's
+    /// directories: the instance's, on its storage pool. Told with the
+    /// pool's use, as `lxc storage info` shows it.
+    async fn pool_full(&self, stage: Stage, err: &Error) -> Option<Error> {
         let cause = err.to_string();
-        if !self.wrote_to_full_disk.load(Ordering::Relaxed)
-            && !cause.to_ascii_lowercase().contains(NO_SPACE)
-        {
-            return err;
+        if !self.wrote_to_full_disk.load(Ordering::Relaxed) && !says_no_space(&cause) {
+            return None;
         }
         let pool = self.settings.storage_pool.clone();
         let usage = match self.lxc.pool_space(&pool).await {
@@ -525,40 +533,29 @@ impl<'a> Build<'a> {
             ),
             Err(_) => "its use unknown".into(),
         };
-        Error::PoolFull {
+        Some(Error::PoolFull {
             stage,
             pool,
             usage,
             cause,
-        }
+        })
     }
 
-    /// A stage that failed while the LXD daemon restarted or went away failed
-    /// for that reason (its command streams broke), whatever the step printed.
-    async fn lxd_lost_or(&self, stage: Stage, err: Error) -> Error {
+    /// The LXD daemon restarted or went away during the stage (its command
+    /// streams broke with it).
+    async fn lxd_lost(&self, stage: Stage, err: &Error) -> Option<Error> {
         // LXD down from the start is preflight's NotReady, with its own fix.
-        let Some(pid) = self.lxd_pid else {
-            return err;
-        };
-        if matches!(
-            err,
-            Error::Cancelled
-                | Error::RanOutOfDisk { .. }
-                | Error::PoolFull { .. }
-                | Error::LxdLost { .. }
-        ) {
-            return err;
-        }
+        let pid = self.lxd_pid?;
         let what = match self.lxc.server_info().await {
-            Ok(info) if pid == 0 || info.environment.server_pid == pid => return err,
+            Ok(info) if pid == 0 || info.environment.server_pid == pid => return None,
             Ok(_) => "restarted",
             Err(_) => "stopped answering",
         };
-        Error::LxdLost {
+        Some(Error::LxdLost {
             stage,
             what: what.into(),
             cause: err.to_string(),
-        }
+        })
     }
 
     async fn stages(&mut self) -> Result<Output> {
@@ -691,7 +688,7 @@ impl<'a> Build<'a> {
                 &[],
                 |stream, line| {
                     on_line(&line);
-                    if line.to_ascii_lowercase().contains(NO_SPACE) {
+                    if says_no_space(&line) {
                         self.wrote_to_full_disk.store(true, Ordering::Relaxed);
                     }
                     if let Some((layer, hits, lookups)) = progress::parse_cache_protocol(&line) {
