@@ -4,8 +4,9 @@
 # raw.idmap map host root into containers, and builds + imports the test
 # images with debootstrap, and prepares the offline Spack site of the
 # real-Spack test (.ci/spack-site.sh: Spack, spack-packages, clingo wheels and
-# Debian's sources as a Spack mirror). Idempotent: a second run only checks
-# and exits.
+# Debian's sources as a Spack mirror), and starts a second LXD server trusted
+# as the remote `sf-remote` (.ci/lxd-remote.sh). Idempotent: a second run only
+# checks and exits.
 #
 # Must run as root. Environment knobs:
 #   SF_CI_CACHE      where image tarballs and debootstrap downloads are kept
@@ -254,6 +255,10 @@ if lxc storage show "$BTRFS_POOL" >/dev/null 2>&1; then
     pool=$BTRFS_POOL
 fi
 
+# ---- A second LXD server, reached over HTTPS as the remote `sf-remote` ----
+bash "$(dirname "$0")/lxd-remote.sh" start
+say "second LXD server: remote sf-remote ($(lxc storage list sf-remote: --format csv | cut -d, -f1 | paste -sd' ' -))"
+
 # Seconds from `lxc launch` until `lxc exec` works, as "1.2".
 time_launch() {
     local p=$1 name="sf-ci-probe-$$" t0 ms
@@ -288,6 +293,7 @@ SLURM_FACTORY_TEST_SPACK_IMAGE=sf-spack-build
 SLURM_FACTORY_TEST_BARE_IMAGE=sf-verify-bare
 SLURM_FACTORY_TEST_CACHE=$CACHE/spack-build-cache
 SLURM_FACTORY_TEST_APT_CACHE=$CACHE/app-install-debs
+SLURM_FACTORY_TEST_REMOTE=sf-remote
 EOF
     cat "$spack_site_env"
 } >"$CACHE/env"

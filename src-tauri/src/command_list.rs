@@ -30,6 +30,7 @@ app_commands! {
     builds::cancel_build(id: "string") -> "void";
     builds::events_ack(channel: "number") -> "void";
     matrices::matrix_check(text: "string") -> "MatrixBuild[]";
+    matrices::matrix_servers(text: "string", parallel: "number | null") -> "Server[]";
     matrices::matrix_run(text: "string", parallel: "number | null", resume: "boolean", flags: "BuildFlags", on_events: "Channel<MatrixEvent>") -> "BuildOutcome[]";
     matrices::matrix_cancel() -> "void";
     caches::cache_status() -> "CacheOverview";

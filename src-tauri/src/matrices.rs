@@ -6,6 +6,7 @@ use std::sync::Arc;
 use factory::events::{BuildEvent, EventRecord};
 use factory::matrix::{self, BuildOutcome, MatrixBuild, MatrixEvent};
 use factory::pipeline::BuildFlags;
+use factory::remotes::{self, Server};
 use tauri::ipc::Channel;
 use tauri::State;
 use tokio_util::sync::CancellationToken;
@@ -19,8 +20,34 @@ pub fn matrix_check(state: State<'_, AppState>, text: String) -> CmdResult<Vec<M
     matrix::parse(&text, &state.defaults()).map_err(report)
 }
 
-/// Runs a matrix to its end; `parallel` builds at a time (default: the
-/// CPUs over the builds' jobs); `resume` skips packages already verified.
+/// The LXD servers a matrix of `text` runs on (the `remotes` setting, else
+/// `lxd_remote`), each asked for its CPUs, with its builds at once:
+/// `parallel`, or its CPUs over the builds' jobs.
+#[tauri::command]
+pub async fn matrix_servers(
+    state: State<'_, AppState>,
+    text: String,
+    parallel: Option<u32>,
+) -> CmdResult<Vec<Server>> {
+    let builds = matrix::parse(&text, &state.defaults()).map_err(report)?;
+    servers(&state, &builds, parallel).await
+}
+
+async fn servers(
+    state: &AppState,
+    builds: &[MatrixBuild],
+    parallel: Option<u32>,
+) -> CmdResult<Vec<Server>> {
+    let settings = state.settings();
+    let wanted = remotes::wanted(&settings, &[]);
+    let parallel = parallel.map(|n| n.clamp(1, 64));
+    remotes::servers(&settings, &wanted, parallel, matrix::max_jobs(builds))
+        .await
+        .map_err(report)
+}
+
+/// Runs a matrix to its end over its servers ([`matrix_servers`]); `resume`
+/// skips packages already verified.
 #[tauri::command]
 pub async fn matrix_run(
     state: State<'_, AppState>,
@@ -31,6 +58,7 @@ pub async fn matrix_run(
     on_events: Channel<MatrixEvent>,
 ) -> CmdResult<Vec<BuildOutcome>> {
     let builds = matrix::parse(&text, &state.defaults()).map_err(report)?;
+    let servers = servers(&state, &builds, parallel).await?;
     let cancel = CancellationToken::new();
     {
         let mut running = state.matrix.lock().expect("matrix lock");
@@ -51,12 +79,8 @@ pub async fn matrix_run(
             });
         }
     });
-    let parallel = parallel.map_or_else(
-        || matrix::default_parallel(&builds),
-        |n| n.clamp(1, 64) as usize,
-    );
     let settings = state.settings();
-    let result = matrix::run(&settings, &builds, &flags, parallel, resume, sink, cancel).await;
+    let result = matrix::run(&settings, &builds, &flags, &servers, resume, sink, cancel).await;
     *state.matrix.lock().expect("matrix lock") = None;
     result.map_err(report)
 }

@@ -355,3 +355,79 @@ pub fn built_binary(name: &str) -> PathBuf {
         .expect("the test binary lives in <target>/debug/deps")
         .join(name)
 }
+
+/// The second LXD server `.ci/setup-lxd.sh` starts (`.ci/lxd-remote.sh`),
+/// trusted by this machine's client as a remote (`sf-remote`).
+pub struct RemoteServer {
+    pub name: String,
+    /// The client config that knows it, for a CLI or app given a home of
+    /// its own.
+    pub lxd_conf: String,
+}
+
+impl RemoteServer {
+    /// From SLURM_FACTORY_TEST_REMOTE; `None` (after a loud SKIPPED line) when unset.
+    pub fn from_env(test: &str) -> Option<RemoteServer> {
+        let [name] = test_vars(
+            test,
+            ["SLURM_FACTORY_TEST_REMOTE"],
+            "no second LXD server: run .ci/setup-lxd.sh (as root; it runs .ci/lxd-remote.sh) \
+             and set SLURM_FACTORY_TEST_REMOTE (see ~/.cache/slurm-factory-ci/env)",
+        )?;
+        let lxd_conf = std::env::var("LXD_CONF").unwrap_or_else(|_| {
+            format!("{}/.config/lxc", std::env::var("HOME").unwrap_or_default())
+        });
+        Some(RemoteServer { name, lxd_conf })
+    }
+
+    /// One test at a time uses it, across test binaries too (scripts/test.sh
+    /// runs the real Spack test beside the others): one of them shuts it
+    /// down. Held until dropped.
+    pub fn turn(&self) -> std::fs::File {
+        let path = std::env::temp_dir().join("slurm-factory-e2e-remote.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .expect("opening the remote server's lock file");
+        lock.lock().expect("waiting for the remote server");
+        lock
+    }
+
+    /// `.ci/lxd-remote.sh start` or `stop`.
+    pub fn control(&self, action: &str) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/lxd-remote.sh");
+        let status = std::process::Command::new("bash")
+            .arg(script)
+            .arg(action)
+            .status()
+            .expect("running lxd-remote.sh");
+        assert!(status.success(), "lxd-remote.sh {action}");
+    }
+
+    /// `lxc ARGS` with the client config that knows the remote.
+    pub fn lxc(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("lxc")
+            .env("LXD_CONF", &self.lxd_conf)
+            .args(args)
+            .output()
+            .expect("running lxc")
+    }
+
+    /// The names of the instances on it.
+    pub fn instances(&self) -> Vec<String> {
+        let out = self.lxc(&[
+            "list",
+            &format!("{}:", self.name),
+            "--format",
+            "csv",
+            "-c",
+            "n",
+        ]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}

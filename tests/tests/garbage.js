@@ -59,6 +59,7 @@ for (const s of strings) {
     ["cache_clean", { layer: s }],
     ["matrix_check", { text: s }],
     ["matrix_check", { text: `axes: {target: [${JSON.stringify(s)}]}` }],
+    ["matrix_servers", { text: s, parallel: 1 }],
     ["plan", { request: { ...base, slurm_version: s } }],
     ["plan", { request: { ...base, target: s } }],
     ["plan", { request: { ...base, toolchain: s } }],
@@ -70,6 +71,7 @@ for (const n of [-1, 2 ** 53, 1e308, -0, 0.5, "7", null, [], {}]) {
   calls.push(
     ["run_log", { id: runId, offset: n, maxBytes: n }],
     ["runs_stats", { last: n }],
+    ["matrix_servers", { text: "axes: {minimal: [true]}", parallel: n }],
     ["plan", { request: { ...base, jobs: n } }],
     ["plan", { request: { ...base, compiler: n } }],
   );

@@ -330,6 +330,7 @@ fn seed_run(data_dir: &Path, lines: usize) -> String {
         artifact_name: "slurm-25.05-default-x86_64_v3".into(),
         run_dir: run.path.display().to_string(),
         stages: Stage::ALL.to_vec(),
+        lxd_remote: "local".into(),
     });
     for stage in Stage::ALL {
         em.emit(BuildEvent::StageStarted { stage });
@@ -1131,15 +1132,31 @@ fn run_instances(run_id: &str) -> Vec<String> {
 }
 
 /// The Matrix page against real LXD with the test recipe: a typo is refused
-/// in the engine's words, a checked matrix lists its builds, and a run fills
-/// the table as two builds go at once until both packages are verified.
+/// in the engine's words, a checked matrix lists its builds and its two
+/// servers (this machine's LXD and a second one over HTTPS), and a run fills
+/// the table as two builds go at once, one on each server, until both
+/// packages are verified.
 #[tokio::test(flavor = "multi_thread")]
 async fn matrix_page_runs_two_builds_against_real_lxd() {
     if !lxd_test_images() {
         return;
     }
+    // Two servers: this machine's LXD and the second one setup-lxd.sh starts.
+    let Some(remote) =
+        slurm_factory_e2e::RemoteServer::from_env("matrix_page_runs_two_builds_against_real_lxd")
+    else {
+        return;
+    };
+    let _turn = remote.turn();
+    remote.control("start");
     let home = tempfile::tempdir().unwrap();
-    let env = lxd_env(&repo_root().join("tests/recipes/hello"));
+    let mut env = lxd_env(&repo_root().join("tests/recipes/hello"));
+    env.push((
+        "SLURM_FACTORY_REMOTES",
+        format!("local=1,{}=1", remote.name),
+    ));
+    // The client config that knows the remote (the app gets a home of its own).
+    env.push(("LXD_CONF", remote.lxd_conf.clone()));
     let Some(gui) = start_with(home.path(), &env).await else {
         return;
     };
@@ -1166,15 +1183,14 @@ async fn matrix_page_runs_two_builds_against_real_lxd() {
     set_text("base: {minimal: true, jobs: 1}\naxes:\n  target: [x86_64_v3, x86_64_v2]\n").await;
     gui.click("[data-testid=matrix-check]").await;
     assert_eq!(gui.text("[data-testid=matrix-summary]").await, "2 builds");
-    gui.client
-        .find(fantoccini::Locator::Css("[data-testid=matrix-parallel]"))
-        .await
-        .unwrap()
-        .send_keys("2")
-        .await
-        .unwrap();
+    let servers = gui.text("[data-testid=matrix-servers]").await;
+    assert!(
+        servers.contains("local (1 at a time")
+            && servers.contains(&format!("{} (1 at a time", remote.name)),
+        "{servers}"
+    );
     gui.click("[data-testid=matrix-run]").await;
-    // Both started before either finished: two at once.
+    // Both started before either finished: two at once, one on each server.
     let states: Vec<String> = gui
         .eventually_within(
             Duration::from_secs(120),
@@ -1193,6 +1209,17 @@ async fn matrix_page_runs_two_builds_against_real_lxd() {
         )
         .await;
     assert_eq!(outcomes, ["verified", "verified"]);
+    let mut placed: Vec<String> = gui
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=matrix-server]')].map(c => c.textContent.trim())",
+            vec![],
+        )
+        .await
+        .map(|v| serde_json::from_value(v).unwrap())
+        .unwrap();
+    placed.sort();
+    assert_eq!(placed, ["local".to_string(), remote.name.clone()]);
     assert_eq!(
         gui.text("[data-testid=matrix-summary]").await,
         "2 of 2 packages verified"

@@ -254,12 +254,14 @@ async fn disk_devices_are_writable_and_files_belong_to_the_host_user() {
         DiskDevice {
             name: "cache".into(),
             source: cache.path().into(),
+            pool: None,
             path: "/var/cache/sf".into(),
             readonly: false,
         },
         DiskDevice {
             name: "seed".into(),
             source: ro.path().into(),
+            pool: None,
             path: "/opt/seed".into(),
             readonly: true,
         },
@@ -617,6 +619,7 @@ async fn failed_launches_say_why_and_leave_nothing_behind() {
     spec.devices = vec![DiskDevice {
         name: "gone".into(),
         source: Path::new("/nonexistent/slurm-factory-test").into(),
+        pool: None,
         path: "/mnt/gone".into(),
         readonly: false,
     }];

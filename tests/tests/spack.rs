@@ -643,23 +643,24 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         );
         stdout
     };
+    let warm_build = [
+        "build",
+        "--offline",
+        "--minimal",
+        "--slurm-version",
+        &site.slurm_version,
+        "--target",
+        TARGET,
+        "--jobs",
+        "2",
+        "--gzip",
+        "--json",
+    ];
     let build_through_cli = || -> Vec<serde_json::Value> {
-        cli(&[
-            "build",
-            "--offline",
-            "--minimal",
-            "--slurm-version",
-            &site.slurm_version,
-            "--target",
-            TARGET,
-            "--jobs",
-            "2",
-            "--gzip",
-            "--json",
-        ])
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+        cli(&warm_build)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     };
     let events = build_through_cli();
     let finished = events.iter().find(|e| e["type"] == "run_finished").unwrap();
@@ -829,6 +830,57 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         serde_json::from_str(&cli(&["artifacts", "list", "--json"])).unwrap();
     assert_eq!(after.len(), before.len() + 2, "{after:?}");
     assert!(after.iter().all(|a| a["verified"] == true), "{after:?}");
+
+    // 7. The same build on a second LXD server, over HTTPS (`sf-remote`):
+    // the images it lacks are copied there, its base image is made there,
+    // the mirror and buildcache layers reach its volumes: it compiles
+    // nothing, and the package comes back verified.
+    let Some(server) = slurm_factory_e2e::RemoteServer::from_env("real_spack_build_on_a_remote")
+    else {
+        return;
+    };
+    let _turn = server.turn();
+    server.control("start");
+    let remote = server.name.clone();
+    let mut remote_vars = vars.clone();
+    remote_vars.insert("SLURM_FACTORY_LXD_REMOTE".into(), remote.clone());
+    remote_vars.insert("LXD_CONF".into(), server.lxd_conf.clone());
+    let started = std::time::Instant::now();
+    let out = slurm_factory_e2e::slurm_factory(root, &remote_vars, &warm_build);
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        out.status.success(),
+        "the build on {remote} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for e in events.iter().filter(|e| e["type"] == "stage_finished") {
+        eprintln!(
+            "  [{remote}] {:<16} {:<9} {:>7.1} s  {}",
+            e["stage"].as_str().unwrap(),
+            e["outcome"].as_str().unwrap(),
+            e["elapsed_ms"].as_u64().unwrap() as f64 / 1000.0,
+            e["detail"].as_str().unwrap_or("")
+        );
+    }
+    println!(
+        "the build on {remote}: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started_on = events.iter().find(|e| e["type"] == "run_started").unwrap();
+    assert_eq!(started_on["lxd_remote"], remote.as_str());
+    let install = events
+        .iter()
+        .find(|e| e["type"] == "stage_finished" && e["stage"] == "install")
+        .unwrap();
+    let (cached, built) = install_counts(install["detail"].as_str().unwrap());
+    assert_eq!(
+        built, 0,
+        "the remote compiled what this machine's buildcache has"
+    );
+    assert!(cached > 0);
 }
 
 /// The air-gapped workflow for real, with no network: Spack's "upstream" is

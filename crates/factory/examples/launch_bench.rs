@@ -42,6 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             DiskDevice {
                 name: d.to_string(),
                 source,
+                pool: None,
                 path: format!("/var/cache/slurm-factory/{d}"),
                 readonly: false,
             }

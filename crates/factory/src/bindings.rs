@@ -21,7 +21,7 @@ pub fn typescript() -> String {
     }
     use crate::{
         artifacts, cache, catalog, doctor, error, events, hardware, history, kinds, matrix, mirror,
-        package, pipeline, plan, request, runs, settings, sources, toolchain, units,
+        package, pipeline, plan, remotes, request, runs, settings, sources, toolchain, units,
     };
     export!(
         error::ExitKind,
@@ -102,6 +102,7 @@ pub fn typescript() -> String {
         matrix::MatrixBuild,
         matrix::BuildOutcome,
         matrix::MatrixEvent,
+        remotes::Server,
     );
     out.truncate(out.trim_end().len());
     out.push('\n');

@@ -70,6 +70,13 @@ pub fn lock_key(base_alias: &str, rendered: &Rendered) -> String {
     crate::fsutil::hex(&h.finalize())[..16].to_string()
 }
 
+/// The layers build instances mount: (layer, device name, container path).
+pub const MOUNTED: [(Layer, &str, &str); 3] = [
+    (Layer::Buildcache, "sf-buildcache", layout::CACHE_BUILDCACHE),
+    (Layer::Mirror, "sf-mirror", layout::CACHE_MIRROR),
+    (Layer::Ccache, "sf-ccache", layout::CACHE_CCACHE),
+];
+
 /// The host directories shared with build instances.
 #[derive(Debug, Clone)]
 pub struct CacheDirs {
@@ -113,19 +120,31 @@ impl CacheDirs {
 
     /// The disk devices that mount the layers at their container paths.
     pub fn devices(&self) -> Vec<DiskDevice> {
-        [
-            ("sf-buildcache", &self.buildcache, layout::CACHE_BUILDCACHE),
-            ("sf-mirror", &self.mirror, layout::CACHE_MIRROR),
-            ("sf-ccache", &self.ccache, layout::CACHE_CCACHE),
-        ]
-        .into_iter()
-        .map(|(name, source, path)| DiskDevice {
-            name: name.into(),
-            source: source.clone(),
-            path: path.into(),
-            readonly: false,
-        })
-        .collect()
+        MOUNTED
+            .iter()
+            .map(|&(layer, name, path)| DiskDevice {
+                name: name.into(),
+                source: self.dir(layer).expect("mounted layers are dirs").into(),
+                pool: None,
+                path: path.into(),
+                readonly: false,
+            })
+            .collect()
+    }
+
+    /// On a remote server the layers are custom volumes in its `pool`, each
+    /// named like its device; [`MOUNTED`] says which.
+    pub fn volume_devices(pool: &str) -> Vec<DiskDevice> {
+        MOUNTED
+            .iter()
+            .map(|&(_, name, path)| DiskDevice {
+                name: name.into(),
+                source: name.into(),
+                pool: Some(pool.into()),
+                path: path.into(),
+                readonly: false,
+            })
+            .collect()
     }
 }
 

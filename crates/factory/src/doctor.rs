@@ -71,8 +71,31 @@ fn failed(id: &'static str, title: &'static str, err: &Error) -> Check {
 /// skipped once LXD itself is unusable.
 pub async fn run(settings: &Settings) -> Report {
     let lxc = Lxc::new(settings);
-    let mut checks = Vec::new();
+    let mut checks = lxd_checks(&lxc, settings).await;
+    checks.push(disk_check(&settings.cache_dir, settings.min_free_disk_mib));
+    if let Some(dir) = &settings.upstream_mirror {
+        checks.push(match lxc.is_local() {
+            true => upstream_check(dir),
+            false => upstream_on_remote_check(lxc.remote()),
+        });
+    }
+    if settings.spack_root.is_some() {
+        checks.push(offline_sources_check(settings));
+    }
+    Report { checks }
+}
 
+/// Another server a matrix builds on: only what concerns that server (the
+/// client, the daemon, trust, its pool, how caches reach it, its CPUs).
+pub async fn for_remote(settings: &Settings, remote: &str) -> Report {
+    let lxc = Lxc::new(settings).on(remote);
+    Report {
+        checks: lxd_checks(&lxc, settings).await,
+    }
+}
+
+async fn lxd_checks(lxc: &Lxc, settings: &Settings) -> Vec<Check> {
+    let mut checks = Vec::new();
     const BINARY: &str = "LXD client installed";
     const DAEMON: &str = "LXD daemon reachable";
     const TRUST: &str = "user allowed to use LXD";
@@ -99,8 +122,13 @@ pub async fn run(settings: &Settings) -> Report {
                         DAEMON,
                         Status::Pass,
                         format!(
-                            "LXD {} ({})",
-                            info.environment.server_version, info.environment.driver
+                            "LXD {} ({}){}",
+                            info.environment.server_version,
+                            info.environment.driver,
+                            match lxc.is_local() {
+                                true => String::new(),
+                                false => format!(" on the remote `{}`", lxc.remote()),
+                            }
                         ),
                     ));
                     if info.auth == "trusted" {
@@ -133,9 +161,10 @@ pub async fn run(settings: &Settings) -> Report {
     };
 
     if lxd_ready {
-        checks.push(pool_check(&lxc, &settings.storage_pool).await);
+        checks.push(pool_check(lxc, &settings.storage_pool).await);
+        checks.push(cpu_check(lxc).await);
     } else {
-        for (id, title) in [("lxd-trust", TRUST), ("storage-pool", POOL)] {
+        for (id, title) in [("lxd-trust", TRUST), ("storage-pool", POOL), ("cpus", CPUS)] {
             if !checks.iter().any(|c| c.id == id) {
                 checks.push(check(
                     id,
@@ -147,18 +176,37 @@ pub async fn run(settings: &Settings) -> Report {
         }
     }
 
-    checks.push(idmap_check(
-        Path::new("/etc/subuid"),
-        Path::new("/etc/subgid"),
-    ));
-    checks.push(disk_check(&settings.cache_dir, settings.min_free_disk_mib));
-    if let Some(dir) = &settings.upstream_mirror {
-        checks.push(upstream_check(dir));
+    checks.push(match lxc.is_local() {
+        true => idmap_check(Path::new("/etc/subuid"), Path::new("/etc/subgid")),
+        false => check(
+            "idmap",
+            "id mapping for shared cache dirs",
+            Status::Pass,
+            format!(
+                "not needed on `{}`: its caches are volumes in its pool `{}`, synced with this \
+                 machine's before and after each build",
+                lxc.remote(),
+                settings.storage_pool
+            ),
+        ),
+    });
+    checks
+}
+
+const CPUS: &str = "CPUs for builds";
+
+/// How many CPU threads the server has: what a matrix's default number of
+/// builds at once on it comes from.
+async fn cpu_check(lxc: &Lxc) -> Check {
+    match lxc.cpu_count().await {
+        Ok(n) => check(
+            "cpus",
+            CPUS,
+            Status::Pass,
+            format!("{n} CPU threads: a matrix runs {n} / jobs builds at once here"),
+        ),
+        Err(err) => failed("cpus", CPUS, &err),
     }
-    if settings.spack_root.is_some() {
-        checks.push(offline_sources_check(settings));
-    }
-    Report { checks }
 }
 
 async fn pool_check(lxc: &Lxc, wanted: &str) -> Check {
@@ -300,6 +348,23 @@ fn disk_check(cache_dir: &Path, needed_mib: u64) -> Check {
                 failed("disk", TITLE, &err)
             }
         }
+    }
+}
+
+/// Instances on another server cannot mount this machine's directories.
+fn upstream_on_remote_check(remote: &str) -> Check {
+    Check {
+        id: "upstream-mirror",
+        title: "upstream source mirror",
+        status: Status::Fail,
+        detail: format!(
+            "upstream_mirror is a directory of this machine; instances on the remote `{remote}` \
+             cannot mount it"
+        ),
+        hint: "unset upstream_mirror for builds on other servers, or copy its files into the \
+               mirror layer (`slurm-factory cache status` shows where): that layer reaches every \
+               server"
+            .into(),
     }
 }
 

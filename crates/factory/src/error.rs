@@ -159,10 +159,15 @@ pub enum Error {
         needed_mib: u64,
     },
 
-    #[error("LXD {what} during the {stage} stage: {cause}")]
+    #[error(
+        "{} {what} during the {stage} stage: {cause}",
+        crate::remotes::server_name(remote)
+    )]
     LxdLost {
         stage: crate::kinds::Stage,
-        /// "restarted" or "stopped answering".
+        /// The `lxc remote` the build ran on (`local`: this machine's LXD).
+        remote: String,
+        /// "restarted", "shut down" or "stopped answering".
         what: String,
         cause: String,
     },
@@ -249,6 +254,15 @@ pub enum Error {
         /// The file; `None` for a matrix typed in the app.
         path: Option<PathBuf>,
         message: String,
+    },
+
+    #[error("the LXD remote `{}` cannot take builds: {detail}", shown(remote))]
+    RemoteUnusable { remote: String, detail: String },
+
+    #[error("no LXD server of the matrix is left to build on: {}", remotes.join(", "))]
+    NoServerLeft {
+        /// Each remote with what became of it, `sf-remote stopped answering`.
+        remotes: Vec<String>,
     },
 
     #[error("no run `{}`", shown(id))]
@@ -456,6 +470,16 @@ impl Error {
                  jobs, compiler, toolchain; `slurm-factory plan --save-preset FILE` writes a valid one"
                     .into()
             }
+            Error::RemoteUnusable { remote, .. } => format!(
+                "`slurm-factory doctor --remote {}` says what is wrong with it; `lxc remote \
+                 list` shows the names this client knows; or leave it out of the `remotes` \
+                 setting (or the --remote flags)",
+                shown(remote)
+            ),
+            Error::NoServerLeft { .. } => "start the servers again (`lxc info REMOTE:` answers \
+                                           once one is back), then `slurm-factory matrix FILE \
+                                           --resume` builds only what is not verified yet"
+                .into(),
             Error::MatrixInvalid { .. } => {
                 "a matrix is YAML: `axes:` maps request fields (slurm_version, minimal, gpu, \
                  gpu_arch, target, jobs, compiler, toolchain) to lists of values; `base:` holds \
@@ -547,6 +571,8 @@ impl Error {
             | Error::RanOutOfDisk { .. }
             | Error::PoolFull { .. }
             | Error::LxdLost { .. }
+            | Error::RemoteUnusable { .. }
+            | Error::NoServerLeft { .. }
             | Error::NotReady { .. }
             | Error::OfflineSetup { .. }
             | Error::VerifyImageWithoutZstd { .. } => ExitKind::Environment,

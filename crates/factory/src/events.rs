@@ -17,6 +17,10 @@ pub enum BuildEvent {
         artifact_name: String,
         run_dir: String,
         stages: Vec<Stage>,
+        /// The `lxc remote` it builds on (`local`: this machine); runs
+        /// recorded before it was told were local.
+        #[serde(default = "local_remote")]
+        lxd_remote: String,
     },
     StageStarted {
         stage: Stage,
@@ -105,6 +109,10 @@ pub fn fold(records: Vec<EventRecord>) -> Vec<BatchItem> {
         }
     }
     out
+}
+
+fn local_remote() -> String {
+    "local".into()
 }
 
 #[cfg(test)]

@@ -131,6 +131,32 @@ pub fn tree_usage(root: &Path) -> (u64, u64) {
     (bytes, entries)
 }
 
+/// The regular files below `root`: path relative to it (`/`-separated) →
+/// size. A missing `root` has none.
+pub fn file_sizes(root: &Path) -> Result<std::collections::BTreeMap<String, u64>> {
+    let mut files = std::collections::BTreeMap::new();
+    if !root.exists() {
+        return Ok(files);
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io("reading", &dir, e))? {
+            let entry = entry.map_err(|e| Error::io("reading", &dir, e))?;
+            let path = entry.path();
+            let meta = entry
+                .metadata()
+                .map_err(|e| Error::io("reading", &path, e))?;
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file() {
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                files.insert(rel.to_string_lossy().into_owned(), meta.len());
+            }
+        }
+    }
+    Ok(files)
+}
+
 /// Lowercase hex of `bytes` (sha256 digests).
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;

@@ -26,6 +26,7 @@ pub mod plan;
 pub mod presets;
 pub mod progress;
 pub mod recipe;
+pub mod remotes;
 pub mod request;
 pub mod runs;
 pub mod settings;

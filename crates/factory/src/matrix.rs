@@ -24,7 +24,9 @@ use tokio_util::sync::CancellationToken;
 use crate::artifacts::Store;
 use crate::error::{Error, ErrorReport, Result};
 use crate::events::EventRecord;
+use crate::lxd::Lxc;
 use crate::pipeline::{self, BuildFlags, BuildOptions};
+use crate::remotes::Server;
 use crate::request::{BuildRequest, Defaults, ResolvedRequest};
 use crate::settings::Settings;
 
@@ -224,30 +226,32 @@ fn verified_artifacts(settings: &Settings) -> Result<Vec<(String, String)>> {
         .collect())
 }
 
-/// As many builds at once as the CPUs hold at the builds' own `-j`.
-pub fn default_parallel(builds: &[MatrixBuild]) -> usize {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let jobs = builds.iter().map(|b| b.request.jobs).max().unwrap_or(1) as usize;
-    (cpus / jobs.max(1)).max(1)
+/// The highest `-j` of the builds: a server's default slots are its CPUs
+/// over it.
+pub fn max_jobs(builds: &[MatrixBuild]) -> u32 {
+    builds.iter().map(|b| b.request.jobs).max().unwrap_or(1)
 }
 
 /// Receives every build's events, with the build's index in the matrix.
 pub type MatrixSink = Arc<dyn Fn(usize, &EventRecord) + Send + Sync>;
 
-/// Runs `builds`, at most `parallel` at a time; with `resume`, a build whose
-/// package has a verified artifact in the store is skipped. A failed build
-/// does not stop the others; cancelling stops them all.
+/// Runs `builds` over `servers`, each running at most its slots at once (a
+/// build goes to the least busy server with a free slot); with `resume`, a
+/// build whose package has a verified artifact in the store is skipped. A
+/// failed build does not stop the others; a server that stops answering
+/// gets no more builds, and when none is left the builds not started fail
+/// with [`Error::NoServerLeft`]. Cancelling stops them all.
 pub async fn run(
     settings: &Settings,
     builds: &[MatrixBuild],
     flags: &BuildFlags,
-    parallel: usize,
+    servers: &[Server],
     resume: bool,
     sink: MatrixSink,
     cancel: CancellationToken,
 ) -> Result<Vec<BuildOutcome>> {
     let mut outcomes: Vec<Option<BuildOutcome>> = vec![None; builds.len()];
-    let mut queue = Vec::new();
+    let mut queue = std::collections::VecDeque::new();
     let done = if resume {
         verified_artifacts(settings)?
     } else {
@@ -260,15 +264,26 @@ pub async fn run(
                     artifact_id: id.clone(),
                 })
             }
-            None => queue.push(i),
+            None => queue.push_back(i),
         }
     }
+    let mut busy = vec![0u32; servers.len()];
+    // Why a server gets no more builds.
+    let mut gone: Vec<Option<String>> = vec![None; servers.len()];
     let mut running = tokio::task::JoinSet::new();
-    let mut next = queue.into_iter();
     loop {
-        while running.len() < parallel.max(1) {
-            let Some(i) = next.next() else { break };
-            let (settings, cancel, sink) = (settings.clone(), cancel.clone(), sink.clone());
+        while !queue.is_empty() && !cancel.is_cancelled() {
+            let free = (0..servers.len())
+                .filter(|&s| gone[s].is_none() && busy[s] < servers[s].slots.max(1))
+                .min_by_key(|&s| (busy[s] * 1000 / servers[s].slots.max(1), s));
+            let Some(s) = free else { break };
+            let i = queue.pop_front().expect("the queue is not empty");
+            busy[s] += 1;
+            let settings = Settings {
+                lxd_remote: servers[s].remote.clone(),
+                ..settings.clone()
+            };
+            let (cancel, sink) = (cancel.clone(), sink.clone());
             let options = BuildOptions {
                 request: builds[i].request.clone(),
                 flags: flags.clone(),
@@ -276,13 +291,25 @@ pub async fn run(
             running.spawn(async move {
                 let tagged: crate::runs::Sink = Arc::new(move |e: &EventRecord| sink(i, e));
                 let result = pipeline::build(&settings, options, tagged, cancel).await;
-                (i, result)
+                (i, s, result)
             });
         }
         let Some(joined) = running.join_next().await else {
             break;
         };
-        let (i, result) = joined.expect("a matrix build does not panic");
+        let (i, s, result) = joined.expect("a matrix build does not panic");
+        busy[s] -= 1;
+        if let (Err(e), None) = (&result, &gone[s]) {
+            let remote = &servers[s].remote;
+            gone[s] = match e {
+                Error::Cancelled => None,
+                Error::LxdLost { what, .. } => Some(format!("{remote} {what}")),
+                _ => match Lxc::new(settings).on(remote).server_info().await {
+                    Ok(_) => None,
+                    Err(_) => Some(format!("{remote} stopped answering")),
+                },
+            };
+        }
         outcomes[i] = Some(match result {
             Ok(r) => BuildOutcome::Verified {
                 artifact_id: r.artifact_id,
@@ -290,6 +317,18 @@ pub async fn run(
             Err(Error::Cancelled) => BuildOutcome::Cancelled,
             Err(e) => BuildOutcome::Failed {
                 error: ErrorReport::from(&e),
+            },
+        });
+    }
+    // Left in the queue: cancelled, or every server is gone.
+    let no_server = Error::NoServerLeft {
+        remotes: gone.into_iter().flatten().collect(),
+    };
+    for i in queue {
+        outcomes[i] = Some(match cancel.is_cancelled() {
+            true => BuildOutcome::Cancelled,
+            false => BuildOutcome::Failed {
+                error: ErrorReport::from(&no_server),
             },
         });
     }

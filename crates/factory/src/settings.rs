@@ -17,6 +17,11 @@ pub struct Settings {
     pub lxc_binary: String,
     /// The LXD remote builds run on (`local` = this machine).
     pub lxd_remote: String,
+    /// The LXD servers a matrix fans out over, `local=2, builder` (each a
+    /// name from `lxc remote list`, optionally `=N` builds at once); unset =
+    /// `lxd_remote` alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remotes: Option<String>,
     /// The LXD project builds run in.
     pub lxd_project: String,
     /// The image build instances start from, e.g. `ubuntu:24.04` or a local alias.
@@ -127,6 +132,7 @@ const fn key(
 const KEYS: &[Key] = &[
     key("lxc_binary", Kind::Text, "LXD", "LXD client", "the lxc binary builds drive (incus for Incus)"),
     key("lxd_remote", Kind::Text, "LXD", "Remote", "the LXD remote builds run on (local = this machine)"),
+    key("remotes", Kind::OptionalText, "LXD", "Matrix servers", "LXD remotes a matrix fans out over, as name or name=builds-at-once (local = this machine); empty = the Remote above"),
     key("lxd_project", Kind::Text, "LXD", "Project", "the LXD project build instances live in"),
     key("image", Kind::Text, "LXD", "Build image", "image build instances start from (ubuntu:24.04 or a local alias)"),
     key("verify_image", Kind::Text, "LXD", "Verify image", "plain image packages are verified in, without compilers"),
@@ -170,6 +176,7 @@ impl Settings {
         Settings {
             lxc_binary: "lxc".into(),
             lxd_remote: "local".into(),
+            remotes: None,
             lxd_project: "default".into(),
             image: "ubuntu:24.04".into(),
             verify_image: "ubuntu:24.04".into(),
@@ -219,6 +226,9 @@ impl Settings {
                     crate::error::shown(value)
                 ));
             }
+        }
+        if let Some(list) = &self.remotes {
+            crate::remotes::parse_list(list).map_err(|e| format!("remotes: {e}"))?;
         }
         if let Some(name) = &self.toolchain {
             crate::toolchain::validate_name(name).map_err(|_| {

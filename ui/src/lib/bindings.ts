@@ -15,13 +15,23 @@ export type Outcome = "succeeded" | "failed" | "cancelled";
 
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
 
-export type BuildEvent = { "type": "run_started", run_id: string, artifact_name: string, run_dir: string, stages: Array<Stage>, } | { "type": "stage_started", stage: Stage, } | { "type": "stage_finished", stage: Stage, outcome: StageOutcome, elapsed_ms: number, 
+export type BuildEvent = { "type": "run_started", run_id: string, artifact_name: string, run_dir: string, stages: Array<Stage>, 
+/**
+ * The `lxc remote` it builds on (`local`: this machine); runs
+ * recorded before it was told were local.
+ */
+lxd_remote: string, } | { "type": "stage_started", stage: Stage, } | { "type": "stage_finished", stage: Stage, outcome: StageOutcome, elapsed_ms: number, 
 /**
  * A short note: "base image sf-base-1a2b reused", "3 of 6 from buildcache".
  */
 detail?: string | null, } | { "type": "progress", stage: Stage, done: number, total: number, label: string, } | { "type": "log", stage: Stage, stream: Stream, line: string, } | { "type": "warning", stage: Stage, message: string, } | { "type": "cache_use", layer: Layer, hits: number, lookups: number, } | { "type": "run_finished", outcome: Outcome, elapsed_ms: number, artifact_id?: string | null, error?: ErrorReport | null, };
 
-export type EventRecord = { t_ms: number, } & ({ "type": "run_started", run_id: string, artifact_name: string, run_dir: string, stages: Array<Stage>, } | { "type": "stage_started", stage: Stage, } | { "type": "stage_finished", stage: Stage, outcome: StageOutcome, elapsed_ms: number, 
+export type EventRecord = { t_ms: number, } & ({ "type": "run_started", run_id: string, artifact_name: string, run_dir: string, stages: Array<Stage>, 
+/**
+ * The `lxc remote` it builds on (`local`: this machine); runs
+ * recorded before it was told were local.
+ */
+lxd_remote: string, } | { "type": "stage_started", stage: Stage, } | { "type": "stage_finished", stage: Stage, outcome: StageOutcome, elapsed_ms: number, 
 /**
  * A short note: "base image sf-base-1a2b reused", "3 of 6 from buildcache".
  */
@@ -705,3 +715,13 @@ export type MatrixEvent = {
  * The build's index in the matrix, from 0.
  */
 build: number, event: BuildEvent, };
+
+export type Server = { remote: string, 
+/**
+ * Builds it runs at once.
+ */
+slots: number, 
+/**
+ * Its CPU threads, as LXD counts them.
+ */
+cpus: number, };

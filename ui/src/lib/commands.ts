@@ -1,7 +1,7 @@
 // Generated from src-tauri/src/command_list.rs, the app's one list of commands.
 // Do not edit: run `UPDATE_BINDINGS=1 cargo test -p slurm-factory-app generated`.
 import { type Channel, invoke } from "@tauri-apps/api/core";
-import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildOutcome, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, History, HostReport, Imported, Layer, LayerHits, LogPage, MatrixBuild, MatrixEvent, MirrorResult, OsToolchain, Overview, Plan, Release, Report, RunSummary, Size } from "./bindings";
+import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildOutcome, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, History, HostReport, Imported, Layer, LayerHits, LogPage, MatrixBuild, MatrixEvent, MirrorResult, OsToolchain, Overview, Plan, Release, Report, RunSummary, Server, Size } from "./bindings";
 
 export const commands = {
   doctor: () => invoke<Report>("doctor"),
@@ -28,6 +28,7 @@ export const commands = {
   cancelBuild: (id: string) => invoke<void>("cancel_build", { id }),
   eventsAck: (channel: number) => invoke<void>("events_ack", { channel }),
   matrixCheck: (text: string) => invoke<MatrixBuild[]>("matrix_check", { text }),
+  matrixServers: (text: string, parallel: number | null) => invoke<Server[]>("matrix_servers", { text, parallel }),
   matrixRun: (text: string, parallel: number | null, resume: boolean, flags: BuildFlags, onEvents: Channel<MatrixEvent>) => invoke<BuildOutcome[]>("matrix_run", { text, parallel, resume, flags, onEvents }),
   matrixCancel: () => invoke<void>("matrix_cancel"),
   cacheStatus: () => invoke<CacheOverview>("cache_status"),

@@ -47,7 +47,7 @@ describe("ingest", () => {
   it("sends log lines to the buffer and the rest to the run", () => {
     const entry = { view: newRun("k"), log: new LogBuffer(), live: true, logOffset: 0, loaded: true };
     ingest(entry, [
-      { t_ms: 0, type: "run_started", run_id: "r9", artifact_name: "a", run_dir: "/r", stages: ["install"] },
+      { t_ms: 0, type: "run_started", run_id: "r9", artifact_name: "a", run_dir: "/r", stages: ["install"], lxd_remote: "local" },
       { t_ms: 1, lines: ["hello", "world"] },
       { t_ms: 2, type: "stage_started", stage: "install" },
       { t_ms: 3, lines: ["again"] },

@@ -10,7 +10,7 @@ function run(events: EventRecord[]) {
   return r;
 }
 
-const started: EventRecord = { t_ms: 0, type: "run_started", run_id: "r1", artifact_name: "slurm-a", run_dir: "/x", stages };
+const started: EventRecord = { t_ms: 0, type: "run_started", run_id: "r1", artifact_name: "slurm-a", run_dir: "/x", stages, lxd_remote: "local" };
 
 describe("applyEvent", () => {
   it("follows stages and counts install progress in the overall bar", () => {

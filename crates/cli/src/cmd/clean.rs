@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use factory::cache::{self};
 use factory::kinds::Layer;
 use factory::lxd::Lxc;
+use factory::remotes;
 use factory::settings::Loaded;
 use factory::units::human_bytes;
 
@@ -11,7 +12,9 @@ use crate::output::Out;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Without --full: deletes build instances left by runs whose process is gone \
-(killed, crashed) and half-written artifacts. Artifacts and caches are kept.
+(killed, crashed, or their LXD server stopped answering) and half-written artifacts, on \
+`lxd_remote` and every server of the `remotes` setting that answers. Artifacts and caches \
+are kept.
 With --full: also empties every cache layer, base images included.
 
 Examples:
@@ -32,7 +35,18 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
     if args.full && !args.yes {
         super::confirm(out, "delete leftover instances and empty every cache layer")?;
     }
-    let removed = factory::runs::recover_interrupted(&loaded.settings, &lxc).await?;
+    let mut removed = factory::runs::recover_interrupted(&loaded.settings, &lxc).await?;
+    // A matrix's other servers; one that does not answer keeps its leftovers
+    // until it does.
+    for r in remotes::wanted(&loaded.settings, &[]) {
+        if r.remote == loaded.settings.lxd_remote {
+            continue;
+        }
+        match factory::runs::recover_interrupted(&loaded.settings, &lxc.on(&r.remote)).await {
+            Ok(names) => removed.extend(names.into_iter().map(|n| format!("{}:{n}", r.remote))),
+            Err(e) => out.warn(&format!("skipped the LXD remote `{}`: {e}", r.remote)),
+        }
+    }
     let mut freed = Vec::new();
     if args.full {
         for layer in Layer::ALL {

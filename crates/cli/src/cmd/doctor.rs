@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use factory::doctor::{self, Status};
+use factory::remotes::{self, RemoteSlots};
 use factory::settings::Loaded;
 use factory::ExitKind;
 
@@ -11,17 +12,62 @@ use crate::output::Out;
     after_help = "Each check passes, warns or fails; a failed check prints the command that \
 fixes it. Exits 0 when nothing failed, 4 otherwise.
 
+The servers of the `remotes` setting (a matrix's) are checked too, each on its own:
+reachable, trusted, its storage pool, how the caches reach it, its CPUs.
+
 Examples:
   slurm-factory doctor
+  slurm-factory doctor --remote builder        one LXD remote (a name from `lxc remote list`)
   slurm-factory doctor --json | jq '.checks[] | select(.status == \"fail\")'"
 )]
-pub struct Args {}
+pub struct Args {
+    /// Check only this LXD remote's server (repeat for more).
+    #[arg(long = "remote", value_name = "NAME", value_parser = parse_remote)]
+    pub remotes: Vec<RemoteSlots>,
+}
 
-pub async fn run(_args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
-    let report = doctor::run(&loaded.settings).await;
-    if out.json {
-        out.json(&serde_json::json!({ "ok": report.ok(), "checks": report.checks }));
+fn parse_remote(text: &str) -> Result<RemoteSlots, String> {
+    remotes::parse_one(text)
+}
+
+pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
+    let settings = &loaded.settings;
+    // The machine's own report, then each other server of a matrix; or just
+    // the servers asked for.
+    let mut reports = Vec::new();
+    let others = if args.remotes.is_empty() {
+        reports.push((settings.lxd_remote.clone(), doctor::run(settings).await));
+        remotes::wanted(settings, &[])
     } else {
+        args.remotes
+    };
+    for r in others {
+        if reports.iter().all(|(name, _)| *name != r.remote) {
+            let report = doctor::for_remote(settings, &r.remote).await;
+            reports.push((r.remote, report));
+        }
+    }
+    let ok = reports.iter().all(|(_, r)| r.ok());
+    if out.json {
+        let servers: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|(remote, r)| serde_json::json!({ "remote": remote, "ok": r.ok(), "checks": r.checks }))
+            .collect();
+        // The first server's checks stay at the top level, as before remotes.
+        out.json(&serde_json::json!({
+            "ok": ok,
+            "checks": reports[0].1.checks,
+            "servers": servers,
+        }));
+        return Ok(exit(ok));
+    }
+    for (n, (remote, report)) in reports.iter().enumerate() {
+        if reports.len() > 1 {
+            if n > 0 {
+                outln!();
+            }
+            outln!("LXD remote `{remote}`:");
+        }
         for c in &report.checks {
             let mark = match c.status {
                 Status::Pass => out.green("pass"),
@@ -34,17 +80,18 @@ pub async fn run(_args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exi
                 outln!("      {} {}", out.dim("fix:"), c.hint);
             }
         }
-        if report.ok() {
-            outln!("\nReady to build.");
-        } else {
-            outln!(
-                "\nNot ready: fix the failed checks above, then run `slurm-factory doctor` again."
-            );
-        }
     }
-    Ok(if report.ok() {
-        ExitCode::SUCCESS
+    if ok {
+        outln!("\nReady to build.");
     } else {
-        ExitCode::from(ExitKind::Environment.code())
-    })
+        outln!("\nNot ready: fix the failed checks above, then run `slurm-factory doctor` again.");
+    }
+    Ok(exit(ok))
+}
+
+fn exit(ok: bool) -> ExitCode {
+    match ok {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(ExitKind::Environment.code()),
+    }
 }

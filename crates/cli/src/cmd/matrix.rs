@@ -10,6 +10,7 @@ use factory::events::{BuildEvent, EventRecord};
 use factory::kinds::{Outcome, StageOutcome};
 use factory::matrix::{self, BuildOutcome, MatrixBuild};
 use factory::pipeline::PackageOptions;
+use factory::remotes::{self, RemoteSlots};
 use factory::request::Defaults;
 use factory::settings::Loaded;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -31,9 +32,18 @@ use crate::output::Out;
 Each build is checked as `build` checks one before any starts. A failed build does not
 stop the others; --resume skips the packages the store already holds verified.
 
+Builds fan out over LXD servers: the --remote flags, else the `remotes` setting, else the
+one `lxd_remote` names. Each is a name from `lxc remote list` (local = this machine),
+with =N builds at once or, by default, its CPU threads / the builds' jobs. Caches reach
+every server: a remote server keeps its layers in storage volumes, synced with this
+machine's before and after each build; every artifact comes back to the local store.
+A server that stops answering gets no more builds; its builds fail, the rest go on.
+
 Examples:
   slurm-factory matrix lab.yaml --dry-run          the builds, checked, nothing run
-  slurm-factory matrix lab.yaml --parallel 2       two builds at a time
+  slurm-factory matrix lab.yaml --parallel 2       two builds at a time on each server
+  slurm-factory matrix lab.yaml --remote local --remote builder=4
+                                                   this machine and the remote `builder`
   slurm-factory matrix lab.yaml --resume           only what has no verified artifact yet
   slurm-factory matrix lab.yaml --json             every build's events, tagged with it")]
 pub struct Args {
@@ -45,9 +55,14 @@ pub struct Args {
     /// Skip builds whose package has a verified artifact in the store.
     #[arg(long)]
     pub resume: bool,
-    /// Builds at a time [default: this machine's CPUs / the builds' jobs, at least 1].
+    /// Builds at a time on each server without its own =N [default: the server's CPUs /
+    /// the builds' jobs, at least 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: Option<u16>,
+    /// An LXD server to build on, as `lxc remote list` names it, with =N builds at once
+    /// (repeat for more) [default: the `remotes` setting, else `lxd_remote`].
+    #[arg(long = "remote", value_name = "NAME[=N]", value_parser = parse_remote)]
+    pub remotes: Vec<RemoteSlots>,
     #[command(flatten)]
     pub run: super::build::RunFlags,
 }
@@ -55,17 +70,30 @@ pub struct Args {
 pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
     let defaults = Defaults::for_host().with_settings(&loaded.settings);
     let builds = matrix::load(&args.file, &defaults)?;
-    let parallel = args
-        .parallel
-        .map_or_else(|| matrix::default_parallel(&builds), usize::from);
+    let wanted = remotes::wanted(&loaded.settings, &args.remotes);
+    let servers = remotes::servers(
+        &loaded.settings,
+        &wanted,
+        args.parallel.map(u32::from),
+        matrix::max_jobs(&builds),
+    )
+    .await?;
     if args.dry_run {
         if out.json {
             outln!(
                 "{}",
-                serde_json::to_string_pretty(&builds).expect("builds serialize")
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "servers": servers,
+                    "builds": builds,
+                }))
+                .expect("builds serialize")
             );
         } else {
-            outln!("{} builds, {parallel} at a time:", builds.len());
+            let on: Vec<String> = servers
+                .iter()
+                .map(|s| format!("{} ({} at a time, {} CPUs)", s.remote, s.slots, s.cpus))
+                .collect();
+            outln!("{} builds on {}:", builds.len(), on.join(", "));
             for (i, b) in builds.iter().enumerate() {
                 outln!("  {:>3}. {:<44} {}", i + 1, b.artifact_name, b.label);
             }
@@ -74,30 +102,42 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
     }
     let flags = args.run.build_flags(false, PackageOptions::default());
     let table = Arc::new(Mutex::new(Table::new(&builds, out)));
+    // The server each build went to, from its first event.
+    let placed: Arc<Mutex<Vec<Option<String>>>> = Arc::new(Mutex::new(vec![None; builds.len()]));
     let sink: matrix::MatrixSink = if out.json {
         let names: Vec<String> = builds.iter().map(|b| b.artifact_name.clone()).collect();
+        let placed = placed.clone();
         Arc::new(move |i, rec: &EventRecord| {
+            if let BuildEvent::RunStarted { lxd_remote, .. } = &rec.event {
+                placed.lock().expect("placed lock")[i] = Some(lxd_remote.clone());
+            }
             let mut value = serde_json::to_value(rec).expect("events serialize");
             value["build"] = (i + 1).into();
             value["artifact_name"] = names[i].clone().into();
             outln!("{value}");
         })
     } else {
-        let table = table.clone();
-        Arc::new(move |i, rec: &EventRecord| table.lock().expect("table lock").on(i, rec))
+        let (table, placed) = (table.clone(), placed.clone());
+        Arc::new(move |i, rec: &EventRecord| {
+            if let BuildEvent::RunStarted { lxd_remote, .. } = &rec.event {
+                placed.lock().expect("placed lock")[i] = Some(lxd_remote.clone());
+            }
+            table.lock().expect("table lock").on(i, rec)
+        })
     };
     let cancel = super::build::cancel_on_ctrl_c(out);
     let outcomes = matrix::run(
         &loaded.settings,
         &builds,
         &flags,
-        parallel,
+        &servers,
         args.resume,
         sink,
         cancel,
     )
     .await?;
     table.lock().expect("table lock").clear();
+    let placed = placed.lock().expect("placed lock").clone();
     if out.json {
         let summary: Vec<serde_json::Value> = builds
             .iter()
@@ -108,6 +148,7 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                 v["type"] = "matrix_build".into();
                 v["build"] = (i + 1).into();
                 v["artifact_name"] = b.artifact_name.clone().into();
+                v["remote"] = placed[i].clone().into();
                 v
             })
             .collect();
@@ -125,7 +166,8 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                 BuildOutcome::Failed { error } => format!("FAILED    {}", error.error),
                 BuildOutcome::Cancelled => "cancelled".into(),
             };
-            outln!("  {:>3}. {:<44} {said}", i + 1, b.artifact_name);
+            let on = placed[i].as_deref().unwrap_or("-");
+            outln!("  {:>3}. {:<44} {on:<12} {said}", i + 1, b.artifact_name);
         }
     }
     let failed = outcomes
@@ -201,10 +243,13 @@ impl Table {
             }
         };
         match &rec.event {
-            BuildEvent::RunStarted { run_id, .. } => {
+            BuildEvent::RunStarted {
+                run_id, lxd_remote, ..
+            } => {
                 row.enable_steady_tick(Duration::from_millis(120));
+                row.set_prefix(format!("{} on {lxd_remote}", row.prefix()));
                 row.set_message("started");
-                line(format!("started (run {run_id})"));
+                line(format!("started on {lxd_remote} (run {run_id})"));
             }
             BuildEvent::StageStarted { stage } => row.set_message(stage.to_string()),
             BuildEvent::Progress {
@@ -238,4 +283,8 @@ impl Table {
     fn clear(&self) {
         let _ = self.bars.clear();
     }
+}
+
+fn parse_remote(text: &str) -> Result<RemoteSlots, String> {
+    remotes::parse_one(text)
 }

@@ -166,6 +166,28 @@ impl Lxc {
     }
 
     /// An image reference on this handle's remote unless it names its own.
+    /// Copies the image `image` of this handle's remote to `target`'s, with
+    /// its aliases. Another build copying it at the same time is no failure.
+    pub async fn copy_image_to(&self, image: &str, target: &Lxc) -> Result<()> {
+        let dest = format!("{}:", target.remote);
+        let copied = self
+            .run(&[
+                "image",
+                "copy",
+                &self.image_ref(image),
+                &dest,
+                "--copy-aliases",
+                // The client carries it: neither server needs to reach the other.
+                "--mode",
+                "relay",
+            ])
+            .await;
+        match copied {
+            Err(_) if target.image_exists(image).await? => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
     pub(super) fn image_ref(&self, image: &str) -> String {
         if image.contains(':') {
             image.to_string()

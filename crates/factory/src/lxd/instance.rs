@@ -32,12 +32,15 @@ pub struct LaunchSpec {
     pub ephemeral: bool,
 }
 
-/// A host directory (or file) mounted into the instance.
+/// A host directory (or file), or a custom storage volume, mounted into the
+/// instance.
 #[derive(Debug, Clone)]
 pub struct DiskDevice {
     /// The device name in the instance config, e.g. `spack-cache`.
     pub name: String,
+    /// A host path; with `pool`, the name of a custom volume in that pool.
     pub source: PathBuf,
+    pub pool: Option<String>,
     /// Mount point inside the instance (absolute).
     pub path: String,
     pub readonly: bool,
@@ -120,6 +123,9 @@ impl Lxc {
                 ]);
                 if d.readonly {
                     dev.insert("readonly", "true".into());
+                }
+                if let Some(pool) = &d.pool {
+                    dev.insert("pool", pool.clone());
                 }
                 (d.name.as_str(), dev)
             })

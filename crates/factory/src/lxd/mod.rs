@@ -9,6 +9,7 @@ mod exec;
 mod files;
 mod image;
 mod instance;
+mod sync;
 
 pub use image::ImageInfo;
 pub use instance::{current_user_idmap, DiskDevice, InstanceInfo, LaunchSpec};
@@ -107,6 +108,26 @@ impl Lxc {
 
     pub fn binary(&self) -> &str {
         &self.binary
+    }
+
+    /// The remote's name, as `lxc remote list` shows it.
+    pub fn remote(&self) -> &str {
+        &self.remote
+    }
+
+    /// The same client and project on another remote.
+    pub fn on(&self, remote: &str) -> Lxc {
+        Lxc {
+            remote: remote.into(),
+            ..self.clone()
+        }
+    }
+
+    /// Whether this is the daemon on this machine, whose instances can
+    /// mount this machine's directories; any other remote is a server
+    /// elsewhere (or may be).
+    pub fn is_local(&self) -> bool {
+        self.remote == "local"
     }
 
     /// `remote:name` for commands that address an object on the remote.
@@ -270,6 +291,35 @@ impl Lxc {
         let out = self.run(&["query", &path]).await?;
         let resources: Resources = parse_json(&out.stdout, "lxc query of a pool's resources")?;
         Ok(resources.space)
+    }
+
+    /// The server's CPU threads (`GET /1.0/resources`).
+    pub async fn cpu_count(&self) -> Result<u32> {
+        #[derive(Deserialize)]
+        struct Cpu {
+            total: u32,
+        }
+        #[derive(Deserialize)]
+        struct Resources {
+            cpu: Cpu,
+        }
+        let path = self.on_remote("/1.0/resources");
+        let out = self.run(&["query", &path]).await?;
+        let resources: Resources = parse_json(&out.stdout, "lxc query /1.0/resources")?;
+        Ok(resources.cpu.total)
+    }
+
+    /// Creates the custom storage volume `volume` in `pool` unless it is
+    /// there already (another build may create it at the same moment).
+    pub async fn ensure_volume(&self, pool: &str, volume: &str) -> Result<()> {
+        let pool_ref = self.on_remote(pool);
+        match self
+            .run(&["storage", "volume", "create", &pool_ref, volume])
+            .await
+        {
+            Err(e) if lxc_says(&e, "already exists") => Ok(()),
+            other => other.map(drop),
+        }
     }
 
     /// `lxc query` of an API path in this handle's project and remote.

@@ -13,6 +13,12 @@ impl Build<'_> {
         }
         self.run_script(Stage::BuildcachePush, instance, "buildcache-push.sh")
             .await?;
+        // From a remote server, what it built and fetched reaches this
+        // machine's layers, and so every server the next builds run on.
+        for layer in [Layer::Buildcache, Layer::Mirror] {
+            self.sync_layer(Stage::BuildcachePush, instance, layer, Way::Down)
+                .await?;
+        }
         Ok(Done::new(()))
     }
 }

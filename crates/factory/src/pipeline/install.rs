@@ -5,6 +5,8 @@ use super::*;
 impl Build<'_> {
     pub(super) async fn install(&self, instance: &str, to_build: u32) -> Result<Done<()>> {
         self.remove_damaged_binaries().await?;
+        self.sync_layer(Stage::Install, instance, Layer::Buildcache, Way::Up)
+            .await?;
         let mut spack = SpackProgress::new();
         if to_build > 0 {
             self.emit(BuildEvent::Progress {

@@ -36,6 +36,7 @@ use crate::settings::Settings;
 use crate::sources::SourcesReport;
 use crate::spack_source::SpackSource;
 use crate::units::human_bytes;
+use remote::Way;
 
 mod buildcache_push;
 mod cleanup;
@@ -45,6 +46,7 @@ mod install;
 mod package;
 mod preflight;
 mod provision;
+mod remote;
 mod sources;
 mod spack_setup;
 mod verify;
@@ -299,6 +301,7 @@ async fn run_job(
         artifact_name: record.artifact_name.clone(),
         run_dir: run.path.display().to_string(),
         stages: job.stages(),
+        lxd_remote: settings.lxd_remote.clone(),
     });
 
     let mut build = Build {
@@ -546,6 +549,15 @@ impl<'a> Build<'a> {
     async fn lxd_lost(&self, stage: Stage, err: &Error) -> Option<Error> {
         // LXD down from the start is preflight's NotReady, with its own fix.
         let pid = self.lxd_pid?;
+        // Still answering while it shuts down, but only to say so.
+        if err.to_string().contains("LXD is shutting down") {
+            return Some(Error::LxdLost {
+                stage,
+                remote: self.lxc.remote().into(),
+                what: "shut down".into(),
+                cause: err.to_string(),
+            });
+        }
         let what = match self.lxc.server_info().await {
             Ok(info) if pid == 0 || info.environment.server_pid == pid => return None,
             Ok(_) => "restarted",
@@ -553,6 +565,7 @@ impl<'a> Build<'a> {
         };
         Some(Error::LxdLost {
             stage,
+            remote: self.lxc.remote().into(),
             what: what.into(),
             cause: err.to_string(),
         })
@@ -630,11 +643,11 @@ impl<'a> Build<'a> {
 
     /// Launches an instance of this run (labelled, so an interrupted run's
     /// instances are found) from `image`, and pushes the recipe into it.
-    /// With `devices` (host dirs it shares), the host user is mapped to the
+    /// With host dirs among `devices`, the host user is mapped to the
     /// container's root, so what it writes there belongs to the user.
     async fn launch(&self, name: &str, image: &str, devices: Vec<DiskDevice>) -> Result<()> {
         let mut config = self.labels();
-        if !devices.is_empty() {
+        if devices.iter().any(|d| d.pool.is_none()) {
             config.push(crate::lxd::current_user_idmap()?);
         }
         self.lxc

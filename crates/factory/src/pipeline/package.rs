@@ -32,8 +32,10 @@ impl Build<'_> {
         args.extend([layout::VIEW.to_string(), dest.clone()]);
         self.script(Stage::Package, instance, "package.sh", &args, &mut |_| {})
             .await?;
-        // The tree is in the host-mounted out dir: the rendered files the
-        // package carries are written there from here.
+        self.collect_out(instance).await?;
+        // The tree is in the run's out dir (mounted, or collected from a
+        // remote server): the rendered files the package carries are
+        // written there from here.
         let tree = self.run.file("out").join(&name);
         rendered.write_package_files(&tree)?;
         let allow = Allowlist::for_gpu(req.gpu_vendor());

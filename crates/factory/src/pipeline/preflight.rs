@@ -42,11 +42,22 @@ impl Build<'_> {
         crate::runs::recover_interrupted(self.settings, &self.lxc).await?;
         for image in [&self.settings.image, &self.settings.verify_image] {
             // Remote images (`ubuntu:24.04`) are fetched by LXD at launch.
-            if !image.contains(':') && !self.lxc.image_exists(image).await? {
+            if image.contains(':') || self.lxc.image_exists(image).await? {
+                continue;
+            }
+            // A remote server gets this machine's image of that name.
+            let here = self.lxc.on("local");
+            if self.lxc.is_local() || !here.image_exists(image).await? {
                 return Err(Error::ImageNotFound {
                     image: image.clone(),
                 });
             }
+            self.emit(BuildEvent::Log {
+                stage: Stage::Preflight,
+                stream: crate::kinds::Stream::Stdout,
+                line: format!("copying image {image} to {}", self.lxc.remote()),
+            });
+            here.copy_image_to(image, &self.lxc).await?;
         }
         let ctx = RecipeContext::new(
             &self.options.request,

@@ -17,26 +17,34 @@ impl Build<'_> {
             self.lxc.delete(&prep).await?;
             result?;
         }
-        let cache = CacheDirs::new(self.settings);
-        cache.create()?;
-        let out = self.run.file("out");
-        std::fs::create_dir_all(&out).map_err(|e| Error::io("creating", &out, e))?;
-        let mut devices = cache.devices();
-        if let Some(upstream) = &self.settings.upstream_mirror {
+        CacheDirs::new(self.settings).create()?;
+        let mut devices = self.cache_devices().await?;
+        // A remote server's instance writes its output in place; it is
+        // collected after each script that writes some (`collect_out`).
+        if self.lxc.is_local() {
+            if let Some(upstream) = &self.settings.upstream_mirror {
+                devices.push(DiskDevice {
+                    name: "sf-upstream".into(),
+                    source: upstream.clone(),
+                    pool: None,
+                    path: layout::UPSTREAM_MIRROR.into(),
+                    readonly: true,
+                });
+            }
+            let out = self.run.file("out");
+            std::fs::create_dir_all(&out).map_err(|e| Error::io("creating", &out, e))?;
             devices.push(DiskDevice {
-                name: "sf-upstream".into(),
-                source: upstream.clone(),
-                path: layout::UPSTREAM_MIRROR.into(),
-                readonly: true,
+                name: "sf-out".into(),
+                source: out,
+                pool: None,
+                path: layout::OUT.into(),
+                readonly: false,
             });
         }
-        devices.push(DiskDevice {
-            name: "sf-out".into(),
-            source: out,
-            path: layout::OUT.into(),
-            readonly: false,
-        });
         self.launch(instance, &alias, devices).await?;
+        self.make_out(instance).await?;
+        self.sync_layer(Stage::Provision, instance, Layer::Mirror, Way::Both)
+            .await?;
         let detail = if cached {
             format!("base image {alias} reused")
         } else {

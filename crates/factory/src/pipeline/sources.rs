@@ -24,6 +24,9 @@ impl Build<'_> {
             Job::MirrorCreate { config } => {
                 self.run_script(Stage::Sources, instance, "mirror-create.sh")
                     .await?;
+                self.collect_out(instance).await?;
+                self.sync_layer(Stage::Sources, instance, Layer::Mirror, Way::Down)
+                    .await?;
                 let snapshot = self.run.file("out").join("offline");
                 Some(crate::mirror::adopt_trees(
                     self.settings,
