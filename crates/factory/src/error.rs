@@ -41,6 +41,16 @@ impl ExitKind {
     }
 }
 
+/// How people are told about an LXD server: `LXD` (this machine's) or `the
+/// LXD remote `NAME``.
+fn server_name(remote: &str) -> String {
+    if remote == "local" {
+        "LXD".into()
+    } else {
+        format!("the LXD remote `{}`", shown(remote))
+    }
+}
+
 /// User input as an error shows it: control characters escaped and the
 /// text cut after 64 characters (its length said), so that a pasted file, a
 /// stray newline or a NUL cannot make the message unreadable.
@@ -159,10 +169,7 @@ pub enum Error {
         needed_mib: u64,
     },
 
-    #[error(
-        "{} {what} during the {stage} stage: {cause}",
-        crate::remotes::server_name(remote)
-    )]
+    #[error("{} {what} during the {stage} stage: {cause}", server_name(remote))]
     LxdLost {
         stage: crate::kinds::Stage,
         /// The `lxc remote` the build ran on (`local`: this machine's LXD).

@@ -27,16 +27,6 @@ pub struct Server {
     pub cpus: u32,
 }
 
-/// How people are told about a server: `LXD` (this machine's) or `the LXD
-/// remote `NAME``.
-pub fn server_name(remote: &str) -> String {
-    if remote == "local" {
-        "LXD".into()
-    } else {
-        format!("the LXD remote `{}`", shown(remote))
-    }
-}
-
 /// `name` or `name=N` (1–64 builds at once).
 pub fn parse_one(text: &str) -> std::result::Result<RemoteSlots, String> {
     let text = text.trim();

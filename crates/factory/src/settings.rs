@@ -511,7 +511,11 @@ pub fn load(dirs: &XdgDirs, vars: &BTreeMap<String, String>) -> Result<Loaded> {
         if ENV_NON_KEYS.contains(&var.as_str()) {
             continue;
         }
-        let key = var[ENV_PREFIX.len()..].to_ascii_lowercase();
+        // Only `SLURM_FACTORY_*` variables are settings.
+        let Some(key) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let key = key.to_ascii_lowercase();
         let Some(kind) = key_kind(&key) else {
             warnings.push(format!("ignoring {var}: no setting is called `{key}`"));
             continue;
