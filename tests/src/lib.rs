@@ -431,3 +431,42 @@ impl RemoteServer {
             .collect()
     }
 }
+
+impl RemoteServer {
+    /// The custom volumes in `pool` on it.
+    pub fn volumes(&self, pool: &str) -> Vec<String> {
+        let out = self.lxc(&[
+            "storage",
+            "volume",
+            "list",
+            &format!("{}:{pool}", self.name),
+            "--format",
+            "csv",
+            "-c",
+            "tn",
+        ]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("custom,"))
+            .map(String::from)
+            .collect()
+    }
+
+    /// `slurm-factory cache clean` of the layers a remote server replicates,
+    /// with the CLI's `vars` (which name this server among `remotes`): the
+    /// replicas go with the layers.
+    pub fn clean_replicas<K, V>(&self, home: &Path, vars: impl IntoIterator<Item = (K, V)> + Clone)
+    where
+        K: AsRef<std::ffi::OsStr>,
+        V: AsRef<std::ffi::OsStr>,
+    {
+        for layer in ["buildcache", "mirror", "ccache"] {
+            let out = slurm_factory(home, vars.clone(), &["cache", "clean", layer, "--yes"]);
+            assert!(
+                out.status.success(),
+                "cache clean {layer}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}

@@ -1232,6 +1232,7 @@ async fn matrix_page_runs_two_builds_against_real_lxd() {
     assert_eq!(stored.len(), 2);
     assert!(stored.iter().all(|a| a.verified), "{stored:?}");
     gui.client.close().await.unwrap();
+    remote.clean_replicas(home.path(), env.iter().map(|(k, v)| (*k, v.as_str())));
 }
 
 /// The whole loop against real LXD with the `hello` test recipe: doctor

@@ -170,6 +170,7 @@ fn a_matrix_fans_out_over_two_lxd_servers_and_survives_one_stopping() {
         return;
     };
     let _restart = Restart(&remote);
+    let volumes_before = remote.volumes(&t.pool);
     // The remote starts without the test images: builds bring them.
     for image in [&t.image, &t.plain_image] {
         remote.lxc(&["image", "delete", &format!("{}:{image}", remote.name)]);
@@ -389,7 +390,7 @@ fn a_matrix_fans_out_over_two_lxd_servers_and_survives_one_stopping() {
         };
         assert_eq!(*outcome, want, "{outcomes:?}");
     }
-    let clean = slurm_factory(tmp.path(), vars, &["clean", "--json"]);
+    let clean = slurm_factory(tmp.path(), vars.clone(), &["clean", "--json"]);
     assert!(
         clean.status.success(),
         "{}",
@@ -406,6 +407,10 @@ fn a_matrix_fans_out_over_two_lxd_servers_and_survives_one_stopping() {
         .filter(|n| n.ends_with(failed_run))
         .collect();
     assert_eq!(left, Vec::<String>::new(), "left on the remote");
+    // Cleaning the layers here cleans their replicas there.
+    assert!(remote.volumes(&t.pool).len() > volumes_before.len());
+    remote.clean_replicas(tmp.path(), vars);
+    assert_eq!(remote.volumes(&t.pool), volumes_before);
 }
 
 /// Ctrl-C in the middle of a matrix over two servers: every build stops,
@@ -484,8 +489,9 @@ fn ctrl_c_stops_a_matrix_on_both_servers_and_leaves_nothing() {
     left.retain(|name| runs.iter().any(|run| name.ends_with(run)));
     assert_eq!(left, Vec::<String>::new(), "instances left behind");
     let list: Vec<serde_json::Value> = serde_json::from_slice(
-        &slurm_factory(tmp.path(), vars, &["artifacts", "list", "--json"]).stdout,
+        &slurm_factory(tmp.path(), vars.clone(), &["artifacts", "list", "--json"]).stdout,
     )
     .unwrap();
     assert!(list.is_empty(), "{list:?}");
+    remote.clean_replicas(tmp.path(), vars);
 }

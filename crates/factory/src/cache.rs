@@ -132,19 +132,43 @@ impl CacheDirs {
             .collect()
     }
 
-    /// On a remote server the layers are custom volumes in its `pool`, each
-    /// named like its device; [`MOUNTED`] says which.
-    pub fn volume_devices(pool: &str) -> Vec<DiskDevice> {
+    /// On a remote server the layers are custom volumes in its `pool`: a
+    /// replica of these directories, named after the device and
+    /// [`CacheDirs::replica_key`]; [`MOUNTED`] says which layers.
+    pub fn volume_devices(&self, pool: &str) -> Vec<DiskDevice> {
         MOUNTED
             .iter()
-            .map(|&(_, name, path)| DiskDevice {
+            .map(|&(layer, name, path)| DiskDevice {
                 name: name.into(),
-                source: name.into(),
+                source: self
+                    .replica(layer)
+                    .expect("mounted layers have replicas")
+                    .into(),
                 pool: Some(pool.into()),
                 path: path.into(),
                 readonly: false,
             })
             .collect()
+    }
+
+    /// The custom volume that holds `layer` on a remote server,
+    /// `sf-buildcache-<key>`; `None` for layers no instance mounts.
+    pub fn replica(&self, layer: Layer) -> Option<String> {
+        let (_, name, _) = MOUNTED.iter().find(|m| m.0 == layer)?;
+        Some(format!("{name}-{}", self.replica_key()))
+    }
+
+    /// Which cache dir a remote server's volumes replicate: this machine
+    /// and the directory. Each cache dir has replicas of its own, so one
+    /// user's (or test's) layers never flow into another's, and cleaning a
+    /// layer here can clean its replicas too.
+    fn replica_key(&self) -> String {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let mut h = Sha256::new();
+        h.update(host.trim().as_bytes());
+        h.update([0]);
+        h.update(self.buildcache.as_os_str().as_encoded_bytes());
+        crate::fsutil::hex(&h.finalize())[..12].to_string()
     }
 }
 
@@ -351,29 +375,55 @@ pub fn hit_rate_text(h: &LayerHits, any_runs: bool) -> String {
 
 /// Empties one layer; returns the bytes freed.
 pub async fn clean(settings: &Settings, lxc: &Lxc, layer: Layer) -> Result<u64> {
-    match CacheDirs::new(settings).dir(layer) {
+    let dirs = CacheDirs::new(settings);
+    let freed = match dirs.dir(layer) {
         Some(dir) => {
             let (bytes, _) = crate::fsutil::tree_usage(dir);
             if dir.exists() {
                 empty_dir(dir)?;
             }
-            Ok(bytes)
+            bytes
         }
-        None => {
-            let mut freed = 0;
-            for image in base_images(lxc).await? {
-                for alias in image
-                    .aliases
-                    .iter()
-                    .filter(|a| a.starts_with(BASE_IMAGE_PREFIX))
-                {
-                    lxc.delete_image(alias).await?;
-                }
-                freed += image.size;
-            }
-            Ok(freed)
+        None => clean_base_images(lxc).await?,
+    };
+    // The other servers of a matrix: their replica of the layer (else the
+    // next build there would copy it all back), or their base images.
+    for r in crate::remotes::wanted(settings, &[]) {
+        let server = lxc.on(&r.remote);
+        if server.is_local() {
+            continue;
         }
+        let cleaned = match dirs.replica(layer) {
+            Some(volume) => server.delete_volume(&settings.storage_pool, &volume).await,
+            None if r.remote != lxc.remote() => clean_base_images(&server).await.map(drop),
+            None => Ok(()),
+        };
+        cleaned.map_err(|e| Error::Lxc {
+            command: format!(
+                "cleaning the {} layer on the LXD remote `{}`",
+                layer.as_str(),
+                r.remote
+            ),
+            stderr: e.to_string(),
+        })?;
     }
+    Ok(freed)
+}
+
+/// Deletes the base images of the handle's server; returns their bytes.
+async fn clean_base_images(lxc: &Lxc) -> Result<u64> {
+    let mut freed = 0;
+    for image in base_images(lxc).await? {
+        for alias in image
+            .aliases
+            .iter()
+            .filter(|a| a.starts_with(BASE_IMAGE_PREFIX))
+        {
+            lxc.delete_image(alias).await?;
+        }
+        freed += image.size;
+    }
+    Ok(freed)
 }
 
 /// Removes what is inside `dir` but keeps `dir`: it may be a mount point.

@@ -203,7 +203,7 @@ async fn cpu_check(lxc: &Lxc) -> Check {
             "cpus",
             CPUS,
             Status::Pass,
-            format!("{n} CPU threads: a matrix runs {n} / jobs builds at once here"),
+            format!("{n} CPU threads (a matrix runs {n} ÷ the builds' jobs at once here)"),
         ),
         Err(err) => failed("cpus", CPUS, &err),
     }

@@ -49,7 +49,7 @@ Examples:
 pub struct Args {
     /// The matrix file.
     pub file: PathBuf,
-    /// List the builds (checked) and stop.
+    /// List the servers and the builds (checked) and stop.
     #[arg(long)]
     pub dry_run: bool,
     /// Skip builds whose package has a verified artifact in the store.

@@ -322,6 +322,18 @@ impl Lxc {
         }
     }
 
+    /// Deletes the custom volume `volume` of `pool`; `Ok` when it is not there.
+    pub async fn delete_volume(&self, pool: &str, volume: &str) -> Result<()> {
+        let pool_ref = self.on_remote(pool);
+        match self
+            .run(&["storage", "volume", "delete", &pool_ref, volume])
+            .await
+        {
+            Err(e) if is_not_found(&e) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
     /// `lxc query` of an API path in this handle's project and remote.
     async fn query<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
         let sep = if path.contains('?') { '&' } else { '?' };

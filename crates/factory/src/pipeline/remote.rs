@@ -41,16 +41,21 @@ pub(super) enum Way {
 
 impl Build<'_> {
     /// The build instance's cache devices: the layers' directories here, or
-    /// on a remote server its volumes (created on first use).
+    /// on a remote server the volumes that replicate them (created on first
+    /// use).
     pub(super) async fn cache_devices(&self) -> Result<Vec<DiskDevice>> {
         if self.lxc.is_local() {
             return Ok(CacheDirs::new(self.settings).devices());
         }
         let pool = &self.settings.storage_pool;
-        for (_, volume, _) in MOUNTED {
-            self.lxc.ensure_volume(pool, volume).await?;
+        let dirs = CacheDirs::new(self.settings);
+        let devices = dirs.volume_devices(pool);
+        for device in &devices {
+            self.lxc
+                .ensure_volume(pool, &device.source.to_string_lossy())
+                .await?;
         }
-        Ok(CacheDirs::volume_devices(pool))
+        Ok(devices)
     }
 
     /// On a remote server, copies what one side of `layer` lacks from the
