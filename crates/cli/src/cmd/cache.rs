@@ -27,12 +27,14 @@ Examples:
     )]
     Status,
     /// Empty one layer, or every layer.
-    #[command(after_help = "The servers of the `remotes` setting are cleaned too: their replica of \
+    #[command(
+        after_help = "The servers of the `remotes` setting are cleaned too: their replica of \
 the layer (buildcache, mirror, ccache volumes), or their base images.
 
 Examples:
   slurm-factory cache clean ccache
-  slurm-factory cache clean --all --yes")]
+  slurm-factory cache clean --all --yes"
+    )]
     Clean(CleanArgs),
 }
 
