@@ -729,8 +729,9 @@ async fn a_base_image_publish_cut_short_leaves_one_whole_image() {
     let out = slurm_factory(tmp.path(), vars.clone(), &BUILD);
     assert!(
         out.status.success(),
-        "the build after the cut publish failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "the build after the cut publish failed: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     let provision = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -752,8 +753,9 @@ async fn a_base_image_publish_cut_short_leaves_one_whole_image() {
     let out = slurm_factory(tmp.path(), vars.clone(), &BUILD);
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "the build after the publish ended failed: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     let ours: Vec<(String, Vec<String>)> = base_images_named("sf-base-")
         .into_iter()

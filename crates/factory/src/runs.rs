@@ -319,6 +319,9 @@ impl Drop for Emitter {
     }
 }
 
+/// How long cleaning up after a dead run waits for LXD's image operations.
+const PUBLISH_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Finds instances whose run's driver process is gone (killed, crashed,
 /// machine rebooted) and deletes them; marks those runs interrupted.
 pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<String>> {
@@ -341,6 +344,8 @@ pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<S
         if record.as_ref().is_ok_and(|(_, rec)| rec.driver_alive()) {
             continue;
         }
+        // A killed build may have left LXD publishing its base image.
+        lxc.wait_image_operations(PUBLISH_WAIT).await?;
         for name in names {
             lxc.delete(&name).await?;
             removed.push(name);

@@ -157,6 +157,44 @@ impl Lxc {
         })
     }
 
+    /// Waits, up to `limit`, for the image operations LXD is running (a
+    /// publish whose `lxc` client died goes on in the daemon). Deleting an
+    /// instance LXD is exporting fails that publish and can abort LXD 5.0
+    /// itself; LXD names no instance on these operations, so all are awaited.
+    pub async fn wait_image_operations(&self, limit: Duration) -> Result<()> {
+        #[derive(Deserialize)]
+        struct Operations {
+            #[serde(default)]
+            running: Vec<Operation>,
+        }
+        #[derive(Deserialize)]
+        struct Operation {
+            id: String,
+            class: String,
+            description: String,
+        }
+        let ops: Operations = self.query("/1.0/operations?recursion=1").await?;
+        let started = std::time::Instant::now();
+        for op in ops.running {
+            if op.class != "task" || !op.description.contains("image") {
+                continue;
+            }
+            let left = limit.saturating_sub(started.elapsed()).as_secs();
+            if left == 0 {
+                break;
+            }
+            tracing::info!("waiting up to {left} s for LXD's {:?}", op.description);
+            // An operation that ends (or fails) as we ask is no error here.
+            let _ = self
+                .run(&[
+                    "query",
+                    &self.on_remote(&format!("/1.0/operations/{}/wait?timeout={left}", op.id)),
+                ])
+                .await;
+        }
+        Ok(())
+    }
+
     /// Deletes the image `alias` points at; `Ok` when there is none.
     pub async fn delete_image(&self, alias: &str) -> Result<()> {
         match self.run(&["image", "delete", &self.image_ref(alias)]).await {
