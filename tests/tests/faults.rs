@@ -195,8 +195,9 @@ async fn two_builds_at_once_share_every_cache() {
         for out in [&x, &y] {
             assert!(
                 out.status.success(),
-                "round {round}: {}",
-                String::from_utf8_lossy(&out.stderr)
+                "round {round}: {}{}",
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&out.stdout)
             );
             let last: serde_json::Value =
                 serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap())
