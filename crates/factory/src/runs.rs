@@ -345,7 +345,7 @@ pub async fn recover_interrupted(settings: &Settings, lxc: &Lxc) -> Result<Vec<S
             continue;
         }
         // A killed build may have left LXD publishing its base image.
-        lxc.wait_image_operations(PUBLISH_WAIT).await?;
+        lxc.wait_image_operations(PUBLISH_WAIT).await;
         for name in names {
             lxc.delete(&name).await?;
             removed.push(name);
