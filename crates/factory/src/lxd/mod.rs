@@ -304,7 +304,21 @@ impl Lxc {
             cpu: Cpu,
         }
         let path = self.on_remote("/1.0/resources");
-        let out = self.run(&["query", &path]).await?;
+        // LXD reads every device of the host for this answer, and a read
+        // racing a busy host now and then fails ("Failed to retrieve PCI
+        // information: … bad file descriptor"): asked again, it answers.
+        let mut tries = 0;
+        let out = loop {
+            tries += 1;
+            match self.run(&["query", &path]).await {
+                Err(Error::Lxc { stderr, .. })
+                    if tries < 3 && stderr.contains("Failed to retrieve") =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await
+                }
+                other => break other?,
+            }
+        };
         let resources: Resources = parse_json(&out.stdout, "lxc query /1.0/resources")?;
         Ok(resources.cpu.total)
     }
