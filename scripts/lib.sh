@@ -6,6 +6,7 @@ TEST_PACKAGES=(
   lxd lxd-client debootstrap btrfs-progs
   patchelf binutils file zstd lmod ccache
   autoconf automake libtool pkgconf autopoint python3-pip shellcheck rpm
+  gpg gpg-agent docker-registry
 )
 
 SUDO=""
@@ -40,7 +41,7 @@ ensure_rust() {
 
 # Debian packages the desktop app builds and runs with (Tauri on WebKitGTK).
 APP_PACKAGES=(
-  build-essential pkg-config curl ca-certificates file
+  build-essential pkg-config curl ca-certificates file gpg gpg-agent
   libwebkit2gtk-4.1-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
 )
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use factory::artifacts::{Artifact, ArtifactSummary, ExportResult, Store};
+use factory::artifacts::{Artifact, ArtifactSummary, ExportResult, SignatureReport, Store};
 use factory::doctor::Report;
 use factory::error::ErrorReport;
 use factory::events::EventRecord;
@@ -194,6 +194,42 @@ pub fn store(state: &AppState) -> Store {
 #[tauri::command]
 pub fn artifacts_list(state: State<'_, AppState>) -> CmdResult<Vec<ArtifactSummary>> {
     store(&state).list().map_err(report)
+}
+
+/// Publishes a stored artifact as `slurm-factory publish` does; returns
+/// the run id (its log is on the Runs page).
+#[tauri::command]
+pub async fn artifact_publish(
+    state: State<'_, AppState>,
+    id: String,
+    options: factory::publish::PublishOptions,
+    offline: bool,
+) -> CmdResult<String> {
+    let settings = state.settings();
+    factory::pipeline::publish(
+        &settings,
+        &id,
+        options,
+        offline,
+        std::sync::Arc::new(|_| {}),
+        Default::default(),
+    )
+    .await
+    .map(|result| result.run_id)
+    .map_err(report)
+}
+
+/// Checks an artifact's archives and signatures (`artifacts verify`), with
+/// the public key in the file `key`, else the user's keyring.
+#[tauri::command]
+pub fn artifact_verify(
+    state: State<'_, AppState>,
+    id: String,
+    key: Option<String>,
+) -> CmdResult<SignatureReport> {
+    store(&state)
+        .verify_signatures(&id, key.as_deref().map(std::path::Path::new))
+        .map_err(report)
 }
 
 #[tauri::command]

@@ -470,3 +470,138 @@ impl RemoteServer {
         }
     }
 }
+
+/// A real GPG key without a passphrase, made in a GnuPG home of its own, and
+/// exported as a site exports one: the secret half (what `--sign FILE`
+/// takes) and the public half (what `--trust` and `artifacts verify --key`
+/// take).
+pub struct SigningKey {
+    pub home: PathBuf,
+    pub secret: PathBuf,
+    pub public: PathBuf,
+}
+
+impl SigningKey {
+    pub fn new(dir: &Path) -> SigningKey {
+        use std::os::unix::fs::PermissionsExt;
+        let home = dir.join("gnupg");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let gpg = |args: &[&str]| {
+            let out = std::process::Command::new("gpg")
+                .arg("--batch")
+                .arg("--homedir")
+                .arg(&home)
+                .args(args)
+                .output()
+                .expect("gpg runs");
+            assert!(
+                out.status.success(),
+                "gpg {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        };
+        gpg(&[
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "Site Builder <builder@site.example>",
+            "default",
+            "default",
+            "never",
+        ]);
+        let secret = dir.join("builder-secret.asc");
+        let public = dir.join("builder.asc");
+        std::fs::write(&secret, gpg(&["--armor", "--export-secret-keys"])).unwrap();
+        std::fs::write(&public, gpg(&["--armor", "--export"])).unwrap();
+        SigningKey {
+            home,
+            secret,
+            public,
+        }
+    }
+}
+
+impl Drop for SigningKey {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(&self.home)
+            .args(["--kill", "all"])
+            .output();
+    }
+}
+
+/// A real OCI registry (Debian's `docker-registry`) on 127.0.0.1, storing
+/// under a directory of its own, with `login` (user, password) required
+/// through htpasswd when given; stopped when dropped. `None` (the test
+/// prints why) where the binary is missing, unless
+/// SLURM_FACTORY_REQUIRE_LXD asks for every part.
+pub struct Registry {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Registry {
+    pub fn start(dir: &Path, login: Option<(&str, &str)>) -> Option<Registry> {
+        let Some(binary) = factory::lxd::find_on_path("docker-registry") else {
+            assert!(
+                std::env::var_os(REQUIRE_LXD).is_none(),
+                "docker-registry is not installed (apt-get install docker-registry)"
+            );
+            eprintln!("SKIPPED the OCI registry part: no docker-registry on PATH");
+            return None;
+        };
+        // A free port: bound, read, released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = dir.join(format!("registry-{port}"));
+        let storage = dir.join("storage");
+        std::fs::create_dir_all(&storage).unwrap();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: 127.0.0.1:{port}\n",
+            storage.display()
+        );
+        if let Some((user, password)) = login {
+            let hash = bcrypt::hash(password, 6).unwrap();
+            std::fs::write(dir.join("htpasswd"), format!("{user}:{hash}\n")).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: site\n    path: {}\n",
+                dir.join("htpasswd").display()
+            ));
+        }
+        let config_file = dir.join("registry.yml");
+        std::fs::write(&config_file, config).unwrap();
+        let config = config_file;
+        let log = std::fs::File::create(dir.join("registry.log")).unwrap();
+        let child = std::process::Command::new(binary)
+            .arg("serve")
+            .arg(&config)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let registry = Registry { child, port };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "the registry did not listen on {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Some(registry)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

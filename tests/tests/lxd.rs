@@ -94,6 +94,7 @@ impl TestLxd {
                 ("user.slurm-factory.run".into(), "e2e-test".into()),
             ],
             devices: vec![],
+            loopback_ports: Vec::new(),
             ephemeral: false,
         }
     }

@@ -831,6 +831,9 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     assert_eq!(after.len(), before.len() + 2, "{after:?}");
     assert!(after.iter().all(|a| a["verified"] == true), "{after:?}");
 
+    // 8. Publishing for a cluster, and a cluster installing from it.
+    publish_and_install_from_it(&site, root, &vars, &warm_build);
+
     // 7. The same build on a second LXD server, over HTTPS (`sf-remote`):
     // the images it lacks are copied there, its base image is made there,
     // the mirror and buildcache layers reach its volumes: it compiles
@@ -881,6 +884,367 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         "the remote compiled what this machine's buildcache has"
     );
     assert!(cached > 0);
+}
+
+/// The JSON events of one `slurm-factory` run, its stages printed as they
+/// would show, and its exit code.
+fn cli_events(
+    root: &Path,
+    vars: &BTreeMap<String, String>,
+    label: &str,
+    args: &[&str],
+) -> (Option<i32>, Vec<serde_json::Value>) {
+    let started = std::time::Instant::now();
+    let out = slurm_factory_e2e::slurm_factory(root, vars, args);
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for e in events.iter().filter(|e| e["type"] == "stage_finished") {
+        eprintln!(
+            "  [{label}] {:<16} {:<9} {:>7.1} s  {}",
+            e["stage"].as_str().unwrap(),
+            e["outcome"].as_str().unwrap(),
+            e["elapsed_ms"].as_u64().unwrap() as f64 / 1000.0,
+            e["detail"].as_str().unwrap_or("")
+        );
+    }
+    println!(
+        "[{label}] exit {:?} in {:.1} s",
+        out.status.code(),
+        started.elapsed().as_secs_f64()
+    );
+    (out.status.code(), events)
+}
+
+fn stage_event<'a>(events: &'a [serde_json::Value], stage: &str) -> &'a serde_json::Value {
+    events
+        .iter()
+        .find(|e| e["type"] == "stage_finished" && e["stage"] == stage)
+        .unwrap_or_else(|| panic!("no {stage} stage in {events:#?}"))
+}
+
+/// The log lines of one stage among a run's events.
+fn stage_log(events: &[serde_json::Value], stage: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "log" && e["stage"] == stage)
+        .map(|e| e["line"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The JSON of a clearsigned Spack manifest.
+fn clearsigned_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN PGP SIGNED MESSAGE-----"),
+        "{} is not signed",
+        path.display()
+    );
+    let body = text.split_once("\n\n").unwrap().1;
+    let body = body.split("-----BEGIN PGP SIGNATURE-----").next().unwrap();
+    serde_json::from_str(body).unwrap()
+}
+
+/// Step 8: a real GPG key signs what the build publishes to a `file://`
+/// buildcache: every binary, then the archives and manifest beside them. A
+/// cluster machine (its own empty cache dir, the site's sources) builds the
+/// same package from it with the publisher's key trusted: nothing compiled,
+/// the package verified. An entry changed after signing, and a buildcache
+/// nobody signed, are refused by name. Then the same through a real OCI
+/// registry on 127.0.0.1, reached from the build instance by a proxy device.
+fn publish_and_install_from_it(
+    site: &SpackSite,
+    root: &Path,
+    vars: &BTreeMap<String, String>,
+    warm_build: &[&str],
+) {
+    let key = slurm_factory_e2e::SigningKey::new(root);
+    let published = root.join("published");
+    let published_url = format!("file://{}", published.display());
+    let with = |extra: &[&str]| -> Vec<String> {
+        warm_build
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |vars: &BTreeMap<String, String>, label: &str, args: &[String]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli_events(root, vars, label, &args)
+    };
+
+    let secret = key.secret.display().to_string();
+    let (code, events) = run(
+        vars,
+        "publish",
+        &with(&[
+            "--publish",
+            &published_url,
+            "--sign",
+            &secret,
+            "--modules",
+            "hierarchy",
+        ]),
+    );
+    assert_eq!(code, Some(0), "{events:#?}");
+    let log = stage_log(&events, "publish");
+    println!("---- publish log ----\n{}\n---- end ----", log.join("\n"));
+    let detail = stage_event(&events, "publish")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(detail.contains("signed by"), "{detail}");
+    let secret_line = std::fs::read_to_string(&key.secret).unwrap();
+    let secret_line = secret_line.lines().nth(3).unwrap();
+    let run_log = std::fs::read_to_string(
+        Path::new(events[0]["run_dir"].as_str().unwrap()).join("build.log"),
+    )
+    .unwrap();
+    assert!(
+        !run_log.contains(secret_line),
+        "the secret key is in the log"
+    );
+    let manifests: Vec<PathBuf> = files_under(&published.join("v3/manifests/spec"));
+    let slurm_manifest = manifests
+        .iter()
+        .find(|m| m.to_string_lossy().contains("/slurm/"))
+        .unwrap_or_else(|| panic!("no slurm entry in {manifests:#?}"))
+        .clone();
+    let signed = manifests.len();
+    println!("published {signed} signed entries");
+    assert!(signed >= 15, "{manifests:#?}");
+    for m in &manifests {
+        clearsigned_json(m);
+    }
+    assert!(
+        !files_under(&published.join("v3/manifests/key")).is_empty(),
+        "the public key is published with the binaries"
+    );
+    let artifact_id = events.last().unwrap()["artifact_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let beside = published.join("packages").join(&artifact_id);
+    for name in ["manifest.json", "manifest.json.asc"] {
+        assert!(beside.join(name).is_file(), "{name} beside the buildcache");
+    }
+    // Its modules are Lmod's hierarchy, and the verify stage loaded Slurm
+    // from the hierarchy's Core at the new prefix.
+    let shown = slurm_factory_e2e::slurm_factory(
+        root,
+        vars,
+        &["artifacts", "show", &artifact_id, "--json"],
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let module_load = shown["manifest"]["verify"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "module-load")
+        .unwrap_or_else(|| panic!("no module-load check: {shown}"))
+        .clone();
+    assert_eq!(module_load["passed"], true, "{module_load}");
+    let verify_log =
+        std::fs::read_to_string(Path::new(shown["dir"].as_str().unwrap()).join(VERIFY_LOG))
+            .unwrap();
+    println!("---- verify log (hierarchy) ----\n{verify_log}---- end ----");
+    assert!(
+        verify_log.contains(&format!("slurm/{}", site.slurm_version)),
+        "{verify_log}"
+    );
+    let verify = slurm_factory_e2e::slurm_factory(
+        root,
+        vars,
+        &[
+            "artifacts",
+            "verify",
+            &artifact_id,
+            "--key",
+            key.public.to_str().unwrap(),
+        ],
+    );
+    println!("{}", String::from_utf8_lossy(&verify.stdout));
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // The cluster machine: an empty cache dir but the site's sources.
+    let cluster_cache = root.join("cluster-cache");
+    seed_mirror(&site.mirror, &cluster_cache.join("mirror"), None);
+    let mut cluster = vars.clone();
+    cluster.insert(
+        "SLURM_FACTORY_CACHE_DIR".into(),
+        cluster_cache.display().to_string(),
+    );
+    let public = key.public.display().to_string();
+    let from_published = with(&["--from", &published_url, "--trust", &public]);
+    let (code, events) = run(&cluster, "install from it", &from_published);
+    assert_eq!(code, Some(0), "{events:#?}");
+    let (cached, built) =
+        install_counts(stage_event(&events, "install")["detail"].as_str().unwrap());
+    println!(
+        "from the published buildcache: {cached} of its {signed} entries installed, {built} built"
+    );
+    assert_eq!(built, 0, "everything came from the published buildcache");
+    assert!(cached > 0);
+    let install_log = stage_log(&events, "install");
+    assert!(
+        install_log
+            .iter()
+            .any(|l| l.starts_with("::buildcache-checked ")),
+        "{install_log:#?}"
+    );
+    let finished = events.last().unwrap();
+    assert_eq!(finished["outcome"], "succeeded", "{finished}");
+    let forget_local_binaries = || {
+        std::fs::remove_dir_all(cluster_cache.join("buildcache")).unwrap();
+    };
+
+    // Slurm's archive changed after it was signed.
+    let tarball = clearsigned_json(&slurm_manifest)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["mediaType"].as_str().unwrap().contains("tar"))
+        .unwrap()["checksum"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let blob = published
+        .join("blobs/sha256")
+        .join(&tarball[..2])
+        .join(&tarball);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&blob, bytes).unwrap();
+    forget_local_binaries();
+    let (code, events) = run(&cluster, "changed entry", &from_published);
+    let report = events.last().unwrap();
+    println!("refusal: {}\n  hint: {}", report["error"], report["hint"]);
+    assert_eq!(code, Some(5), "{events:#?}");
+    let error = report["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("refused the buildcache at {published_url}"))
+            && error.contains(&format!("slurm@{}/", site.slurm_version))
+            && error.contains("was changed"),
+        "{error}"
+    );
+
+    // A buildcache nobody signed (this machine's own) with a key trusted.
+    let unsigned = format!("file://{}", site.cache_dir.join("buildcache").display());
+    let (code, events) = run(
+        &cluster,
+        "unsigned",
+        &with(&["--from", &unsigned, "--trust", &public, "--no-verify"]),
+    );
+    let report = events.last().unwrap();
+    println!("refusal: {}", report["error"]);
+    assert_eq!(code, Some(5), "{events:#?}");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("not signed by a trusted key"),
+        "{report}"
+    );
+
+    // An OCI registry: Spack pushes to it over HTTP through the proxy
+    // device, and the cluster machine installs from it.
+    let Some(registry) = slurm_factory_e2e::Registry::start(root, None) else {
+        return;
+    };
+    let oci = format!("oci+http://127.0.0.1:{}/site/slurm", registry.port);
+    let (code, events) = run(
+        vars,
+        "push to OCI",
+        &with(&["--publish", &oci, "--no-verify"]),
+    );
+    assert_eq!(code, Some(0), "{events:#?}");
+    println!(
+        "---- OCI push log ----\n{}\n---- end ----",
+        stage_log(&events, "publish").join("\n")
+    );
+    forget_local_binaries();
+    let (code, events) = run(
+        &cluster,
+        "install from OCI",
+        &with(&["--from", &oci, "--no-verify"]),
+    );
+    assert_eq!(code, Some(0), "{events:#?}");
+    let (cached, built) =
+        install_counts(stage_event(&events, "install")["detail"].as_str().unwrap());
+    println!("from the registry: {cached} installed, {built} built");
+    assert_eq!(built, 0, "everything came from the registry");
+    assert!(cached > 0);
+
+    // A registry that wants a login: the stored artifact is published again
+    // (`publish ID`, its environment installed from the buildcache), its
+    // dependencies only; refused without the login, pushed with it, and the
+    // password is in no log.
+    let password = "s3cret-Pa55word";
+    let locked = slurm_factory_e2e::Registry::start(root, Some(("builder", password))).unwrap();
+    let locked_url = format!("oci+http://127.0.0.1:{}/site/slurm-deps", locked.port);
+    let publish_again = |extra: &[&str]| -> Vec<String> {
+        [
+            "publish",
+            artifact_id.as_str(),
+            "--to",
+            locked_url.as_str(),
+            "--offline",
+            "--buildcache",
+            "deps",
+            "--json",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let (code, events) = run(vars, "no login", &publish_again(&[]));
+    assert_eq!(code, Some(5), "{events:#?}");
+    let report = events.last().unwrap();
+    println!("without the login: {}", report["error"]);
+    assert_eq!(stage_event(&events, "publish")["outcome"], "failed");
+    let login = root.join("registry-login");
+    std::fs::write(&login, format!("username=builder\npassword={password}\n")).unwrap();
+    let (code, events) = run(
+        vars,
+        "with login",
+        &publish_again(&["--credentials", login.to_str().unwrap()]),
+    );
+    assert_eq!(code, Some(0), "{events:#?}");
+    let log = stage_log(&events, "publish");
+    println!(
+        "---- publish with a login ----\n{}\n---- end ----",
+        log.join("\n")
+    );
+    let (install_cached, install_built) =
+        install_counts(stage_event(&events, "install")["detail"].as_str().unwrap());
+    assert_eq!(
+        install_built, 0,
+        "publish installs from the buildcache ({install_cached})"
+    );
+    assert!(log.iter().any(|l| l.contains("Pushed")), "{log:#?}");
+    assert!(
+        !log.iter().any(|l| l.contains("Pushed slurm@")),
+        "--buildcache deps pushed Slurm: {log:#?}"
+    );
+    for e in &events {
+        assert!(!e.to_string().contains(password), "the password is in {e}");
+    }
+    let run_dir = Path::new(events[0]["run_dir"].as_str().unwrap());
+    for file in files_under(run_dir) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(
+            !text.contains(password),
+            "the password is in {}",
+            file.display()
+        );
+    }
 }
 
 /// The air-gapped workflow for real, with no network: Spack's "upstream" is

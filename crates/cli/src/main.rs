@@ -61,6 +61,9 @@ struct Cli {
 enum Command {
     /// Build a Slurm package in LXD: provision, Spack, package, verify, store.
     Build(cmd::build::Args),
+    /// Publish a stored artifact: its Spack binaries to a buildcache, its archives beside
+    /// them, optionally signed.
+    Publish(cmd::publish::Args),
     /// Validate a build request and show what would be built.
     Plan(cmd::plan::Args),
     /// Many builds from one file (versions × package types × targets × toolchains), a few at a time.
@@ -120,6 +123,7 @@ fn run(cli: Cli, out: &Out) -> factory::Result<ExitCode> {
     runtime.block_on(async {
         match cli.command {
             Command::Build(args) => cmd::build::run(args, &settings, out, verbose).await,
+            Command::Publish(args) => cmd::publish::run(args, &settings, out, verbose).await,
             Command::Plan(args) => cmd::plan::run(args, &settings, out),
             Command::Matrix(args) => cmd::matrix::run(args, &settings, out).await,
             Command::Runs(command) => cmd::runs::run(command, &settings, out),

@@ -111,7 +111,7 @@ fn build_json_then_artifacts_and_cache() {
         .filter(|e| e["type"] == "stage_finished")
         .count();
     let announced = first["stages"].as_array().unwrap().len();
-    assert_eq!((stages_done, announced), (11, 11));
+    assert_eq!((stages_done, announced), (12, 12));
     assert!(events
         .iter()
         .any(|e| e["type"] == "progress" && e["stage"] == "install"));
@@ -272,6 +272,7 @@ async fn clean_removes_the_instance_of_an_interrupted_run() {
         storage_pool: Some(t.pool.clone()),
         config: vec![(RUN_LABEL.into(), run_id.into())],
         devices: Vec::new(),
+        loopback_ports: Vec::new(),
         ephemeral: false,
     };
     let (ours, theirs) = (spec(&name, &run.id), spec(&foreign, &foreign_run));
@@ -291,4 +292,234 @@ async fn clean_removes_the_instance_of_an_interrupted_run() {
     let record = run.record().unwrap();
     assert!(record.interrupted, "{record:?}");
     assert!(record.outcome.is_some(), "{record:?}");
+}
+
+#[test]
+fn a_published_build_is_signed_beside_its_buildcache_and_verifies() {
+    let Some(t) =
+        TestEnv::from_env("a_published_build_is_signed_beside_its_buildcache_and_verifies")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let recipe = hello_recipe();
+    let key = slurm_factory_e2e::SigningKey::new(root);
+    let (secret, public) = (key.secret.clone(), key.public.clone());
+    let site = root.join("site-cache");
+    let site_url = format!("file://{}", site.display());
+
+    // Bad input first: refused before a run starts, nothing left behind.
+    for (args, says) in [
+        (vec!["--publish", "s3://bucket/slurm"], "not supported yet"),
+        (
+            vec![
+                "--publish",
+                "oci://r.example/slurm",
+                "--sign",
+                secret.to_str().unwrap(),
+            ],
+            "cannot sign OCI",
+        ),
+        (
+            vec!["--publish", site_url.as_str(), "--sign", "no;such key"],
+            "neither a key file nor a key id",
+        ),
+        (vec!["--from", "file:///no/such/cache"], "no such directory"),
+    ] {
+        let mut argv = vec!["build", "--minimal", "--target", TARGET];
+        argv.extend(args);
+        let out = cli(&t, root, &recipe, &argv);
+        assert_eq!(out.status.code(), Some(2), "{argv:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{argv:?}: {}", stderr(&out));
+    }
+    assert!(!site.exists());
+    let runs = json(&cli(&t, root, &recipe, &["runs", "list", "--json"]));
+    assert_eq!(
+        runs,
+        Value::Array(Vec::new()),
+        "a refused build leaves no run"
+    );
+
+    let out = cli(
+        &t,
+        root,
+        &recipe,
+        &[
+            "build",
+            "--minimal",
+            "--target",
+            TARGET,
+            "--json",
+            "--publish",
+            &site_url,
+            "--buildcache",
+            "none",
+            "--sign",
+            secret.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let events = events(&out);
+    let artifact_id = events.last().unwrap()["artifact_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let publish = events
+        .iter()
+        .find(|e| e["type"] == "stage_finished" && e["stage"] == "publish")
+        .unwrap();
+    assert_eq!(publish["outcome"], "done", "{publish}");
+    let detail = publish["detail"].as_str().unwrap();
+    assert!(detail.contains("signed by"), "{detail}");
+    // The secret key is in no log line.
+    let key_text = std::fs::read_to_string(&secret).unwrap();
+    let key_line = key_text.lines().nth(3).unwrap();
+    assert!(!stdout(&out).contains(key_line));
+
+    // Beside the buildcache: the archive, the manifest and their signatures,
+    // which gpg itself accepts with the public key.
+    let published = site.join("packages").join(&artifact_id);
+    let archive = published.join(format!("{ARTIFACT_NAME}.tar.zst"));
+    for file in [archive.clone(), published.join("manifest.json")] {
+        let sig = format!("{}.asc", file.display());
+        let check = Command::new("gpgv")
+            .arg("--keyring")
+            .arg(key.home.join("pubring.kbx"))
+            .args([&sig, file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "gpgv {sig}: {}", stderr(&check));
+    }
+
+    // `artifacts verify` with the public key: archives whole, all signed.
+    let out = cli(
+        &t,
+        root,
+        &recipe,
+        &[
+            "artifacts",
+            "verify",
+            &artifact_id,
+            "--key",
+            public.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["archives"], 1, "{report}");
+    assert_eq!(
+        report["signatures"].as_array().unwrap().len(),
+        2,
+        "{report}"
+    );
+    assert!(report["signatures"][0]["signer"]
+        .as_str()
+        .unwrap()
+        .contains("builder@site.example"));
+
+    // The stored artifact published again elsewhere (`publish ID`): its
+    // request installed anew, the same archives beside the new buildcache.
+    let elsewhere = root.join("elsewhere");
+    let out = cli(
+        &t,
+        root,
+        &recipe,
+        &[
+            "publish",
+            &artifact_id,
+            "--to",
+            &format!("file://{}", elsewhere.display()),
+            "--sign",
+            secret.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let republished = crate::events(&out);
+    let stages: Vec<&str> = republished
+        .iter()
+        .filter(|e| e["type"] == "stage_finished")
+        .map(|e| e["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "preflight",
+            "provision",
+            "spack-setup",
+            "concretize",
+            "sources",
+            "install",
+            "publish",
+            "cleanup"
+        ]
+    );
+    assert_eq!(
+        republished.last().unwrap()["artifact_id"],
+        artifact_id.as_str()
+    );
+    let lines: Vec<&str> = republished
+        .iter()
+        .filter(|e| e["type"] == "log" && e["stage"] == "publish")
+        .map(|e| e["line"].as_str().unwrap())
+        .collect();
+    assert!(
+        lines.contains(&"signing key received and removed"),
+        "{lines:#?}"
+    );
+    // The trees pushed to the mounted buildcache, the archive beside them.
+    assert!(elsewhere.join("hello-recipe-all.tar").is_file());
+    let copy = elsewhere
+        .join("packages")
+        .join(&artifact_id)
+        .join(format!("{ARTIFACT_NAME}.tar.zst"));
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        std::fs::read(&archive).unwrap()
+    );
+    let out = cli(
+        &t,
+        root,
+        &recipe,
+        &["publish", "slurm-0-nope-20260101T000000", "--to", &site_url],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no artifact"), "{}", stderr(&out));
+
+    // A changed manifest in the store no longer verifies.
+    let stored = root
+        .join("data/artifacts")
+        .join(&artifact_id)
+        .join("manifest.json");
+    let mut text = std::fs::read_to_string(&stored).unwrap();
+    text.push('\n');
+    std::fs::write(&stored, text).unwrap();
+    let out = cli(
+        &t,
+        root,
+        &recipe,
+        &[
+            "artifacts",
+            "verify",
+            &artifact_id,
+            "--key",
+            public.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("BAD signature"), "{}", stderr(&out));
 }

@@ -81,6 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ("user.slurm-factory.run".into(), "bench".into()),
             ],
             devices: devices.clone(),
+            loopback_ports: Vec::new(),
             ephemeral: false,
         };
         let start = Instant::now();

@@ -104,6 +104,16 @@ impl Artifact {
     }
 }
 
+/// What `artifacts verify` found: every archive whole, every signature good.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SignatureReport {
+    pub id: String,
+    /// Archives whose sha256 matches the manifest.
+    pub archives: usize,
+    pub signatures: Vec<crate::publish::GoodSignature>,
+}
+
 /// What `export` wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -462,6 +472,37 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// Checks each archive of `id` against its manifest's sha256, then the
+    /// detached signatures of the archives and the manifest (`<file>.asc`)
+    /// with the public key in `key`, else the user's keyring.
+    pub fn verify_signatures(&self, id: &str, key: Option<&Path>) -> Result<SignatureReport> {
+        let artifact = self.show(id)?;
+        let mut files = Vec::new();
+        for archive in &artifact.manifest.archives {
+            let path = artifact.dir.join(&archive.file);
+            let actual = sha256_file(&path)?;
+            if actual != archive.sha256 {
+                return Err(Error::ChecksumMismatch {
+                    path,
+                    expected: archive.sha256.clone(),
+                    actual,
+                });
+            }
+            files.push(path);
+        }
+        let archives = files.len();
+        files.push(artifact.dir.join(MANIFEST_FILE));
+        let signatures = files
+            .iter()
+            .map(|file| crate::publish::verify_signature(file, key))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SignatureReport {
+            id: id.into(),
+            archives,
+            signatures,
+        })
     }
 
     pub fn delete(&self, id: &str) -> Result<()> {

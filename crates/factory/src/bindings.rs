@@ -21,7 +21,8 @@ pub fn typescript() -> String {
     }
     use crate::{
         artifacts, cache, catalog, doctor, error, events, hardware, history, kinds, matrix, mirror,
-        package, pipeline, plan, remotes, request, runs, settings, sources, toolchain, units,
+        package, pipeline, plan, publish, recipe, remotes, request, runs, settings, sources,
+        toolchain, units,
     };
     export!(
         error::ExitKind,
@@ -83,9 +84,14 @@ pub fn typescript() -> String {
         package::InspectionSummary,
         package::VersionNeed,
         package::ArchiveFormat,
+        recipe::ModuleLayout,
         serde_json::Value,
         pipeline::BuildFlags,
         pipeline::PackageOptions,
+        publish::PublishOptions,
+        publish::GoodSignature,
+        artifacts::SignatureReport,
+        publish::BuildcacheScope,
         kinds::Layer,
         cache::CacheOverview,
         cache::LayerStatus,

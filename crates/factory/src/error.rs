@@ -323,6 +323,33 @@ pub enum Error {
 
     #[error("{what} needs confirmation")]
     NeedsConfirmation { what: String },
+
+    #[error("signing failed: {message}")]
+    Signing { message: String },
+
+    #[error("the signature of {file} does not hold: {detail}")]
+    SignatureInvalid { file: PathBuf, detail: String },
+
+    #[error("refused the buildcache at {url}: {}", first_few(entries))]
+    BuildcacheRefused {
+        url: String,
+        entries: Vec<String>,
+        log: PathBuf,
+    },
+}
+
+/// The first three of `entries`, and how many more.
+fn first_few(entries: &[String]) -> String {
+    let mut text = entries
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if entries.len() > 3 {
+        text.push_str(&format!("; and {} more", entries.len() - 3));
+    }
+    text
 }
 
 impl Error {
@@ -553,6 +580,21 @@ impl Error {
                 "pass `--force` to replace it, or choose another destination".into()
             }
             Error::NeedsConfirmation { .. } => "pass `--yes` to confirm".into(),
+            Error::Signing { .. } => "give --sign a key id your keyring holds (`gpg \
+                                      --list-secret-keys`), without a passphrase or with \
+                                      gpg-agent holding it, or a file with the secret key \
+                                      (`gpg --armor --export-secret-keys ID > key.asc`)"
+                .into(),
+            Error::SignatureInvalid { .. } => "do not use the file: get it again from its \
+                                               publisher, and check that you have their public \
+                                               key (`--key FILE`)"
+                .into(),
+            Error::BuildcacheRefused { log, .. } => format!(
+                "an entry of a signed buildcache that does not verify was changed, or signed \
+                 by a key you do not trust: ask its publisher to publish it again, give its \
+                 key with --trust FILE, or build without --from; the check's output is in {}",
+                log.display()
+            ),
         }
     }
 
@@ -598,7 +640,9 @@ impl Error {
             | Error::ArtifactNotFound { .. }
             | Error::ExportTargetExists { .. }
             | Error::BundleInvalid { .. }
-            | Error::NeedsConfirmation { .. } => ExitKind::Usage,
+            | Error::NeedsConfirmation { .. }
+            | Error::Signing { .. } => ExitKind::Usage,
+            Error::SignatureInvalid { .. } | Error::BuildcacheRefused { .. } => ExitKind::Build,
             Error::ManifestMalformed { .. }
             | Error::RunRecordMalformed { .. }
             | Error::ArtifactIncomplete { .. }

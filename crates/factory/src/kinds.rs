@@ -52,11 +52,12 @@ pub enum Stage {
     Package,
     Verify,
     Export,
+    Publish,
     Cleanup,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 11] = [
+    pub const ALL: [Stage; 12] = [
         Stage::Preflight,
         Stage::Provision,
         Stage::SpackSetup,
@@ -67,6 +68,7 @@ impl Stage {
         Stage::Package,
         Stage::Verify,
         Stage::Export,
+        Stage::Publish,
         Stage::Cleanup,
     ];
 
@@ -82,6 +84,7 @@ impl Stage {
             Stage::Package => "package",
             Stage::Verify => "verify",
             Stage::Export => "export",
+            Stage::Publish => "publish",
             Stage::Cleanup => "cleanup",
         }
     }

@@ -34,6 +34,17 @@ pub const UPSTREAM_MIRROR: &str = "/opt/slurm-factory/upstream-mirror";
 pub const RECIPE: &str = "/opt/slurm-factory/recipe";
 /// A host-mounted directory for what the build hands back.
 pub const OUT: &str = "/opt/slurm-factory/out";
+/// Where a `file://` buildcache being published to is mounted.
+pub const PUBLISH: &str = "/opt/slurm-factory/publish";
+/// Where the `file://` buildcaches a build installs from are mounted:
+/// `<INSTALL_FROM>/<n>`, n counting from 0 in the order given.
+pub const INSTALL_FROM: &str = "/opt/slurm-factory/install-from";
+/// The public keys of `--trust`, for `spack gpg trust`: `<TRUSTED_KEYS>/<n>.asc`.
+pub const TRUSTED_KEYS: &str = "/opt/slurm-factory/trusted-keys";
+/// The secret signing key, there only while publish.sh runs (it removes it).
+pub const SIGNING_KEY: &str = "/run/slurm-factory-signing-key.asc";
+/// The registry credentials, there only while publish.sh runs (it removes them).
+pub const REGISTRY_CREDENTIALS: &str = "/run/slurm-factory-registry-credentials";
 
 /// The layout as templates see it (`paths.spack`, `paths.store`, ...). Tests
 /// may point these at host directories; the pipeline uses [`Paths::container`].
@@ -54,6 +65,7 @@ pub struct Paths {
     pub upstream_mirror: String,
     pub recipe: String,
     pub out: String,
+    pub trusted_keys: String,
 }
 
 impl Paths {
@@ -75,6 +87,7 @@ impl Paths {
             upstream_mirror: UPSTREAM_MIRROR.into(),
             recipe: RECIPE.into(),
             out: OUT.into(),
+            trusted_keys: TRUSTED_KEYS.into(),
         }
     }
 
@@ -98,6 +111,7 @@ impl Paths {
             upstream_mirror: move_(c.upstream_mirror),
             recipe: move_(c.recipe),
             out: move_(c.out),
+            trusted_keys: move_(c.trusted_keys),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use include_dir::{include_dir, Dir};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::kinds::GpuVendor;
@@ -75,6 +75,19 @@ pub struct RecipeContext {
     /// The container layout ([`crate::layout`]).
     pub paths: Paths,
     pub module: ModuleContext,
+    /// Published buildcaches Spack installs from besides the local one (`--from`).
+    pub install_from: Vec<InstallFrom>,
+}
+
+/// A published buildcache a build installs from.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallFrom {
+    /// The mirror's name in spack.yaml: `install-from-<n>`.
+    pub name: String,
+    /// Its URL inside the build instance (a `file://` one is mounted).
+    pub url: String,
+    /// Spack installs only entries signed by a trusted key (`--trust`).
+    pub signed: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,6 +117,97 @@ pub struct SpackContext {
     pub packages_ref: String,
 }
 
+/// How the Lmod modules are laid out in the package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum ModuleLayout {
+    /// `modules/lmod/slurm.lua`: `module use <prefix>/modules/lmod; module load slurm`.
+    #[default]
+    Flat,
+    /// Lmod's hierarchy under `modules/lmod/`: `Core/slurm/<ver>.lua`, and with
+    /// OpenMPI `Core/gcc/<ver>.lua` opening `Compiler/gcc/<ver>/openmpi/<ver>.lua`.
+    Hierarchy,
+}
+
+impl ModuleLayout {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModuleLayout::Flat => "flat",
+            ModuleLayout::Hierarchy => "hierarchy",
+        }
+    }
+}
+
+impl std::str::FromStr for ModuleLayout {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<ModuleLayout> {
+        match s {
+            "flat" => Ok(ModuleLayout::Flat),
+            "hierarchy" => Ok(ModuleLayout::Hierarchy),
+            _ => Err(Error::InvalidValue {
+                what: "module layout",
+                value: s.into(),
+                reason: "flat or hierarchy".into(),
+            }),
+        }
+    }
+}
+
+/// Where each module file goes in the package: the layout, and the
+/// versions only the solved environment knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleTree {
+    pub layout: ModuleLayout,
+    /// The module version of Slurm (`slurm.name`).
+    pub slurm: String,
+    /// (gcc, openmpi) versions when the package has OpenMPI.
+    pub mpi: Option<(String, String)>,
+}
+
+impl ModuleTree {
+    /// The tree for a package whose environment `spack.lock` solved (no lock,
+    /// as for a recipe without Spack: no OpenMPI).
+    pub fn new(layout: ModuleLayout, slurm: &str, lock: &Path) -> ModuleTree {
+        let versions = std::fs::read(lock)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|lock| {
+                let specs = lock["concrete_specs"].as_object()?.clone();
+                let version = |name: &str| {
+                    specs
+                        .values()
+                        .find(|s| s["name"] == name)
+                        .and_then(|s| s["version"].as_str().map(String::from))
+                };
+                Some((version("gcc")?, version("openmpi")?))
+            });
+        ModuleTree {
+            layout,
+            slurm: slurm.into(),
+            mpi: versions,
+        }
+    }
+
+    /// The package path of a rendered module file; `None`: not packaged.
+    fn place(&self, rendered: &str) -> Option<String> {
+        match (self.layout, rendered, &self.mpi) {
+            (_, "modules/slurm.tcl", _) => Some("modules/tcl/slurm".into()),
+            (ModuleLayout::Flat, "modules/slurm.lua", _) => Some("modules/lmod/slurm.lua".into()),
+            (ModuleLayout::Hierarchy, "modules/slurm.lua", _) => {
+                Some(format!("modules/lmod/Core/slurm/{}.lua", self.slurm))
+            }
+            (ModuleLayout::Hierarchy, "modules/gcc.lua", Some((gcc, _))) => {
+                Some(format!("modules/lmod/Core/gcc/{gcc}.lua"))
+            }
+            (ModuleLayout::Hierarchy, "modules/openmpi.lua", Some((gcc, openmpi))) => Some(
+                format!("modules/lmod/Compiler/gcc/{gcc}/openmpi/{openmpi}.lua"),
+            ),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ModuleContext {
     /// The install prefix used when `prefix_env` is unset.
@@ -114,6 +218,8 @@ pub struct ModuleContext {
     pub slurm_conf: &'static str,
     /// Module names this one cannot be loaded with.
     pub conflicts: Vec<&'static str>,
+    /// `flat` or `hierarchy` ([`ModuleLayout`]).
+    pub layout: &'static str,
 }
 
 impl RecipeContext {
@@ -130,6 +236,7 @@ impl RecipeContext {
                 prefix_env: PREFIX_ENV,
                 slurm_conf: DEFAULT_SLURM_CONF,
                 conflicts: vec!["slurm", "slurm-wlm"],
+                layout: ModuleLayout::Flat.as_str(),
             },
             artifact_name,
             slurm: req.slurm.clone(),
@@ -159,6 +266,21 @@ impl RecipeContext {
             toolchain: None,
             package_manager: "apt",
             paths: Paths::container(),
+            install_from: Vec::new(),
+        }
+    }
+
+    /// This context with the modules laid out as `layout`.
+    pub fn with_module_layout(mut self, layout: ModuleLayout) -> RecipeContext {
+        self.module.layout = layout.as_str();
+        self
+    }
+
+    /// This context for a build that installs from published buildcaches too.
+    pub fn with_install_from(self, install_from: Vec<InstallFrom>) -> RecipeContext {
+        RecipeContext {
+            install_from,
+            ..self
         }
     }
 
@@ -209,15 +331,16 @@ impl Rendered {
     /// The rendered files that travel inside the package, by their path in
     /// it: everything under `package/` as it is (config examples, systemd
     /// units), and the modules, one tree per module system (`module use
-    /// <prefix>/modules/lmod`, or `modules/tcl`, then `module load slurm`).
-    pub fn package_files(&self) -> Vec<(String, &str)> {
+    /// <prefix>/modules/lmod`, or `modules/tcl`, then `module load slurm`;
+    /// `modules/lmod/Core` for the hierarchy), placed by `modules`.
+    pub fn package_files(&self, modules: &ModuleTree) -> Vec<(String, &str)> {
         self.files
             .iter()
             .filter_map(|(name, text)| {
-                let packaged = match name.as_str() {
-                    "modules/slurm.lua" => "modules/lmod/slurm.lua".to_string(),
-                    "modules/slurm.tcl" => "modules/tcl/slurm".to_string(),
-                    other => other.strip_prefix("package/")?.to_string(),
+                let packaged = match name.strip_prefix("package/") {
+                    Some(rest) => rest.to_string(),
+                    None if name.starts_with("modules/") => modules.place(name)?,
+                    None => return None,
                 };
                 Some((packaged, text.as_str()))
             })
@@ -225,8 +348,8 @@ impl Rendered {
     }
 
     /// Writes [`Rendered::package_files`] into the package tree at `root`.
-    pub fn write_package_files(&self, root: &Path) -> Result<()> {
-        for (packaged, text) in self.package_files() {
+    pub fn write_package_files(&self, root: &Path, modules: &ModuleTree) -> Result<()> {
+        for (packaged, text) in self.package_files(modules) {
             write_file(&root.join(packaged), text, false)?;
         }
         Ok(())

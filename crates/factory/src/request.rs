@@ -118,6 +118,41 @@ impl SlurmVersion {
     }
 }
 
+/// The request an artifact was built from, as its manifest records it (a
+/// serialized [`ResolvedRequest`]), as a request to resolve again: nothing
+/// read from a file skips validation.
+pub fn recorded_request(recorded: &serde_json::Value) -> std::result::Result<BuildRequest, String> {
+    #[derive(Deserialize)]
+    struct Recorded {
+        slurm: RecordedSlurm,
+        package_type: PackageType,
+        target: String,
+        gpu_arch: Vec<String>,
+        jobs: u32,
+        compiler: Compiler,
+        #[serde(default)]
+        toolchain: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct RecordedSlurm {
+        spack: String,
+    }
+    let r: Recorded = serde_json::from_value(recorded.clone()).map_err(|e| e.to_string())?;
+    Ok(BuildRequest {
+        slurm_version: r.slurm.spack,
+        gpu: match r.package_type {
+            PackageType::Gpu(vendor) => Some(vendor),
+            _ => None,
+        },
+        minimal: r.package_type == PackageType::Minimal,
+        target: Some(r.target),
+        gpu_arch: r.gpu_arch,
+        jobs: Some(r.jobs),
+        compiler: r.compiler,
+        toolchain: r.toolchain,
+    })
+}
+
 /// A request that passed validation; every field is safe to render and to pass as argv.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -349,6 +384,40 @@ mod tests {
             gpu: Some((GpuVendor::Cuda, vec!["90".into()])),
             toolchain: None,
         }
+    }
+
+    #[test]
+    fn a_recorded_request_resolves_to_the_same_request() {
+        for req in [
+            BuildRequest {
+                slurm_version: "24.11".into(),
+                gpu: Some(GpuVendor::Cuda),
+                gpu_arch: vec!["80".into(), "90".into()],
+                jobs: Some(6),
+                ..Default::default()
+            },
+            BuildRequest {
+                minimal: true,
+                target: Some("zen3".into()),
+                compiler: Compiler::SpackGcc,
+                ..Default::default()
+            },
+        ] {
+            let resolved = req.resolve(&defaults()).unwrap();
+            let recorded = serde_json::to_value(&resolved).unwrap();
+            let again = recorded_request(&recorded)
+                .unwrap()
+                .resolve(&defaults())
+                .unwrap();
+            // The recorded target is the user's now: it was chosen then.
+            assert!(again.target_from_user);
+            let again = ResolvedRequest {
+                target_from_user: resolved.target_from_user,
+                ..again
+            };
+            assert_eq!(again, resolved);
+        }
+        assert!(recorded_request(&serde_json::json!({"slurm": 1})).is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use factory::recipe::Templates;
+use factory::recipe::{ModuleLayout, ModuleTree, Templates};
 
 const LMOD_INIT: &str = "/usr/share/lmod/lmod/init/bash";
 
@@ -175,4 +175,93 @@ fn module_conflicts_with_other_slurm_modules() {
         "{}",
         out.stderr
     );
+}
+
+/// The hierarchy as a package carries it (`--modules hierarchy`), read by
+/// a real Lmod: `module spider` tells which compiler opens OpenMPI, and the
+/// three modules load from a package unpacked elsewhere.
+#[test]
+fn the_lmod_hierarchy_spiders_and_loads_from_a_moved_package() {
+    if !Path::new(LMOD_INIT).exists() {
+        eprintln!("SKIPPED: Lmod is not installed ({LMOD_INIT}); `apt-get install lmod` to run");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let moved = tmp.path().join("unpacked elsewhere");
+    fake_slurm(&moved);
+    std::fs::write(moved.join("bin/mpirun"), "").unwrap();
+    let case = common::cases()
+        .into_iter()
+        .find(|c| c.name == "25.05-default")
+        .unwrap();
+    let ctx = common::context(&case).with_module_layout(ModuleLayout::Hierarchy);
+    let rendered = Templates::load(None).unwrap().render(&ctx).unwrap();
+    // The versions of a real solve of the default package (gcc 12.2.0 of
+    // Debian 12, OpenMPI 5.0.8 of spack-packages 2025.11).
+    let tree = ModuleTree {
+        layout: ModuleLayout::Hierarchy,
+        slurm: "25.05".into(),
+        mpi: Some(("12.2.0".into(), "5.0.8".into())),
+    };
+    rendered.write_package_files(&moved, &tree).unwrap();
+    for file in [
+        "modules/lmod/Core/slurm/25.05.lua",
+        "modules/lmod/Core/gcc/12.2.0.lua",
+        "modules/lmod/Compiler/gcc/12.2.0/openmpi/5.0.8.lua",
+    ] {
+        assert!(moved.join(file).is_file(), "{file} in the package");
+    }
+    assert!(!moved.join("modules/lmod/slurm.lua").exists());
+    let core = moved.join("modules/lmod/Core");
+    let m = moved.to_str().unwrap();
+    let env = [("SLURM_INSTALL_PREFIX", m)];
+
+    let spider = lmod(&core, &env, "module spider openmpi/5.0.8 2>&1");
+    println!("{}", spider.stdout);
+    assert!(spider.ok, "{}", spider.stderr);
+    assert!(
+        spider.stdout.contains("gcc/12.2.0"),
+        "spider names the compiler that opens OpenMPI:\n{}",
+        spider.stdout
+    );
+    let all = lmod(&core, &env, "module -t spider 2>&1");
+    for name in ["slurm/25.05", "gcc/12.2.0", "openmpi/5.0.8"] {
+        assert!(all.stdout.contains(name), "{name} in:\n{}", all.stdout);
+    }
+
+    let hidden = lmod(&core, &env, "module load openmpi 2>&1");
+    assert!(!hidden.ok, "OpenMPI loads only after its compiler");
+
+    let loaded = lmod(
+        &core,
+        &env,
+        "module load slurm/25.05 gcc/12.2.0 openmpi/5.0.8 && \
+         printf 'MPIRUN=%s\\nSINFO=%s\\nMPI_HOME=%s\\n' \"$(command -v mpirun)\" \
+         \"$(command -v sinfo)\" \"$MPI_HOME\"",
+    );
+    assert!(loaded.ok, "{}", loaded.stderr);
+    for line in [
+        format!("MPIRUN={m}/bin/mpirun"),
+        format!("SINFO={m}/bin/sinfo"),
+        format!("MPI_HOME={m}"),
+    ] {
+        assert!(
+            loaded.stdout.contains(&line),
+            "{line} in:\n{}",
+            loaded.stdout
+        );
+    }
+
+    // Flat: one slurm module, no compiler or MPI level.
+    let flat = ModuleTree {
+        layout: ModuleLayout::Flat,
+        ..tree
+    };
+    let files: Vec<String> = rendered
+        .package_files(&flat)
+        .into_iter()
+        .map(|(path, _)| path)
+        .filter(|p| p.starts_with("modules/"))
+        .collect();
+    assert_eq!(files, ["modules/lmod/slurm.lua", "modules/tcl/slurm"]);
 }

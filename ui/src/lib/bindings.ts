@@ -5,7 +5,7 @@ export type ExitKind = "usage" | "config" | "environment" | "build" | "cancelled
 
 export type ErrorReport = { error: string, hint: string, kind: ExitKind, exit_code: number, };
 
-export type Stage = "preflight" | "provision" | "spack-setup" | "concretize" | "sources" | "install" | "buildcache-push" | "package" | "verify" | "export" | "cleanup";
+export type Stage = "preflight" | "provision" | "spack-setup" | "concretize" | "sources" | "install" | "buildcache-push" | "package" | "verify" | "export" | "publish" | "cleanup";
 
 export type Stream = "stdout" | "stderr";
 
@@ -581,6 +581,8 @@ file: string, };
 
 export type ArchiveFormat = "tar_zst" | "tar_gz";
 
+export type ModuleLayout = "flat" | "hierarchy";
+
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 
 export type BuildFlags = { 
@@ -601,7 +603,20 @@ verify: boolean,
  * Also write a `.tar.gz` for systems without zstd (verify then uses it
  * where the verify image has no zstd).
  */
-gzip: boolean, package: PackageOptions, };
+gzip: boolean, package: PackageOptions, 
+/**
+ * Publish the build once it is stored (`--publish`).
+ */
+publish: PublishOptions | null, 
+/**
+ * Buildcaches Spack installs from besides the local one (`--from URL`).
+ */
+install_from: Array<string>, 
+/**
+ * Public key files: with any, the `install_from` buildcaches must be
+ * signed by one of them (`--trust FILE`).
+ */
+trust: Array<string>, };
 
 export type PackageOptions = { keep_headers: boolean, keep_static: boolean, keep_docs: boolean, 
 /**
@@ -611,7 +626,39 @@ no_strip: boolean,
 /**
  * Keep the stripped debug info as a second archive, `<name>-debug.tar.zst`.
  */
-debug_archive: boolean, };
+debug_archive: boolean, 
+/**
+ * How the Lmod modules are laid out in the package.
+ */
+modules: ModuleLayout, };
+
+export type PublishOptions = { 
+/**
+ * `file:///DIR`, `oci://REGISTRY/REPO` (HTTPS) or `oci+http://…`.
+ */
+to: string, buildcache: BuildcacheScope, 
+/**
+ * A GPG key id of the user's keyring, or a file holding a secret key.
+ */
+sign: string | null, 
+/**
+ * A file with the registry's `username=` and `password=` lines (OCI).
+ */
+credentials: string | null, };
+
+export type GoodSignature = { file: string, fingerprint: string, 
+/**
+ * The signer's user id as gpg prints it.
+ */
+signer: string, };
+
+export type SignatureReport = { id: string, 
+/**
+ * Archives whose sha256 matches the manifest.
+ */
+archives: number, signatures: Array<GoodSignature>, };
+
+export type BuildcacheScope = "none" | "deps" | "all";
 
 export type Layer = "base-images" | "buildcache" | "mirror" | "ccache" | "locks";
 

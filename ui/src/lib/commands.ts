@@ -1,7 +1,7 @@
 // Generated from src-tauri/src/command_list.rs, the app's one list of commands.
 // Do not edit: run `UPDATE_BINDINGS=1 cargo test -p slurm-factory-app generated`.
 import { type Channel, invoke } from "@tauri-apps/api/core";
-import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildOutcome, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, History, HostReport, Imported, Layer, LayerHits, LogPage, MatrixBuild, MatrixEvent, MirrorResult, OsToolchain, Overview, Plan, Release, Report, RunSummary, Server, Size } from "./bindings";
+import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildOutcome, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, History, HostReport, Imported, Layer, LayerHits, LogPage, MatrixBuild, MatrixEvent, MirrorResult, OsToolchain, Overview, Plan, PublishOptions, Release, Report, RunSummary, Server, SignatureReport, Size } from "./bindings";
 
 export const commands = {
   doctor: () => invoke<Report>("doctor"),
@@ -24,6 +24,8 @@ export const commands = {
   artifactExport: (id: string) => invoke<ExportResult | null>("artifact_export", { id }),
   artifactReveal: (id: string) => invoke<void>("artifact_reveal", { id }),
   artifactDelete: (id: string) => invoke<void>("artifact_delete", { id }),
+  artifactPublish: (id: string, options: PublishOptions, offline: boolean) => invoke<string>("artifact_publish", { id, options, offline }),
+  artifactVerify: (id: string, key: string | null) => invoke<SignatureReport>("artifact_verify", { id, key }),
   startBuild: (request: BuildRequest, flags: BuildFlags, onEvents: Channel<BatchItem[]>) => invoke<string>("start_build", { request, flags, onEvents }),
   cancelBuild: (id: string) => invoke<void>("cancel_build", { id }),
   eventsAck: (channel: number) => invoke<void>("events_ack", { channel }),

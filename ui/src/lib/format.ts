@@ -33,6 +33,7 @@ const STAGE_LABELS: Record<Stage, string> = {
   package: "Package",
   verify: "Verify",
   export: "Export",
+  publish: "Publish",
   cleanup: "Cleanup",
 };
 

@@ -18,6 +18,7 @@ const STAGES: Stage[] = [
   "package",
   "verify",
   "export",
+  "publish",
   "cleanup",
 ];
 

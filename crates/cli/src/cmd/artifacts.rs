@@ -39,6 +39,24 @@ Examples:
         #[arg(long, short)]
         force: bool,
     },
+    /// Check an artifact: each archive against its manifest's sha256, and the
+    /// detached signatures (`.asc`) a signed `--publish` left beside them.
+    #[command(
+        after_help = "Signatures are checked with your keyring, or with the public key \
+in --key FILE alone. Exit 0: every file is whole and signed; a file changed, or a signature that \
+does not hold or is missing: exit 5.
+
+Examples:
+  slurm-factory artifacts verify slurm-24.11-default-x86_64_v3-20261124T153000
+  slurm-factory artifacts verify ID --key site-builder.asc"
+    )]
+    Verify {
+        /// The artifact id (from `artifacts list`).
+        id: String,
+        /// The signer's public key (a file); without it, your keyring.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
     /// Delete an artifact from the store.
     #[command(
         after_help = "Asks for confirmation on a terminal; elsewhere pass --yes.
@@ -104,6 +122,29 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                     let cells: Vec<&str> = r.iter().map(String::as_str).collect();
                     outln!("{}", line(&cells));
                 }
+            }
+        }
+        Command::Verify { id, key } => {
+            let report = store.verify_signatures(&id, key.as_deref())?;
+            if out.json {
+                out.json(&report);
+            } else {
+                for good in &report.signatures {
+                    outln!(
+                        "good signature  {}  by {} ({})",
+                        good.file
+                            .file_name()
+                            .map(|n| n.to_string_lossy())
+                            .unwrap_or_default(),
+                        good.signer,
+                        good.fingerprint
+                    );
+                }
+                outln!(
+                    "{id}: {} archives whole, {} signatures good",
+                    report.archives,
+                    report.signatures.len()
+                );
             }
         }
         Command::Show { id } => {

@@ -18,7 +18,7 @@ use crate::output::Out;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Stages: preflight, provision, spack-setup, concretize, install, \
-buildcache-push, package, verify, export, cleanup. Ctrl-C cancels at any stage: the build \
+buildcache-push, package, verify, export, publish, cleanup. Ctrl-C cancels at any stage: the build \
 instance is deleted and nothing reaches the artifact store.
 
 Examples:
@@ -29,7 +29,13 @@ Examples:
   slurm-factory build --minimal --json > events.jsonl   events as JSON lines
   slurm-factory build --offline --gzip                  air-gapped: Spack, spack-packages and
                                                         clingo wheels from spack_root,
-                                                        spack_packages_root and wheels_dir"
+                                                        spack_packages_root and wheels_dir
+  slurm-factory build --publish file:///srv/cache --sign builder@site.example
+                                                        a signed buildcache and signed archives
+                                                        a cluster installs from
+  slurm-factory build --from file:///srv/cache --trust site.asc
+                                                        binaries from that buildcache, refused
+                                                        unless signed by the key in site.asc"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -57,6 +63,82 @@ pub struct Args {
     /// Keep the stripped debug info as a second archive, <name>-debug.tar.zst.
     #[arg(long, help_heading = "Package contents", conflicts_with = "no_strip")]
     pub debug_archive: bool,
+    /// Lmod module layout: flat (modules/lmod/slurm.lua) or hierarchy (Core/slurm/<ver>.lua,
+    /// and with OpenMPI Core/gcc/<ver>.lua opening Compiler/gcc/<ver>/openmpi/<ver>.lua).
+    #[arg(
+        long,
+        value_name = "LAYOUT",
+        default_value = "flat",
+        help_heading = "Package contents"
+    )]
+    pub modules: factory::recipe::ModuleLayout,
+    #[command(flatten)]
+    pub publishing: PublishArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// Publish the build once stored: its Spack binaries to the buildcache at URL
+    /// (file:///DIR, oci://REGISTRY/REPO, oci+http://… for a registry without TLS), and
+    /// for file:// its archives and manifest in DIR/packages/<artifact id>/.
+    #[arg(long, value_name = "URL", help_heading = "Publishing")]
+    pub publish: Option<String>,
+    /// Which binaries --publish pushes: all, deps (everything but Slurm) or none.
+    #[arg(
+        long,
+        value_name = "SCOPE",
+        default_value = "all",
+        requires = "publish",
+        help_heading = "Publishing"
+    )]
+    pub buildcache: factory::publish::BuildcacheScope,
+    /// Sign what --publish pushes with this GPG key: a key id of your keyring (no
+    /// passphrase, or gpg-agent holding it) or a file with the secret key. file:// only.
+    #[arg(
+        long,
+        value_name = "KEY",
+        requires = "publish",
+        help_heading = "Publishing"
+    )]
+    pub sign: Option<String>,
+    /// An OCI registry's login for --publish: a file of `username=NAME` and
+    /// `password=SECRET` lines (the password never reaches an argv or a log).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "publish",
+        help_heading = "Publishing"
+    )]
+    pub credentials: Option<String>,
+    /// Also install binaries from this published buildcache (file:///DIR, oci://…).
+    /// Repeatable.
+    #[arg(long = "from", value_name = "URL", help_heading = "Publishing")]
+    pub from: Vec<String>,
+    /// A publisher's public key (a file): the --from buildcaches must be signed by it,
+    /// and an entry that does not verify stops the build. Repeatable.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "from",
+        help_heading = "Publishing"
+    )]
+    pub trust: Vec<PathBuf>,
+}
+
+impl PublishArgs {
+    fn apply(&self, flags: &mut BuildFlags) {
+        flags.publish = self
+            .publish
+            .as_ref()
+            .map(|to| factory::publish::PublishOptions {
+                to: to.clone(),
+                buildcache: self.buildcache,
+                sign: self.sign.clone(),
+                credentials: self.credentials.clone(),
+            });
+        flags.install_from = self.from.clone();
+        flags.trust = self.trust.clone();
+    }
 }
 
 /// How a build runs, for `build` and each build of a `matrix`.
@@ -82,6 +164,7 @@ impl RunFlags {
             verify: !self.no_verify,
             gzip: self.gzip,
             package,
+            ..BuildFlags::default()
         }
     }
 }
@@ -94,7 +177,7 @@ pub async fn run(
 ) -> factory::Result<ExitCode> {
     let request = merge_preset(&args.request, args.preset.as_deref())?;
     let resolved = request.resolve(&Defaults::for_host().with_settings(&loaded.settings))?;
-    let options = BuildOptions {
+    let mut options = BuildOptions {
         request: resolved,
         flags: args.run.build_flags(
             args.keep,
@@ -104,9 +187,11 @@ pub async fn run(
                 keep_docs: args.keep_docs,
                 no_strip: args.no_strip,
                 debug_archive: args.debug_archive,
+                modules: args.modules,
             },
         ),
     };
+    args.publishing.apply(&mut options.flags);
     let cancel = cancel_on_ctrl_c(out);
     let result = pipeline::build(&loaded.settings, options, sink(out, verbose), cancel).await?;
     if !out.json && !out.quiet {

@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod matrix;
 pub mod mirror;
 pub mod plan;
+pub mod publish;
 pub mod runs;
 pub mod templates;
 

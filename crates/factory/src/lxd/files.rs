@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use super::{check_instance_name, check_remote_path, is_not_found, Lxc};
+use super::{check_instance_name, check_remote_path, is_not_found, os_args, Lxc};
 use crate::error::{Error, Result};
 
 impl Lxc {
@@ -51,6 +51,28 @@ impl Lxc {
             dest,
         ];
         self.run(&args)
+            .await
+            .map(drop)
+            .map_err(|e| self.file_error(name, remote_path, e))
+    }
+
+    /// Writes `bytes` to `remote_path` in the instance, readable by root
+    /// only. They travel on the client's stdin: no file here, no argv.
+    pub async fn write_private(&self, name: &str, remote_path: &str, bytes: &[u8]) -> Result<()> {
+        check_instance_name(name)?;
+        check_remote_path(remote_path)?;
+        let target = self.on_remote(name);
+        let args = os_args([
+            "exec",
+            target.as_str(),
+            "--",
+            "sh",
+            "-c",
+            "umask 077 && cat > \"$1\"",
+            "sh",
+            remote_path,
+        ]);
+        self.run_with_stdin(&args, bytes)
             .await
             .map(drop)
             .map_err(|e| self.file_error(name, remote_path, e))

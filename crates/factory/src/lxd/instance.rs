@@ -28,6 +28,9 @@ pub struct LaunchSpec {
     /// [`current_user_idmap`]) or `("user.slurm-factory.run", id)` labels.
     pub config: Vec<(String, String)>,
     pub devices: Vec<DiskDevice>,
+    /// TCP ports of the LXD host's loopback that the instance reaches on its
+    /// own loopback (proxy devices bound in the instance: no network needed).
+    pub loopback_ports: Vec<u16>,
     /// Deleted by LXD when it stops.
     pub ephemeral: bool,
 }
@@ -112,7 +115,7 @@ impl Lxc {
         let image = self.image_ref(&spec.image);
         // Config and devices go in on stdin (JSON is YAML), so the instance
         // is created complete in one call; argv carries only names.
-        let devices: BTreeMap<&str, BTreeMap<&str, String>> = spec
+        let mut devices: BTreeMap<String, BTreeMap<&str, String>> = spec
             .devices
             .iter()
             .map(|d| {
@@ -127,9 +130,21 @@ impl Lxc {
                 if let Some(pool) = &d.pool {
                     dev.insert("pool", pool.clone());
                 }
-                (d.name.as_str(), dev)
+                (d.name.clone(), dev)
             })
             .collect();
+        for port in &spec.loopback_ports {
+            let address = format!("tcp:127.0.0.1:{port}");
+            devices.insert(
+                format!("sf-loopback-{port}"),
+                BTreeMap::from([
+                    ("type", "proxy".to_string()),
+                    ("listen", address.clone()),
+                    ("connect", address),
+                    ("bind", "instance".into()),
+                ]),
+            );
+        }
         let config: BTreeMap<&str, &str> = spec
             .config
             .iter()

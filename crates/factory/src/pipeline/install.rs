@@ -8,6 +8,8 @@ impl Build<'_> {
         self.sync_layer(Stage::Install, instance, Layer::Buildcache, Way::Up)
             .await?;
         let mut spack = SpackProgress::new();
+        // check-buildcache.py's `::refused URL SPEC REASON` lines.
+        let mut refused: Vec<(String, String)> = Vec::new();
         if to_build > 0 {
             self.emit(BuildEvent::Progress {
                 stage: Stage::Install,
@@ -18,6 +20,11 @@ impl Build<'_> {
         }
         let result = self
             .script(Stage::Install, instance, "install.sh", &[], &mut |line| {
+                if let Some(rest) = line.strip_prefix("::refused ") {
+                    if let Some((url, entry)) = rest.split_once(' ') {
+                        refused.push((url.to_string(), entry.to_string()));
+                    }
+                }
                 if let Some(u) = spack.feed(line) {
                     self.emit(BuildEvent::Progress {
                         stage: Stage::Install,
@@ -33,6 +40,13 @@ impl Build<'_> {
         self.cache_use(Layer::Buildcache, cached, cached + built);
         let (mirrored, fetched) = (spack.from_mirror(), spack.from_elsewhere());
         self.cache_use(Layer::Mirror, mirrored, mirrored + fetched);
+        if result.is_err() && !refused.is_empty() {
+            return Err(Error::BuildcacheRefused {
+                url: self.publishing.host_url(&refused[0].0),
+                entries: refused.into_iter().map(|(_, entry)| entry).collect(),
+                log: self.run.file("build.log"),
+            });
+        }
         if result.is_err() && !spack.fetch_failures().is_empty() {
             return Err(self.sources_missing(spack.fetch_failures()));
         }

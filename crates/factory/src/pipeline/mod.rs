@@ -29,6 +29,7 @@ use crate::package::{
     Allowlist, ArchiveFormat, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult,
 };
 use crate::progress::{self, SpackProgress};
+use crate::publish::{BuildcacheUrl, Place, PublishOptions};
 use crate::recipe::{RecipeContext, Rendered, Templates};
 use crate::request::ResolvedRequest;
 use crate::runs::{Emitter, RunDir, RunRecord, Sink};
@@ -46,6 +47,7 @@ mod install;
 mod package;
 mod preflight;
 mod provision;
+mod publish;
 mod remote;
 mod sources;
 mod spack_setup;
@@ -90,6 +92,17 @@ pub struct BuildFlags {
     /// where the verify image has no zstd).
     pub gzip: bool,
     pub package: PackageOptions,
+    /// Publish the build once it is stored (`--publish`).
+    #[serde(default)]
+    pub publish: Option<PublishOptions>,
+    /// Buildcaches Spack installs from besides the local one (`--from URL`).
+    #[serde(default)]
+    pub install_from: Vec<String>,
+    /// Public key files: with any, the `install_from` buildcaches must be
+    /// signed by one of them (`--trust FILE`).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Vec<String>"))]
+    pub trust: Vec<PathBuf>,
 }
 
 impl Default for BuildFlags {
@@ -101,6 +114,9 @@ impl Default for BuildFlags {
             verify: true,
             gzip: false,
             package: PackageOptions::default(),
+            publish: None,
+            install_from: Vec::new(),
+            trust: Vec::new(),
         }
     }
 }
@@ -116,6 +132,9 @@ pub struct PackageOptions {
     pub no_strip: bool,
     /// Keep the stripped debug info as a second archive, `<name>-debug.tar.zst`.
     pub debug_archive: bool,
+    /// How the Lmod modules are laid out in the package.
+    #[serde(default)]
+    pub modules: crate::recipe::ModuleLayout,
 }
 
 impl PackageOptions {
@@ -170,6 +189,11 @@ enum Job {
     MirrorCreate {
         config: PathBuf,
     },
+    /// Installs a stored artifact's environment again (from the buildcache)
+    /// and publishes it (`slurm-factory publish ID`).
+    Publish {
+        artifact_id: String,
+    },
 }
 
 impl Job {
@@ -184,6 +208,16 @@ impl Job {
                 Stage::Sources,
                 Stage::Cleanup,
             ],
+            Job::Publish { .. } => vec![
+                Stage::Preflight,
+                Stage::Provision,
+                Stage::SpackSetup,
+                Stage::Concretize,
+                Stage::Sources,
+                Stage::Install,
+                Stage::Publish,
+                Stage::Cleanup,
+            ],
         }
     }
 
@@ -193,6 +227,7 @@ impl Job {
             Job::Build => artifact_name,
             Job::MirrorCheck => format!("mirror check {artifact_name}"),
             Job::MirrorCreate { .. } => format!("mirror create {artifact_name}"),
+            Job::Publish { artifact_id } => format!("publish {artifact_id}"),
         }
     }
 }
@@ -213,6 +248,48 @@ pub async fn build(
     let (run, output) = run_job(settings, options, Job::Build, sink, cancel).await?;
     let Output::Artifact(artifact_id) = output else {
         unreachable!("a build ends with an artifact")
+    };
+    Ok(BuildResult {
+        run_id: run.id,
+        run_dir: run.path,
+        artifact_id,
+    })
+}
+
+/// Publishes the stored artifact `artifact_id` as `build --publish` would
+/// have: its request is solved and installed again in a build instance
+/// (from the buildcache: nothing compiled while the buildcache holds its
+/// binaries), then the publish stage runs with the stored archives.
+pub async fn publish(
+    settings: &Settings,
+    artifact_id: &str,
+    publish: PublishOptions,
+    offline: bool,
+    sink: Sink,
+    cancel: CancellationToken,
+) -> Result<BuildResult> {
+    let artifact = Store::new(settings.artifacts_dir()).show(artifact_id)?;
+    let request = crate::request::recorded_request(&artifact.manifest.request)
+        .map_err(|message| Error::ManifestMalformed {
+            path: artifact.dir.join(crate::package::MANIFEST_FILE),
+            message: format!("its request: {message}"),
+        })?
+        .resolve(&crate::request::Defaults::for_host().with_settings(settings))?;
+    let options = BuildOptions {
+        request,
+        flags: BuildFlags {
+            offline,
+            verify: false,
+            publish: Some(publish),
+            ..BuildFlags::default()
+        },
+    };
+    let job = Job::Publish {
+        artifact_id: artifact_id.into(),
+    };
+    let (run, output) = run_job(settings, options, job, sink, cancel).await?;
+    let Output::Artifact(artifact_id) = output else {
+        unreachable!("a publish ends with its artifact")
     };
     Ok(BuildResult {
         run_id: run.id,
@@ -282,6 +359,8 @@ async fn run_job(
     let toolchain = templates.toolchain_of(&options.request)?;
     let settings = &settings.with_toolchain(toolchain.as_ref())?;
     let lxc = Lxc::new(settings);
+    // Bad input fails here, before the run leaves anything behind.
+    let publishing = Publishing::check(&options.flags, &lxc)?;
     let run = RunDir::create(&settings.runs_dir())?;
     let emitter = Emitter::new(&run, sink)?;
     let mut record = RunRecord {
@@ -311,6 +390,7 @@ async fn run_job(
         lxc,
         templates,
         toolchain,
+        publishing,
         run: &run,
         emitter: &emitter,
         cancel: &cancel,
@@ -358,6 +438,7 @@ struct Build<'a> {
     templates: Templates,
     /// The request's toolchain, read from the templates once.
     toolchain: Option<crate::toolchain::Toolchain>,
+    publishing: Publishing,
     run: &'a RunDir,
     emitter: &'a Emitter,
     cancel: &'a CancellationToken,
@@ -594,6 +675,16 @@ impl<'a> Build<'a> {
         let (report, trees) = self
             .stage(Stage::Sources, self.sources(&prepared, &build_instance))
             .await?;
+        if let Job::Publish { artifact_id } = self.job {
+            self.stage(Stage::Install, self.install(&build_instance, to_build))
+                .await?;
+            self.stage(
+                Stage::Publish,
+                self.publish(rendered, &build_instance, artifact_id),
+            )
+            .await?;
+            return Ok(Output::Artifact(artifact_id.clone()));
+        }
         if *self.job != Job::Build {
             return Ok(Output::Mirror(report, trees));
         }
@@ -629,6 +720,11 @@ impl<'a> Build<'a> {
             )
             .await?;
         let artifact_id = self.stage(Stage::Export, self.export(staged)).await?;
+        self.stage(
+            Stage::Publish,
+            self.publish(rendered, &build_instance, &artifact_id),
+        )
+        .await?;
         Ok(Output::Artifact(artifact_id))
     }
 
@@ -645,7 +741,13 @@ impl<'a> Build<'a> {
     /// instances are found) from `image`, and pushes the recipe into it.
     /// With host dirs among `devices`, the host user is mapped to the
     /// container's root, so what it writes there belongs to the user.
-    async fn launch(&self, name: &str, image: &str, devices: Vec<DiskDevice>) -> Result<()> {
+    async fn launch(
+        &self,
+        name: &str,
+        image: &str,
+        devices: Vec<DiskDevice>,
+        loopback_ports: Vec<u16>,
+    ) -> Result<()> {
         let mut config = self.labels();
         if devices.iter().any(|d| d.pool.is_none()) {
             config.push(crate::lxd::current_user_idmap()?);
@@ -657,6 +759,7 @@ impl<'a> Build<'a> {
                 storage_pool: Some(self.settings.storage_pool.clone()),
                 config,
                 devices,
+                loopback_ports,
                 ephemeral: false,
             })
             .await?;
@@ -738,6 +841,148 @@ impl<'a> Build<'a> {
             });
         }
         Ok(())
+    }
+}
+
+/// A build's checked `--publish`, `--from` and `--trust`.
+#[derive(Debug, Default)]
+struct Publishing {
+    to: Option<(PublishOptions, BuildcacheUrl)>,
+    from: Vec<BuildcacheUrl>,
+    trust: Vec<PathBuf>,
+}
+
+impl Publishing {
+    fn check(flags: &BuildFlags, lxc: &Lxc) -> Result<Publishing> {
+        let to = match &flags.publish {
+            Some(opts) => Some((opts.clone(), opts.check()?)),
+            None => None,
+        };
+        let from = flags
+            .install_from
+            .iter()
+            .map(|url| crate::publish::parse_url("buildcache to install from", url))
+            .collect::<Result<Vec<_>>>()?;
+        for url in to.iter().map(|(_, url)| url).chain(&from) {
+            let Place::Dir(dir) = &url.place else {
+                continue;
+            };
+            if !lxc.is_local() {
+                return Err(Error::InvalidValue {
+                    what: "buildcache URL",
+                    value: url.url.clone(),
+                    reason: format!(
+                        "a directory of this machine is not reachable from the LXD remote `{}`: \
+                         use an OCI registry, or build on the local server",
+                        lxc.remote()
+                    ),
+                });
+            }
+            let from_dir = to.as_ref().is_none_or(|(_, to)| to != url);
+            if from_dir && !dir.is_dir() {
+                return Err(Error::InvalidValue {
+                    what: "buildcache to install from",
+                    value: url.url.clone(),
+                    reason: "no such directory".into(),
+                });
+            }
+        }
+        for key in &flags.trust {
+            if !key.is_file() {
+                return Err(Error::InvalidValue {
+                    what: "trusted key",
+                    value: key.display().to_string(),
+                    reason: "no such file (export it with `gpg --armor --export ID > key.asc`)"
+                        .into(),
+                });
+            }
+        }
+        if !flags.trust.is_empty() && from.is_empty() {
+            return Err(Error::InvalidValue {
+                what: "trusted key",
+                value: flags.trust[0].display().to_string(),
+                reason: "--trust applies to the buildcaches of --from; give one".into(),
+            });
+        }
+        Ok(Publishing {
+            to,
+            from,
+            trust: flags.trust.clone(),
+        })
+    }
+
+    /// The disk devices of the `file://` buildcaches: the one published to
+    /// (created if missing), the ones installed from (read-only).
+    fn devices(&self) -> Result<Vec<DiskDevice>> {
+        let mut devices = Vec::new();
+        if let Some((
+            _,
+            BuildcacheUrl {
+                place: Place::Dir(dir),
+                ..
+            },
+        )) = &self.to
+        {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+            devices.push(DiskDevice {
+                name: "sf-publish".into(),
+                source: dir.clone(),
+                pool: None,
+                path: layout::PUBLISH.into(),
+                readonly: false,
+            });
+        }
+        for (n, url) in self.from.iter().enumerate() {
+            if let Place::Dir(dir) = &url.place {
+                devices.push(DiskDevice {
+                    name: format!("sf-install-from-{n}"),
+                    source: dir.clone(),
+                    pool: None,
+                    path: format!("{}/{n}", layout::INSTALL_FROM),
+                    readonly: true,
+                });
+            }
+        }
+        Ok(devices)
+    }
+
+    /// Registries on the LXD host's loopback the build instance must reach.
+    fn loopback_ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self
+            .to
+            .iter()
+            .map(|(_, url)| url)
+            .chain(&self.from)
+            .filter_map(|url| match url.place {
+                Place::Oci { loopback_port } => loopback_port,
+                Place::Dir(_) => None,
+            })
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
+    /// The URL the user gave for a buildcache's URL in the instance.
+    fn host_url(&self, in_instance: &str) -> String {
+        self.install_from()
+            .into_iter()
+            .zip(&self.from)
+            .find(|(seen, _)| seen.url == in_instance)
+            .map_or_else(|| in_instance.to_string(), |(_, url)| url.url.clone())
+    }
+
+    /// The buildcaches to install from as the templates see them.
+    fn install_from(&self) -> Vec<crate::recipe::InstallFrom> {
+        self.from
+            .iter()
+            .enumerate()
+            .map(|(n, url)| crate::recipe::InstallFrom {
+                name: format!("install-from-{n}"),
+                url: url.in_instance(&format!("{}/{n}", layout::INSTALL_FROM)),
+                signed: !self.trust.is_empty(),
+            })
+            .collect()
     }
 }
 

@@ -37,7 +37,12 @@ impl Build<'_> {
         // remote server): the rendered files the package carries are
         // written there from here.
         let tree = self.run.file("out").join(&name);
-        rendered.write_package_files(&tree)?;
+        let modules = crate::recipe::ModuleTree::new(
+            self.options.flags.package.modules,
+            &req.slurm.name,
+            &self.run.file("spack.lock"),
+        );
+        rendered.write_package_files(&tree, &modules)?;
         let allow = Allowlist::for_gpu(req.gpu_vendor());
         let inspection = crate::package::inspect(&tree, &[layout::STORE, layout::VIEW], &allow)?;
         for w in &inspection.warnings {

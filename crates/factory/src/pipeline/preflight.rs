@@ -42,29 +42,56 @@ impl Build<'_> {
         crate::runs::recover_interrupted(self.settings, &self.lxc).await?;
         for image in [&self.settings.image, &self.settings.verify_image] {
             // Remote images (`ubuntu:24.04`) are fetched by LXD at launch.
-            if image.contains(':') || self.lxc.image_exists(image).await? {
+            if image.contains(':') {
                 continue;
             }
-            // A remote server gets this machine's image of that name.
-            let here = self.lxc.on("local");
-            if self.lxc.is_local() || !here.image_exists(image).await? {
-                return Err(Error::ImageNotFound {
-                    image: image.clone(),
-                });
+            if self.lxc.is_local() {
+                if !self.lxc.image_exists(image).await? {
+                    return Err(Error::ImageNotFound {
+                        image: image.clone(),
+                    });
+                }
+                continue;
             }
+            // A remote server gets this machine's image of that name, again
+            // when the image here was replaced (a rebuilt image).
+            let here = self.lxc.on("local");
+            let there = self.lxc.image_fingerprint(image).await?;
+            let copy = match (here.image_fingerprint(image).await?, &there) {
+                (None, None) => {
+                    return Err(Error::ImageNotFound {
+                        image: image.clone(),
+                    })
+                }
+                (None, Some(_)) => false,
+                (Some(ours), there) => there.as_ref() != Some(&ours),
+            };
+            if !copy {
+                continue;
+            }
+            let what = match there {
+                Some(_) => "replacing the older copy of",
+                None => "copying",
+            };
             self.emit(BuildEvent::Log {
                 stage: Stage::Preflight,
                 stream: crate::kinds::Stream::Stdout,
-                line: format!("copying image {image} to {}", self.lxc.remote()),
+                line: format!("{what} image {image} on {}", self.lxc.remote()),
             });
             here.copy_image_to(image, &self.lxc).await?;
+            if let Some(stale) = there {
+                // Its alias moved to the new copy; an instance still using it keeps it.
+                let _ = self.lxc.delete_image(&stale).await;
+            }
         }
         let ctx = RecipeContext::new(
             &self.options.request,
             self.settings,
             self.options.flags.offline,
         )
-        .with_toolchain(self.toolchain.clone());
+        .with_toolchain(self.toolchain.clone())
+        .with_install_from(self.publishing.install_from())
+        .with_module_layout(self.options.flags.package.modules);
         let rendered = self.templates.render(&ctx)?;
         rendered.write_to(&self.run.file("recipe"))?;
         // Offline: the local trees are checked (and digested for the cache

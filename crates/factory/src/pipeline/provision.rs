@@ -31,6 +31,7 @@ impl Build<'_> {
                     readonly: true,
                 });
             }
+            devices.extend(self.publishing.devices()?);
             let out = self.run.file("out");
             std::fs::create_dir_all(&out).map_err(|e| Error::io("creating", &out, e))?;
             devices.push(DiskDevice {
@@ -41,7 +42,9 @@ impl Build<'_> {
                 readonly: false,
             });
         }
-        self.launch(instance, &alias, devices).await?;
+        self.launch(instance, &alias, devices, self.publishing.loopback_ports())
+            .await?;
+        self.push_trusted_keys(instance).await?;
         self.make_out(instance).await?;
         self.sync_layer(Stage::Provision, instance, Layer::Mirror, Way::Both)
             .await?;
@@ -64,7 +67,8 @@ impl Build<'_> {
         alias: &str,
         source: &SpackSource,
     ) -> Result<()> {
-        self.launch(prep, &self.settings.image, Vec::new()).await?;
+        self.launch(prep, &self.settings.image, Vec::new(), Vec::new())
+            .await?;
         // Offline: each local tree lands at its layout path, whatever it is called.
         for push in source.pushes() {
             self.lxc

@@ -14,7 +14,8 @@ impl Build<'_> {
         instance: &str,
     ) -> Result<Done<(SourcesReport, Option<OfflineTrees>)>> {
         let offline = self.options.flags.offline;
-        if *self.job == Job::Build && !offline {
+        let installs = matches!(self.job, Job::Build | Job::Publish { .. });
+        if installs && !offline {
             return Ok(Done::skipped(
                 (SourcesReport::default(), None),
                 "online: Spack downloads what the mirror layer lacks",
@@ -58,7 +59,7 @@ impl Build<'_> {
             }
         };
         let report = list.check(&dirs, self.settings.upstream_mirror.as_deref());
-        if *self.job == Job::Build {
+        if installs {
             if let Some(err) = report.blocking_error(self.run.file("build.log")) {
                 return Err(err);
             }

@@ -7,8 +7,13 @@ impl Build<'_> {
     /// whether it can unpack a .tar.zst: a target may lack zstd (a bare
     /// server), and then only a .tar.gz unpacks there.
     pub(super) async fn start_verify_instance(&self, instance: &str) -> Result<bool> {
-        self.launch(instance, &self.settings.verify_image, Vec::new())
-            .await?;
+        self.launch(
+            instance,
+            &self.settings.verify_image,
+            Vec::new(),
+            Vec::new(),
+        )
+        .await?;
         let probe = ["sh", "-c", "command -v zstd"].map(String::from);
         Ok(self.lxc.exec_capture(instance, &probe, &[]).await?.status == 0)
     }

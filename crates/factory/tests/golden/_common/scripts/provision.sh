@@ -48,6 +48,8 @@ texinfo
 gettext
 ccache
 lmod
+gpg
+gpg-agent
 )
 missing=()
 for p in "${apt_packages[@]}"; do

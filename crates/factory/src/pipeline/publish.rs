@@ -1,0 +1,161 @@
+//! The publish stage, and what a build that installs from published
+//! buildcaches needs in its instance.
+
+use super::*;
+use crate::publish::{self as publishing, BuildcacheScope};
+
+impl Build<'_> {
+    /// `--publish`: the Spack binaries to the buildcache (from the build
+    /// instance, still there), then the stored archives and manifest, signed
+    /// when asked, beside them.
+    pub(super) async fn publish(
+        &self,
+        rendered: &Rendered,
+        instance: &str,
+        artifact_id: &str,
+    ) -> Result<Done<()>> {
+        let Some((options, to)) = &self.publishing.to else {
+            return Ok(Done::skipped((), "nothing to publish (no --publish)"));
+        };
+        let key = match &options.sign {
+            Some(key) => Some(publishing::secret_key(&publishing::key_source(key)?)?),
+            None => None,
+        };
+        let mut detail = Vec::new();
+        if options.buildcache != BuildcacheScope::None {
+            if rendered.files.contains_key("scripts/publish.sh") {
+                self.push_buildcache(instance, options, to, key.as_deref())
+                    .await?;
+                detail.push(format!(
+                    "{} binaries to {}",
+                    match options.buildcache {
+                        BuildcacheScope::Deps => "dependencies'",
+                        _ => "all",
+                    },
+                    to.url
+                ));
+            } else {
+                self.log(
+                    Stage::Publish,
+                    "the recipe has no publish.sh: no binaries pushed",
+                );
+            }
+        }
+        let artifact = Store::new(self.settings.artifacts_dir()).show(artifact_id)?;
+        let lock = self.run.file("spack.lock");
+        if let (Some(recorded), true) = (&artifact.manifest.spack_lock_sha256, lock.is_file()) {
+            if *recorded != crate::package::sha256_file(&lock)? {
+                self.emit(BuildEvent::Warning {
+                    stage: Stage::Publish,
+                    message: format!(
+                        "the environment solved differently from when {artifact_id} was built \
+                         (another spack.lock): the binaries pushed are this solve's, the \
+                         archives the artifact's"
+                    ),
+                });
+            }
+        }
+        let mut files: Vec<PathBuf> = artifact
+            .manifest
+            .archives
+            .iter()
+            .map(|a| artifact.dir.join(&a.file))
+            .collect();
+        files.push(artifact.dir.join(crate::package::MANIFEST_FILE));
+        if let Some(key) = &key {
+            let (to_sign, key) = (files.clone(), key.clone());
+            let signed = tokio::task::spawn_blocking(move || -> Result<(String, Vec<PathBuf>)> {
+                let keyring = publishing::TempKeyring::new()?;
+                keyring.import(&key)?;
+                let fingerprint = keyring.fingerprint()?;
+                let sigs = to_sign
+                    .iter()
+                    .map(|f| keyring.sign(&fingerprint, f))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((fingerprint, sigs))
+            })
+            .await
+            .expect("signing does not panic")?;
+            let (fingerprint, sigs) = signed;
+            self.log(
+                Stage::Publish,
+                &format!("signed {} files with key {fingerprint}", sigs.len()),
+            );
+            detail.push(format!("signed by {fingerprint}"));
+            files.extend(sigs);
+        }
+        if let Place::Dir(dir) = &to.place {
+            let dest = dir.join("packages").join(artifact_id);
+            let placed = publishing::place_files(&files, &dest)?;
+            for file in &placed {
+                self.log(Stage::Publish, &format!("published {}", file.display()));
+            }
+            detail.push(format!("archives in {}", dest.display()));
+        }
+        Ok(Done::new(()).detail(detail.join(", ")))
+    }
+
+    async fn push_buildcache(
+        &self,
+        instance: &str,
+        options: &PublishOptions,
+        to: &BuildcacheUrl,
+        key: Option<&[u8]>,
+    ) -> Result<()> {
+        let mut args = vec![
+            to.in_instance(layout::PUBLISH),
+            options.buildcache.as_str().to_string(),
+        ];
+        let credentials = match &options.credentials {
+            Some(file) => Some(publishing::read_credentials(Path::new(file))?),
+            None => None,
+        };
+        // Each secret is read by publish.sh, which removes it however it ends.
+        let secrets = [
+            ("--key", layout::SIGNING_KEY, key),
+            (
+                "--credentials",
+                layout::REGISTRY_CREDENTIALS,
+                credentials.as_deref(),
+            ),
+        ];
+        for (flag, path, bytes) in secrets {
+            if let Some(bytes) = bytes {
+                self.lxc.write_private(instance, path, bytes).await?;
+                args.extend([flag.to_string(), path.to_string()]);
+            }
+        }
+        let pushed = self
+            .script(Stage::Publish, instance, "publish.sh", &args, &mut |_| {})
+            .await;
+        if pushed.is_err() {
+            // publish.sh never ran, or died before its trap was set.
+            let rm = [
+                "rm",
+                "-f",
+                layout::SIGNING_KEY,
+                layout::REGISTRY_CREDENTIALS,
+            ]
+            .map(String::from);
+            let _ = self.lxc.exec_capture(instance, &rm, &[]).await;
+        }
+        pushed
+    }
+
+    /// The `--trust` keys, where install.sh hands them to `spack gpg trust`.
+    pub(super) async fn push_trusted_keys(&self, instance: &str) -> Result<()> {
+        for (n, key) in self.publishing.trust.iter().enumerate() {
+            let dest = format!("{}/{n}.asc", layout::TRUSTED_KEYS);
+            self.lxc.push_file(instance, key, &dest, 0o644).await?;
+        }
+        Ok(())
+    }
+
+    fn log(&self, stage: Stage, line: &str) {
+        self.emit(BuildEvent::Log {
+            stage,
+            stream: crate::kinds::Stream::Stdout,
+            line: line.into(),
+        });
+    }
+}

@@ -1,0 +1,709 @@
+//! Publishing for a cluster: a build's Spack binaries pushed to a buildcache
+//! (`file://DIR`, `oci://REGISTRY/REPO`), its archives and manifest beside
+//! them, all signed with a GPG key of the user's; and builds that install
+//! from such a buildcache, refusing entries that fail the signature check.
+//!
+//! The secret key never reaches an argv, an environment variable, a log or
+//! a base image: it is read here (a key file, or `gpg --export-secret-keys`
+//! of a keyring's key id) and signs in a throwaway GnuPG home that is
+//! removed after; the build instance gets it on stdin for the push only.
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Which of the build's Spack binaries go to the buildcache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum BuildcacheScope {
+    /// Only the archives and manifest.
+    None,
+    /// Every dependency, not Slurm itself (a site that builds its own Slurm).
+    Deps,
+    /// Everything, Slurm too: a build that installs from it compiles nothing.
+    #[default]
+    All,
+}
+
+impl BuildcacheScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildcacheScope::None => "none",
+            BuildcacheScope::Deps => "deps",
+            BuildcacheScope::All => "all",
+        }
+    }
+}
+
+impl std::str::FromStr for BuildcacheScope {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<BuildcacheScope> {
+        match s {
+            "none" => Ok(BuildcacheScope::None),
+            "deps" => Ok(BuildcacheScope::Deps),
+            "all" => Ok(BuildcacheScope::All),
+            _ => Err(Error::InvalidValue {
+                what: "buildcache scope",
+                value: s.into(),
+                reason: "one of none, deps, all".into(),
+            }),
+        }
+    }
+}
+
+/// What `build --publish` does after the package is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PublishOptions {
+    /// `file:///DIR`, `oci://REGISTRY/REPO` (HTTPS) or `oci+http://…`.
+    pub to: String,
+    pub buildcache: BuildcacheScope,
+    /// A GPG key id of the user's keyring, or a file holding a secret key.
+    pub sign: Option<String>,
+    /// A file with the registry's `username=` and `password=` lines (OCI).
+    #[serde(default)]
+    pub credentials: Option<String>,
+}
+
+/// Reads a credentials file: `username=NAME` and `password=SECRET` lines
+/// (`#` comments and blank lines allowed); returns its bytes, as checked.
+pub fn read_credentials(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("reading the credentials", path, e))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let has = |key: &str| {
+        text.lines()
+            .any(|l| l.strip_prefix(key).is_some_and(|v| !v.is_empty()))
+    };
+    if !has("username=") || !has("password=") {
+        return Err(invalid(
+            "credentials file",
+            &path.display().to_string(),
+            "it needs a `username=NAME` and a `password=SECRET` line",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Where a buildcache lives, as the build instance reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// A directory of this machine, mounted into the instance.
+    Dir(PathBuf),
+    /// An OCI registry; `loopback_port` when it listens on this machine's
+    /// loopback, which an LXD proxy device brings into the instance.
+    Oci { loopback_port: Option<u16> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildcacheUrl {
+    /// The URL as the user gave it (normalised for `file://`).
+    pub url: String,
+    pub place: Place,
+}
+
+impl BuildcacheUrl {
+    /// The URL Spack is given in an instance where a `Dir` is mounted at `mount`.
+    pub fn in_instance(&self, mount: &str) -> String {
+        match &self.place {
+            Place::Dir(_) => format!("file://{mount}"),
+            Place::Oci { .. } => self.url.clone(),
+        }
+    }
+
+    pub fn is_oci(&self) -> bool {
+        matches!(self.place, Place::Oci { .. })
+    }
+}
+
+fn invalid(what: &'static str, value: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidValue {
+        what,
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Parses a buildcache URL (`what` names it in errors: "publish URL").
+pub fn parse_url(what: &'static str, url: &str) -> Result<BuildcacheUrl> {
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(what, url, "no spaces or control characters"));
+    }
+    if let Some(path) = url.strip_prefix("file://") {
+        let path = Path::new(path);
+        if !path.is_absolute() {
+            return Err(invalid(
+                what,
+                url,
+                "file:// takes an absolute path: file:///srv/cache",
+            ));
+        }
+        if path.components().any(|c| c == Component::ParentDir) {
+            return Err(invalid(what, url, "no `..` in the path"));
+        }
+        let dir: PathBuf = path.components().collect();
+        return Ok(BuildcacheUrl {
+            url: format!("file://{}", dir.display()),
+            place: Place::Dir(dir),
+        });
+    }
+    let (rest, default_port) = if let Some(rest) = url.strip_prefix("oci://") {
+        (rest, 443)
+    } else if let Some(rest) = url.strip_prefix("oci+http://") {
+        (rest, 80)
+    } else if url.starts_with("s3://") {
+        return Err(invalid(
+            what,
+            url,
+            "s3:// is not supported yet: publish to a file:// directory and copy it to the \
+             bucket (`aws s3 sync DIR s3://…`), or to an OCI registry",
+        ));
+    } else {
+        return Err(invalid(
+            what,
+            url,
+            "give file:///DIR, oci://REGISTRY/REPO or oci+http://REGISTRY/REPO",
+        ));
+    };
+    let (host, repo) = rest.split_once('/').ok_or_else(|| {
+        invalid(
+            what,
+            url,
+            "an OCI URL names a repository: oci://REGISTRY/REPO",
+        )
+    })?;
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) => (
+            name,
+            port.parse::<u16>()
+                .map_err(|_| invalid(what, url, format!("`{port}` is not a port")))?,
+        ),
+        None => (host, default_port),
+    };
+    let host_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if !host_ok {
+        return Err(invalid(
+            what,
+            url,
+            format!("`{host}` is not a registry host"),
+        ));
+    }
+    let repo_ok = !repo.is_empty()
+        && !repo.starts_with('/')
+        && !repo.ends_with('/')
+        && repo
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b));
+    if !repo_ok {
+        return Err(invalid(
+            what,
+            url,
+            "the repository is lowercase letters, digits and . _ - / (OCI's rule)",
+        ));
+    }
+    let loopback = matches!(name, "127.0.0.1" | "localhost");
+    Ok(BuildcacheUrl {
+        url: url.into(),
+        place: Place::Oci {
+            loopback_port: loopback.then_some(port),
+        },
+    })
+}
+
+impl PublishOptions {
+    /// Checks the options as a whole; returns the parsed destination.
+    pub fn check(&self) -> Result<BuildcacheUrl> {
+        let to = parse_url("publish URL", &self.to)?;
+        if to.is_oci() && self.sign.is_some() && self.buildcache != BuildcacheScope::None {
+            return Err(invalid(
+                "publish URL",
+                &self.to,
+                "Spack cannot sign OCI buildcaches: publish signed to a file:// directory, or \
+                 push to the registry without --sign",
+            ));
+        }
+        if to.is_oci() && self.buildcache == BuildcacheScope::None {
+            return Err(invalid(
+                "publish URL",
+                &self.to,
+                "with --buildcache none only the archives are published, and they go to a \
+                 file:// directory",
+            ));
+        }
+        if let Some(key) = &self.sign {
+            key_source(key)?;
+        }
+        if let Some(file) = &self.credentials {
+            if !to.is_oci() {
+                return Err(invalid(
+                    "credentials file",
+                    file,
+                    "credentials are for an OCI registry; a file:// buildcache needs none",
+                ));
+            }
+            read_credentials(Path::new(file))?;
+        }
+        Ok(to)
+    }
+}
+
+/// Where a signing key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    File(PathBuf),
+    /// A key id, fingerprint or e-mail address in the user's keyring.
+    Keyring(String),
+}
+
+/// `--sign KEY`: an existing file is a key file, else a key id.
+pub fn key_source(key: &str) -> Result<KeySource> {
+    let path = Path::new(key);
+    if path.is_file() {
+        return Ok(KeySource::File(path.to_path_buf()));
+    }
+    let id_ok = !key.is_empty()
+        && !key.starts_with('-')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@._+-<>".contains(&b));
+    if !id_ok || key.contains('/') {
+        return Err(invalid(
+            "signing key",
+            key,
+            "neither a key file nor a key id (`gpg --list-secret-keys` shows your keys)",
+        ));
+    }
+    Ok(KeySource::Keyring(key.into()))
+}
+
+fn gpg_failed(what: &str, stderr: &[u8]) -> Error {
+    Error::Signing {
+        message: format!("{what}: {}", String::from_utf8_lossy(stderr).trim()),
+    }
+}
+
+fn spawn_gpg(mut cmd: Command) -> Result<std::process::Child> {
+    cmd.spawn().map_err(|e| Error::Signing {
+        message: format!("cannot run gpg: {e} (install it: `apt-get install gpg`)"),
+    })
+}
+
+/// Runs gpg with `stdin` fed to it; returns stdout.
+fn run_gpg(mut cmd: Command, stdin: &[u8], what: &str) -> Result<Vec<u8>> {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = spawn_gpg(cmd)?;
+    let mut input = child.stdin.take().expect("stdin is piped");
+    // Written from a thread: gpg may fill its stdout pipe before reading all of stdin.
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || input.write_all(&stdin));
+    let out = child
+        .wait_with_output()
+        .map_err(|e| gpg_failed(what, e.to_string().as_bytes()))?;
+    let _ = writer.join();
+    if !out.status.success() {
+        return Err(gpg_failed(what, &out.stderr));
+    }
+    Ok(out.stdout)
+}
+
+/// The armored secret key `source` names.
+pub fn secret_key(source: &KeySource) -> Result<Vec<u8>> {
+    match source {
+        KeySource::File(path) => {
+            std::fs::read(path).map_err(|e| Error::io("reading the signing key", path, e))
+        }
+        KeySource::Keyring(id) => {
+            let mut cmd = Command::new("gpg");
+            cmd.args(["--batch", "--armor", "--export-secret-keys", "--", id]);
+            let key = run_gpg(cmd, b"", "exporting the signing key")?;
+            if key.is_empty() {
+                return Err(Error::Signing {
+                    message: format!(
+                        "your keyring has no secret key `{id}` (`gpg --list-secret-keys` \
+                         lists them)"
+                    ),
+                });
+            }
+            Ok(key)
+        }
+    }
+}
+
+/// A GnuPG home of its own, removed (its agent stopped) when dropped.
+pub struct TempKeyring {
+    home: tempfile::TempDir,
+}
+
+impl TempKeyring {
+    pub fn new() -> Result<TempKeyring> {
+        // In /tmp: gpg-agent's socket path must stay short.
+        let home = tempfile::Builder::new()
+            .prefix("sf-gnupg.")
+            .tempdir_in("/tmp")
+            .map_err(|e| Error::io("creating a GnuPG home", "/tmp", e))?;
+        Ok(TempKeyring { home })
+    }
+
+    fn gpg(&self) -> Command {
+        let mut cmd = Command::new("gpg");
+        cmd.arg("--batch").arg("--homedir").arg(self.home.path());
+        cmd
+    }
+
+    /// Imports keys (armored or binary) given on stdin.
+    pub fn import(&self, keys: &[u8]) -> Result<()> {
+        let mut cmd = self.gpg();
+        cmd.args(["--quiet", "--import"]);
+        run_gpg(cmd, keys, "importing the key").map(drop)
+    }
+
+    /// The fingerprint of the first secret key, else of the first key.
+    pub fn fingerprint(&self) -> Result<String> {
+        for list in ["--list-secret-keys", "--list-keys"] {
+            let mut cmd = self.gpg();
+            cmd.args(["--with-colons", list]);
+            let out = run_gpg(cmd, b"", "listing the key")?;
+            let text = String::from_utf8_lossy(&out);
+            if let Some(fpr) = text.lines().find_map(|l| {
+                l.strip_prefix("fpr:")
+                    .map(|r| r.trim_matches(':').to_string())
+            }) {
+                return Ok(fpr);
+            }
+        }
+        Err(Error::Signing {
+            message: "the key file holds no key".into(),
+        })
+    }
+
+    /// Writes an armored detached signature of `file` to `<file>.asc`
+    /// (through a temporary file: a reader never sees half a signature).
+    pub fn sign(&self, fingerprint: &str, file: &Path) -> Result<PathBuf> {
+        let sig = signature_path(file);
+        let tmp = sig.with_extension("asc.part");
+        let mut cmd = self.gpg();
+        cmd.args([
+            "--yes",
+            "--armor",
+            "--detach-sign",
+            "--local-user",
+            fingerprint,
+        ])
+        .arg("--output")
+        .arg(&tmp)
+        .arg(file);
+        let signed = run_gpg(cmd, b"", "signing").and_then(|_| {
+            std::fs::rename(&tmp, &sig).map_err(|e| Error::io("placing the signature", &sig, e))
+        });
+        if signed.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        signed.map(|()| sig)
+    }
+}
+
+impl Drop for TempKeyring {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--kill", "all"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// `<file>.asc`, where a file's detached signature lives.
+pub fn signature_path(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".asc");
+    PathBuf::from(name)
+}
+
+/// Who signed a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct GoodSignature {
+    #[cfg_attr(feature = "ts", ts(as = "String"))]
+    pub file: PathBuf,
+    pub fingerprint: String,
+    /// The signer's user id as gpg prints it.
+    pub signer: String,
+}
+
+/// Checks `file` against `<file>.asc`: with the public key in `key` (a
+/// file), else with the user's keyring.
+pub fn verify_signature(file: &Path, key: Option<&Path>) -> Result<GoodSignature> {
+    let sig = signature_path(file);
+    if !sig.is_file() {
+        return Err(Error::SignatureInvalid {
+            file: file.to_path_buf(),
+            detail: format!("no signature: {} is missing", sig.display()),
+        });
+    }
+    let keyring;
+    let mut cmd = match key {
+        Some(key) => {
+            let bytes =
+                std::fs::read(key).map_err(|e| Error::io("reading the public key", key, e))?;
+            keyring = TempKeyring::new()?;
+            keyring.import(&bytes)?;
+            keyring.gpg()
+        }
+        None => {
+            let mut cmd = Command::new("gpg");
+            cmd.arg("--batch");
+            cmd
+        }
+    };
+    cmd.args(["--status-fd", "1", "--verify"])
+        .arg(&sig)
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = spawn_gpg(cmd)?
+        .wait_with_output()
+        .map_err(|e| gpg_failed("verifying", e.to_string().as_bytes()))?;
+    let status = String::from_utf8_lossy(&out.stdout);
+    let field = |tag: &str| {
+        status.lines().find_map(|l| {
+            l.strip_prefix("[GNUPG:] ")
+                .and_then(|l| l.strip_prefix(tag))
+                .map(|r| r.trim().to_string())
+        })
+    };
+    match (out.status.success(), field("VALIDSIG "), field("GOODSIG ")) {
+        (true, Some(valid), Some(good)) => Ok(GoodSignature {
+            file: file.to_path_buf(),
+            fingerprint: valid.split(' ').next().unwrap_or_default().to_string(),
+            signer: good
+                .split_once(' ')
+                .map(|(_, u)| u)
+                .unwrap_or("")
+                .to_string(),
+        }),
+        _ => {
+            let detail = if field("BADSIG ").is_some() {
+                "BAD signature: the file was changed after it was signed".to_string()
+            } else if field("NO_PUBKEY ").is_some() || field("ERRSIG ").is_some() {
+                "signed by a key you do not have: import the publisher's public key, or give \
+                 it with --key FILE"
+                    .to_string()
+            } else {
+                String::from_utf8_lossy(&out.stderr).trim().to_string()
+            };
+            Err(Error::SignatureInvalid {
+                file: file.to_path_buf(),
+                detail,
+            })
+        }
+    }
+}
+
+/// Copies `files` into `dir` (created), each through a temporary name.
+pub fn place_files(files: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+    let mut placed = Vec::new();
+    for file in files {
+        let name = file.file_name().expect("published files have names");
+        let dest = dir.join(name);
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(".part");
+        let tmp = dir.join(tmp_name);
+        let copied = std::fs::copy(file, &tmp)
+            .map_err(|e| Error::io("publishing", &dest, e))
+            .and_then(|_| {
+                std::fs::rename(&tmp, &dest).map_err(|e| Error::io("publishing", &dest, e))
+            });
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        placed.push(dest);
+    }
+    Ok(placed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_into_places() {
+        let dir = parse_url("publish URL", "file:///srv/cache/./slurm").unwrap();
+        assert_eq!(dir.url, "file:///srv/cache/slurm");
+        assert_eq!(dir.place, Place::Dir("/srv/cache/slurm".into()));
+        assert_eq!(dir.in_instance("/srv/sf-publish"), "file:///srv/sf-publish");
+        let oci = parse_url("publish URL", "oci+http://127.0.0.1:5000/site/slurm").unwrap();
+        assert_eq!(
+            oci.place,
+            Place::Oci {
+                loopback_port: Some(5000)
+            }
+        );
+        assert_eq!(
+            oci.in_instance("/x"),
+            "oci+http://127.0.0.1:5000/site/slurm"
+        );
+        let remote = parse_url("publish URL", "oci://ghcr.io/site/slurm").unwrap();
+        assert_eq!(
+            remote.place,
+            Place::Oci {
+                loopback_port: None
+            }
+        );
+    }
+
+    #[test]
+    fn bad_urls_say_what_is_wrong() {
+        for (url, says) in [
+            ("file://relative/dir", "absolute"),
+            ("file:///srv/../etc", ".."),
+            ("file:///srv/a b", "spaces"),
+            ("oci://ghcr.io", "repository"),
+            ("oci://ghcr.io:x/r", "port"),
+            ("oci://gh;cr.io/r", "registry host"),
+            ("oci://ghcr.io/Site/$(reboot)", "lowercase"),
+            ("s3://bucket/path", "not supported yet"),
+            ("https://example.org/cache", "file:///DIR"),
+        ] {
+            let err = parse_url("publish URL", url).unwrap_err().to_string();
+            assert!(err.contains(says), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn options_refuse_what_spack_cannot_do() {
+        let opts = |to: &str, scope, sign: Option<&str>| PublishOptions {
+            to: to.into(),
+            buildcache: scope,
+            sign: sign.map(String::from),
+            credentials: None,
+        };
+        let signed_oci = opts(
+            "oci://r.example/slurm",
+            BuildcacheScope::All,
+            Some("ABCDEF12"),
+        );
+        assert!(signed_oci
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("cannot sign OCI"));
+        let nothing_to_oci = opts("oci://r.example/slurm", BuildcacheScope::None, None);
+        assert!(nothing_to_oci.check().is_err());
+        assert!(
+            opts("file:///srv/c", BuildcacheScope::Deps, Some("ABCDEF12"))
+                .check()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn key_ids_and_files_are_told_apart() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let path = file.path().to_str().unwrap();
+        assert_eq!(key_source(path).unwrap(), KeySource::File(path.into()));
+        assert_eq!(
+            key_source("builder@site.example").unwrap(),
+            KeySource::Keyring("builder@site.example".into())
+        );
+        assert!(key_source("--export-options=x").is_err());
+        assert!(key_source("/no/such/key.asc").is_err());
+        assert!(key_source("key; rm -rf /").is_err());
+    }
+
+    #[test]
+    fn scopes_parse() {
+        assert_eq!(
+            "deps".parse::<BuildcacheScope>().unwrap(),
+            BuildcacheScope::Deps
+        );
+        assert!("some".parse::<BuildcacheScope>().is_err());
+    }
+
+    /// A real key made by gpg, exported as a secret key file (what `--sign
+    /// FILE` takes) and its public half.
+    fn make_key(dir: &Path) -> (PathBuf, PathBuf) {
+        let home = TempKeyring::new().unwrap();
+        let status = home
+            .gpg()
+            .args([
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                "Site Builder <builder@site.example>",
+            ])
+            .args(["default", "default", "never"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let export = |flag: &str, name: &str| {
+            let mut cmd = home.gpg();
+            cmd.args(["--armor", flag]);
+            let key = run_gpg(cmd, b"", "export").unwrap();
+            let path = dir.join(name);
+            std::fs::write(&path, key).unwrap();
+            path
+        };
+        (
+            export("--export-secret-keys", "secret.asc"),
+            export("--export", "public.asc"),
+        )
+    }
+
+    #[test]
+    fn a_signed_file_verifies_and_a_changed_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let (secret, public) = make_key(dir.path());
+        let file = dir.path().join("slurm.tar.zst");
+        std::fs::write(&file, b"the package").unwrap();
+
+        let keyring = TempKeyring::new().unwrap();
+        keyring
+            .import(&secret_key(&key_source(secret.to_str().unwrap()).unwrap()).unwrap())
+            .unwrap();
+        let fpr = keyring.fingerprint().unwrap();
+        assert_eq!(keyring.sign(&fpr, &file).unwrap(), signature_path(&file));
+        drop(keyring);
+
+        let good = verify_signature(&file, Some(&public)).unwrap();
+        assert_eq!(good.fingerprint, fpr);
+        assert!(good.signer.contains("builder@site.example"), "{good:?}");
+
+        std::fs::write(&file, b"the package, changed").unwrap();
+        let err = verify_signature(&file, Some(&public))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("BAD signature"), "{err}");
+
+        std::fs::remove_file(signature_path(&file)).unwrap();
+        let err = verify_signature(&file, Some(&public))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no signature"), "{err}");
+    }
+
+    #[test]
+    fn a_key_id_the_keyring_lacks_is_named() {
+        let mut cmd = Command::new("gpg");
+        cmd.arg("--batch");
+        let err = secret_key(&KeySource::Keyring("0000000000000000DEADBEEF".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DEADBEEF"), "{err}");
+    }
+}
