@@ -160,9 +160,20 @@ impl Lxc {
         if spec.ephemeral {
             args.push("--ephemeral".into());
         }
-        let launched = self
+        let mut launched = self
             .run_with_stdin(&args, body.to_string().as_bytes())
             .await;
+        // LXD 5.0 shifts a new rootfs's ownership to the id map by walking
+        // it, and on a busy host that walk now and then trips over a file
+        // ("Failed to handle idmapped storage: Failed to change ownership
+        // of: …"). The half-made instance goes and the launch runs again, once.
+        if matches!(&launched, Err(e) if lxc_says(e, "failed to handle idmapped storage")) {
+            tracing::warn!(instance = %spec.name, "launch failed shifting the rootfs; once more");
+            self.delete(&spec.name).await?;
+            launched = self
+                .run_with_stdin(&args, body.to_string().as_bytes())
+                .await;
+        }
         let result = match launched {
             // Someone else's instance: not ours to clean up.
             Err(e) if lxc_says(&e, "already exists") => return Err(e),
