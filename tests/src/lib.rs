@@ -535,16 +535,86 @@ impl Drop for SigningKey {
 
 /// A real OCI registry (Debian's `docker-registry`) on 127.0.0.1, storing
 /// under a directory of its own, with `login` (user, password) required
-/// through htpasswd when given; stopped when dropped. `None` (the test
+/// through htpasswd when given, and with `tls` on HTTPS, its certificate
+/// (for 127.0.0.1) signed by a CA of its own (`ca`); stopped when dropped. `None` (the test
 /// prints why) where the binary is missing, unless
 /// SLURM_FACTORY_REQUIRE_LXD asks for every part.
 pub struct Registry {
     child: std::process::Child,
     pub port: u16,
+    /// The CA that signed its TLS certificate.
+    pub ca: Option<PathBuf>,
+}
+
+/// A CA and a certificate for 127.0.0.1 it signed, made with openssl:
+/// returns (CA certificate, server certificate, server key).
+fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Slurm Factory test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "cert.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
 }
 
 impl Registry {
-    pub fn start(dir: &Path, login: Option<(&str, &str)>) -> Option<Registry> {
+    pub fn start(dir: &Path, login: Option<(&str, &str)>, tls: bool) -> Option<Registry> {
         let Some(binary) = factory::lxd::find_on_path("docker-registry") else {
             assert!(
                 std::env::var_os(REQUIRE_LXD).is_none(),
@@ -567,6 +637,15 @@ impl Registry {
              http:\n  addr: 127.0.0.1:{port}\n",
             storage.display()
         );
+        let ca = tls.then(|| {
+            let (ca, cert, key) = test_certificates(&dir);
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            ));
+            ca
+        });
         if let Some((user, password)) = login {
             let hash = bcrypt::hash(password, 6).unwrap();
             std::fs::write(dir.join("htpasswd"), format!("{user}:{hash}\n")).unwrap();
@@ -577,16 +656,15 @@ impl Registry {
         }
         let config_file = dir.join("registry.yml");
         std::fs::write(&config_file, config).unwrap();
-        let config = config_file;
         let log = std::fs::File::create(dir.join("registry.log")).unwrap();
         let child = std::process::Command::new(binary)
             .arg("serve")
-            .arg(&config)
+            .arg(&config_file)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap();
-        let registry = Registry { child, port };
+        let registry = Registry { child, port, ca };
         let started = std::time::Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(

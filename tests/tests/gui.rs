@@ -1345,54 +1345,6 @@ async fn build_cancel_and_caches_against_real_lxd() {
         .await
         .contains(&artifacts[0].name));
 
-    // Publish it from its page, signed with a real key; then check the signatures.
-    let key = slurm_factory_e2e::SigningKey::new(home.path());
-    let published = home.path().join("published");
-    gui.click(&format!("[data-artifact='{}'] button", artifacts[0].id))
-        .await;
-    gui.click("[data-testid=publish]").await;
-    let type_into = |css: &'static str, text: String| {
-        let client = gui.client.clone();
-        async move {
-            client
-                .find(Locator::Css(css))
-                .await
-                .unwrap()
-                .send_keys(&text)
-                .await
-                .unwrap();
-        }
-    };
-    type_into("#p-to", format!("file://{}", published.display())).await;
-    type_into("#p-key", key.secret.display().to_string()).await;
-    gui.screenshot("artifacts-publish");
-    gui.click("[data-testid=publish-form] button[type=submit]")
-        .await;
-    let note: String = gui
-        .eventually_within(
-            Duration::from_secs(120),
-            "the publish",
-            "return document.querySelector('[role=status]')?.textContent ?? document.querySelector('.error')?.textContent ?? ''",
-            |n: &String| !n.is_empty(),
-        )
-        .await;
-    assert!(note.starts_with("Published to file://"), "{note}");
-    let archive = &artifact.manifest.archives[0].file;
-    let beside = published.join("packages").join(&artifacts[0].id);
-    assert!(beside.join(format!("{archive}.asc")).is_file(), "{note}");
-    type_into(
-        "[aria-label='Public key file']",
-        key.public.display().to_string(),
-    )
-    .await;
-    gui.click("[data-testid=check-signatures]").await;
-    let checked = gui.text("[data-testid=signatures]").await;
-    assert!(
-        checked.contains("good signatures by Site Builder <builder@site.example>"),
-        "{checked}"
-    );
-    gui.screenshot("artifacts-signed");
-
     // A second build, cancelled mid-way: nothing stays behind.
     gui.start_build().await;
     let run_id: String = gui
@@ -1622,6 +1574,56 @@ async fn build_cancel_and_caches_against_real_lxd() {
         )
         .await;
     assert_eq!(opened, last.id);
+
+    // Last (it adds a run to the history): the first artifact published
+    // from its page, signed with a real key; then its signatures checked.
+    gui.go("artifacts", "Artifacts").await;
+    let key = slurm_factory_e2e::SigningKey::new(home.path());
+    let published = home.path().join("published");
+    gui.click(&format!("[data-artifact='{}'] button", artifacts[0].id))
+        .await;
+    gui.click("[data-testid=publish]").await;
+    let type_into = |css: &'static str, text: String| {
+        let client = gui.client.clone();
+        async move {
+            client
+                .find(Locator::Css(css))
+                .await
+                .unwrap()
+                .send_keys(&text)
+                .await
+                .unwrap();
+        }
+    };
+    type_into("#p-to", format!("file://{}", published.display())).await;
+    type_into("#p-key", key.secret.display().to_string()).await;
+    gui.screenshot("artifacts-publish");
+    gui.click("[data-testid=publish-form] button[type=submit]")
+        .await;
+    let note: String = gui
+        .eventually_within(
+            Duration::from_secs(120),
+            "the publish",
+            "return document.querySelector('[role=status]')?.textContent ?? document.querySelector('.error')?.textContent ?? ''",
+            |n: &String| !n.is_empty(),
+        )
+        .await;
+    assert!(note.starts_with("Published to file://"), "{note}");
+    let archive = &artifact.manifest.archives[0].file;
+    let beside = published.join("packages").join(&artifacts[0].id);
+    assert!(beside.join(format!("{archive}.asc")).is_file(), "{note}");
+    type_into(
+        "[aria-label='Public key file']",
+        key.public.display().to_string(),
+    )
+    .await;
+    gui.click("[data-testid=check-signatures]").await;
+    let checked = gui.text("[data-testid=signatures]").await;
+    assert!(
+        checked.contains("good signatures: 2, by Site Builder <builder@site.example>"),
+        "{checked}"
+    );
+    gui.screenshot("artifacts-signed");
     gui.client.close().await.unwrap();
 }
 

@@ -1154,7 +1154,7 @@ fn publish_and_install_from_it(
 
     // An OCI registry: Spack pushes to it over HTTP through the proxy
     // device, and the cluster machine installs from it.
-    let Some(registry) = slurm_factory_e2e::Registry::start(root, None) else {
+    let Some(registry) = slurm_factory_e2e::Registry::start(root, None, false) else {
         return;
     };
     let oci = format!("oci+http://127.0.0.1:{}/site/slurm", registry.port);
@@ -1181,13 +1181,17 @@ fn publish_and_install_from_it(
     assert_eq!(built, 0, "everything came from the registry");
     assert!(cached > 0);
 
-    // A registry that wants a login: the stored artifact is published again
-    // (`publish ID`, its environment installed from the buildcache), its
-    // dependencies only; refused without the login, pushed with it, and the
-    // password is in no log.
+    // A site's registry: HTTPS with a certificate of the site's CA, and a
+    // login. The stored artifact is published again (`publish ID`, its
+    // environment installed from the buildcache), its dependencies only:
+    // refused without the login, pushed with it, the password in no log.
     let password = "s3cret-Pa55word";
-    let locked = slurm_factory_e2e::Registry::start(root, Some(("builder", password))).unwrap();
-    let locked_url = format!("oci+http://127.0.0.1:{}/site/slurm-deps", locked.port);
+    // HTTPS with the site's own CA: Spack 1.1 sends a login over plain HTTP
+    // only after a 401, which an upload's body does not survive.
+    let locked =
+        slurm_factory_e2e::Registry::start(root, Some(("builder", password)), true).unwrap();
+    let locked_url = format!("oci://127.0.0.1:{}/site/slurm-deps", locked.port);
+    let ca = locked.ca.clone().unwrap().display().to_string();
     let publish_again = |extra: &[&str]| -> Vec<String> {
         [
             "publish",
@@ -1197,6 +1201,8 @@ fn publish_and_install_from_it(
             "--offline",
             "--buildcache",
             "deps",
+            "--registry-ca",
+            ca.as_str(),
             "--json",
         ]
         .iter()

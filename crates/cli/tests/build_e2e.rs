@@ -399,19 +399,13 @@ fn a_published_build_is_signed_beside_its_buildcache_and_verifies() {
     }
 
     // `artifacts verify` with the public key: archives whole, all signed.
-    let out = cli(
-        &t,
-        root,
-        &recipe,
-        &[
-            "artifacts",
-            "verify",
-            &artifact_id,
-            "--key",
-            public.to_str().unwrap(),
-            "--json",
-        ],
-    );
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["artifacts", "verify", &artifact_id, "--key"];
+        args.push(public.to_str().unwrap());
+        args.extend(extra);
+        cli(&t, root, &recipe, &args)
+    };
+    let out = verify(&["--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = json(&out);
     assert_eq!(report["archives"], 1, "{report}");
@@ -508,18 +502,7 @@ fn a_published_build_is_signed_beside_its_buildcache_and_verifies() {
     let mut text = std::fs::read_to_string(&stored).unwrap();
     text.push('\n');
     std::fs::write(&stored, text).unwrap();
-    let out = cli(
-        &t,
-        root,
-        &recipe,
-        &[
-            "artifacts",
-            "verify",
-            &artifact_id,
-            "--key",
-            public.to_str().unwrap(),
-        ],
-    );
+    let out = verify(&[]);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(stderr(&out).contains("BAD signature"), "{}", stderr(&out));
 }

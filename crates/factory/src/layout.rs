@@ -45,6 +45,8 @@ pub const TRUSTED_KEYS: &str = "/opt/slurm-factory/trusted-keys";
 pub const SIGNING_KEY: &str = "/run/slurm-factory-signing-key.asc";
 /// The registry credentials, there only while publish.sh runs (it removes them).
 pub const REGISTRY_CREDENTIALS: &str = "/run/slurm-factory-registry-credentials";
+/// The `--registry-ca` certificate, for publish.sh.
+pub const REGISTRY_CA: &str = "/run/slurm-factory-registry-ca.pem";
 
 /// The layout as templates see it (`paths.spack`, `paths.store`, ...). Tests
 /// may point these at host directories; the pipeline uses [`Paths::container`].

@@ -68,6 +68,10 @@ pub struct PublishOptions {
     /// A file with the registry's `username=` and `password=` lines (OCI).
     #[serde(default)]
     pub credentials: Option<String>,
+    /// A CA certificate (PEM file) the registry's TLS certificate is signed
+    /// by, trusted for the push besides the system's (OCI over HTTPS).
+    #[serde(default)]
+    pub registry_ca: Option<String>,
 }
 
 /// Reads a credentials file: `username=NAME` and `password=SECRET` lines
@@ -250,8 +254,32 @@ impl PublishOptions {
             }
             read_credentials(Path::new(file))?;
         }
+        if let Some(file) = &self.registry_ca {
+            if !to.url.starts_with("oci://") {
+                return Err(invalid(
+                    "registry CA",
+                    file,
+                    "a CA certificate is for an oci:// registry (HTTPS)",
+                ));
+            }
+            read_certificate(Path::new(file))?;
+        }
         Ok(to)
     }
+}
+
+/// Reads a PEM CA certificate; refuses a file that holds none.
+pub fn read_certificate(path: &Path) -> Result<Vec<u8>> {
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io("reading the CA certificate", path, e))?;
+    if !String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(invalid(
+            "registry CA",
+            &path.display().to_string(),
+            "not a PEM certificate (-----BEGIN CERTIFICATE-----)",
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Where a signing key comes from.
@@ -590,6 +618,7 @@ mod tests {
             buildcache: scope,
             sign: sign.map(String::from),
             credentials: None,
+            registry_ca: None,
         };
         let signed_oci = opts(
             "oci://r.example/slurm",

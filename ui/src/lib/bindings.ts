@@ -644,7 +644,12 @@ sign: string | null,
 /**
  * A file with the registry's `username=` and `password=` lines (OCI).
  */
-credentials: string | null, };
+credentials: string | null, 
+/**
+ * A CA certificate (PEM file) the registry's TLS certificate is signed
+ * by, trusted for the push besides the system's (OCI over HTTPS).
+ */
+registry_ca: string | null, };
 
 export type GoodSignature = { file: string, fingerprint: string, 
 /**

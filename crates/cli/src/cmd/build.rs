@@ -110,6 +110,15 @@ pub struct PublishArgs {
         help_heading = "Publishing"
     )]
     pub credentials: Option<String>,
+    /// A CA certificate (PEM) the --publish registry's TLS certificate is signed by, trusted
+    /// for the push besides the system's (a site's own registry).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "publish",
+        help_heading = "Publishing"
+    )]
+    pub registry_ca: Option<String>,
     /// Also install binaries from this published buildcache (file:///DIR, oci://…).
     /// Repeatable.
     #[arg(long = "from", value_name = "URL", help_heading = "Publishing")]
@@ -135,6 +144,7 @@ impl PublishArgs {
                 buildcache: self.buildcache,
                 sign: self.sign.clone(),
                 credentials: self.credentials.clone(),
+                registry_ca: self.registry_ca.clone(),
             });
         flags.install_from = self.from.clone();
         flags.trust = self.trust.clone();

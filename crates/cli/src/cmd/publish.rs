@@ -37,6 +37,9 @@ pub struct Args {
     /// An OCI registry's login: a file of `username=NAME` and `password=SECRET` lines.
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<String>,
+    /// A CA certificate (PEM) the registry's TLS certificate is signed by (a site's own).
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Option<String>,
     /// No network: Spack, spack-packages and clingo from the local copies in the settings.
     #[arg(long)]
     pub offline: bool,
@@ -53,6 +56,7 @@ pub async fn run(
         buildcache: args.buildcache,
         sign: args.sign,
         credentials: args.credentials,
+        registry_ca: args.registry_ca,
     };
     // Bad input is refused before anything is read or started.
     options.check()?;

@@ -125,6 +125,12 @@ impl Build<'_> {
                 args.extend([flag.to_string(), path.to_string()]);
             }
         }
+        if let Some(ca) = &options.registry_ca {
+            self.lxc
+                .push_file(instance, Path::new(ca), layout::REGISTRY_CA, 0o644)
+                .await?;
+            args.extend(["--ca".to_string(), layout::REGISTRY_CA.to_string()]);
+        }
         let pushed = self
             .script(Stage::Publish, instance, "publish.sh", &args, &mut |_| {})
             .await;
