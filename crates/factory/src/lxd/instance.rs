@@ -170,6 +170,8 @@ impl Lxc {
         if matches!(&launched, Err(e) if lxc_says(e, "failed to handle idmapped storage")) {
             tracing::warn!(instance = %spec.name, "launch failed shifting the rootfs; once more");
             self.delete(&spec.name).await?;
+            // Seen when two launches shifted at the same moment: let the other finish.
+            tokio::time::sleep(Duration::from_secs(2)).await;
             launched = self
                 .run_with_stdin(&args, body.to_string().as_bytes())
                 .await;
