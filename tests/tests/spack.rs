@@ -1239,18 +1239,48 @@ fn publish_and_install_from_it(
         !log.iter().any(|l| l.contains("Pushed slurm@")),
         "--buildcache deps pushed Slurm: {log:#?}"
     );
-    for e in &events {
-        assert!(!e.to_string().contains(password), "the password is in {e}");
-    }
-    let run_dir = Path::new(events[0]["run_dir"].as_str().unwrap());
-    for file in files_under(run_dir) {
-        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
-        assert!(
-            !text.contains(password),
-            "the password is in {}",
-            file.display()
-        );
-    }
+    let no_password_in = |events: &[serde_json::Value]| {
+        for e in events {
+            assert!(!e.to_string().contains(password), "the password is in {e}");
+        }
+        let run_dir = Path::new(events[0]["run_dir"].as_str().unwrap());
+        for file in files_under(run_dir) {
+            let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+            assert!(
+                !text.contains(password),
+                "the password is in {}",
+                file.display()
+            );
+        }
+    };
+    no_password_in(&events);
+
+    // The cluster machine installs from that registry with the login and the
+    // CA: the dependencies come from it; Slurm and the environment's other
+    // roots, not published, are compiled.
+    forget_local_binaries();
+    let (code, events) = run(
+        &cluster,
+        "install with a login",
+        &with(&[
+            "--from",
+            &locked_url,
+            "--from-credentials",
+            login.to_str().unwrap(),
+            "--from-registry-ca",
+            &ca,
+            "--no-verify",
+        ]),
+    );
+    assert_eq!(code, Some(0), "{events:#?}");
+    let (cached, built) =
+        install_counts(stage_event(&events, "install")["detail"].as_str().unwrap());
+    println!("from the registry with a login: {cached} installed, {built} built");
+    assert!(
+        cached >= 15 && (1..=3).contains(&built),
+        "{cached} cached, {built} built"
+    );
+    no_password_in(&events);
 }
 
 /// The air-gapped workflow for real, with no network: Spack's "upstream" is

@@ -326,6 +326,15 @@ fn a_published_build_is_signed_beside_its_buildcache_and_verifies() {
             "neither a key file nor a key id",
         ),
         (vec!["--from", "file:///no/such/cache"], "no such directory"),
+        (
+            vec![
+                "--from",
+                "oci://r.example/slurm",
+                "--trust",
+                public.to_str().unwrap(),
+            ],
+            "neither signs nor checks OCI",
+        ),
     ] {
         let mut argv = vec!["build", "--minimal", "--target", TARGET];
         argv.extend(args);

@@ -45,6 +45,10 @@ pub const TRUSTED_KEYS: &str = "/opt/slurm-factory/trusted-keys";
 pub const SIGNING_KEY: &str = "/run/slurm-factory-signing-key.asc";
 /// The registry credentials, there only while publish.sh runs (it removes them).
 pub const REGISTRY_CREDENTIALS: &str = "/run/slurm-factory-registry-credentials";
+/// The `--from-credentials` login, there only until install.sh reads it (and removes it).
+pub const FROM_LOGIN: &str = "/run/slurm-factory-from-credentials";
+/// The `--from-registry-ca` certificate, for install.sh.
+pub const FROM_REGISTRY_CA: &str = "/run/slurm-factory-from-ca.pem";
 /// The `--registry-ca` certificate, for publish.sh.
 pub const REGISTRY_CA: &str = "/run/slurm-factory-registry-ca.pem";
 
@@ -68,6 +72,8 @@ pub struct Paths {
     pub recipe: String,
     pub out: String,
     pub trusted_keys: String,
+    pub registry_login: String,
+    pub registry_ca: String,
 }
 
 impl Paths {
@@ -90,6 +96,8 @@ impl Paths {
             recipe: RECIPE.into(),
             out: OUT.into(),
             trusted_keys: TRUSTED_KEYS.into(),
+            registry_login: FROM_LOGIN.into(),
+            registry_ca: FROM_REGISTRY_CA.into(),
         }
     }
 
@@ -114,6 +122,8 @@ impl Paths {
             recipe: move_(c.recipe),
             out: move_(c.out),
             trusted_keys: move_(c.trusted_keys),
+            registry_login: c.registry_login,
+            registry_ca: c.registry_ca,
         }
     }
 }

@@ -88,6 +88,9 @@ pub struct InstallFrom {
     pub url: String,
     /// Spack installs only entries signed by a trusted key (`--trust`).
     pub signed: bool,
+    /// An OCI registry that wants the `--from-credentials` login: its
+    /// mirror names the variables install.sh sets from `paths.registry_login`.
+    pub login: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

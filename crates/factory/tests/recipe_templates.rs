@@ -352,3 +352,58 @@ fn every_toolchains_scripts_pass_shellcheck() {
         toolchains.len()
     );
 }
+
+/// A build that installs from published buildcaches, one signed on disk and
+/// one registry with a login, and lays its modules out as a hierarchy: its
+/// spack.yaml names the login's variables (never values) and its scripts
+/// are clean under shellcheck.
+#[test]
+fn install_from_and_the_hierarchy_render_clean_scripts() {
+    use factory::recipe::{InstallFrom, ModuleLayout};
+    let templates = Templates::load(None).unwrap();
+    let ctx = ctx("25.05-default")
+        .with_module_layout(ModuleLayout::Hierarchy)
+        .with_install_from(vec![
+            InstallFrom {
+                name: "install-from-0".into(),
+                url: "file:///opt/slurm-factory/install-from/0".into(),
+                signed: true,
+                login: false,
+            },
+            InstallFrom {
+                name: "install-from-1".into(),
+                url: "oci://registry.site.example/hpc/slurm".into(),
+                signed: true,
+                login: true,
+            },
+        ]);
+    let rendered = templates.render(&ctx).unwrap();
+    let spack: serde_yaml::Value = serde_yaml::from_str(&rendered.files["spack.yaml"]).unwrap();
+    let mirrors = &spack["spack"]["mirrors"];
+    assert_eq!(mirrors["install-from-0"]["signed"], true);
+    assert!(mirrors["install-from-0"].get("access_pair").is_none());
+    let pair = &mirrors["install-from-1"]["access_pair"];
+    assert_eq!(pair["id_variable"], "SLURM_FACTORY_REGISTRY_USERNAME");
+    assert_eq!(pair["secret_variable"], "SLURM_FACTORY_REGISTRY_PASSWORD");
+    let install = &rendered.files["scripts/install.sh"];
+    assert!(install.contains("check-buildcache.py"), "{install}");
+    assert!(
+        install.contains("/run/slurm-factory-from-credentials"),
+        "{install}"
+    );
+    assert!(rendered.files["scripts/verify.sh"].contains("modules/lmod/Core"));
+    let dir = tempfile::tempdir().unwrap();
+    rendered.write_to(dir.path()).unwrap();
+    let scripts =
+        ["install.sh", "publish.sh", "verify.sh"].map(|s| dir.path().join("scripts").join(s));
+    let result = std::process::Command::new("shellcheck")
+        .args(["--shell=bash", "--severity=warning"])
+        .args(&scripts)
+        .output()
+        .expect("shellcheck is installed (scripts/lib.sh lists it)");
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stdout)
+    );
+}

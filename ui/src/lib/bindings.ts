@@ -616,7 +616,16 @@ install_from: Array<string>,
  * Public key files: with any, the `install_from` buildcaches must be
  * signed by one of them (`--trust FILE`).
  */
-trust: Array<string>, };
+trust: Array<string>, 
+/**
+ * The login of the `install_from` OCI registries: a file of
+ * `username=` and `password=` lines (`--from-credentials FILE`).
+ */
+from_credentials: string | null, 
+/**
+ * A CA certificate (PEM) their TLS certificates are signed by.
+ */
+from_registry_ca: string | null, };
 
 export type PackageOptions = { keep_headers: boolean, keep_static: boolean, keep_docs: boolean, 
 /**

@@ -132,6 +132,23 @@ pub struct PublishArgs {
         help_heading = "Publishing"
     )]
     pub trust: Vec<PathBuf>,
+    /// The login of the --from OCI registries: a file of `username=NAME` and
+    /// `password=SECRET` lines.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "from",
+        help_heading = "Publishing"
+    )]
+    pub from_credentials: Option<PathBuf>,
+    /// A CA certificate (PEM) the --from registries' TLS certificates are signed by.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "from",
+        help_heading = "Publishing"
+    )]
+    pub from_registry_ca: Option<PathBuf>,
 }
 
 impl PublishArgs {
@@ -148,6 +165,8 @@ impl PublishArgs {
             });
         flags.install_from = self.from.clone();
         flags.trust = self.trust.clone();
+        flags.from_credentials = self.from_credentials.clone();
+        flags.from_registry_ca = self.from_registry_ca.clone();
     }
 }
 

@@ -103,6 +103,15 @@ pub struct BuildFlags {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(as = "Vec<String>"))]
     pub trust: Vec<PathBuf>,
+    /// The login of the `install_from` OCI registries: a file of
+    /// `username=` and `password=` lines (`--from-credentials FILE`).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<String>"))]
+    pub from_credentials: Option<PathBuf>,
+    /// A CA certificate (PEM) their TLS certificates are signed by.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<String>"))]
+    pub from_registry_ca: Option<PathBuf>,
 }
 
 impl Default for BuildFlags {
@@ -117,6 +126,8 @@ impl Default for BuildFlags {
             publish: None,
             install_from: Vec::new(),
             trust: Vec::new(),
+            from_credentials: None,
+            from_registry_ca: None,
         }
     }
 }
@@ -850,6 +861,10 @@ struct Publishing {
     to: Option<(PublishOptions, BuildcacheUrl)>,
     from: Vec<BuildcacheUrl>,
     trust: Vec<PathBuf>,
+    /// The `--from-credentials` file's checked bytes.
+    from_login: Option<Vec<u8>>,
+    /// The `--from-registry-ca` certificate.
+    from_ca: Option<Vec<u8>>,
 }
 
 impl Publishing {
@@ -897,6 +912,42 @@ impl Publishing {
                 });
             }
         }
+        if let Some(oci) = from.iter().find(|url| url.is_oci()) {
+            if !flags.trust.is_empty() {
+                return Err(Error::InvalidValue {
+                    what: "buildcache to install from",
+                    value: oci.url.clone(),
+                    reason: "Spack 1.1 neither signs nor checks OCI buildcaches, so --trust \
+                             cannot hold for it: install signed binaries from a file:// \
+                             buildcache, or give this one without --trust"
+                        .into(),
+                });
+            }
+        }
+        let for_registries = |what: &'static str, file: &Path| -> Result<()> {
+            match from.iter().any(BuildcacheUrl::is_oci) {
+                true => Ok(()),
+                false => Err(Error::InvalidValue {
+                    what,
+                    value: file.display().to_string(),
+                    reason: "it is for the OCI registries of --from; give one".into(),
+                }),
+            }
+        };
+        let from_login = match &flags.from_credentials {
+            Some(file) => {
+                for_registries("registry login", file)?;
+                Some(crate::publish::read_credentials(file)?)
+            }
+            None => None,
+        };
+        let from_ca = match &flags.from_registry_ca {
+            Some(file) => {
+                for_registries("registry CA", file)?;
+                Some(crate::publish::read_certificate(file)?)
+            }
+            None => None,
+        };
         if !flags.trust.is_empty() && from.is_empty() {
             return Err(Error::InvalidValue {
                 what: "trusted key",
@@ -908,6 +959,8 @@ impl Publishing {
             to,
             from,
             trust: flags.trust.clone(),
+            from_login,
+            from_ca,
         })
     }
 
@@ -981,6 +1034,7 @@ impl Publishing {
                 name: format!("install-from-{n}"),
                 url: url.in_instance(&format!("{}/{n}", layout::INSTALL_FROM)),
                 signed: !self.trust.is_empty(),
+                login: url.is_oci() && self.from_login.is_some(),
             })
             .collect()
     }

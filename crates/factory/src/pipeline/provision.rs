@@ -44,7 +44,7 @@ impl Build<'_> {
         }
         self.launch(instance, &alias, devices, self.publishing.loopback_ports())
             .await?;
-        self.push_trusted_keys(instance).await?;
+        self.push_install_from(instance).await?;
         self.make_out(instance).await?;
         self.sync_layer(Stage::Provision, instance, Layer::Mirror, Way::Both)
             .await?;

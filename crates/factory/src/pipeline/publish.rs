@@ -148,11 +148,23 @@ impl Build<'_> {
         pushed
     }
 
-    /// The `--trust` keys, where install.sh hands them to `spack gpg trust`.
-    pub(super) async fn push_trusted_keys(&self, instance: &str) -> Result<()> {
+    /// What install.sh needs to install from the `--from` buildcaches: the
+    /// `--trust` keys (for `spack gpg trust`), the registry login (a
+    /// root-only file it reads and removes) and CA.
+    pub(super) async fn push_install_from(&self, instance: &str) -> Result<()> {
         for (n, key) in self.publishing.trust.iter().enumerate() {
             let dest = format!("{}/{n}.asc", layout::TRUSTED_KEYS);
             self.lxc.push_file(instance, key, &dest, 0o644).await?;
+        }
+        if let Some(login) = &self.publishing.from_login {
+            self.lxc
+                .write_private(instance, layout::FROM_LOGIN, login)
+                .await?;
+        }
+        if let Some(ca) = &self.publishing.from_ca {
+            self.lxc
+                .write_private(instance, layout::FROM_REGISTRY_CA, ca)
+                .await?;
         }
         Ok(())
     }
