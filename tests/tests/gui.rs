@@ -1208,7 +1208,30 @@ async fn matrix_page_runs_two_builds_against_real_lxd() {
             |o: &Vec<String>| o.iter().all(|o| !o.is_empty()),
         )
         .await;
-    assert_eq!(outcomes, ["verified", "verified"]);
+    if outcomes != ["verified", "verified"] {
+        let rows: Vec<String> = gui
+            .client
+            .execute(
+                "return [...document.querySelectorAll('[data-build]')].map(r => r.textContent.trim())",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        let runs = app_settings(home.path(), &env).runs_dir();
+        let logs: Vec<String> = std::fs::read_dir(&runs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|d| std::fs::read_to_string(d.path().join("build.log")).ok())
+            .map(|log| log.lines().rev().take(15).collect::<Vec<_>>().join("\n"))
+            .collect();
+        panic!(
+            "outcomes {outcomes:?}; rows {rows:#?}; the runs' last log lines:\n{}",
+            logs.join("\n---\n")
+        );
+    }
     let mut placed: Vec<String> = gui
         .client
         .execute(

@@ -83,6 +83,8 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
     assert_eq!(
         rendered,
         [
+            "modules/gcc.lua",
+            "modules/openmpi.lua",
             "modules/slurm.lua",
             "modules/slurm.tcl",
             "package/etc/slurm/cgroup.conf.example",
@@ -92,12 +94,14 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
             "repos.yaml",
             "scripts/base-libraries.sh",
             "scripts/buildcache-push.sh",
+            "scripts/check-buildcache.py",
             "scripts/check-libs.sh",
             "scripts/concretize.sh",
             "scripts/install.sh",
             "scripts/mirror-create.sh",
             "scripts/package.sh",
             "scripts/provision.sh",
+            "scripts/publish.sh",
             "scripts/relocate.sh",
             "scripts/sources.py",
             "scripts/sources.sh",
