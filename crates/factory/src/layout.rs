@@ -122,8 +122,8 @@ impl Paths {
             recipe: move_(c.recipe),
             out: move_(c.out),
             trusted_keys: move_(c.trusted_keys),
-            registry_login: c.registry_login,
-            registry_ca: c.registry_ca,
+            registry_login: move_(c.registry_login),
+            registry_ca: move_(c.registry_ca),
         }
     }
 }
