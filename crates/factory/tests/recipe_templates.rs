@@ -333,17 +333,7 @@ fn every_toolchains_scripts_pass_shellcheck() {
                 .filter(|k| k.starts_with("scripts/") && k.ends_with(".sh"))
                 .map(|k| out.join(k))
                 .collect();
-            let result = std::process::Command::new("shellcheck")
-                .args(["--shell=bash", "--severity=warning"])
-                .args(&scripts)
-                .output()
-                .expect("shellcheck is installed (scripts/lib.sh lists it)");
-            assert!(
-                result.status.success(),
-                "{} (offline {offline}):\n{}",
-                toolchain.name,
-                String::from_utf8_lossy(&result.stdout)
-            );
+            assert_shellcheck_clean(&scripts, &format!("{} (offline {offline})", toolchain.name));
             checked += scripts.len();
         }
     }
@@ -396,14 +386,19 @@ fn install_from_and_the_hierarchy_render_clean_scripts() {
     rendered.write_to(dir.path()).unwrap();
     let scripts =
         ["install.sh", "publish.sh", "verify.sh"].map(|s| dir.path().join("scripts").join(s));
+    assert_shellcheck_clean(&scripts, "install from and hierarchy");
+}
+
+/// shellcheck (bash, warnings and worse) passes on every one of `scripts`.
+fn assert_shellcheck_clean(scripts: &[std::path::PathBuf], what: &str) {
     let result = std::process::Command::new("shellcheck")
         .args(["--shell=bash", "--severity=warning"])
-        .args(&scripts)
+        .args(scripts)
         .output()
         .expect("shellcheck is installed (scripts/lib.sh lists it)");
     assert!(
         result.status.success(),
-        "{}",
+        "{what}:\n{}",
         String::from_utf8_lossy(&result.stdout)
     );
 }
