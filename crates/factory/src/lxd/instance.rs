@@ -163,11 +163,18 @@ impl Lxc {
         let mut launched = self
             .run_with_stdin(&args, body.to_string().as_bytes())
             .await;
-        // LXD 5.0 shifts a new rootfs's ownership to the id map by walking
-        // it, and on a busy host that walk now and then trips over a file
-        // ("Failed to handle idmapped storage: Failed to change ownership
-        // of: …"). The half-made instance goes and the launch runs again, once.
-        if matches!(&launched, Err(e) if lxc_says(e, "failed to handle idmapped storage")) {
+        // LXD 5.0 (btrfs) walks the image's or the new rootfs's tree when it
+        // creates an instance, and with other instances being created from
+        // the same image that walk now and then trips over a file ("Failed
+        // to handle idmapped storage: Failed to change ownership of: …",
+        // "Failed creating instance from image: readdirent …: not a
+        // directory"). The half-made instance goes and the launch runs
+        // again, once; a lasting fault fails the second time too.
+        let tripped = |e: &Error| {
+            lxc_says(e, "failed to handle idmapped storage")
+                || lxc_says(e, "failed creating instance from image: readdirent")
+        };
+        if matches!(&launched, Err(e) if tripped(e)) {
             tracing::warn!(instance = %spec.name, "launch failed shifting the rootfs; once more");
             self.delete(&spec.name).await?;
             // Seen when two launches shifted at the same moment: let the other finish.
