@@ -168,14 +168,17 @@ impl Lxc {
         // the same image that walk now and then trips over a file ("Failed
         // to handle idmapped storage: Failed to change ownership of: …",
         // "Failed creating instance from image: readdirent …: not a
-        // directory"). The half-made instance goes and the launch runs
-        // again, once; a lasting fault fails the second time too.
+        // directory"), or its first start aborts with nothing logged but
+        // "Sync wait failure" (`lxd forkstart … exit status 1`). The
+        // half-made instance goes and the launch runs again, once; a
+        // lasting fault fails the second time too.
         let tripped = |e: &Error| {
             lxc_says(e, "failed to handle idmapped storage")
                 || lxc_says(e, "failed creating instance from image: readdirent")
+                || lxc_says(e, "lxd forkstart")
         };
         if matches!(&launched, Err(e) if tripped(e)) {
-            tracing::warn!(instance = %spec.name, "launch failed shifting the rootfs; once more");
+            tracing::warn!(instance = %spec.name, "launch tripped over LXD; once more");
             self.delete(&spec.name).await?;
             // Seen when two launches shifted at the same moment: let the other finish.
             tokio::time::sleep(Duration::from_secs(2)).await;
