@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::kinds::UnknownKind;
 
 /// Which of the build's Spack binaries go to the buildcache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -31,6 +32,12 @@ pub enum BuildcacheScope {
 }
 
 impl BuildcacheScope {
+    pub const ALL: [BuildcacheScope; 3] = [
+        BuildcacheScope::None,
+        BuildcacheScope::Deps,
+        BuildcacheScope::All,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             BuildcacheScope::None => "none",
@@ -41,18 +48,16 @@ impl BuildcacheScope {
 }
 
 impl std::str::FromStr for BuildcacheScope {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<BuildcacheScope> {
-        match s {
-            "none" => Ok(BuildcacheScope::None),
-            "deps" => Ok(BuildcacheScope::Deps),
-            "all" => Ok(BuildcacheScope::All),
-            _ => Err(Error::InvalidValue {
+    type Err = UnknownKind;
+    fn from_str(s: &str) -> Result<BuildcacheScope, UnknownKind> {
+        BuildcacheScope::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s)
+            .ok_or_else(|| UnknownKind {
                 what: "buildcache scope",
                 value: s.into(),
-                reason: "one of none, deps, all".into(),
-            }),
-        }
+                expected: BuildcacheScope::ALL.map(|b| b.as_str()).join(", "),
+            })
     }
 }
 

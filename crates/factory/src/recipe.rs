@@ -134,6 +134,8 @@ pub enum ModuleLayout {
 }
 
 impl ModuleLayout {
+    pub const ALL: [ModuleLayout; 2] = [ModuleLayout::Flat, ModuleLayout::Hierarchy];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ModuleLayout::Flat => "flat",
@@ -143,17 +145,16 @@ impl ModuleLayout {
 }
 
 impl std::str::FromStr for ModuleLayout {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<ModuleLayout> {
-        match s {
-            "flat" => Ok(ModuleLayout::Flat),
-            "hierarchy" => Ok(ModuleLayout::Hierarchy),
-            _ => Err(Error::InvalidValue {
+    type Err = crate::kinds::UnknownKind;
+    fn from_str(s: &str) -> std::result::Result<ModuleLayout, Self::Err> {
+        ModuleLayout::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| crate::kinds::UnknownKind {
                 what: "module layout",
                 value: s.into(),
-                reason: "flat or hierarchy".into(),
-            }),
-        }
+                expected: ModuleLayout::ALL.map(|m| m.as_str()).join(", "),
+            })
     }
 }
 
@@ -176,7 +177,7 @@ impl ModuleTree {
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .and_then(|lock| {
-                let specs = lock["concrete_specs"].as_object()?.clone();
+                let specs = lock["concrete_specs"].as_object()?;
                 let version = |name: &str| {
                     specs
                         .values()

@@ -201,7 +201,6 @@ impl Lxc {
         }
     }
 
-    /// Deletes the image `alias` points at; `Ok` when there is none.
     /// The fingerprint of the image `alias` names on this handle's remote.
     pub async fn image_fingerprint(&self, alias: &str) -> Result<Option<String>> {
         Ok(self
@@ -212,6 +211,7 @@ impl Lxc {
             .map(|i| i.fingerprint))
     }
 
+    /// Deletes the image `alias` points at; `Ok` when there is none.
     pub async fn delete_image(&self, alias: &str) -> Result<()> {
         match self.run(&["image", "delete", &self.image_ref(alias)]).await {
             Err(e) if is_not_found(&e) => Ok(()),
