@@ -70,6 +70,17 @@ pub struct Artifact {
 }
 
 impl Artifact {
+    /// The files a signed publish signs and `verify_signatures` checks: each
+    /// archive, then the manifest.
+    pub fn signed_files(&self) -> Vec<PathBuf> {
+        self.manifest
+            .archives
+            .iter()
+            .map(|a| self.dir.join(&a.file))
+            .chain([self.dir.join(MANIFEST_FILE)])
+            .collect()
+    }
+
     pub fn summary(&self) -> ArtifactSummary {
         let m = &self.manifest;
         let size = m.archives.iter().map(|a| a.bytes).sum();
@@ -479,7 +490,6 @@ impl Store {
     /// with the public key in `key`, else the user's keyring.
     pub fn verify_signatures(&self, id: &str, key: Option<&Path>) -> Result<SignatureReport> {
         let artifact = self.show(id)?;
-        let mut files = Vec::new();
         for archive in &artifact.manifest.archives {
             let path = artifact.dir.join(&archive.file);
             let actual = sha256_file(&path)?;
@@ -490,17 +500,15 @@ impl Store {
                     actual,
                 });
             }
-            files.push(path);
         }
-        let archives = files.len();
-        files.push(artifact.dir.join(MANIFEST_FILE));
-        let signatures = files
+        let signatures = artifact
+            .signed_files()
             .iter()
             .map(|file| crate::publish::verify_signature(file, key))
             .collect::<Result<Vec<_>>>()?;
         Ok(SignatureReport {
             id: id.into(),
-            archives,
+            archives: artifact.manifest.archives.len(),
             signatures,
         })
     }

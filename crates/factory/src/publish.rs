@@ -543,26 +543,16 @@ pub fn verify_signature(file: &Path, key: Option<&Path>) -> Result<GoodSignature
     }
 }
 
-/// Copies `files` into `dir` (created), each through a temporary name.
+/// Copies `files` into `dir` (created), each through a temporary name
+/// ([`crate::fsutil::write_atomic_with`]).
 pub fn place_files(files: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
     let mut placed = Vec::new();
     for file in files {
-        let name = file.file_name().expect("published files have names");
-        let dest = dir.join(name);
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(".part");
-        let tmp = dir.join(tmp_name);
-        let copied = std::fs::copy(file, &tmp)
-            .map_err(|e| Error::io("publishing", &dest, e))
-            .and_then(|_| {
-                std::fs::rename(&tmp, &dest).map_err(|e| Error::io("publishing", &dest, e))
-            });
-        if let Err(e) = copied {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
+        let dest = dir.join(file.file_name().expect("published files have names"));
+        crate::fsutil::write_atomic_with(&dest, "publishing", |tmp| {
+            std::fs::copy(file, tmp).map(drop)
+        })?;
         placed.push(dest);
     }
     Ok(placed)

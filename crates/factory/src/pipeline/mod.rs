@@ -512,6 +512,15 @@ impl<'a> Build<'a> {
         self.emitter.emit(event);
     }
 
+    /// A line of the engine's own in `stage`'s log (stdout).
+    fn log(&self, stage: Stage, line: &str) {
+        self.emit(BuildEvent::Log {
+            stage,
+            stream: crate::kinds::Stream::Stdout,
+            line: line.into(),
+        });
+    }
+
     /// Records one consultation of a cache layer, for `cache::hit_rates`.
     fn cache_use(&self, layer: Layer, hits: u32, lookups: u32) {
         if lookups > 0 {
@@ -991,7 +1000,7 @@ impl Publishing {
                     name: format!("sf-install-from-{n}"),
                     source: dir.clone(),
                     pool: None,
-                    path: format!("{}/{n}", layout::INSTALL_FROM),
+                    path: install_from_mount(n),
                     readonly: true,
                 });
             }
@@ -1032,12 +1041,17 @@ impl Publishing {
             .enumerate()
             .map(|(n, url)| crate::recipe::InstallFrom {
                 name: format!("install-from-{n}"),
-                url: url.in_instance(&format!("{}/{n}", layout::INSTALL_FROM)),
+                url: url.in_instance(&install_from_mount(n)),
                 signed: !self.trust.is_empty(),
                 login: url.is_oci() && self.from_login.is_some(),
             })
             .collect()
     }
+}
+
+/// Where the `n`th `--from` directory is mounted in the build instance.
+fn install_from_mount(n: usize) -> String {
+    format!("{}/{n}", layout::INSTALL_FROM)
 }
 
 /// What preflight hands on: the rendered recipe, where Spack comes from and

@@ -73,11 +73,10 @@ impl Build<'_> {
                 Some(_) => "replacing the older copy of",
                 None => "copying",
             };
-            self.emit(BuildEvent::Log {
-                stage: Stage::Preflight,
-                stream: crate::kinds::Stream::Stdout,
-                line: format!("{what} image {image} on {}", self.lxc.remote()),
-            });
+            self.log(
+                Stage::Preflight,
+                &format!("{what} image {image} on {}", self.lxc.remote()),
+            );
             here.copy_image_to(image, &self.lxc).await?;
             if let Some(stale) = there {
                 // Its alias moved to the new copy; an instance still using it keeps it.

@@ -55,13 +55,7 @@ impl Build<'_> {
                 });
             }
         }
-        let mut files: Vec<PathBuf> = artifact
-            .manifest
-            .archives
-            .iter()
-            .map(|a| artifact.dir.join(&a.file))
-            .collect();
-        files.push(artifact.dir.join(crate::package::MANIFEST_FILE));
+        let mut files = artifact.signed_files();
         if let Some(key) = &key {
             let (to_sign, key) = (files.clone(), key.clone());
             let signed = tokio::task::spawn_blocking(move || -> Result<(String, Vec<PathBuf>)> {
@@ -167,13 +161,5 @@ impl Build<'_> {
                 .await?;
         }
         Ok(())
-    }
-
-    fn log(&self, stage: Stage, line: &str) {
-        self.emit(BuildEvent::Log {
-            stage,
-            stream: crate::kinds::Stream::Stdout,
-            line: line.into(),
-        });
     }
 }

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::cache::MOUNTED;
-use crate::kinds::Stream;
 
 /// Whether a layer's file is copied between servers: the buildcache's index
 /// is derived (every push rewrites it from the entries on its side, and
@@ -107,16 +106,15 @@ impl Build<'_> {
         if files == 0 {
             return;
         }
-        self.emit(BuildEvent::Log {
+        self.log(
             stage,
-            stream: Stream::Stdout,
-            line: format!(
+            &format!(
                 "{} layer: {} ({}) copied {way}",
                 layer.as_str(),
                 crate::units::plural(files as u64, "file"),
                 human_bytes(bytes)
             ),
-        });
+        );
     }
 
     /// On a remote server, makes the instance's output directory, which a
