@@ -226,9 +226,19 @@ pub fn parse_url(what: &'static str, url: &str) -> Result<BuildcacheUrl> {
     })
 }
 
+/// What [`PublishOptions::check`] read and checked: the destination, and
+/// the registry login and CA a push takes into the build instance (read
+/// once, here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedPublish {
+    pub to: BuildcacheUrl,
+    pub credentials: Option<Vec<u8>>,
+    pub registry_ca: Option<Vec<u8>>,
+}
+
 impl PublishOptions {
-    /// Checks the options as a whole; returns the parsed destination.
-    pub fn check(&self) -> Result<BuildcacheUrl> {
+    /// Checks the options as a whole, reading the files they name.
+    pub fn check(&self) -> Result<CheckedPublish> {
         let to = parse_url("publish URL", &self.to)?;
         if to.is_oci() && self.sign.is_some() && self.buildcache != BuildcacheScope::None {
             return Err(invalid(
@@ -249,27 +259,33 @@ impl PublishOptions {
         if let Some(key) = &self.sign {
             key_source(key)?;
         }
-        if let Some(file) = &self.credentials {
-            if !to.is_oci() {
+        let credentials = match &self.credentials {
+            Some(file) if !to.is_oci() => {
                 return Err(invalid(
                     "credentials file",
                     file,
                     "credentials are for an OCI registry; a file:// buildcache needs none",
-                ));
+                ))
             }
-            read_credentials(Path::new(file))?;
-        }
-        if let Some(file) = &self.registry_ca {
-            if !to.url.starts_with("oci://") {
+            Some(file) => Some(read_credentials(Path::new(file))?),
+            None => None,
+        };
+        let registry_ca = match &self.registry_ca {
+            Some(file) if !to.url.starts_with("oci://") => {
                 return Err(invalid(
                     "registry CA",
                     file,
                     "a CA certificate is for an oci:// registry (HTTPS)",
-                ));
+                ))
             }
-            read_certificate(Path::new(file))?;
-        }
-        Ok(to)
+            Some(file) => Some(read_certificate(Path::new(file))?),
+            None => None,
+        };
+        Ok(CheckedPublish {
+            to,
+            credentials,
+            registry_ca,
+        })
     }
 }
 

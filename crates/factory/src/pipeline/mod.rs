@@ -29,7 +29,7 @@ use crate::package::{
     Allowlist, ArchiveFormat, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult,
 };
 use crate::progress::{self, SpackProgress};
-use crate::publish::{BuildcacheUrl, Place, PublishOptions};
+use crate::publish::{BuildcacheUrl, CheckedPublish, Place, PublishOptions};
 use crate::recipe::{RecipeContext, Rendered, Templates};
 use crate::request::ResolvedRequest;
 use crate::runs::{Emitter, RunDir, RunRecord, Sink};
@@ -867,7 +867,7 @@ impl<'a> Build<'a> {
 /// A build's checked `--publish`, `--from` and `--trust`.
 #[derive(Debug, Default)]
 struct Publishing {
-    to: Option<(PublishOptions, BuildcacheUrl)>,
+    to: Option<(PublishOptions, CheckedPublish)>,
     from: Vec<BuildcacheUrl>,
     trust: Vec<PathBuf>,
     /// The `--from-credentials` file's checked bytes.
@@ -887,7 +887,7 @@ impl Publishing {
             .iter()
             .map(|url| crate::publish::parse_url("buildcache to install from", url))
             .collect::<Result<Vec<_>>>()?;
-        for url in to.iter().map(|(_, url)| url).chain(&from) {
+        for url in to.iter().map(|(_, checked)| &checked.to).chain(&from) {
             let Place::Dir(dir) = &url.place else {
                 continue;
             };
@@ -902,7 +902,7 @@ impl Publishing {
                     ),
                 });
             }
-            let from_dir = to.as_ref().is_none_or(|(_, to)| to != url);
+            let from_dir = to.as_ref().is_none_or(|(_, checked)| checked.to != *url);
             if from_dir && !dir.is_dir() {
                 return Err(Error::InvalidValue {
                     what: "buildcache to install from",
@@ -977,14 +977,14 @@ impl Publishing {
     /// (created if missing), the ones installed from (read-only).
     fn devices(&self) -> Result<Vec<DiskDevice>> {
         let mut devices = Vec::new();
-        if let Some((
-            _,
-            BuildcacheUrl {
-                place: Place::Dir(dir),
-                ..
-            },
-        )) = &self.to
-        {
+        let published_dir = self
+            .to
+            .as_ref()
+            .and_then(|(_, checked)| match &checked.to.place {
+                Place::Dir(dir) => Some(dir),
+                Place::Oci { .. } => None,
+            });
+        if let Some(dir) = published_dir {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
             devices.push(DiskDevice {
                 name: "sf-publish".into(),
@@ -1013,7 +1013,7 @@ impl Publishing {
         let mut ports: Vec<u16> = self
             .to
             .iter()
-            .map(|(_, url)| url)
+            .map(|(_, checked)| &checked.to)
             .chain(&self.from)
             .filter_map(|url| match url.place {
                 Place::Oci { loopback_port } => loopback_port,

@@ -14,7 +14,7 @@ impl Build<'_> {
         instance: &str,
         artifact_id: &str,
     ) -> Result<Done<()>> {
-        let Some((options, to)) = &self.publishing.to else {
+        let Some((options, checked)) = &self.publishing.to else {
             return Ok(Done::skipped((), "nothing to publish (no --publish)"));
         };
         let key = match &options.sign {
@@ -24,7 +24,7 @@ impl Build<'_> {
         let mut detail = Vec::new();
         if options.buildcache != BuildcacheScope::None {
             if rendered.files.contains_key("scripts/publish.sh") {
-                self.push_buildcache(instance, options, to, key.as_deref())
+                self.push_buildcache(instance, options, checked, key.as_deref())
                     .await?;
                 detail.push(format!(
                     "{} binaries to {}",
@@ -32,7 +32,7 @@ impl Build<'_> {
                         BuildcacheScope::Deps => "dependencies'",
                         _ => "all",
                     },
-                    to.url
+                    checked.to.url
                 ));
             } else {
                 self.log(
@@ -78,7 +78,7 @@ impl Build<'_> {
             detail.push(format!("signed by {fingerprint}"));
             files.extend(sigs);
         }
-        if let Place::Dir(dir) = &to.place {
+        if let Place::Dir(dir) = &checked.to.place {
             let dest = dir.join("packages").join(artifact_id);
             let placed = publishing::place_files(&files, &dest)?;
             for file in &placed {
@@ -93,37 +93,29 @@ impl Build<'_> {
         &self,
         instance: &str,
         options: &PublishOptions,
-        to: &BuildcacheUrl,
+        checked: &CheckedPublish,
         key: Option<&[u8]>,
     ) -> Result<()> {
         let mut args = vec![
-            to.in_instance(layout::PUBLISH),
+            checked.to.in_instance(layout::PUBLISH),
             options.buildcache.as_str().to_string(),
         ];
-        let credentials = match &options.credentials {
-            Some(file) => Some(publishing::read_credentials(Path::new(file))?),
-            None => None,
-        };
-        // Each secret is read by publish.sh, which removes it however it ends.
-        let secrets = [
+        // Root-only files publish.sh reads; it removes the key and the
+        // login however it ends.
+        let files = [
             ("--key", layout::SIGNING_KEY, key),
             (
                 "--credentials",
                 layout::REGISTRY_CREDENTIALS,
-                credentials.as_deref(),
+                checked.credentials.as_deref(),
             ),
+            ("--ca", layout::REGISTRY_CA, checked.registry_ca.as_deref()),
         ];
-        for (flag, path, bytes) in secrets {
+        for (flag, path, bytes) in files {
             if let Some(bytes) = bytes {
                 self.lxc.write_private(instance, path, bytes).await?;
                 args.extend([flag.to_string(), path.to_string()]);
             }
-        }
-        if let Some(ca) = &options.registry_ca {
-            self.lxc
-                .push_file(instance, Path::new(ca), layout::REGISTRY_CA, 0o644)
-                .await?;
-            args.extend(["--ca".to_string(), layout::REGISTRY_CA.to_string()]);
         }
         let pushed = self
             .script(Stage::Publish, instance, "publish.sh", &args, &mut |_| {})
