@@ -5,8 +5,9 @@
 # images with debootstrap, and prepares the offline Spack site of the
 # real-Spack test (.ci/spack-site.sh: Spack, spack-packages, clingo wheels and
 # Debian's sources as a Spack mirror), and starts a second LXD server trusted
-# as the remote `sf-remote` (.ci/lxd-remote.sh). Idempotent: a second run only
-# checks and exits.
+# as the remote `sf-remote` (.ci/lxd-remote.sh), and installs moto's S3 server
+# in a virtualenv (the S3 endpoint of the publish test). Idempotent: a second
+# run only checks and exits.
 #
 # Must run as root. Environment knobs:
 #   SF_CI_CACHE      where image tarballs and debootstrap downloads are kept
@@ -281,6 +282,17 @@ fi
 spack_site_env=$(SF_CI_CACHE="$CACHE" bash "$(dirname "$0")/spack-site.sh" x86_64_v3)
 say "Spack site: ${spack_site_env%/env}"
 
+# ---- A real S3 endpoint for the publish test: moto's server, from PyPI ----
+# (no S3 server is packaged in Debian 12). Reused while it imports.
+moto="$CACHE/moto-venv"
+if ! "$moto/bin/python" -c 'import moto.server, boto3' >/dev/null 2>&1; then
+    note "installing moto's S3 server into $moto"
+    rm -rf "$moto"
+    python3 -m venv "$moto"
+    "$moto/bin/pip" install --quiet 'moto[server]' || die "pip install moto[server] failed (PyPI must be reachable once)"
+fi
+say "S3 test server: $("$moto/bin/python" -c 'import moto; print("moto", moto.__version__)')"
+
 {
     cat <<EOF
 SLURM_FACTORY_TEST_IMAGE=sf-test-build
@@ -294,6 +306,7 @@ SLURM_FACTORY_TEST_BARE_IMAGE=sf-verify-bare
 SLURM_FACTORY_TEST_CACHE=$CACHE/spack-build-cache
 SLURM_FACTORY_TEST_APT_CACHE=$CACHE/app-install-debs
 SLURM_FACTORY_TEST_REMOTE=sf-remote
+SLURM_FACTORY_TEST_MOTO=$moto
 EOF
     cat "$spack_site_env"
 } >"$CACHE/env"

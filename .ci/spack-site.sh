@@ -5,7 +5,8 @@
 #   spack/            Spack v1.1.0, with a site scope (etc/spack/) that pins every
 #                     package of the minimal Slurm closure to the version Debian ships
 #   spack-packages/   spack-packages v2025.11.0
-#   wheels/           clingo and its dependencies for the containers' Python (3.11)
+#   wheels/           clingo and boto3 (Spack's S3 client) with their dependencies,
+#                     for the containers' Python (3.11)
 #   mirror/           the sources of that closure in Spack's mirror layout, from
 #                     Debian's source packages (`apt-get source --download-only`)
 #   env               the test's variables (SLURM_FACTORY_TEST_SPACK_*, and the
@@ -26,7 +27,7 @@ TARGET=${1:?usage: spack-site.sh TARGET}
 CACHE="${SF_CI_CACHE:-$HOME/.cache/slurm-factory-ci}"
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Bump when what this script produces changes: a new site is then made.
-SITE_VERSION=3
+SITE_VERSION=4
 SITE="$CACHE/spack-site-$TARGET-v$SITE_VERSION"
 SRC_CACHE="$CACHE/debian-sources"
 SPACK_TARBALL=spack-v1.1.0.tar.zst
@@ -283,12 +284,12 @@ config:
   deprecated: true
 EOF
 
-# ---- clingo for the containers' Python (Debian 12: 3.11) ----
-note "pip download clingo (cp311, manylinux x86_64)"
+# ---- clingo and boto3 for the containers' Python (Debian 12: 3.11) ----
+note "pip download clingo boto3 (cp311, manylinux x86_64)"
 python3 -m pip download --quiet --only-binary=:all: --python-version 3.11 \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    --implementation cp --abi cp311 -d "$work/wheels" clingo >&2 \
-    || die "pip download clingo failed (PyPI must be reachable once)"
+    --implementation cp --abi cp311 -d "$work/wheels" clingo boto3 >&2 \
+    || die "pip download clingo boto3 failed (PyPI must be reachable once)"
 compgen -G "$work/wheels/clingo-*.whl" >/dev/null || die "pip download gave no clingo wheel"
 
 rm -rf "$work/apt" "$work/spack-config" "$work/spack-user-cache" "$work"/dl-* \

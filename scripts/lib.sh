@@ -5,7 +5,7 @@ TEST_PACKAGES=(
   build-essential pkg-config git curl ca-certificates
   lxd lxd-client debootstrap btrfs-progs
   patchelf binutils file zstd lmod ccache
-  autoconf automake libtool pkgconf autopoint python3-pip shellcheck rpm
+  autoconf automake libtool pkgconf autopoint python3-pip python3-venv shellcheck rpm
   gpg gpg-agent docker-registry
 )
 

@@ -1,5 +1,6 @@
-//! Builds started from the window: each runs the engine's pipeline on the
-//! async runtime and streams its events to the page over a channel.
+//! Builds and publishes started from the window: each runs the engine's
+//! pipeline on the async runtime and streams its events to the page over a
+//! channel.
 
 use std::sync::{Arc, Mutex};
 
@@ -30,7 +31,51 @@ pub async fn start_build(
         flags,
     };
     let settings = state.settings();
-    let runs_dir = settings.runs_dir();
+    start_run(&app, &state, on_events, move |sink, cancel| async move {
+        factory::pipeline::build(&settings, options, sink, cancel)
+            .await
+            .map(drop)
+    })
+    .await
+}
+
+/// Publishes a stored artifact (`slurm-factory publish`): a run like a
+/// build's, with its live events, log and cancel on the Runs page.
+#[tauri::command]
+pub async fn artifact_publish(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: String,
+    options: factory::publish::PublishOptions,
+    offline: bool,
+    on_events: Channel<Vec<BatchItem>>,
+) -> CmdResult<String> {
+    // Bad input is refused here, before a run exists.
+    options.check().map_err(report)?;
+    factory::artifacts::validate_id(&id).map_err(report)?;
+    let settings = state.settings();
+    start_run(&app, &state, on_events, move |sink, cancel| async move {
+        factory::pipeline::publish(&settings, &id, options, offline, sink, cancel)
+            .await
+            .map(drop)
+    })
+    .await
+}
+
+/// Runs `job` (the engine's build or publish) on the async runtime and
+/// returns its run id once the engine created the run; its events go to
+/// `on_events` and it can be cancelled (`cancel_build`) until it ends.
+async fn start_run<Job, Running>(
+    app: &AppHandle,
+    state: &AppState,
+    on_events: Channel<Vec<BatchItem>>,
+    job: Job,
+) -> CmdResult<String>
+where
+    Job: FnOnce(Sink, CancellationToken) -> Running,
+    Running: std::future::Future<Output = factory::Result<()>> + Send + 'static,
+{
+    let runs_dir = state.settings().runs_dir();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<EventRecord>();
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<String>();
     let started_tx = Mutex::new(Some(started_tx));
@@ -42,15 +87,12 @@ pub async fn start_build(
         }
         let _ = tx.send(rec.clone());
     });
-    let forwarder = spawn_forwarder(&app, rx, batch::PERIOD, on_events);
+    let forwarder = spawn_forwarder(app, rx, batch::PERIOD, on_events);
     let cancel = CancellationToken::new();
-    let task = tauri::async_runtime::spawn({
-        let cancel = cancel.clone();
-        async move { factory::pipeline::build(&settings, options, sink, cancel).await }
-    });
+    let task = tauri::async_runtime::spawn(job(sink, cancel.clone()));
 
-    // The sink (and with it `started_tx`) is dropped when the build returns,
-    // so no run id means the build failed before it created a run.
+    // The sink (and with it `started_tx`) is dropped when the job returns,
+    // so no run id means it failed before it created a run.
     let Ok(run_id) = started_rx.await else {
         let result = task.await.map_err(|e| {
             report(factory::Error::io(
@@ -62,7 +104,7 @@ pub async fn start_build(
         let _ = forwarder.await;
         return match result {
             Err(e) => Err(report(e)),
-            Ok(_) => unreachable!("the pipeline reports run_started before it can succeed"),
+            Ok(()) => unreachable!("the pipeline reports run_started before it can succeed"),
         };
     };
     state
@@ -71,6 +113,7 @@ pub async fn start_build(
         .expect("builds lock")
         .insert(run_id.clone(), cancel);
     let id = run_id.clone();
+    let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let _ = task.await;
         let _ = forwarder.await;

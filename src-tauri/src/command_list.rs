@@ -26,9 +26,9 @@ app_commands! {
     commands::artifact_export(id: "string") -> "ExportResult | null";
     commands::artifact_reveal(id: "string") -> "void";
     commands::artifact_delete(id: "string") -> "void";
-    commands::artifact_publish(id: "string", options: "PublishOptions", offline: "boolean") -> "string";
     commands::artifact_verify(id: "string", key: "string | null") -> "SignatureReport";
     builds::start_build(request: "BuildRequest", flags: "BuildFlags", on_events: "Channel<BatchItem[]>") -> "string";
+    builds::artifact_publish(id: "string", options: "PublishOptions", offline: "boolean", on_events: "Channel<BatchItem[]>") -> "string";
     builds::cancel_build(id: "string") -> "void";
     builds::events_ack(channel: "number") -> "void";
     matrices::matrix_check(text: "string") -> "MatrixBuild[]";

@@ -196,29 +196,6 @@ pub fn artifacts_list(state: State<'_, AppState>) -> CmdResult<Vec<ArtifactSumma
     store(&state).list().map_err(report)
 }
 
-/// Publishes a stored artifact as `slurm-factory publish` does; returns
-/// the run id (its log is on the Runs page).
-#[tauri::command]
-pub async fn artifact_publish(
-    state: State<'_, AppState>,
-    id: String,
-    options: factory::publish::PublishOptions,
-    offline: bool,
-) -> CmdResult<String> {
-    let settings = state.settings();
-    factory::pipeline::publish(
-        &settings,
-        &id,
-        options,
-        offline,
-        std::sync::Arc::new(|_| {}),
-        Default::default(),
-    )
-    .await
-    .map(|result| result.run_id)
-    .map_err(report)
-}
-
 /// Checks an artifact's archives and signatures (`artifacts verify`), with
 /// the public key in the file `key`, else the user's keyring.
 #[tauri::command]

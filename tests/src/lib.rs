@@ -623,12 +623,7 @@ impl Registry {
             eprintln!("SKIPPED the OCI registry part: no docker-registry on PATH");
             return None;
         };
-        // A free port: bound, read, released.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let dir = dir.join(format!("registry-{port}"));
         let storage = dir.join("storage");
         std::fs::create_dir_all(&storage).unwrap();
@@ -665,19 +660,150 @@ impl Registry {
             .spawn()
             .unwrap();
         let registry = Registry { child, port, ca };
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(30),
-                "the registry did not listen on {port}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        wait_for_port(port, "the registry");
         Some(registry)
     }
 }
 
 impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port of the loopback: bound, read, released.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{what} did not listen on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A real S3 endpoint on 127.0.0.1: moto's server (the virtualenv named by
+/// SLURM_FACTORY_TEST_MOTO, which .ci/setup-lxd.sh makes) with its access
+/// control on: requests must be signed (SigV4) with the key of an IAM user
+/// it knows, made here, who may use S3; one bucket.
+pub struct S3Store {
+    child: std::process::Child,
+    python: PathBuf,
+    pub endpoint: String,
+    pub bucket: String,
+    pub key_id: String,
+    pub secret: String,
+}
+
+/// What S3Store::start and S3Store::keys run with moto's boto3.
+const S3_SETUP: &str = r#"
+import json, sys
+import boto3
+endpoint, bucket = sys.argv[1], sys.argv[2]
+iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                   aws_access_key_id="setup", aws_secret_access_key="setup")
+iam.create_user(UserName="publisher")
+iam.put_user_policy(UserName="publisher", PolicyName="s3", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17",
+     "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+key = iam.create_access_key(UserName="publisher")["AccessKey"]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id=key["AccessKeyId"],
+                  aws_secret_access_key=key["SecretAccessKey"])
+s3.create_bucket(Bucket=bucket)
+print(key["AccessKeyId"], key["SecretAccessKey"])
+"#;
+
+const S3_KEYS: &str = r#"
+import sys
+import boto3
+endpoint, bucket, key_id, secret = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id=key_id, aws_secret_access_key=secret)
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    for item in page.get("Contents", []):
+        print(item["Key"])
+"#;
+
+impl S3Store {
+    pub fn start(dir: &Path) -> Option<S3Store> {
+        let Some(venv) = std::env::var_os("SLURM_FACTORY_TEST_MOTO").map(PathBuf::from) else {
+            assert!(
+                std::env::var_os(REQUIRE_LXD).is_none(),
+                "SLURM_FACTORY_TEST_MOTO is not set (.ci/setup-lxd.sh makes moto's virtualenv)"
+            );
+            eprintln!("SKIPPED the S3 part: SLURM_FACTORY_TEST_MOTO is not set");
+            return None;
+        };
+        let port = free_port();
+        let log = std::fs::File::create(dir.join(format!("moto-{port}.log"))).unwrap();
+        // The IAM calls that make the user are the only ones let through unsigned.
+        let child = std::process::Command::new(venv.join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "3")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("moto_server starts");
+        let mut store = S3Store {
+            child,
+            python: venv.join("bin/python"),
+            endpoint: format!("http://127.0.0.1:{port}"),
+            bucket: "site-cache".into(),
+            key_id: String::new(),
+            secret: String::new(),
+        };
+        wait_for_port(port, "moto's S3 server");
+        let out = store.python(S3_SETUP, &[]);
+        let (key_id, secret) = out.trim().split_once(' ').expect("a key id and a secret");
+        (store.key_id, store.secret) = (key_id.into(), secret.into());
+        Some(store)
+    }
+
+    fn python(&self, script: &str, args: &[&str]) -> String {
+        let out = std::process::Command::new(&self.python)
+            .arg("-c")
+            .arg(script)
+            .args([self.endpoint.as_str(), self.bucket.as_str()])
+            .args(args)
+            .output()
+            .expect("moto's python runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The bucket's object keys, listed with the user's key.
+    pub fn keys(&self) -> Vec<String> {
+        self.python(S3_KEYS, &[&self.key_id, &self.secret])
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// The user's key as ~/.aws/credentials holds it.
+    pub fn credentials_file(&self, secret: &str) -> String {
+        format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {secret}\n",
+            self.key_id
+        )
+    }
+}
+
+impl Drop for S3Store {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

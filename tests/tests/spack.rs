@@ -1168,6 +1168,39 @@ fn publish_and_install_from_it(
         "---- OCI push log ----\n{}\n---- end ----",
         stage_log(&events, "publish").join("\n")
     );
+    // The archives and manifest beside the binaries: an artifact tagged
+    // with the artifact id, a layer per file named as oras names them.
+    let oci_artifact = events.last().unwrap()["artifact_id"].as_str().unwrap();
+    let manifest = std::process::Command::new("curl")
+        .args([
+            "-sSf",
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json",
+        ])
+        .arg(format!(
+            "http://127.0.0.1:{}/v2/site/slurm/manifests/{oci_artifact}",
+            registry.port
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        manifest.status.success(),
+        "no artifact {oci_artifact} in the registry"
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).unwrap();
+    let titles: Vec<&str> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l["annotations"]["org.opencontainers.image.title"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    println!("the registry's {oci_artifact}: {titles:?}");
+    assert!(titles.contains(&"manifest.json"), "{manifest}");
+    assert!(titles.iter().any(|t| t.ends_with(".tar.zst")), "{manifest}");
     forget_local_binaries();
     let (code, events) = run(
         &cluster,
@@ -1300,6 +1333,95 @@ fn publish_and_install_from_it(
         "the registry's entries were installed, not compiled"
     );
     no_password_in(&events);
+
+    // An S3 bucket (moto's server, access control on) at a site's endpoint:
+    // `publish ID` with a wrong secret is refused; with the right key the
+    // signed buildcache and the signed archives land in the bucket, the
+    // secret in no log.
+    let Some(s3) = slurm_factory_e2e::S3Store::start(root) else {
+        return;
+    };
+    let bucket_url = format!("s3://{}/slurm", s3.bucket);
+    let aws = root.join("aws-credentials");
+    let publish_to_s3 = || -> Vec<String> {
+        [
+            "publish",
+            artifact_id.as_str(),
+            "--to",
+            bucket_url.as_str(),
+            "--s3-endpoint",
+            s3.endpoint.as_str(),
+            "--credentials",
+            aws.to_str().unwrap(),
+            "--sign",
+            secret.as_str(),
+            "--offline",
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    std::fs::write(&aws, s3.credentials_file("not-the-secret")).unwrap();
+    let (code, events) = run(vars, "S3 wrong secret", &publish_to_s3());
+    let report = events.last().unwrap();
+    println!("S3 with a wrong secret: {}", report["error"]);
+    assert_eq!(code, Some(5), "{events:#?}");
+    assert_eq!(stage_event(&events, "publish")["outcome"], "failed");
+    assert!(
+        stage_log(&events, "publish")
+            .iter()
+            .any(|l| l.contains("SignatureDoesNotMatch")),
+        "{:#?}",
+        stage_log(&events, "publish")
+    );
+    assert!(s3.keys().is_empty(), "{:?}", s3.keys());
+    std::fs::write(&aws, s3.credentials_file(&s3.secret)).unwrap();
+    let (code, events) = run(vars, "S3", &publish_to_s3());
+    assert_eq!(code, Some(0), "{events:#?}");
+    let log = stage_log(&events, "publish");
+    println!(
+        "---- S3 publish log ----\n{}\n---- end ----",
+        log.join("\n")
+    );
+    let keys = s3.keys();
+    let spec_manifests: Vec<&String> = keys
+        .iter()
+        .filter(|k| k.starts_with("slurm/v3/manifests/spec/"))
+        .collect();
+    println!(
+        "the bucket holds {} objects, {} signed entries",
+        keys.len(),
+        spec_manifests.len()
+    );
+    assert!(spec_manifests.len() >= 15, "{keys:#?}");
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("slurm/v3/manifests/key/")),
+        "the public key is published with the binaries: {keys:#?}"
+    );
+    for name in ["manifest.json", "manifest.json.asc"] {
+        let key = format!("slurm/packages/{artifact_id}/{name}");
+        assert!(keys.contains(&key), "no {key}: {keys:#?}");
+    }
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with(&format!("slurm/packages/{artifact_id}/"))
+                && k.ends_with(".tar.zst.asc")),
+        "{keys:#?}"
+    );
+    let secret_key_in = |events: &[serde_json::Value], what: &str| {
+        let run_dir = Path::new(events[0]["run_dir"].as_str().unwrap());
+        for file in files_under(run_dir) {
+            let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+            assert!(!text.contains(what), "the secret is in {}", file.display());
+        }
+        for e in events {
+            assert!(!e.to_string().contains(what), "the secret is in {e}");
+        }
+    };
+    secret_key_in(&events, &s3.secret);
+    secret_key_in(&events, secret_line);
 }
 
 /// The air-gapped workflow for real, with no network: Spack's "upstream" is

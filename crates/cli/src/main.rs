@@ -60,7 +60,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Build a Slurm package in LXD: provision, Spack, package, verify, store.
-    Build(cmd::build::Args),
+    Build(Box<cmd::build::Args>),
     /// Publish a stored artifact: its Spack binaries to a buildcache, its archives beside
     /// them, optionally signed.
     Publish(cmd::publish::Args),
@@ -122,7 +122,7 @@ fn run(cli: Cli, out: &Out) -> factory::Result<ExitCode> {
         .map_err(|e| factory::Error::io("starting the async runtime", "tokio", e))?;
     runtime.block_on(async {
         match cli.command {
-            Command::Build(args) => cmd::build::run(args, &settings, out, verbose).await,
+            Command::Build(args) => cmd::build::run(*args, &settings, out, verbose).await,
             Command::Publish(args) => cmd::publish::run(args, &settings, out, verbose).await,
             Command::Plan(args) => cmd::plan::run(args, &settings, out),
             Command::Matrix(args) => cmd::matrix::run(args, &settings, out).await,

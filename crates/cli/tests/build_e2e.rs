@@ -311,7 +311,29 @@ fn a_published_build_is_signed_beside_its_buildcache_and_verifies() {
 
     // Bad input first: refused before a run starts, nothing left behind.
     for (args, says) in [
-        (vec!["--publish", "s3://bucket/slurm"], "not supported yet"),
+        (vec!["--publish", "s3://B/slurm"], "not a bucket name"),
+        (
+            vec![
+                "--publish",
+                "s3://bucket/slurm",
+                "--s3-endpoint",
+                "https://s3.site.example/$(reboot)",
+            ],
+            "https://HOST[:PORT]",
+        ),
+        (
+            vec![
+                "--publish",
+                site_url.as_str(),
+                "--s3-endpoint",
+                "https://s3.site.example",
+            ],
+            "for an s3:// publish URL",
+        ),
+        (
+            vec!["--from", "s3://bucket/slurm"],
+            "installing from s3:// is not supported",
+        ),
         (
             vec![
                 "--publish",

@@ -36,6 +36,9 @@ pub const RECIPE: &str = "/opt/slurm-factory/recipe";
 pub const OUT: &str = "/opt/slurm-factory/out";
 /// Where a `file://` buildcache being published to is mounted.
 pub const PUBLISH: &str = "/opt/slurm-factory/publish";
+/// The archives, manifest and signatures publish.sh uploads beside an S3
+/// or OCI buildcache (it removes them).
+pub const PUBLISH_FILES: &str = "/opt/slurm-factory/publish-files";
 /// Where the `file://` buildcaches a build installs from are mounted:
 /// `<INSTALL_FROM>/<n>`, n counting from 0 in the order given.
 pub const INSTALL_FROM: &str = "/opt/slurm-factory/install-from";

@@ -1,7 +1,8 @@
 //! Publishing for a cluster: a build's Spack binaries pushed to a buildcache
-//! (`file://DIR`, `oci://REGISTRY/REPO`), its archives and manifest beside
-//! them, all signed with a GPG key of the user's; and builds that install
-//! from such a buildcache, refusing entries that fail the signature check.
+//! (`file://DIR`, `s3://BUCKET/PATH`, `oci://REGISTRY/REPO`), its archives and
+//! manifest beside them, all signed with a GPG key of the user's; and builds
+//! that install from such a buildcache, refusing entries that fail the
+//! signature check.
 //!
 //! The secret key never reaches an argv, an environment variable, a log or
 //! a base image: it is read here (a key file, or `gpg --export-secret-keys`
@@ -65,37 +66,55 @@ impl std::str::FromStr for BuildcacheScope {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PublishOptions {
-    /// `file:///DIR`, `oci://REGISTRY/REPO` (HTTPS) or `oci+http://…`.
+    /// `file:///DIR`, `s3://BUCKET/PATH`, `oci://REGISTRY/REPO` (HTTPS) or
+    /// `oci+http://…`.
     pub to: String,
     pub buildcache: BuildcacheScope,
     /// A GPG key id of the user's keyring, or a file holding a secret key.
     pub sign: Option<String>,
-    /// A file with the registry's `username=` and `password=` lines (OCI).
+    /// A file with the login: an OCI registry's `username=` and `password=`
+    /// lines, or an S3 access key (`aws_access_key_id`, `aws_secret_access_key`).
     #[serde(default)]
     pub credentials: Option<String>,
-    /// A CA certificate (PEM file) the registry's TLS certificate is signed
-    /// by, trusted for the push besides the system's (OCI over HTTPS).
+    /// A CA certificate (PEM file) the registry's or object store's TLS
+    /// certificate is signed by, trusted for the push besides the system's.
     #[serde(default)]
     pub registry_ca: Option<String>,
+    /// The S3 endpoint for `s3://` (`https://HOST[:PORT]`, or `http://` on a
+    /// private network); none: Amazon S3.
+    #[serde(default)]
+    pub s3_endpoint: Option<String>,
 }
 
-/// Reads a credentials file: `username=NAME` and `password=SECRET` lines
-/// (`#` comments and blank lines allowed); returns its bytes, as checked.
+/// Reads a credentials file: a registry's `username=NAME` and
+/// `password=SECRET` lines, or an S3 key as in `~/.aws/credentials`
+/// (`aws_access_key_id = ID`, `aws_secret_access_key = SECRET`; the first
+/// pair counts). `#` comments, blank lines and `[profile]` headers are
+/// allowed. Returns the login as `username=` and `password=` lines, which is
+/// all the build instance ever gets.
 pub fn read_credentials(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("reading the credentials", path, e))?;
     let text = String::from_utf8_lossy(&bytes);
-    let has = |key: &str| {
-        text.lines()
-            .any(|l| l.strip_prefix(key).is_some_and(|v| !v.is_empty()))
+    let value = |keys: [&str; 2]| {
+        text.lines().find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            let value = value.trim();
+            (keys.contains(&key.trim()) && !value.is_empty()).then_some(value)
+        })
     };
-    if !has("username=") || !has("password=") {
-        return Err(invalid(
+    let user = value(["username", "aws_access_key_id"]);
+    let secret = value(["password", "aws_secret_access_key"]);
+    match (user, secret) {
+        (Some(user), Some(secret)) => {
+            Ok(format!("username={user}\npassword={secret}\n").into_bytes())
+        }
+        _ => Err(invalid(
             "credentials file",
             &path.display().to_string(),
-            "it needs a `username=NAME` and a `password=SECRET` line",
-        ));
+            "it needs `username=NAME` and `password=SECRET` lines (a registry), or \
+             `aws_access_key_id` and `aws_secret_access_key` (S3, as in ~/.aws/credentials)",
+        )),
     }
-    Ok(bytes)
 }
 
 /// Where a buildcache lives, as the build instance reaches it.
@@ -106,6 +125,30 @@ pub enum Place {
     /// An OCI registry; `loopback_port` when it listens on this machine's
     /// loopback, which an LXD proxy device brings into the instance.
     Oci { loopback_port: Option<u16> },
+    /// An S3 bucket, at Amazon or at `endpoint` ([`PublishOptions::check`]
+    /// sets it).
+    S3 { endpoint: Option<Endpoint> },
+}
+
+/// An S3 endpoint URL, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    /// The port when it listens on this machine's loopback.
+    pub loopback_port: Option<u16>,
+}
+
+impl Place {
+    /// The port of this machine's loopback the instance must reach, if any.
+    pub fn loopback_port(&self) -> Option<u16> {
+        match self {
+            Place::Oci { loopback_port } => *loopback_port,
+            Place::S3 {
+                endpoint: Some(endpoint),
+            } => endpoint.loopback_port,
+            Place::S3 { endpoint: None } | Place::Dir(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,12 +163,16 @@ impl BuildcacheUrl {
     pub fn in_instance(&self, mount: &str) -> String {
         match &self.place {
             Place::Dir(_) => format!("file://{mount}"),
-            Place::Oci { .. } => self.url.clone(),
+            Place::Oci { .. } | Place::S3 { .. } => self.url.clone(),
         }
     }
 
     pub fn is_oci(&self) -> bool {
         matches!(self.place, Place::Oci { .. })
+    }
+
+    pub fn is_s3(&self) -> bool {
+        matches!(self.place, Place::S3 { .. })
     }
 }
 
@@ -164,18 +211,14 @@ pub fn parse_url(what: &'static str, url: &str) -> Result<BuildcacheUrl> {
         (rest, 443)
     } else if let Some(rest) = url.strip_prefix("oci+http://") {
         (rest, 80)
-    } else if url.starts_with("s3://") {
-        return Err(invalid(
-            what,
-            url,
-            "s3:// is not supported yet: publish to a file:// directory and copy it to the \
-             bucket (`aws s3 sync DIR s3://…`), or to an OCI registry",
-        ));
+    } else if let Some(rest) = url.strip_prefix("s3://") {
+        return parse_s3(what, url, rest);
     } else {
         return Err(invalid(
             what,
             url,
-            "give file:///DIR, oci://REGISTRY/REPO or oci+http://REGISTRY/REPO",
+            "give file:///DIR, s3://BUCKET/PATH, oci://REGISTRY/REPO or \
+             oci+http://REGISTRY/REPO",
         ));
     };
     let (host, repo) = rest.split_once('/').ok_or_else(|| {
@@ -226,6 +269,81 @@ pub fn parse_url(what: &'static str, url: &str) -> Result<BuildcacheUrl> {
     })
 }
 
+/// `s3://BUCKET[/PATH]`: S3's bucket naming rule (3 to 63 lowercase
+/// letters, digits, `.` and `-`) and a plain key prefix.
+fn parse_s3(what: &'static str, url: &str, rest: &str) -> Result<BuildcacheUrl> {
+    let rest = rest.trim_end_matches('/');
+    let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !bucket_ok {
+        return Err(invalid(
+            what,
+            url,
+            format!("`{bucket}` is not a bucket name (3 to 63 lowercase letters, digits, . and -)"),
+        ));
+    }
+    let path_ok = path.split('/').all(|part| {
+        !part.is_empty()
+            && part != ".."
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b))
+    });
+    if !path.is_empty() && !path_ok {
+        return Err(invalid(
+            what,
+            url,
+            "the path is letters, digits and . _ - + between single slashes",
+        ));
+    }
+    Ok(BuildcacheUrl {
+        url: format!("s3://{rest}"),
+        place: Place::S3 { endpoint: None },
+    })
+}
+
+/// `--s3-endpoint`: `http(s)://HOST[:PORT]`, nothing more.
+pub fn parse_endpoint(url: &str) -> Result<Endpoint> {
+    let what = "S3 endpoint";
+    let (rest, default_port) = if let Some(rest) = url.strip_prefix("https://") {
+        (rest, 443)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (rest, 80)
+    } else {
+        return Err(invalid(what, url, "give https://HOST[:PORT] (or http://)"));
+    };
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) => (
+            name,
+            port.parse::<u16>()
+                .map_err(|_| invalid(what, url, format!("`{port}` is not a port")))?,
+        ),
+        None => (host, default_port),
+    };
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if !name_ok {
+        return Err(invalid(
+            what,
+            url,
+            "a scheme, a host and a port at most: https://HOST[:PORT]",
+        ));
+    }
+    let loopback = matches!(name, "127.0.0.1" | "localhost");
+    Ok(Endpoint {
+        url: url.trim_end_matches('/').into(),
+        loopback_port: loopback.then_some(port),
+    })
+}
+
 /// What [`PublishOptions::check`] read and checked: the destination, and
 /// the registry login and CA a push takes into the build instance (read
 /// once, here).
@@ -239,7 +357,19 @@ pub struct CheckedPublish {
 impl PublishOptions {
     /// Checks the options as a whole, reading the files they name.
     pub fn check(&self) -> Result<CheckedPublish> {
-        let to = parse_url("publish URL", &self.to)?;
+        let mut to = parse_url("publish URL", &self.to)?;
+        match (&mut to.place, &self.s3_endpoint) {
+            (Place::S3 { endpoint }, Some(url)) => *endpoint = Some(parse_endpoint(url)?),
+            (Place::S3 { .. }, None) => {}
+            (_, Some(url)) => {
+                return Err(invalid(
+                    "S3 endpoint",
+                    url,
+                    "an endpoint is for an s3:// publish URL",
+                ))
+            }
+            (_, None) => {}
+        }
         if to.is_oci() && self.sign.is_some() && self.buildcache != BuildcacheScope::None {
             return Err(invalid(
                 "publish URL",
@@ -248,34 +378,25 @@ impl PublishOptions {
                  push to the registry without --sign",
             ));
         }
-        if to.is_oci() && self.buildcache == BuildcacheScope::None {
-            return Err(invalid(
-                "publish URL",
-                &self.to,
-                "with --buildcache none only the archives are published, and they go to a \
-                 file:// directory",
-            ));
-        }
         if let Some(key) = &self.sign {
             key_source(key)?;
         }
-        let credentials = match &self.credentials {
-            Some(file) if !to.is_oci() => {
-                return Err(invalid(
+        let credentials =
+            match &self.credentials {
+                Some(file) if !to.is_oci() && !to.is_s3() => return Err(invalid(
                     "credentials file",
                     file,
-                    "credentials are for an OCI registry; a file:// buildcache needs none",
-                ))
-            }
-            Some(file) => Some(read_credentials(Path::new(file))?),
-            None => None,
-        };
+                    "credentials are for an OCI registry or S3; a file:// buildcache needs none",
+                )),
+                Some(file) => Some(read_credentials(Path::new(file))?),
+                None => None,
+            };
         let registry_ca = match &self.registry_ca {
-            Some(file) if !to.url.starts_with("oci://") => {
+            Some(file) if !to.url.starts_with("oci://") && !to.is_s3() => {
                 return Err(invalid(
                     "registry CA",
                     file,
-                    "a CA certificate is for an oci:// registry (HTTPS)",
+                    "a CA certificate is for an oci:// registry or an S3 endpoint (HTTPS)",
                 ))
             }
             Some(file) => Some(read_certificate(Path::new(file))?),
@@ -595,6 +716,11 @@ mod tests {
             oci.in_instance("/x"),
             "oci+http://127.0.0.1:5000/site/slurm"
         );
+        let s3 = parse_url("publish URL", "s3://site-cache/hpc/slurm/").unwrap();
+        assert_eq!(s3.url, "s3://site-cache/hpc/slurm");
+        assert_eq!(s3.place, Place::S3 { endpoint: None });
+        assert_eq!(s3.in_instance("/x"), "s3://site-cache/hpc/slurm");
+        assert!(parse_url("publish URL", "s3://site-cache").is_ok());
         let remote = parse_url("publish URL", "oci://ghcr.io/site/slurm").unwrap();
         assert_eq!(
             remote.place,
@@ -614,12 +740,64 @@ mod tests {
             ("oci://ghcr.io:x/r", "port"),
             ("oci://gh;cr.io/r", "registry host"),
             ("oci://ghcr.io/Site/$(reboot)", "lowercase"),
-            ("s3://bucket/path", "not supported yet"),
+            ("s3://b/path", "bucket name"),
+            ("s3://Bucket/path", "bucket name"),
+            ("s3://bucket/a/../b", "the path"),
+            ("s3://bucket/a;reboot", "the path"),
             ("https://example.org/cache", "file:///DIR"),
         ] {
             let err = parse_url("publish URL", url).unwrap_err().to_string();
             assert!(err.contains(says), "{url}: {err}");
         }
+    }
+
+    #[test]
+    fn endpoints_are_a_scheme_a_host_and_a_port() {
+        let aws = parse_endpoint("https://s3.eu-west-1.amazonaws.com").unwrap();
+        assert_eq!(aws.loopback_port, None);
+        assert_eq!(
+            parse_endpoint("http://localhost").unwrap().loopback_port,
+            Some(80)
+        );
+        for (url, says) in [
+            ("s3.example.org", "https://HOST"),
+            ("https://s3.example.org/bucket", "a host and a port"),
+            ("https://s3.example.org:99999", "not a port"),
+            ("http://a;b", "a host and a port"),
+        ] {
+            let err = parse_endpoint(url).unwrap_err().to_string();
+            assert!(err.contains(says), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn credentials_read_as_a_login_of_either_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = dir.path().join("registry");
+        std::fs::write(
+            &registry,
+            "# the site's robot\nusername=robot\npassword=s3cr=t\n",
+        )
+        .unwrap();
+        assert_eq!(
+            read_credentials(&registry).unwrap(),
+            b"username=robot\npassword=s3cr=t\n"
+        );
+        let aws = dir.path().join("aws");
+        std::fs::write(
+            &aws,
+            "[default]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = wJalr/K7+x\n\
+             [other]\naws_access_key_id = NOT\n",
+        )
+        .unwrap();
+        assert_eq!(
+            read_credentials(&aws).unwrap(),
+            b"username=AKIAEXAMPLE\npassword=wJalr/K7+x\n"
+        );
+        let half = dir.path().join("half");
+        std::fs::write(&half, "aws_access_key_id = AKIAEXAMPLE\n").unwrap();
+        let err = read_credentials(&half).unwrap_err().to_string();
+        assert!(err.contains("aws_secret_access_key"), "{err}");
     }
 
     #[test]
@@ -630,6 +808,7 @@ mod tests {
             sign: sign.map(String::from),
             credentials: None,
             registry_ca: None,
+            s3_endpoint: None,
         };
         let signed_oci = opts(
             "oci://r.example/slurm",
@@ -641,8 +820,37 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("cannot sign OCI"));
-        let nothing_to_oci = opts("oci://r.example/slurm", BuildcacheScope::None, None);
-        assert!(nothing_to_oci.check().is_err());
+        // Signed archives beside an unsigned (or no) OCI buildcache are fine.
+        let signed_files_to_oci = opts(
+            "oci://r.example/slurm",
+            BuildcacheScope::None,
+            Some("ABCDEF12"),
+        );
+        assert!(signed_files_to_oci.check().is_ok());
+        let mut s3 = opts(
+            "s3://site-cache/slurm",
+            BuildcacheScope::All,
+            Some("ABCDEF12"),
+        );
+        s3.s3_endpoint = Some("http://127.0.0.1:9000/".into());
+        let checked = s3.check().unwrap();
+        assert_eq!(
+            checked.to.place,
+            Place::S3 {
+                endpoint: Some(Endpoint {
+                    url: "http://127.0.0.1:9000".into(),
+                    loopback_port: Some(9000)
+                })
+            }
+        );
+        assert_eq!(checked.to.place.loopback_port(), Some(9000));
+        let mut endpoint_for_dir = opts("file:///srv/c", BuildcacheScope::All, None);
+        endpoint_for_dir.s3_endpoint = Some("https://s3.site.example".into());
+        assert!(endpoint_for_dir
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("for an s3://"));
         assert!(
             opts("file:///srv/c", BuildcacheScope::Deps, Some("ABCDEF12"))
                 .check()

@@ -643,7 +643,8 @@ modules: ModuleLayout, };
 
 export type PublishOptions = { 
 /**
- * `file:///DIR`, `oci://REGISTRY/REPO` (HTTPS) or `oci+http://…`.
+ * `file:///DIR`, `s3://BUCKET/PATH`, `oci://REGISTRY/REPO` (HTTPS) or
+ * `oci+http://…`.
  */
 to: string, buildcache: BuildcacheScope, 
 /**
@@ -651,14 +652,20 @@ to: string, buildcache: BuildcacheScope,
  */
 sign: string | null, 
 /**
- * A file with the registry's `username=` and `password=` lines (OCI).
+ * A file with the login: an OCI registry's `username=` and `password=`
+ * lines, or an S3 access key (`aws_access_key_id`, `aws_secret_access_key`).
  */
 credentials: string | null, 
 /**
- * A CA certificate (PEM file) the registry's TLS certificate is signed
- * by, trusted for the push besides the system's (OCI over HTTPS).
+ * A CA certificate (PEM file) the registry's or object store's TLS
+ * certificate is signed by, trusted for the push besides the system's.
  */
-registry_ca: string | null, };
+registry_ca: string | null, 
+/**
+ * The S3 endpoint for `s3://` (`https://HOST[:PORT]`, or `http://` on a
+ * private network); none: Amazon S3.
+ */
+s3_endpoint: string | null, };
 
 export type GoodSignature = { file: string, fingerprint: string, 
 /**

@@ -3,7 +3,7 @@
 // costs one message per batch, not one per line.
 import { Channel } from "@tauri-apps/api/core";
 import { api } from "./api";
-import type { BatchItem, BuildFlags, BuildRequest } from "./bindings";
+import type { BatchItem, BuildFlags, BuildRequest, PublishOptions } from "./bindings";
 import { ingest, runs } from "./runs.svelte";
 
 /**
@@ -24,10 +24,13 @@ export function eventsChannel(onBatch: (batch: BatchItem[]) => void): Channel<Ba
 
 let counter = 0;
 
-/** Starts a build; resolves with its run id once the engine has created the run. */
-export async function startBuild(request: BuildRequest, flags: BuildFlags, artifactName: string): Promise<string> {
+/**
+ * Starts an engine run (a build, a publish) shown live on the Runs page as
+ * `label`; resolves with its run id once the engine has created the run.
+ */
+async function startRun(label: string, start: (channel: Channel<BatchItem[]>) => Promise<string>): Promise<string> {
   const key = `pending-${++counter}`;
-  const entry = runs.addLive(key, artifactName);
+  const entry = runs.addLive(key, label);
   const channel = eventsChannel((batch) => {
     const before = entry.view.id;
     ingest(entry, batch);
@@ -38,11 +41,21 @@ export async function startBuild(request: BuildRequest, flags: BuildFlags, artif
     }
   });
   try {
-    return await api.startBuild(request, flags, channel);
+    return await start(channel);
   } catch (e) {
     runs.entries = runs.entries.filter((x) => x.view.id !== key);
     throw e;
   }
+}
+
+/** Starts a build; resolves with its run id once the engine has created the run. */
+export function startBuild(request: BuildRequest, flags: BuildFlags, artifactName: string): Promise<string> {
+  return startRun(artifactName, (channel) => api.startBuild(request, flags, channel));
+}
+
+/** Publishes a stored artifact (`slurm-factory publish`), live like a build. */
+export function startPublish(id: string, options: PublishOptions, offline: boolean, artifactName: string): Promise<string> {
+  return startRun(artifactName, (channel) => api.artifactPublish(id, options, offline, channel));
 }
 
 export function cancelBuild(id: string): Promise<void> {

@@ -79,8 +79,9 @@ pub struct Args {
 #[derive(Debug, clap::Args)]
 pub struct PublishArgs {
     /// Publish the build once stored: its Spack binaries to the buildcache at URL
-    /// (file:///DIR, oci://REGISTRY/REPO, oci+http://… for a registry without TLS), and
-    /// for file:// its archives and manifest in DIR/packages/<artifact id>/.
+    /// (file:///DIR, s3://BUCKET/PATH, oci://REGISTRY/REPO, oci+http://… for a registry
+    /// without TLS), its archives and manifest beside them: DIR/packages/<artifact id>/,
+    /// s3://BUCKET/PATH/packages/<artifact id>/, or REGISTRY/REPO:<artifact id>.
     #[arg(long, value_name = "URL", help_heading = "Publishing")]
     pub publish: Option<String>,
     /// Which binaries --publish pushes: all, deps (everything but Slurm) or none.
@@ -93,7 +94,8 @@ pub struct PublishArgs {
     )]
     pub buildcache: factory::publish::BuildcacheScope,
     /// Sign what --publish pushes with this GPG key: a key id of your keyring (no
-    /// passphrase, or gpg-agent holding it) or a file with the secret key. file:// only.
+    /// passphrase, or gpg-agent holding it) or a file with the secret key. Spack signs
+    /// file:// and s3:// buildcaches, not OCI ones (use --buildcache none there).
     #[arg(
         long,
         value_name = "KEY",
@@ -101,8 +103,8 @@ pub struct PublishArgs {
         help_heading = "Publishing"
     )]
     pub sign: Option<String>,
-    /// An OCI registry's login for --publish: a file of `username=NAME` and
-    /// `password=SECRET` lines (the password never reaches an argv or a log).
+    /// The login for --publish: a file of `username=NAME` and `password=SECRET` lines (OCI),
+    /// or an S3 key as in ~/.aws/credentials. The secret never reaches an argv or a log.
     #[arg(
         long,
         value_name = "FILE",
@@ -110,8 +112,8 @@ pub struct PublishArgs {
         help_heading = "Publishing"
     )]
     pub credentials: Option<String>,
-    /// A CA certificate (PEM) the --publish registry's TLS certificate is signed by, trusted
-    /// for the push besides the system's (a site's own registry).
+    /// A CA certificate (PEM) the --publish registry's or S3 endpoint's TLS certificate is
+    /// signed by, trusted for the push besides the system's (a site's own).
     #[arg(
         long,
         value_name = "FILE",
@@ -119,6 +121,15 @@ pub struct PublishArgs {
         help_heading = "Publishing"
     )]
     pub registry_ca: Option<String>,
+    /// The S3 endpoint of an s3:// --publish URL (https://HOST[:PORT], a site's own object
+    /// store); without it, Amazon S3.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "publish",
+        help_heading = "Publishing"
+    )]
+    pub s3_endpoint: Option<String>,
     /// Also install binaries from this published buildcache (file:///DIR, oci://…).
     /// Repeatable.
     #[arg(long = "from", value_name = "URL", help_heading = "Publishing")]
@@ -162,6 +173,7 @@ impl PublishArgs {
                 sign: self.sign.clone(),
                 credentials: self.credentials.clone(),
                 registry_ca: self.registry_ca.clone(),
+                s3_endpoint: self.s3_endpoint.clone(),
             });
         flags.install_from = self.from.clone();
         flags.trust = self.trust.clone();

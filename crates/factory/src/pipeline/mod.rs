@@ -887,6 +887,16 @@ impl Publishing {
             .iter()
             .map(|url| crate::publish::parse_url("buildcache to install from", url))
             .collect::<Result<Vec<_>>>()?;
+        if let Some(s3) = from.iter().find(|url| url.is_s3()) {
+            return Err(Error::InvalidValue {
+                what: "buildcache to install from",
+                value: s3.url.clone(),
+                reason: "installing from s3:// is not supported: mirror the bucket to a \
+                         directory (`aws s3 sync`) and give file:///DIR, or install from an \
+                         OCI registry"
+                    .into(),
+            });
+        }
         for url in to.iter().map(|(_, checked)| &checked.to).chain(&from) {
             let Place::Dir(dir) = &url.place else {
                 continue;
@@ -982,7 +992,7 @@ impl Publishing {
             .as_ref()
             .and_then(|(_, checked)| match &checked.to.place {
                 Place::Dir(dir) => Some(dir),
-                Place::Oci { .. } => None,
+                Place::Oci { .. } | Place::S3 { .. } => None,
             });
         if let Some(dir) = published_dir {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
@@ -1008,17 +1018,15 @@ impl Publishing {
         Ok(devices)
     }
 
-    /// Registries on the LXD host's loopback the build instance must reach.
+    /// Registries and S3 endpoints on the LXD host's loopback the build
+    /// instance must reach.
     fn loopback_ports(&self) -> Vec<u16> {
         let mut ports: Vec<u16> = self
             .to
             .iter()
             .map(|(_, checked)| &checked.to)
             .chain(&self.from)
-            .filter_map(|url| match url.place {
-                Place::Oci { loopback_port } => loopback_port,
-                Place::Dir(_) => None,
-            })
+            .filter_map(|url| url.place.loopback_port())
             .collect();
         ports.sort_unstable();
         ports.dedup();

@@ -5,9 +5,10 @@ use super::*;
 use crate::publish::{self as publishing, BuildcacheScope};
 
 impl Build<'_> {
-    /// `--publish`: the Spack binaries to the buildcache (from the build
-    /// instance, still there), then the stored archives and manifest, signed
-    /// when asked, beside them.
+    /// `--publish`: the stored archives and manifest, signed when asked,
+    /// then the Spack binaries to the buildcache (from the build instance,
+    /// still there) with the files beside them: placed here for `file://`,
+    /// uploaded from the instance for S3 and OCI.
     pub(super) async fn publish(
         &self,
         rendered: &Rendered,
@@ -22,25 +23,6 @@ impl Build<'_> {
             None => None,
         };
         let mut detail = Vec::new();
-        if options.buildcache != BuildcacheScope::None {
-            if rendered.files.contains_key("scripts/publish.sh") {
-                self.push_buildcache(instance, options, checked, key.as_deref())
-                    .await?;
-                detail.push(format!(
-                    "{} binaries to {}",
-                    match options.buildcache {
-                        BuildcacheScope::Deps => "dependencies'",
-                        _ => "all",
-                    },
-                    checked.to.url
-                ));
-            } else {
-                self.log(
-                    Stage::Publish,
-                    "the recipe has no publish.sh: no binaries pushed",
-                );
-            }
-        }
         let artifact = Store::new(self.settings.artifacts_dir()).show(artifact_id)?;
         let lock = self.run.file("spack.lock");
         if let (Some(recorded), true) = (&artifact.manifest.spack_lock_sha256, lock.is_file()) {
@@ -58,7 +40,7 @@ impl Build<'_> {
         let mut files = artifact.signed_files();
         if let Some(key) = &key {
             let (to_sign, key) = (files.clone(), key.clone());
-            let signed = tokio::task::spawn_blocking(move || -> Result<(String, Vec<PathBuf>)> {
+            let signed = tokio::task::spawn_blocking(move || {
                 let keyring = publishing::TempKeyring::new()?;
                 keyring.import(&key)?;
                 let fingerprint = keyring.fingerprint()?;
@@ -66,7 +48,7 @@ impl Build<'_> {
                     .iter()
                     .map(|f| keyring.sign(&fingerprint, f))
                     .collect::<Result<Vec<_>>>()?;
-                Ok((fingerprint, sigs))
+                Ok::<_, Error>((fingerprint, sigs))
             })
             .await
             .expect("signing does not panic")?;
@@ -77,6 +59,32 @@ impl Build<'_> {
             );
             detail.push(format!("signed by {fingerprint}"));
             files.extend(sigs);
+        }
+        let upload_files = !matches!(checked.to.place, Place::Dir(_));
+        if options.buildcache != BuildcacheScope::None || upload_files {
+            if rendered.files.contains_key("scripts/publish.sh") {
+                let beside = upload_files.then_some((files.as_slice(), artifact_id));
+                self.push_buildcache(instance, options, checked, key.as_deref(), beside)
+                    .await?;
+                if options.buildcache != BuildcacheScope::None {
+                    detail.push(format!(
+                        "{} binaries to {}",
+                        match options.buildcache {
+                            BuildcacheScope::Deps => "dependencies'",
+                            _ => "all",
+                        },
+                        checked.to.url
+                    ));
+                }
+                if upload_files {
+                    detail.push(format!("{} files as {artifact_id}", files.len()));
+                }
+            } else {
+                self.log(
+                    Stage::Publish,
+                    "the recipe has no publish.sh: nothing pushed",
+                );
+            }
         }
         if let Place::Dir(dir) = &checked.to.place {
             let dest = dir.join("packages").join(artifact_id);
@@ -89,19 +97,43 @@ impl Build<'_> {
         Ok(Done::new(()).detail(detail.join(", ")))
     }
 
+    /// Runs publish.sh: the binaries, and `beside` (the files and the
+    /// artifact id they are published as) when the buildcache is not a
+    /// directory of this machine.
     async fn push_buildcache(
         &self,
         instance: &str,
         options: &PublishOptions,
         checked: &CheckedPublish,
         key: Option<&[u8]>,
+        beside: Option<(&[PathBuf], &str)>,
     ) -> Result<()> {
         let mut args = vec![
             checked.to.in_instance(layout::PUBLISH),
             options.buildcache.as_str().to_string(),
         ];
+        if let Place::S3 {
+            endpoint: Some(endpoint),
+        } = &checked.to.place
+        {
+            args.extend(["--endpoint".to_string(), endpoint.url.clone()]);
+        }
+        if let Some((files, artifact_id)) = beside {
+            for file in files {
+                let name = file.file_name().expect("artifact files have names");
+                let dest = format!("{}/{}", layout::PUBLISH_FILES, name.to_string_lossy());
+                self.lxc.push_file(instance, file, &dest, 0o644).await?;
+            }
+            args.extend([
+                "--files".to_string(),
+                layout::PUBLISH_FILES.to_string(),
+                "--artifact".to_string(),
+                artifact_id.to_string(),
+            ]);
+        }
         // Root-only files publish.sh reads; it removes the key and the
         // login however it ends.
+        let key = key.filter(|_| options.buildcache != BuildcacheScope::None);
         let files = [
             ("--key", layout::SIGNING_KEY, key),
             (

@@ -35,5 +35,6 @@ snapshot() { # from to
 log "snapshot of Spack and spack-packages"
 snapshot "$SPACK_ROOT" "$OFFLINE/spack"
 snapshot /opt/slurm-factory/spack-packages "$OFFLINE/spack-packages"
-log "downloading the clingo wheels for $("$SPACK_PYTHON" --version)"
-"$SPACK_PYTHON" -m pip download --quiet --only-binary=:all: --dest "$OFFLINE/wheels" clingo
+# boto3: Spack's S3 client, for publishing to s3:// from the air-gapped site.
+log "downloading the clingo and boto3 wheels for $("$SPACK_PYTHON" --version)"
+"$SPACK_PYTHON" -m pip download --quiet --only-binary=:all: --dest "$OFFLINE/wheels" clingo boto3

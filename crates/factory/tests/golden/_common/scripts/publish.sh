@@ -1,14 +1,17 @@
 #!/bin/bash
-# Pushes this build's Spack binaries to the buildcache the user publishes to.
-#   publish.sh URL all|deps [--key KEY_FILE] [--credentials FILE] [--ca CERT]
-# `deps`: every dependency, not the environment's roots. With --key (a secret
-# GPG key put there for this script alone) the push is signed and the public
-# key is published with the binaries, for `spack buildcache keys --install
-# --trust` on a cluster. --credentials: a registry's `username=` and
-# `password=` lines; they reach Spack as variables of this script only.
-# --ca: a CA certificate trusted for the push besides the system's. Key,
-# credentials and the GnuPG home are removed when the script ends, however it
-# ends.
+# Publishes this build to the buildcache the user gave (file://, s3://, oci://):
+#   publish.sh URL all|deps|none [--key KEY_FILE] [--credentials FILE] [--ca CERT]
+#              [--endpoint S3_URL] [--files DIR --artifact ID]
+# Pushes the Spack binaries (`deps`: every dependency, not the environment's
+# roots; `none`: no binaries). With --key (a secret GPG key put there for this
+# script alone) the push is signed and the public key is published with the
+# binaries, for `spack buildcache keys --install --trust` on a cluster.
+# --credentials: a registry's or S3 key's `username=` and `password=` lines;
+# they reach Spack as variables of this script only. --ca: a CA certificate
+# trusted besides the system's. --endpoint: the S3 endpoint. --files: the
+# archives, manifest and signatures, published beside the buildcache as
+# artifact ID (publish-files.py). Key, login, files and the GnuPG home are
+# removed when the script ends, however it ends.
 # shellcheck disable=SC2034  # a shared prologue: not every script uses every name
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
@@ -27,11 +30,17 @@ shift 2
 key_file=""
 credentials=""
 ca=""
+endpoint=""
+files=""
+artifact=""
 while [ $# -gt 0 ]; do
     case $1 in
         --key) key_file=$2 ;;
         --credentials) credentials=$2 ;;
         --ca) ca=$2 ;;
+        --endpoint) endpoint=$2 ;;
+        --files) files=$2 ;;
+        --artifact) artifact=$2 ;;
         *) echo "publish.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift 2
@@ -44,6 +53,7 @@ forget_secrets() {
     fi
     rm -f "$key_file" "$credentials"
     if [ -n "$ca" ]; then rm -f "$SSL_CERT_FILE"; fi
+    if [ -n "$files" ]; then rm -rf "$files"; fi
 }
 trap forget_secrets EXIT
 
@@ -64,26 +74,53 @@ if [ -n "$ca" ]; then
     export SSL_CERT_FILE
     SSL_CERT_FILE=$(mktemp /run/slurm-factory-ca-bundle.XXXXXX)
     cat /etc/ssl/certs/ca-certificates.crt "$ca" > "$SSL_CERT_FILE" 2>/dev/null || cat "$ca" > "$SSL_CERT_FILE"
+    # boto3 (S3) reads its own variable.
+    export AWS_CA_BUNDLE=$SSL_CERT_FILE
 fi
 
-target=$url
+s3=false
+case $url in s3://*) s3=true ;; esac
+if $s3 && ! "$SPACK_PYTHON" -c 'import boto3' 2>/dev/null; then
+    log "installing boto3 (Spack's S3 client)"
+    "$SPACK_PYTHON" -m pip install --quiet boto3
+fi
+
+# A named mirror carries the endpoint and the names of the login's
+# variables, never their values.
+mirror=()
 if [ -n "$credentials" ]; then
     SLURM_FACTORY_REGISTRY_USERNAME=$(sed -n 's/^username=//p' "$credentials" | head -n1)
     SLURM_FACTORY_REGISTRY_PASSWORD=$(sed -n 's/^password=//p' "$credentials" | head -n1)
     rm -f "$credentials"
     export SLURM_FACTORY_REGISTRY_USERNAME SLURM_FACTORY_REGISTRY_PASSWORD
-    # A named mirror carries the names of the variables, never their values.
-    "$SPACK" -e "$ENV_DIR" mirror add \
-        --oci-username-variable SLURM_FACTORY_REGISTRY_USERNAME \
-        --oci-password-variable SLURM_FACTORY_REGISTRY_PASSWORD \
-        slurm-factory-publish "$url"
+    if $s3; then
+        mirror+=(--s3-access-key-id-variable SLURM_FACTORY_REGISTRY_USERNAME
+            --s3-access-key-secret-variable SLURM_FACTORY_REGISTRY_PASSWORD)
+        log "pushing with S3 access key $SLURM_FACTORY_REGISTRY_USERNAME"
+    else
+        mirror+=(--oci-username-variable SLURM_FACTORY_REGISTRY_USERNAME
+            --oci-password-variable SLURM_FACTORY_REGISTRY_PASSWORD)
+        log "pushing as registry user $SLURM_FACTORY_REGISTRY_USERNAME"
+    fi
+fi
+if [ -n "$endpoint" ]; then
+    mirror+=(--s3-endpoint-url "$endpoint")
+    log "S3 endpoint $endpoint"
+fi
+target=$url
+if [ -n "${mirror[*]-}" ]; then
+    "$SPACK" -e "$ENV_DIR" mirror add "${mirror[@]}" slurm-factory-publish "$url"
     target=slurm-factory-publish
-    log "pushing as registry user $SLURM_FACTORY_REGISTRY_USERNAME"
 fi
 
-only=()
-[ "$scope" = deps ] && only=(--only dependencies)
-"$SPACK" -e "$ENV_DIR" buildcache push "${sign[@]}" "${only[@]}" --update-index "$target"
-if [ -n "$key_file" ]; then
-    "$SPACK" gpg publish --mirror-url "$url" --update-index "$fingerprint"
+if [ "$scope" != none ]; then
+    only=()
+    [ "$scope" = deps ] && only=(--only dependencies)
+    "$SPACK" -e "$ENV_DIR" buildcache push "${sign[@]}" "${only[@]}" --update-index "$target"
+    if [ -n "$key_file" ]; then
+        "$SPACK" -e "$ENV_DIR" gpg publish --mirror-url "$url" --update-index "$fingerprint"
+    fi
+fi
+if [ -n "$files" ]; then
+    "$SPACK" -e "$ENV_DIR" python "$RECIPE_DIR/scripts/publish-files.py" "$url" "$artifact" "$files"/*
 fi

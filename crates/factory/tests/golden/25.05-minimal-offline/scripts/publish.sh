@@ -1,0 +1,129 @@
+#!/bin/bash
+# Publishes this build to the buildcache the user gave (file://, s3://, oci://):
+#   publish.sh URL all|deps|none [--key KEY_FILE] [--credentials FILE] [--ca CERT]
+#              [--endpoint S3_URL] [--files DIR --artifact ID]
+# Pushes the Spack binaries (`deps`: every dependency, not the environment's
+# roots; `none`: no binaries). With --key (a secret GPG key put there for this
+# script alone) the push is signed and the public key is published with the
+# binaries, for `spack buildcache keys --install --trust` on a cluster.
+# --credentials: a registry's or S3 key's `username=` and `password=` lines;
+# they reach Spack as variables of this script only. --ca: a CA certificate
+# trusted besides the system's. --endpoint: the S3 endpoint. --files: the
+# archives, manifest and signatures, published beside the buildcache as
+# artifact ID (publish-files.py). Key, login, files and the GnuPG home are
+# removed when the script ends, however it ends.
+# shellcheck disable=SC2034  # a shared prologue: not every script uses every name
+set -euo pipefail
+export SPACK_ROOT=/opt/slurm-factory/spack
+export SPACK_PYTHON=/opt/slurm-factory/python/bin/python
+# Only the environment's config and Spack's own defaults: nothing from ~/.spack or /etc/spack.
+export SPACK_DISABLE_LOCAL_CONFIG=1
+export CCACHE_DIR=/opt/slurm-factory/cache/ccache
+SPACK="$SPACK_ROOT/bin/spack"
+ENV_DIR=/opt/slurm-factory/env
+CONFIG_DIR=/opt/slurm-factory/config
+RECIPE_DIR=/opt/slurm-factory/recipe
+log() { printf '==> slurm-factory: %s\n' "$*"; }
+url=$1
+scope=$2
+shift 2
+key_file=""
+credentials=""
+ca=""
+endpoint=""
+files=""
+artifact=""
+while [ $# -gt 0 ]; do
+    case $1 in
+        --key) key_file=$2 ;;
+        --credentials) credentials=$2 ;;
+        --ca) ca=$2 ;;
+        --endpoint) endpoint=$2 ;;
+        --files) files=$2 ;;
+        --artifact) artifact=$2 ;;
+        *) echo "publish.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift 2
+done
+gnupg_home=""
+forget_secrets() {
+    if [ -n "$gnupg_home" ]; then
+        gpgconf --homedir "$gnupg_home" --kill all 2>/dev/null || true
+        rm -rf "$gnupg_home"
+    fi
+    rm -f "$key_file" "$credentials"
+    if [ -n "$ca" ]; then rm -f "$SSL_CERT_FILE"; fi
+    if [ -n "$files" ]; then rm -rf "$files"; fi
+}
+trap forget_secrets EXIT
+
+sign=(--unsigned)
+if [ -n "$key_file" ]; then
+    gnupg_home=$(mktemp -d /run/slurm-factory-gnupg.XXXXXX)
+    export SPACK_GNUPGHOME=$gnupg_home
+    gpg --batch --quiet --homedir "$gnupg_home" --import "$key_file"
+    rm -f "$key_file"
+    fingerprint=$(gpg --batch --homedir "$gnupg_home" --with-colons --list-secret-keys \
+        | awk -F: '$1 == "fpr" { print $10; exit }')
+    log "signing with key $fingerprint"
+    sign=(--key "$fingerprint")
+fi
+
+if [ -n "$ca" ]; then
+    # Python's ssl (Spack's HTTPS) reads SSL_CERT_FILE: the system's CAs and this one.
+    export SSL_CERT_FILE
+    SSL_CERT_FILE=$(mktemp /run/slurm-factory-ca-bundle.XXXXXX)
+    cat /etc/ssl/certs/ca-certificates.crt "$ca" > "$SSL_CERT_FILE" 2>/dev/null || cat "$ca" > "$SSL_CERT_FILE"
+    # boto3 (S3) reads its own variable.
+    export AWS_CA_BUNDLE=$SSL_CERT_FILE
+fi
+
+s3=false
+case $url in s3://*) s3=true ;; esac
+if $s3 && ! "$SPACK_PYTHON" -c 'import boto3' 2>/dev/null; then
+    log "installing boto3 (Spack's S3 client) from the wheels"
+    if ! "$SPACK_PYTHON" -m pip install --quiet --no-index --find-links /opt/slurm-factory/wheels boto3; then
+        echo "error: wheels_dir has no boto3 wheels, which Spack needs for s3://; on a machine with internet: python3 -m pip download --only-binary=:all: -d DIR boto3, then copy DIR's wheels into wheels_dir" >&2
+        exit 1
+    fi
+fi
+
+# A named mirror carries the endpoint and the names of the login's
+# variables, never their values.
+mirror=()
+if [ -n "$credentials" ]; then
+    SLURM_FACTORY_REGISTRY_USERNAME=$(sed -n 's/^username=//p' "$credentials" | head -n1)
+    SLURM_FACTORY_REGISTRY_PASSWORD=$(sed -n 's/^password=//p' "$credentials" | head -n1)
+    rm -f "$credentials"
+    export SLURM_FACTORY_REGISTRY_USERNAME SLURM_FACTORY_REGISTRY_PASSWORD
+    if $s3; then
+        mirror+=(--s3-access-key-id-variable SLURM_FACTORY_REGISTRY_USERNAME
+            --s3-access-key-secret-variable SLURM_FACTORY_REGISTRY_PASSWORD)
+        log "pushing with S3 access key $SLURM_FACTORY_REGISTRY_USERNAME"
+    else
+        mirror+=(--oci-username-variable SLURM_FACTORY_REGISTRY_USERNAME
+            --oci-password-variable SLURM_FACTORY_REGISTRY_PASSWORD)
+        log "pushing as registry user $SLURM_FACTORY_REGISTRY_USERNAME"
+    fi
+fi
+if [ -n "$endpoint" ]; then
+    mirror+=(--s3-endpoint-url "$endpoint")
+    log "S3 endpoint $endpoint"
+fi
+target=$url
+if [ -n "${mirror[*]-}" ]; then
+    "$SPACK" -e "$ENV_DIR" mirror add "${mirror[@]}" slurm-factory-publish "$url"
+    target=slurm-factory-publish
+fi
+
+if [ "$scope" != none ]; then
+    only=()
+    [ "$scope" = deps ] && only=(--only dependencies)
+    "$SPACK" -e "$ENV_DIR" buildcache push "${sign[@]}" "${only[@]}" --update-index "$target"
+    if [ -n "$key_file" ]; then
+        "$SPACK" -e "$ENV_DIR" gpg publish --mirror-url "$url" --update-index "$fingerprint"
+    fi
+fi
+if [ -n "$files" ]; then
+    "$SPACK" -e "$ENV_DIR" python "$RECIPE_DIR/scripts/publish-files.py" "$url" "$artifact" "$files"/*
+fi
