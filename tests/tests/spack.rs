@@ -1308,6 +1308,44 @@ fn publish_and_install_from_it(
         pushed.len(),
         "each pushed spec was in the local buildcache"
     );
+    // Without the login Spack would skip the registry and compile it all:
+    // the build stops before the install, naming the registry.
+    let (code, events) = run(
+        &cluster,
+        "install without the login",
+        &with(&[
+            "--from",
+            &locked_url,
+            "--from-registry-ca",
+            &ca,
+            "--no-verify",
+        ]),
+    );
+    let report = events.last().unwrap();
+    println!(
+        "without the login: {}\n  hint: {}",
+        report["error"], report["hint"]
+    );
+    assert_eq!(code, Some(5), "{events:#?}");
+    let error = report["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!("cannot read the buildcache at {locked_url}"))
+            && error.contains("401"),
+        "{error}"
+    );
+    assert!(
+        report["hint"]
+            .as_str()
+            .unwrap()
+            .contains("--from-credentials"),
+        "{report}"
+    );
+    assert_eq!(stage_event(&events, "install")["outcome"], "failed");
+    let install_log = stage_log(&events, "install");
+    assert!(
+        !install_log.iter().any(|l| l.contains("Installing")),
+        "nothing installed or compiled before the stop: {install_log:#?}"
+    );
     let (code, events) = run(
         &cluster,
         "install with a login",

@@ -336,6 +336,9 @@ pub enum Error {
         entries: Vec<String>,
         log: PathBuf,
     },
+
+    #[error("cannot read the buildcache at {url}: {reason}")]
+    BuildcacheUnreadable { url: String, reason: String },
 }
 
 /// The first three of `entries`, and how many more.
@@ -589,6 +592,10 @@ impl Error {
                                                publisher, and check that you have their public \
                                                key (`--key FILE`)"
                 .into(),
+            Error::BuildcacheUnreadable { .. } => "Spack would have compiled what it holds: \
+                 give the registry's login with --from-credentials FILE (and its CA with \
+                 --from-registry-ca FILE), check the URL, or build without that --from"
+                .into(),
             Error::BuildcacheRefused { log, .. } => format!(
                 "an entry of a signed buildcache that does not verify was changed, or signed \
                  by a key you do not trust: ask its publisher to publish it again, give its \
@@ -642,7 +649,9 @@ impl Error {
             | Error::BundleInvalid { .. }
             | Error::NeedsConfirmation { .. }
             | Error::Signing { .. } => ExitKind::Usage,
-            Error::SignatureInvalid { .. } | Error::BuildcacheRefused { .. } => ExitKind::Build,
+            Error::SignatureInvalid { .. }
+            | Error::BuildcacheRefused { .. }
+            | Error::BuildcacheUnreadable { .. } => ExitKind::Build,
             Error::ManifestMalformed { .. }
             | Error::RunRecordMalformed { .. }
             | Error::ArtifactIncomplete { .. }

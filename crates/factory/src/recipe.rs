@@ -91,6 +91,8 @@ pub struct InstallFrom {
     /// An OCI registry that wants the `--from-credentials` login: its
     /// mirror names the variables install.sh sets from `paths.registry_login`.
     pub login: bool,
+    /// An OCI registry (install.sh reads its index before the install).
+    pub oci: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

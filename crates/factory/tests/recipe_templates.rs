@@ -359,12 +359,14 @@ fn install_from_and_the_hierarchy_render_clean_scripts() {
                 url: "file:///opt/slurm-factory/install-from/0".into(),
                 signed: true,
                 login: false,
+                oci: false,
             },
             InstallFrom {
                 name: "install-from-1".into(),
                 url: "oci://registry.site.example/hpc/slurm".into(),
                 signed: true,
                 login: true,
+                oci: true,
             },
         ]);
     let rendered = templates.render(&ctx).unwrap();
@@ -377,6 +379,16 @@ fn install_from_and_the_hierarchy_render_clean_scripts() {
     assert_eq!(pair["secret_variable"], "SLURM_FACTORY_REGISTRY_PASSWORD");
     let install = &rendered.files["scripts/install.sh"];
     assert!(install.contains("check-buildcache.py"), "{install}");
+    // The registry's index is read before the install; the directory's is not.
+    let probe = install
+        .lines()
+        .find(|l| l.contains("probe-buildcaches.py"))
+        .unwrap_or_else(|| panic!("no probe: {install}"));
+    assert!(
+        probe.contains("oci://registry.site.example/hpc/slurm"),
+        "{probe}"
+    );
+    assert!(!probe.contains("file://"), "{probe}");
     assert!(
         install.contains("/run/slurm-factory-from-credentials"),
         "{install}"

@@ -8,8 +8,10 @@ impl Build<'_> {
         self.sync_layer(Stage::Install, instance, Layer::Buildcache, Way::Up)
             .await?;
         let mut spack = SpackProgress::new();
-        // check-buildcache.py's `::refused URL SPEC REASON` lines.
+        // check-buildcache.py's `::refused URL SPEC REASON` lines, and
+        // probe-buildcaches.py's `::unreadable URL REASON`.
         let mut refused: Vec<(String, String)> = Vec::new();
+        let mut unreadable: Vec<(String, String)> = Vec::new();
         if to_build > 0 {
             self.emit(BuildEvent::Progress {
                 stage: Stage::Install,
@@ -24,6 +26,21 @@ impl Build<'_> {
                     if let Some((url, entry)) = rest.split_once(' ') {
                         refused.push((url.to_string(), entry.to_string()));
                     }
+                }
+                if let Some(rest) = line.strip_prefix("::unreadable ") {
+                    if let Some((url, reason)) = rest.split_once(' ') {
+                        unreadable.push((url.to_string(), reason.to_string()));
+                    }
+                }
+                if let Some(url) = line.strip_prefix("::no-index ") {
+                    self.emit(BuildEvent::Warning {
+                        stage: Stage::Install,
+                        message: format!(
+                            "the registry {} holds no buildcache index (pushed without \
+                             --update-index?): Spack looks each spec up there instead",
+                            self.publishing.host_url(url)
+                        ),
+                    });
                 }
                 if let Some(u) = spack.feed(line) {
                     self.emit(BuildEvent::Progress {
@@ -40,6 +57,13 @@ impl Build<'_> {
         self.cache_use(Layer::Buildcache, cached, cached + built);
         let (mirrored, fetched) = (spack.from_mirror(), spack.from_elsewhere());
         self.cache_use(Layer::Mirror, mirrored, mirrored + fetched);
+        if result.is_err() && !unreadable.is_empty() {
+            let (url, reason) = unreadable.swap_remove(0);
+            return Err(Error::BuildcacheUnreadable {
+                url: self.publishing.host_url(&url),
+                reason,
+            });
+        }
         if result.is_err() && !refused.is_empty() {
             return Err(Error::BuildcacheRefused {
                 url: self.publishing.host_url(&refused[0].0),

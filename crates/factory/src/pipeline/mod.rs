@@ -1052,6 +1052,7 @@ impl Publishing {
                 url: url.in_instance(&install_from_mount(n)),
                 signed: !self.trust.is_empty(),
                 login: url.is_oci() && self.from_login.is_some(),
+                oci: url.is_oci(),
             })
             .collect()
     }
