@@ -1071,9 +1071,9 @@ fn publish_and_install_from_it(
         String::from_utf8_lossy(&verify.stderr)
     );
 
-    // The cluster machine: an empty cache dir but the site's sources.
+    // The cluster machine: an empty cache dir, not even the sources (an
+    // offline build needs none of what the published buildcache holds).
     let cluster_cache = root.join("cluster-cache");
-    seed_mirror(&site.mirror, &cluster_cache.join("mirror"), None);
     let mut cluster = vars.clone();
     cluster.insert(
         "SLURM_FACTORY_CACHE_DIR".into(),
@@ -1099,6 +1099,15 @@ fn publish_and_install_from_it(
     );
     let finished = events.last().unwrap();
     assert_eq!(finished["outcome"], "succeeded", "{finished}");
+    let sources = stage_event(&events, "sources")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    println!("the cluster's sources: {sources}");
+    assert!(sources.starts_with("0 of "), "{sources}");
+    // The registries below cannot be looked into from here: with them the
+    // cluster has the site's sources.
+    seed_mirror(&site.mirror, &cluster_cache.join("mirror"), None);
     let forget_local_binaries = || {
         std::fs::remove_dir_all(cluster_cache.join("buildcache")).unwrap();
     };

@@ -411,7 +411,7 @@ fn offline_sources_check(settings: &Settings) -> Check {
                 .into(),
         );
     };
-    let report = list.check(&dirs, settings.upstream_mirror.as_deref());
+    let report = list.check(&dirs, settings.upstream_mirror.as_deref(), &[]);
     if report.missing.is_empty() {
         return check(
             "offline-sources",

@@ -76,8 +76,14 @@ impl SourceList {
 
     /// Which of the sources the mirror layer lacks. A missing source is no
     /// obstacle to a build here when the spec's binary is in the buildcache
-    /// layer, or the `upstream_mirror` dir has the file.
-    pub fn check(&self, dirs: &CacheDirs, upstream: Option<&Path>) -> SourcesReport {
+    /// layer or in one of `published` (the `--from` directories), or the
+    /// `upstream_mirror` dir has the file.
+    pub fn check(
+        &self,
+        dirs: &CacheDirs,
+        upstream: Option<&Path>,
+        published: &[PathBuf],
+    ) -> SourcesReport {
         let in_dir =
             |dir: &Path, need: &SourceNeed| need.paths.iter().any(|p| dir.join(p).exists());
         let mut missing = Vec::new();
@@ -95,7 +101,9 @@ impl SourceList {
                 file: dirs.mirror.join(alias),
                 url: need.url.clone(),
                 sha256: need.sha256.clone(),
-                binary: dirs.buildcache.join(manifest).is_file(),
+                binary: std::iter::once(&dirs.buildcache)
+                    .chain(published)
+                    .any(|buildcache| buildcache.join(&manifest).is_file()),
                 upstream: upstream.is_some_and(|dir| in_dir(dir, need)),
             });
         }
@@ -130,8 +138,9 @@ pub struct MissingSource {
     pub file: PathBuf,
     pub url: Option<String>,
     pub sha256: Option<String>,
-    /// The spec's binary is in the buildcache layer: this machine builds
-    /// without the source (an air-gapped host with an empty buildcache does not).
+    /// The spec's binary is in the buildcache layer or a `--from` directory:
+    /// this machine builds without the source (an air-gapped host with an
+    /// empty buildcache does not).
     pub binary: bool,
     /// The `upstream_mirror` dir has it: a build fetches it from there.
     pub upstream: bool,
@@ -230,7 +239,7 @@ mod tests {
                 .buildcache
                 .join("v3/manifests/spec/munge/munge-0.5.16-mungehash.spec.manifest.json"),
         );
-        let report = list.check(&dirs, None);
+        let report = list.check(&dirs, None, &[]);
         assert_eq!((report.needed, report.present), (4, 2));
         let names: Vec<&str> = report.missing.iter().map(|m| m.package.as_str()).collect();
         assert_eq!(names, ["slurm@24-11-5-1", "munge@0.5.16"]);
@@ -255,9 +264,17 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(report.summary().contains("2 of 4"), "{}", report.summary());
+        // A published buildcache (`--from DIR`) with Slurm's binary: nothing blocks.
+        let published = tmp.path().join("published");
+        touch(
+            &published.join("v3/manifests/spec/slurm/slurm-24-11-5-1-slurmhash.spec.manifest.json"),
+        );
+        let report = list.check(&dirs, None, std::slice::from_ref(&published));
+        assert!(report.missing[0].binary, "{report:?}");
+        assert!(report.blocking().is_empty());
 
         touch(&upstream.join(&list.needs[1].paths[1]));
-        let report = list.check(&dirs, Some(&upstream));
+        let report = list.check(&dirs, Some(&upstream), &[]);
         assert!(report.missing[0].upstream);
         assert!(report.blocking().is_empty());
         assert!(report.blocking_error("build.log".into()).is_none());

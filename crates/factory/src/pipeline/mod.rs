@@ -1042,6 +1042,17 @@ impl Publishing {
             .map_or_else(|| in_instance.to_string(), |(_, url)| url.url.clone())
     }
 
+    /// The `--from` buildcaches that are directories of this machine.
+    fn install_from_dirs(&self) -> Vec<PathBuf> {
+        self.from
+            .iter()
+            .filter_map(|url| match &url.place {
+                Place::Dir(dir) => Some(dir.clone()),
+                Place::Oci { .. } | Place::S3 { .. } => None,
+            })
+            .collect()
+    }
+
     /// The buildcaches to install from as the templates see them.
     fn install_from(&self) -> Vec<crate::recipe::InstallFrom> {
         self.from

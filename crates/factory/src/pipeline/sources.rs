@@ -58,7 +58,11 @@ impl Build<'_> {
                 list
             }
         };
-        let report = list.check(&dirs, self.settings.upstream_mirror.as_deref());
+        let report = list.check(
+            &dirs,
+            self.settings.upstream_mirror.as_deref(),
+            &self.publishing.install_from_dirs(),
+        );
         if installs {
             if let Some(err) = report.blocking_error(self.run.file("build.log")) {
                 return Err(err);
