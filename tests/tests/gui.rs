@@ -170,6 +170,26 @@ impl Gui {
         }
     }
 
+    /// Waits on the Runs page until the selected run ends; its status and
+    /// the error it shows, if any.
+    async fn selected_run_end(&self, what: &str, within: Duration) -> (String, String) {
+        let status = "return document.querySelector('main h1')?.textContent === 'Runs' ? (document.querySelector('[data-testid=run-card][aria-pressed=true]')?.dataset.status ?? '') : ''";
+        let done: String = self
+            .eventually_within(within, what, status, |s: &String| {
+                s == "succeeded" || s == "failed" || s == "cancelled"
+            })
+            .await;
+        let alert = self
+            .client
+            .execute(
+                "return document.querySelector('.detail [role=alert]')?.textContent ?? ''",
+                vec![],
+            )
+            .await
+            .unwrap();
+        (done, alert.as_str().unwrap_or_default().to_string())
+    }
+
     async fn page_title(&self) -> String {
         self.text("main h1").await
     }
@@ -1308,23 +1328,9 @@ async fn build_cancel_and_caches_against_real_lxd() {
     )
     .await;
     gui.screenshot("runs-live");
-    let status = "return document.querySelector('[data-testid=run-card][aria-pressed=true]')?.dataset.status ?? ''";
-    let done: String = gui
-        .eventually_within(
-            Duration::from_secs(600),
-            "the build to finish",
-            status,
-            |s: &String| s == "succeeded" || s == "failed" || s == "cancelled",
-        )
+    let (done, error) = gui
+        .selected_run_end("the build to finish", Duration::from_secs(600))
         .await;
-    let error = gui
-        .client
-        .execute(
-            "return document.querySelector('.detail [role=alert]')?.textContent ?? ''",
-            vec![],
-        )
-        .await
-        .unwrap();
     assert_eq!(done, "succeeded", "{error}");
     let lines: u64 = gui
         .eventually(
@@ -1379,13 +1385,8 @@ async fn build_cancel_and_caches_against_real_lxd() {
         )
         .await;
     gui.click("[data-testid=cancel-build]").await;
-    let end: String = gui
-        .eventually_within(
-            Duration::from_secs(120),
-            "the cancel",
-            status,
-            |s: &String| s == "cancelled" || s == "succeeded" || s == "failed",
-        )
+    let (end, _) = gui
+        .selected_run_end("the cancel", Duration::from_secs(120))
         .await;
     assert_eq!(end, "cancelled");
     gui.screenshot("runs-cancelled");
@@ -1624,23 +1625,9 @@ async fn build_cancel_and_caches_against_real_lxd() {
     gui.click("[data-testid=publish-form] button[type=submit]")
         .await;
     // It runs like a build: live on the Runs page, to its end.
-    let status = "return document.querySelector('main h1')?.textContent === 'Runs' ? (document.querySelector('[data-testid=run-card][aria-pressed=true]')?.dataset.status ?? '') : ''";
-    let done: String = gui
-        .eventually_within(
-            Duration::from_secs(180),
-            "the publish to finish on the Runs page",
-            status,
-            |s: &String| s == "succeeded" || s == "failed" || s == "cancelled",
-        )
+    let (done, note) = gui
+        .selected_run_end("the publish to finish", Duration::from_secs(180))
         .await;
-    let note = gui
-        .client
-        .execute(
-            "return document.querySelector('.detail [role=alert]')?.textContent ?? ''",
-            vec![],
-        )
-        .await
-        .unwrap();
     assert_eq!(done, "succeeded", "{note}");
     let stages: Vec<String> = gui
         .eventually(

@@ -228,25 +228,13 @@ pub fn parse_url(what: &'static str, url: &str) -> Result<BuildcacheUrl> {
             "an OCI URL names a repository: oci://REGISTRY/REPO",
         )
     })?;
-    let (name, port) = match host.rsplit_once(':') {
-        Some((name, port)) => (
-            name,
-            port.parse::<u16>()
-                .map_err(|_| invalid(what, url, format!("`{port}` is not a port")))?,
-        ),
-        None => (host, default_port),
-    };
-    let host_ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    if !host_ok {
-        return Err(invalid(
-            what,
-            url,
-            format!("`{host}` is not a registry host"),
-        ));
-    }
+    let loopback_port = checked_host(
+        what,
+        url,
+        host,
+        default_port,
+        &format!("`{host}` is not a registry host"),
+    )?;
     let repo_ok = !repo.is_empty()
         && !repo.starts_with('/')
         && !repo.ends_with('/')
@@ -260,12 +248,9 @@ pub fn parse_url(what: &'static str, url: &str) -> Result<BuildcacheUrl> {
             "the repository is lowercase letters, digits and . _ - / (OCI's rule)",
         ));
     }
-    let loopback = matches!(name, "127.0.0.1" | "localhost");
     Ok(BuildcacheUrl {
         url: url.into(),
-        place: Place::Oci {
-            loopback_port: loopback.then_some(port),
-        },
+        place: Place::Oci { loopback_port },
     })
 }
 
@@ -318,6 +303,29 @@ pub fn parse_endpoint(url: &str) -> Result<Endpoint> {
         return Err(invalid(what, url, "give https://HOST[:PORT] (or http://)"));
     };
     let host = rest.strip_suffix('/').unwrap_or(rest);
+    let loopback_port = checked_host(
+        what,
+        url,
+        host,
+        default_port,
+        "a scheme, a host and a port at most: https://HOST[:PORT]",
+    )?;
+    Ok(Endpoint {
+        url: url.trim_end_matches('/').into(),
+        loopback_port,
+    })
+}
+
+/// Checks `HOST[:PORT]` (`default_port` without a port); returns the port
+/// when the host is this machine's loopback. `bad_host` is the reason given
+/// for a host that is not a plain name or address.
+fn checked_host(
+    what: &'static str,
+    url: &str,
+    host: &str,
+    default_port: u16,
+    bad_host: &str,
+) -> Result<Option<u16>> {
     let (name, port) = match host.rsplit_once(':') {
         Some((name, port)) => (
             name,
@@ -331,17 +339,9 @@ pub fn parse_endpoint(url: &str) -> Result<Endpoint> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
     if !name_ok {
-        return Err(invalid(
-            what,
-            url,
-            "a scheme, a host and a port at most: https://HOST[:PORT]",
-        ));
+        return Err(invalid(what, url, bad_host));
     }
-    let loopback = matches!(name, "127.0.0.1" | "localhost");
-    Ok(Endpoint {
-        url: url.trim_end_matches('/').into(),
-        loopback_port: loopback.then_some(port),
-    })
+    Ok(matches!(name, "127.0.0.1" | "localhost").then_some(port))
 }
 
 /// What [`PublishOptions::check`] read and checked: the destination, and
