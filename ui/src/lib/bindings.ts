@@ -754,8 +754,9 @@ package: string,
  */
 file: string, url: string | null, sha256: string | null, 
 /**
- * The spec's binary is in the buildcache layer: this machine builds
- * without the source (an air-gapped host with an empty buildcache does not).
+ * The spec's binary is in the buildcache layer or a `--from` directory:
+ * this machine builds without the source (an air-gapped host with an
+ * empty buildcache does not).
  */
 binary: boolean, 
 /**
