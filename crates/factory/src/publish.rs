@@ -374,8 +374,9 @@ impl PublishOptions {
             return Err(invalid(
                 "publish URL",
                 &self.to,
-                "Spack cannot sign OCI buildcaches: publish signed to a file:// directory, or \
-                 push to the registry without --sign",
+                "Spack cannot sign OCI buildcaches: publish signed to a file:// directory or an \
+                 s3:// bucket, or push to the registry without --sign (with --buildcache none \
+                 only the archives go there, and they are signed)",
             ));
         }
         if let Some(key) = &self.sign {

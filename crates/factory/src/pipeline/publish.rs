@@ -64,7 +64,7 @@ impl Build<'_> {
         if options.buildcache != BuildcacheScope::None || upload_files {
             if rendered.files.contains_key("scripts/publish.sh") {
                 let beside = upload_files.then_some((files.as_slice(), artifact_id));
-                self.push_buildcache(instance, options, checked, key.as_deref(), beside)
+                self.run_publish_script(instance, options, checked, key.as_deref(), beside)
                     .await?;
                 if options.buildcache != BuildcacheScope::None {
                     detail.push(format!(
@@ -100,7 +100,7 @@ impl Build<'_> {
     /// Runs publish.sh: the binaries, and `beside` (the files and the
     /// artifact id they are published as) when the buildcache is not a
     /// directory of this machine.
-    async fn push_buildcache(
+    async fn run_publish_script(
         &self,
         instance: &str,
         options: &PublishOptions,
