@@ -1,47 +1,64 @@
-"""Reads the index of each OCI buildcache a build installs from (`--from`)
-before Spack installs: Spack skips a registry it cannot read without a word
-and compiles what it would have installed from it (a login it was not
-given, a CA it does not trust, a host that does not answer).
+"""Reads the index of each OCI registry and S3 bucket a build installs from
+(`--from`) before Spack installs: Spack skips a buildcache it cannot read
+without a word and compiles what it would have installed from it (a login
+it was not given, a CA it does not trust, a host that does not answer).
 
 Run as `spack -e ENV python probe-buildcaches.py URL...` (ENV's mirrors
-carry the logins). Prints per registry `::unreadable URL REASON` (and exits
-4), `::no-index URL` (it answers, but holds no index: Spack still looks up
-each spec there), or `::buildcache-readable URL`.
+carry the logins and endpoints). Prints per buildcache `::unreadable URL
+REASON` (and exits 4), `::no-index URL` (it answers, but holds no index:
+Spack still looks up each spec there), or `::buildcache-readable URL`.
 """
 
 import sys
 import urllib.error
+import urllib.parse
 
 import spack.binary_distribution as bindist
+import spack.util.s3
 from spack.url_buildcache import CURRENT_BUILD_CACHE_LAYOUT_VERSION, MirrorURLAndVersion
 
+READABLE, NO_INDEX = "readable", "no-index"
 
-def probe(url):
-    """(readable, no_index, why not)."""
+
+def probe_oci(url):
     where = MirrorURLAndVersion(url, CURRENT_BUILD_CACHE_LAYOUT_VERSION)
     try:
         bindist.get_index_fetcher("oci", where, {}).conditional_fetch()
     except bindist.FetchIndexError as e:
         cause = e.__cause__ or (e.args[1] if len(e.args) > 1 else None)
         if isinstance(cause, urllib.error.HTTPError) and cause.code == 404:
-            return False, True, None
-        return False, False, f"{e.args[0]}: {cause}" if cause else str(e.args[0])
-    except Exception as e:  # the network's own errors, as they are
-        return False, False, f"{type(e).__name__}: {e}"
-    return True, False, None
+            return NO_INDEX
+        return f"{e.args[0]}: {cause}" if cause else str(e.args[0])
+    return READABLE
+
+
+def probe_s3(url):
+    cache = bindist.get_url_buildcache_class(layout_version=CURRENT_BUILD_CACHE_LAYOUT_VERSION)
+    index = urllib.parse.urlparse(cache.get_index_url(url))
+    s3 = spack.util.s3.get_s3_session(index, method="fetch")
+    try:
+        s3.head_object(Bucket=index.netloc, Key=index.path.lstrip("/"))
+    except s3.ClientError as e:
+        if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            return NO_INDEX
+        return f"{index.geturl()}: {e}"
+    return READABLE
 
 
 def main(urls):
     status = 0
     for url in urls:
-        readable, no_index, reason = probe(url)
-        if readable:
+        try:
+            result = probe_s3(url) if url.startswith("s3://") else probe_oci(url)
+        except Exception as e:  # the network's own errors, as they are
+            result = f"{type(e).__name__}: {e}"
+        if result == READABLE:
             print(f"::buildcache-readable {url}", flush=True)
-        elif no_index:
+        elif result == NO_INDEX:
             print(f"::no-index {url}", flush=True)
         else:
             status = 4
-            print(f"::unreadable {url} {' '.join(reason.split())}", flush=True)
+            print(f"::unreadable {url} {' '.join(result.split())}", flush=True)
     return status
 
 

@@ -1469,6 +1469,54 @@ fn publish_and_install_from_it(
     };
     secret_key_in(&events, &s3.secret);
     secret_key_in(&events, secret_line);
+
+    // The cluster installs from the bucket: without the key the build stops
+    // before the install; with it (and the publisher's key trusted) every
+    // signed entry is checked and installed, nothing compiled.
+    let from_bucket = |extra: &[&str]| {
+        let mut args = vec![
+            "--from",
+            bucket_url.as_str(),
+            "--from-s3-endpoint",
+            s3.endpoint.as_str(),
+            "--trust",
+            public.as_str(),
+            "--no-verify",
+        ];
+        args.extend_from_slice(extra);
+        with(&args)
+    };
+    let (code, events) = run(&cluster, "S3 install without the key", &from_bucket(&[]));
+    let report = events.last().unwrap();
+    println!("from the bucket without the key: {}", report["error"]);
+    assert_eq!(code, Some(5), "{events:#?}");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("cannot read the buildcache at {bucket_url}")),
+        "{report}"
+    );
+    forget_local_binaries();
+    let (code, events) = run(
+        &cluster,
+        "S3 install",
+        &from_bucket(&["--from-credentials", aws.to_str().unwrap()]),
+    );
+    assert_eq!(code, Some(0), "{events:#?}");
+    let (cached, built) =
+        install_counts(stage_event(&events, "install")["detail"].as_str().unwrap());
+    println!("from the bucket: {cached} installed, {built} built");
+    assert_eq!(built, 0, "everything came from the bucket");
+    assert!(cached > 0);
+    let install_log = stage_log(&events, "install");
+    assert!(
+        install_log
+            .iter()
+            .any(|l| l.starts_with(&format!("::buildcache-checked {bucket_url}"))),
+        "{install_log:#?}"
+    );
+    secret_key_in(&events, &s3.secret);
 }
 
 /// The air-gapped workflow for real, with no network: Spack's "upstream" is

@@ -331,8 +331,13 @@ fn a_published_build_is_signed_beside_its_buildcache_and_verifies() {
             "for an s3:// publish URL",
         ),
         (
-            vec!["--from", "s3://bucket/slurm"],
-            "installing from s3:// is not supported",
+            vec![
+                "--from",
+                site_url.as_str(),
+                "--from-s3-endpoint",
+                "https://s3.site.example",
+            ],
+            "for the s3:// buckets of --from",
         ),
         (
             vec![

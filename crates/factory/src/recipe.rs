@@ -93,6 +93,10 @@ pub struct InstallFrom {
     pub login: bool,
     /// An OCI registry (install.sh reads its index before the install).
     pub oci: bool,
+    /// An S3 bucket (Spack reads it with boto3; its index is read first
+    /// too), at `s3_endpoint` or Amazon S3.
+    pub s3: bool,
+    pub s3_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

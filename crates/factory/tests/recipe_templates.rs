@@ -360,6 +360,8 @@ fn install_from_and_the_hierarchy_render_clean_scripts() {
                 signed: true,
                 login: false,
                 oci: false,
+                s3: false,
+                s3_endpoint: None,
             },
             InstallFrom {
                 name: "install-from-1".into(),
@@ -367,6 +369,17 @@ fn install_from_and_the_hierarchy_render_clean_scripts() {
                 signed: true,
                 login: true,
                 oci: true,
+                s3: false,
+                s3_endpoint: None,
+            },
+            InstallFrom {
+                name: "install-from-2".into(),
+                url: "s3://site-cache/slurm".into(),
+                signed: true,
+                login: true,
+                oci: false,
+                s3: true,
+                s3_endpoint: Some("https://s3.site.example:9000".into()),
             },
         ]);
     let rendered = templates.render(&ctx).unwrap();
@@ -377,18 +390,34 @@ fn install_from_and_the_hierarchy_render_clean_scripts() {
     let pair = &mirrors["install-from-1"]["access_pair"];
     assert_eq!(pair["id_variable"], "SLURM_FACTORY_REGISTRY_USERNAME");
     assert_eq!(pair["secret_variable"], "SLURM_FACTORY_REGISTRY_PASSWORD");
+    let bucket = &mirrors["install-from-2"];
+    assert_eq!(bucket["endpoint_url"], "https://s3.site.example:9000");
+    assert_eq!(
+        bucket["access_pair"]["id_variable"],
+        "SLURM_FACTORY_REGISTRY_USERNAME"
+    );
     let install = &rendered.files["scripts/install.sh"];
     assert!(install.contains("check-buildcache.py"), "{install}");
-    // The registry's index is read before the install; the directory's is not.
+    // The registry's and the bucket's indexes are read before the install;
+    // the directory's is not. Spack reads the bucket with boto3, from the
+    // solve on.
     let probe = install
         .lines()
         .find(|l| l.contains("probe-buildcaches.py"))
         .unwrap_or_else(|| panic!("no probe: {install}"));
     assert!(
-        probe.contains("oci://registry.site.example/hpc/slurm"),
+        probe.contains("oci://registry.site.example/hpc/slurm")
+            && probe.contains("s3://site-cache/slurm"),
         "{probe}"
     );
     assert!(!probe.contains("file://"), "{probe}");
+    for script in ["scripts/install.sh", "scripts/concretize.sh"] {
+        assert!(
+            rendered.files[script].contains("import boto3"),
+            "{script}: {}",
+            rendered.files[script]
+        );
+    }
     assert!(
         install.contains("/run/slurm-factory-from-credentials"),
         "{install}"
@@ -396,8 +425,8 @@ fn install_from_and_the_hierarchy_render_clean_scripts() {
     assert!(rendered.files["scripts/verify.sh"].contains("modules/lmod/Core"));
     let dir = tempfile::tempdir().unwrap();
     rendered.write_to(dir.path()).unwrap();
-    let scripts =
-        ["install.sh", "publish.sh", "verify.sh"].map(|s| dir.path().join("scripts").join(s));
+    let scripts = ["install.sh", "concretize.sh", "publish.sh", "verify.sh"]
+        .map(|s| dir.path().join("scripts").join(s));
     assert_shellcheck_clean(&scripts, "install from and hierarchy");
 }
 

@@ -618,14 +618,19 @@ install_from: Array<string>,
  */
 trust: Array<string>, 
 /**
- * The login of the `install_from` OCI registries: a file of
- * `username=` and `password=` lines (`--from-credentials FILE`).
+ * The login of the `install_from` OCI registries or S3 buckets: a file
+ * of `username=` and `password=` lines, or an S3 key as in
+ * `~/.aws/credentials` (`--from-credentials FILE`).
  */
 from_credentials: string | null, 
 /**
  * A CA certificate (PEM) their TLS certificates are signed by.
  */
-from_registry_ca: string | null, };
+from_registry_ca: string | null, 
+/**
+ * The S3 endpoint of the `s3://` `install_from` buckets (none: Amazon S3).
+ */
+from_s3_endpoint: string | null, };
 
 export type PackageOptions = { keep_headers: boolean, keep_static: boolean, keep_docs: boolean, 
 /**

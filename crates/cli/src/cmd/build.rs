@@ -130,8 +130,8 @@ pub struct PublishArgs {
         help_heading = "Publishing"
     )]
     pub s3_endpoint: Option<String>,
-    /// Also install binaries from this published buildcache (file:///DIR, oci://…).
-    /// Repeatable.
+    /// Also install binaries from this published buildcache (file:///DIR, s3://BUCKET/PATH,
+    /// oci://…). Repeatable.
     #[arg(long = "from", value_name = "URL", help_heading = "Publishing")]
     pub from: Vec<String>,
     /// A publisher's public key (a file): the --from buildcaches must be signed by it,
@@ -143,8 +143,8 @@ pub struct PublishArgs {
         help_heading = "Publishing"
     )]
     pub trust: Vec<PathBuf>,
-    /// The login of the --from OCI registries: a file of `username=NAME` and
-    /// `password=SECRET` lines.
+    /// The login of the --from OCI registries (a file of `username=NAME` and
+    /// `password=SECRET` lines) or S3 buckets (a key as in ~/.aws/credentials).
     #[arg(
         long,
         value_name = "FILE",
@@ -152,7 +152,8 @@ pub struct PublishArgs {
         help_heading = "Publishing"
     )]
     pub from_credentials: Option<PathBuf>,
-    /// A CA certificate (PEM) the --from registries' TLS certificates are signed by.
+    /// A CA certificate (PEM) the --from registries' or S3 endpoint's TLS certificates are
+    /// signed by.
     #[arg(
         long,
         value_name = "FILE",
@@ -160,6 +161,15 @@ pub struct PublishArgs {
         help_heading = "Publishing"
     )]
     pub from_registry_ca: Option<PathBuf>,
+    /// The S3 endpoint of the s3:// --from buckets (https://HOST[:PORT]); without it,
+    /// Amazon S3.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "from",
+        help_heading = "Publishing"
+    )]
+    pub from_s3_endpoint: Option<String>,
 }
 
 impl PublishArgs {
@@ -179,6 +189,7 @@ impl PublishArgs {
         flags.trust = self.trust.clone();
         flags.from_credentials = self.from_credentials.clone();
         flags.from_registry_ca = self.from_registry_ca.clone();
+        flags.from_s3_endpoint = self.from_s3_endpoint.clone();
     }
 }
 

@@ -103,8 +103,9 @@ pub struct BuildFlags {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(as = "Vec<String>"))]
     pub trust: Vec<PathBuf>,
-    /// The login of the `install_from` OCI registries: a file of
-    /// `username=` and `password=` lines (`--from-credentials FILE`).
+    /// The login of the `install_from` OCI registries or S3 buckets: a file
+    /// of `username=` and `password=` lines, or an S3 key as in
+    /// `~/.aws/credentials` (`--from-credentials FILE`).
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(as = "Option<String>"))]
     pub from_credentials: Option<PathBuf>,
@@ -112,6 +113,9 @@ pub struct BuildFlags {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(as = "Option<String>"))]
     pub from_registry_ca: Option<PathBuf>,
+    /// The S3 endpoint of the `s3://` `install_from` buckets (none: Amazon S3).
+    #[serde(default)]
+    pub from_s3_endpoint: Option<String>,
 }
 
 impl Default for BuildFlags {
@@ -128,6 +132,7 @@ impl Default for BuildFlags {
             trust: Vec::new(),
             from_credentials: None,
             from_registry_ca: None,
+            from_s3_endpoint: None,
         }
     }
 }
@@ -882,20 +887,26 @@ impl Publishing {
             Some(opts) => Some((opts.clone(), opts.check()?)),
             None => None,
         };
-        let from = flags
+        let mut from = flags
             .install_from
             .iter()
             .map(|url| crate::publish::parse_url("buildcache to install from", url))
             .collect::<Result<Vec<_>>>()?;
-        if let Some(s3) = from.iter().find(|url| url.is_s3()) {
-            return Err(Error::InvalidValue {
-                what: "buildcache to install from",
-                value: s3.url.clone(),
-                reason: "installing from s3:// is not supported: mirror the bucket to a \
-                         directory (`aws s3 sync`) and give file:///DIR, or install from an \
-                         OCI registry"
-                    .into(),
-            });
+        if let Some(url) = &flags.from_s3_endpoint {
+            let endpoint = crate::publish::parse_endpoint(url)?;
+            let mut buckets = from.iter_mut().filter(|from| from.is_s3()).peekable();
+            if buckets.peek().is_none() {
+                return Err(Error::InvalidValue {
+                    what: "S3 endpoint",
+                    value: url.clone(),
+                    reason: "it is for the s3:// buckets of --from; give one".into(),
+                });
+            }
+            for bucket in buckets {
+                bucket.place = Place::S3 {
+                    endpoint: Some(endpoint.clone()),
+                };
+            }
         }
         for url in to.iter().map(|(_, checked)| &checked.to).chain(&from) {
             let Place::Dir(dir) = &url.place else {
@@ -944,12 +955,13 @@ impl Publishing {
             }
         }
         let for_registries = |what: &'static str, file: &Path| -> Result<()> {
-            match from.iter().any(BuildcacheUrl::is_oci) {
+            match from.iter().any(|url| url.is_oci() || url.is_s3()) {
                 true => Ok(()),
                 false => Err(Error::InvalidValue {
                     what,
                     value: file.display().to_string(),
-                    reason: "it is for the OCI registries of --from; give one".into(),
+                    reason: "it is for the OCI registries and S3 buckets of --from; give one"
+                        .into(),
                 }),
             }
         };
@@ -1062,8 +1074,15 @@ impl Publishing {
                 name: format!("install-from-{n}"),
                 url: url.in_instance(&install_from_mount(n)),
                 signed: !self.trust.is_empty(),
-                login: url.is_oci() && self.from_login.is_some(),
+                login: (url.is_oci() || url.is_s3()) && self.from_login.is_some(),
                 oci: url.is_oci(),
+                s3: url.is_s3(),
+                s3_endpoint: match &url.place {
+                    Place::S3 {
+                        endpoint: Some(endpoint),
+                    } => Some(endpoint.url.clone()),
+                    _ => None,
+                },
             })
             .collect()
     }

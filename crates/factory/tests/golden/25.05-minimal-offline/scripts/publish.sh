@@ -80,13 +80,15 @@ fi
 
 s3=false
 case $url in s3://*) s3=true ;; esac
-if $s3 && ! "$SPACK_PYTHON" -c 'import boto3' 2>/dev/null; then
+ensure_boto3() {
+    "$SPACK_PYTHON" -c 'import boto3' 2>/dev/null && return
     log "installing boto3 (Spack's S3 client) from the wheels"
     if ! "$SPACK_PYTHON" -m pip install --quiet --no-index --find-links /opt/slurm-factory/wheels boto3; then
         echo "error: wheels_dir has no boto3 wheels, which Spack needs for s3://; on a machine with internet: python3 -m pip download --only-binary=:all: -d DIR boto3, then copy DIR's wheels into wheels_dir" >&2
         exit 1
     fi
-fi
+}
+if $s3; then ensure_boto3; fi
 
 # A named mirror carries the endpoint and the names of the login's
 # variables, never their values.

@@ -80,10 +80,12 @@ fi
 
 s3=false
 case $url in s3://*) s3=true ;; esac
-if $s3 && ! "$SPACK_PYTHON" -c 'import boto3' 2>/dev/null; then
+ensure_boto3() {
+    "$SPACK_PYTHON" -c 'import boto3' 2>/dev/null && return
     log "installing boto3 (Spack's S3 client)"
     "$SPACK_PYTHON" -m pip install --quiet boto3
-fi
+}
+if $s3; then ensure_boto3; fi
 
 # A named mirror carries the endpoint and the names of the login's
 # variables, never their values.
