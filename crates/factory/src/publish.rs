@@ -174,6 +174,23 @@ impl BuildcacheUrl {
     pub fn is_s3(&self) -> bool {
         matches!(self.place, Place::S3 { .. })
     }
+
+    /// A registry or a bucket: reached over the network (with a login, a
+    /// CA), not a directory of this machine.
+    pub fn is_remote(&self) -> bool {
+        !matches!(self.place, Place::Dir(_))
+    }
+
+    /// Points an `s3://` buildcache at `endpoint`; false for any other kind.
+    pub fn set_endpoint(&mut self, endpoint: &Endpoint) -> bool {
+        match &mut self.place {
+            Place::S3 { endpoint: at } => {
+                *at = Some(endpoint.clone());
+                true
+            }
+            Place::Dir(_) | Place::Oci { .. } => false,
+        }
+    }
 }
 
 fn invalid(what: &'static str, value: &str, reason: impl Into<String>) -> Error {
@@ -358,17 +375,14 @@ impl PublishOptions {
     /// Checks the options as a whole, reading the files they name.
     pub fn check(&self) -> Result<CheckedPublish> {
         let mut to = parse_url("publish URL", &self.to)?;
-        match (&mut to.place, &self.s3_endpoint) {
-            (Place::S3 { endpoint }, Some(url)) => *endpoint = Some(parse_endpoint(url)?),
-            (Place::S3 { .. }, None) => {}
-            (_, Some(url)) => {
+        if let Some(url) = &self.s3_endpoint {
+            if !to.set_endpoint(&parse_endpoint(url)?) {
                 return Err(invalid(
                     "S3 endpoint",
                     url,
                     "an endpoint is for an s3:// publish URL",
-                ))
+                ));
             }
-            (_, None) => {}
         }
         if to.is_oci() && self.sign.is_some() && self.buildcache != BuildcacheScope::None {
             return Err(invalid(
@@ -384,7 +398,7 @@ impl PublishOptions {
         }
         let credentials =
             match &self.credentials {
-                Some(file) if !to.is_oci() && !to.is_s3() => return Err(invalid(
+                Some(file) if !to.is_remote() => return Err(invalid(
                     "credentials file",
                     file,
                     "credentials are for an OCI registry or S3; a file:// buildcache needs none",

@@ -88,11 +88,12 @@ pub struct InstallFrom {
     pub url: String,
     /// Spack installs only entries signed by a trusted key (`--trust`).
     pub signed: bool,
-    /// An OCI registry that wants the `--from-credentials` login: its
+    /// A registry or bucket that wants the `--from-credentials` login: its
     /// mirror names the variables install.sh sets from `paths.registry_login`.
     pub login: bool,
-    /// An OCI registry (install.sh reads its index before the install).
-    pub oci: bool,
+    /// An OCI registry or S3 bucket, not a directory (install.sh reads its
+    /// index before the install).
+    pub remote: bool,
     /// An S3 bucket (Spack reads it with boto3; its index is read first
     /// too), at `s3_endpoint` or Amazon S3.
     pub s3: bool,

@@ -22,21 +22,13 @@ impl Build<'_> {
         }
         let result = self
             .script(Stage::Install, instance, "install.sh", &[], &mut |line| {
-                if let Some(rest) = line.strip_prefix("::refused ") {
-                    if let Some((url, entry)) = rest.split_once(' ') {
-                        refused.push((url.to_string(), entry.to_string()));
-                    }
-                }
-                if let Some(rest) = line.strip_prefix("::unreadable ") {
-                    if let Some((url, reason)) = rest.split_once(' ') {
-                        unreadable.push((url.to_string(), reason.to_string()));
-                    }
-                }
+                refused.extend(url_and_rest(line, "::refused "));
+                unreadable.extend(url_and_rest(line, "::unreadable "));
                 if let Some(url) = line.strip_prefix("::no-index ") {
                     self.emit(BuildEvent::Warning {
                         stage: Stage::Install,
                         message: format!(
-                            "the registry {} holds no buildcache index (pushed without \
+                            "the buildcache {} holds no index (pushed without \
                              --update-index?): Spack looks each spec up there instead",
                             self.publishing.host_url(url)
                         ),
@@ -150,4 +142,10 @@ impl Build<'_> {
             log: self.run.file("build.log"),
         }
     }
+}
+
+/// `URL REST` of a script's `PREFIX URL REST` line.
+fn url_and_rest(line: &str, prefix: &str) -> Option<(String, String)> {
+    let (url, rest) = line.strip_prefix(prefix)?.split_once(' ')?;
+    Some((url.to_string(), rest.to_string()))
 }

@@ -894,18 +894,17 @@ impl Publishing {
             .collect::<Result<Vec<_>>>()?;
         if let Some(url) = &flags.from_s3_endpoint {
             let endpoint = crate::publish::parse_endpoint(url)?;
-            let mut buckets = from.iter_mut().filter(|from| from.is_s3()).peekable();
-            if buckets.peek().is_none() {
+            let buckets = from
+                .iter_mut()
+                .map(|url| url.set_endpoint(&endpoint))
+                .filter(|&bucket| bucket)
+                .count();
+            if buckets == 0 {
                 return Err(Error::InvalidValue {
                     what: "S3 endpoint",
                     value: url.clone(),
                     reason: "it is for the s3:// buckets of --from; give one".into(),
                 });
-            }
-            for bucket in buckets {
-                bucket.place = Place::S3 {
-                    endpoint: Some(endpoint.clone()),
-                };
             }
         }
         for url in to.iter().map(|(_, checked)| &checked.to).chain(&from) {
@@ -955,7 +954,7 @@ impl Publishing {
             }
         }
         let for_registries = |what: &'static str, file: &Path| -> Result<()> {
-            match from.iter().any(|url| url.is_oci() || url.is_s3()) {
+            match from.iter().any(BuildcacheUrl::is_remote) {
                 true => Ok(()),
                 false => Err(Error::InvalidValue {
                     what,
@@ -1074,8 +1073,8 @@ impl Publishing {
                 name: format!("install-from-{n}"),
                 url: url.in_instance(&install_from_mount(n)),
                 signed: !self.trust.is_empty(),
-                login: (url.is_oci() || url.is_s3()) && self.from_login.is_some(),
-                oci: url.is_oci(),
+                login: url.is_remote() && self.from_login.is_some(),
+                remote: url.is_remote(),
                 s3: url.is_s3(),
                 s3_endpoint: match &url.place {
                     Place::S3 {
