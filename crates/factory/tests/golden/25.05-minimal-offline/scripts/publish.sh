@@ -24,6 +24,34 @@ ENV_DIR=/opt/slurm-factory/env
 CONFIG_DIR=/opt/slurm-factory/config
 RECIPE_DIR=/opt/slurm-factory/recipe
 log() { printf '==> slurm-factory: %s\n' "$*"; }
+# read_login FILE: the `username=`/`password=` lines of FILE into the
+# exported variables a mirror's login names; FILE is removed.
+read_login() {
+    SLURM_FACTORY_REGISTRY_USERNAME=$(sed -n 's/^username=//p' "$1" | head -n1)
+    SLURM_FACTORY_REGISTRY_PASSWORD=$(sed -n 's/^password=//p' "$1" | head -n1)
+    rm -f "$1"
+    export SLURM_FACTORY_REGISTRY_USERNAME SLURM_FACTORY_REGISTRY_PASSWORD
+}
+
+# trust_ca FILE: the system's CAs and FILE's, for Python's ssl (Spack's
+# HTTPS reads SSL_CERT_FILE) and boto3 (AWS_CA_BUNDLE).
+trust_ca() {
+    export SSL_CERT_FILE AWS_CA_BUNDLE
+    SSL_CERT_FILE=$(mktemp /run/slurm-factory-ca-bundle.XXXXXX)
+    cat /etc/ssl/certs/ca-certificates.crt "$1" > "$SSL_CERT_FILE" 2>/dev/null || cat "$1" > "$SSL_CERT_FILE"
+    AWS_CA_BUNDLE=$SSL_CERT_FILE
+}
+
+# ensure_boto3: Spack's S3 client in Spack's Python, unless it is there
+# (offline from the wheels).
+ensure_boto3() {
+    "$SPACK_PYTHON" -c 'import boto3' 2>/dev/null && return
+    log "installing boto3 (Spack's S3 client) from the wheels"
+    if ! "$SPACK_PYTHON" -m pip install --quiet --no-index --find-links /opt/slurm-factory/wheels boto3; then
+        echo "error: wheels_dir has no boto3 wheels, which Spack needs for s3://; on a machine with internet: python3 -m pip download --only-binary=:all: -d DIR boto3, then copy DIR's wheels into wheels_dir" >&2
+        exit 1
+    fi
+}
 url=$1
 scope=$2
 shift 2
@@ -69,35 +97,17 @@ if [ -n "$key_file" ]; then
     sign=(--key "$fingerprint")
 fi
 
-if [ -n "$ca" ]; then
-    # Python's ssl (Spack's HTTPS) reads SSL_CERT_FILE: the system's CAs and this one.
-    export SSL_CERT_FILE
-    SSL_CERT_FILE=$(mktemp /run/slurm-factory-ca-bundle.XXXXXX)
-    cat /etc/ssl/certs/ca-certificates.crt "$ca" > "$SSL_CERT_FILE" 2>/dev/null || cat "$ca" > "$SSL_CERT_FILE"
-    # boto3 (S3) reads its own variable.
-    export AWS_CA_BUNDLE=$SSL_CERT_FILE
-fi
+if [ -n "$ca" ]; then trust_ca "$ca"; fi
 
 s3=false
 case $url in s3://*) s3=true ;; esac
-ensure_boto3() {
-    "$SPACK_PYTHON" -c 'import boto3' 2>/dev/null && return
-    log "installing boto3 (Spack's S3 client) from the wheels"
-    if ! "$SPACK_PYTHON" -m pip install --quiet --no-index --find-links /opt/slurm-factory/wheels boto3; then
-        echo "error: wheels_dir has no boto3 wheels, which Spack needs for s3://; on a machine with internet: python3 -m pip download --only-binary=:all: -d DIR boto3, then copy DIR's wheels into wheels_dir" >&2
-        exit 1
-    fi
-}
 if $s3; then ensure_boto3; fi
 
 # A named mirror carries the endpoint and the names of the login's
 # variables, never their values.
 mirror=()
 if [ -n "$credentials" ]; then
-    SLURM_FACTORY_REGISTRY_USERNAME=$(sed -n 's/^username=//p' "$credentials" | head -n1)
-    SLURM_FACTORY_REGISTRY_PASSWORD=$(sed -n 's/^password=//p' "$credentials" | head -n1)
-    rm -f "$credentials"
-    export SLURM_FACTORY_REGISTRY_USERNAME SLURM_FACTORY_REGISTRY_PASSWORD
+    read_login "$credentials"
     if $s3; then
         mirror+=(--s3-access-key-id-variable SLURM_FACTORY_REGISTRY_USERNAME
             --s3-access-key-secret-variable SLURM_FACTORY_REGISTRY_PASSWORD)
