@@ -50,9 +50,7 @@ pub async fn artifact_publish(
     offline: bool,
     on_events: Channel<Vec<BatchItem>>,
 ) -> CmdResult<String> {
-    // Bad input is refused here, before a run exists.
-    options.check().map_err(report)?;
-    factory::artifacts::validate_id(&id).map_err(report)?;
+    // Bad input (the id, the options) fails in the engine before a run exists.
     let settings = state.settings();
     start_run(&app, &state, on_events, move |sink, cancel| async move {
         factory::pipeline::publish(&settings, &id, options, offline, sink, cancel)

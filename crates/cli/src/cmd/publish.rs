@@ -66,9 +66,7 @@ pub async fn run(
         registry_ca: args.registry_ca,
         s3_endpoint: args.s3_endpoint,
     };
-    // Bad input is refused before anything is read or started.
-    options.check()?;
-    factory::artifacts::validate_id(&args.id)?;
+    // Bad input (the id, the options) fails in the engine before a run exists.
     let cancel = cancel_on_ctrl_c(out);
     let result = pipeline::publish(
         &loaded.settings,
