@@ -737,14 +737,12 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
 
 impl S3Store {
     pub fn start(dir: &Path) -> Option<S3Store> {
-        let Some(venv) = std::env::var_os("SLURM_FACTORY_TEST_MOTO").map(PathBuf::from) else {
-            assert!(
-                std::env::var_os(REQUIRE_LXD).is_none(),
-                "SLURM_FACTORY_TEST_MOTO is not set (.ci/setup-lxd.sh makes moto's virtualenv)"
-            );
-            eprintln!("SKIPPED the S3 part: SLURM_FACTORY_TEST_MOTO is not set");
-            return None;
-        };
+        let [venv] = test_vars(
+            "the S3 part",
+            ["SLURM_FACTORY_TEST_MOTO"],
+            ".ci/setup-lxd.sh makes moto's virtualenv and names it in its env file",
+        )?;
+        let venv = PathBuf::from(venv);
         let port = free_port();
         let log = std::fs::File::create(dir.join(format!("moto-{port}.log"))).unwrap();
         // The IAM calls that make the user are the only ones let through unsigned.
