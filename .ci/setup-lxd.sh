@@ -86,7 +86,8 @@ start_lxd() {
         # Detached, so it outlives this script and the CI step that ran it.
         setsid lxd --group root --logfile "$LXD_LOG" </dev/null >>"$LXD_LOG" 2>&1 &
     fi
-    lxd waitready --timeout 60 || die "LXD did not become ready; see $LXD_LOG"
+    lxd waitready --timeout 60 || die "LXD did not become ready; last lines of $LXD_LOG:
+$(tail -n 20 "$LXD_LOG" 2>/dev/null)"
 }
 
 stop_lxd() {
@@ -97,6 +98,23 @@ stop_lxd() {
         lxd shutdown --timeout 60 || die "LXD did not shut down; see $LXD_LOG"
     fi
 }
+
+# ---- Name lookup for the daemon ----
+# LXD names the owner of every file it archives (`lxc publish`: uid 100000 and
+# the like, thousands of getpwuid_r calls per image) through NSS. On a host
+# whose PID 1 is not systemd (CI machines, containers, WSL) with `systemd` in
+# nsswitch.conf (libnss-systemd comes with the test packages), LXD 5.0 died of
+# SIGABRT inside getpwuid_r under the tests. nss-systemd answers nothing there
+# that `files` does not (its users come from systemd's own services), so the
+# daemon's lookups go to `files` alone; doctor names the same fix for users.
+nss_changed=0
+if [ ! -d /run/systemd/system ] \
+    && grep -Eq '^(passwd|group|shadow|gshadow):.*[[:space:]]systemd([[:space:]]|$)' /etc/nsswitch.conf; then
+    [ -e /etc/nsswitch.conf.slurm-factory-orig ] || cp -p /etc/nsswitch.conf /etc/nsswitch.conf.slurm-factory-orig
+    sed -i -E '/^(passwd|group|shadow|gshadow):/s/[[:space:]]+systemd([[:space:]]|$)/\1/' /etc/nsswitch.conf
+    nss_changed=1
+    say "nsswitch.conf: systemd dropped from passwd/group/shadow/gshadow (PID 1 is not systemd; original kept as /etc/nsswitch.conf.slurm-factory-orig)"
+fi
 
 # raw.idmap "both 0 0" (and "both <uid> 0") needs the host id delegated to
 # root, LXD's user. LXD reads these files only when it starts.
@@ -109,8 +127,8 @@ for f in /etc/subuid /etc/subgid; do
 done
 
 if lxd_up; then
-    if [ "$idmap_changed" = 1 ]; then
-        note "restarting LXD: /etc/subuid or /etc/subgid changed"
+    if [ "$idmap_changed" = 1 ] || [ "$nss_changed" = 1 ]; then
+        note "restarting LXD: /etc/subuid, /etc/subgid or /etc/nsswitch.conf changed"
         stop_lxd
         start_lxd
     fi
@@ -308,6 +326,8 @@ SLURM_FACTORY_TEST_APT_CACHE=$CACHE/app-install-debs
 SLURM_FACTORY_TEST_REMOTE=sf-remote
 SLURM_FACTORY_TEST_MOTO=$moto
 EOF
+    # The daemon's log, for the test run's report if it dies (systemd: its journal).
+    [ -d /run/systemd/system ] || echo "SLURM_FACTORY_TEST_LXD_LOG=$LXD_LOG"
     cat "$spack_site_env"
 } >"$CACHE/env"
 

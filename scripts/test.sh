@@ -72,11 +72,37 @@ spack_test=real_spack_build_of_slurm_offline_verified_on_a_bare_system
 cargo test -p slurm-factory-e2e --locked --test spack -- --nocapture --exact "$spack_test" \
   >"$work/spack.log" 2>&1 &
 spack_pid=$!
+# If the LXD daemon dies under the tests, the time is noted here and told once
+# at the end with its log; the tests after it fail saying the daemon is gone.
+lxd_watch() {
+  local misses=0 first=""
+  while [ "$misses" -lt 3 ]; do
+    if lxc query /1.0 >/dev/null 2>&1; then
+      misses=0
+    else
+      [ "$misses" -gt 0 ] || first=$(date '+%H:%M:%S')
+      misses=$((misses + 1))
+    fi
+    sleep 2
+  done
+  echo "$first" >"$work/lxd-died"
+}
+lxd_watch &
+watch_pid=$!
 set +e
 cargo test --workspace --locked --no-fail-fast -- --skip "$spack_test" 2>&1 | tee "$work/tests.log"
 test_status=${PIPESTATUS[0]}
 wait "$spack_pid"
 spack_status=$?
+kill "$watch_pid" 2>/dev/null
+wait "$watch_pid" 2>/dev/null
+if [ -s "$work/lxd-died" ]; then
+  step "the LXD daemon died at $(cat "$work/lxd-died") during the tests"
+  echo "Every LXD test that failed after that failed because of it. Last lines of ${SLURM_FACTORY_TEST_LXD_LOG:-its log (journalctl -u lxd)}:"
+  if [ -n "${SLURM_FACTORY_TEST_LXD_LOG:-}" ]; then tail -n 40 "$SLURM_FACTORY_TEST_LXD_LOG"; else journalctl -u lxd -n 40 --no-pager; fi
+  echo "(slurm-factory doctor checks what is known to kill it; .ci/setup-lxd.sh starts it again)"
+  test_status=1
+fi
 # Alone, after the others: it restarts the LXD daemon they all use.
 step "LXD restarted under a build (tests/tests/faults.rs, run alone)"
 cargo test -p slurm-factory-e2e --locked --test faults -- --ignored --exact \

@@ -32,7 +32,10 @@ pub fn test_vars<const N: usize>(
 ) -> Option<[String; N]> {
     let values: Option<Vec<String>> = names.iter().map(|n| test_var(n)).collect();
     match values {
-        Some(v) => Some(v.try_into().expect("one value per name")),
+        Some(v) => {
+            require_live_daemon(test);
+            Some(v.try_into().expect("one value per name"))
+        }
         None => {
             let missing: Vec<&str> = names
                 .iter()
@@ -48,6 +51,32 @@ pub fn test_vars<const N: usize>(
             None
         }
     }
+}
+
+/// Where the CI's LXD daemon writes its log (`.ci/setup-lxd.sh` sets it when
+/// it starts the daemon itself, with no systemd to keep a journal).
+pub const LXD_LOG: &str = "SLURM_FACTORY_TEST_LXD_LOG";
+
+/// Under [`REQUIRE_LXD`], the LXD daemon the setup started must still answer.
+/// When it has died, every test after it fails the same short way, naming the
+/// daemon, so a dead daemon reads as one fault and not as dozens of unrelated
+/// ones (scripts/test.sh then tells once when it died and what its log said).
+fn require_live_daemon(test: &str) {
+    if std::env::var_os(REQUIRE_LXD).is_none() {
+        return;
+    }
+    let answered = std::process::Command::new("lxc")
+        .args(["query", "/1.0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let log = test_var(LXD_LOG).unwrap_or_else(|| "journalctl -u lxd".into());
+    assert!(
+        answered,
+        "{test}: the LXD daemon does not answer (`lxc query /1.0` failed); it answered when the \
+         tests started, so it died during the run: see the end of the run and {log}"
+    );
 }
 
 /// The offline Spack site `.ci/spack-site.sh` prepares and the images the

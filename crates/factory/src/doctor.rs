@@ -176,6 +176,12 @@ async fn lxd_checks(lxc: &Lxc, settings: &Settings) -> Vec<Check> {
         }
     }
 
+    if lxc.is_local() {
+        checks.push(name_lookup_check(
+            Path::new("/etc/nsswitch.conf"),
+            Path::new("/run/systemd/system"),
+        ));
+    }
     checks.push(match lxc.is_local() {
         true => idmap_check(Path::new("/etc/subuid"), Path::new("/etc/subgid")),
         false => check(
@@ -291,6 +297,63 @@ fn idmap_check(subuid: &Path, subgid: &Path) -> Check {
                  dirs as you"
             ),
         }
+    }
+}
+
+/// LXD names the owner of every file it archives (`lxc publish`, which makes
+/// each build's base image) with getpwuid_r. Where PID 1 is not systemd
+/// (containers, WSL, minimal VMs) and nsswitch.conf sends those lookups to
+/// nss-systemd, LXD 5.0 was seen to die of SIGABRT inside that call; there
+/// nss-systemd has nothing to answer (its users come from systemd's services),
+/// so `files` alone loses nothing. `systemd_runtime` exists when systemd is
+/// PID 1 (what sd_booted() tests).
+fn name_lookup_check(nsswitch: &Path, systemd_runtime: &Path) -> Check {
+    const TITLE: &str = "user lookups safe for LXD";
+    if systemd_runtime.is_dir() {
+        return check(
+            "name-lookup",
+            TITLE,
+            Status::Pass,
+            "systemd is PID 1".into(),
+        );
+    }
+    let text = std::fs::read_to_string(nsswitch).unwrap_or_default();
+    let with_systemd: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(db, sources)| {
+            ["passwd", "group", "shadow", "gshadow"].contains(&db.trim())
+                && sources.split_whitespace().any(|s| s == "systemd")
+        })
+        .map(|(db, _)| db.trim())
+        .collect();
+    if with_systemd.is_empty() {
+        return check(
+            "name-lookup",
+            TITLE,
+            Status::Pass,
+            format!(
+                "systemd is not PID 1 and {} does not use it",
+                nsswitch.display()
+            ),
+        );
+    }
+    Check {
+        id: "name-lookup",
+        title: TITLE,
+        status: Status::Warn,
+        detail: format!(
+            "systemd is not PID 1, but {} sends {} lookups to it: LXD 5.0 can abort (SIGABRT in \
+             getpwuid_r) while it makes a base image",
+            nsswitch.display(),
+            with_systemd.join("/")
+        ),
+        hint: format!(
+            "remove `systemd` from those lines (nss-systemd answers nothing without systemd): \
+             `sudo sed -i -E '/^(passwd|group|shadow|gshadow):/s/[[:space:]]+systemd([[:space:]]|$)/\\1/' \
+             {}`, then restart LXD",
+            nsswitch.display()
+        ),
     }
 }
 
@@ -455,6 +518,50 @@ mod tests {
         assert!(allows_root_map(&f, 100_005));
         assert!(!allows_root_map(&f, 0));
         assert!(!allows_root_map(&tmp.path().join("absent"), 1000));
+    }
+
+    #[test]
+    fn name_lookup_check_warns_of_nss_systemd_without_systemd() {
+        let tmp = tempfile::tempdir().unwrap();
+        let nsswitch = tmp.path().join("nsswitch.conf");
+        let no_systemd = tmp.path().join("run-systemd-system");
+        std::fs::write(
+            &nsswitch,
+            "# comment systemd\npasswd:         files systemd\ngroup: files systemd\nhosts: files dns\n",
+        )
+        .unwrap();
+        let c = name_lookup_check(&nsswitch, &no_systemd);
+        assert_eq!(c.status, Status::Warn, "{c:?}");
+        assert!(c.detail.contains("passwd/group"), "{}", c.detail);
+        assert!(c.hint.contains("restart LXD"), "{}", c.hint);
+
+        // The fix the hint gives, applied as a user would: the check passes.
+        let sed = c
+            .hint
+            .split('`')
+            .find(|s| s.starts_with("sudo sed"))
+            .unwrap();
+        let sed = sed.trim_start_matches("sudo ");
+        let status = std::process::Command::new("sh")
+            .args(["-c", sed])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{sed}");
+        let fixed = std::fs::read_to_string(&nsswitch).unwrap();
+        assert!(fixed.contains("passwd:         files\n"), "{fixed}");
+        assert!(fixed.contains("hosts: files dns"), "{fixed}");
+        assert_eq!(
+            name_lookup_check(&nsswitch, &no_systemd).status,
+            Status::Pass
+        );
+
+        // Where systemd is PID 1, nss-systemd has its services: nothing to fix.
+        std::fs::write(&nsswitch, "passwd: files systemd\n").unwrap();
+        std::fs::create_dir(&no_systemd).unwrap();
+        assert_eq!(
+            name_lookup_check(&nsswitch, &no_systemd).status,
+            Status::Pass
+        );
     }
 
     #[test]
