@@ -27,7 +27,8 @@ start() {
     if ! up; then
         note "starting the second LXD server (LXD_DIR=$LXD_DIR, log: $LOG)"
         setsid lxd --group root --logfile "$LOG" </dev/null >>"$LOG.out" 2>&1 &
-        lxd waitready --timeout 60 || die "it did not become ready; see $LOG"
+        lxd waitready --timeout 60 || die "it did not become ready; last lines of $LOG:
+$(tail -n 20 "$LOG" "$LOG.out" 2>/dev/null)"
     fi
     if ! lxc storage show default >/dev/null 2>&1; then
         lxc storage create default dir >/dev/null

@@ -101,12 +101,15 @@ stop_lxd() {
 
 # ---- Name lookup for the daemon ----
 # LXD names the owner of every file it archives (`lxc publish`: uid 100000 and
-# the like, thousands of getpwuid_r calls per image) through NSS. On a host
-# whose PID 1 is not systemd (CI machines, containers, WSL) with `systemd` in
-# nsswitch.conf (libnss-systemd comes with the test packages), LXD 5.0 died of
-# SIGABRT inside getpwuid_r under the tests. nss-systemd answers nothing there
-# that `files` does not (its users come from systemd's own services), so the
-# daemon's lookups go to `files` alone; doctor names the same fix for users.
+# the like, thousands of getpwuid_r calls per image) through NSS, and now and
+# then closes a descriptor it no longer owns. nss-systemd opens a dozen O_PATH
+# descriptors per lookup and aborts the process when closing one fails with
+# EBADF (systemd's safe_close()), so with `systemd` in nsswitch.conf
+# (libnss-systemd comes with the test packages) LXD 5.0 died of SIGABRT under
+# the tests. Where PID 1 is not systemd (CI machines, containers, WSL),
+# nss-systemd answers nothing that `files` does not (its users come from
+# systemd's own services), so lookups go to `files` alone; doctor names the
+# same fix for users.
 nss_changed=0
 if [ ! -d /run/systemd/system ] \
     && grep -Eq '^(passwd|group|shadow|gshadow):.*[[:space:]]systemd([[:space:]]|$)' /etc/nsswitch.conf; then

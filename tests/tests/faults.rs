@@ -743,6 +743,14 @@ async fn a_base_image_publish_cut_short_leaves_one_whole_image() {
         .map(|e| e["detail"].to_string())
         .unwrap_or_default();
     println!("the build after the cut publish: provision {provision}");
+    // This test's base image, by its alias: other tests running beside it
+    // prepare base images of their own (on a fresh machine, the hello
+    // recipe's), which must not count as this one's.
+    let alias = provision
+        .split(|c: char| c.is_whitespace() || c == '"')
+        .find(|w| w.starts_with("sf-base-"))
+        .unwrap_or_else(|| panic!("no base image named in the provision detail {provision}"))
+        .to_string();
     // The orphaned `lxc publish` may still be finishing: wait for it, then
     // let `clean` and one more build settle what it left.
     let t0 = Instant::now();
@@ -760,7 +768,7 @@ async fn a_base_image_publish_cut_short_leaves_one_whole_image() {
         String::from_utf8_lossy(&out.stderr),
         String::from_utf8_lossy(&out.stdout)
     );
-    let ours: Vec<(String, Vec<String>)> = base_images_named("sf-base-")
+    let ours: Vec<(String, Vec<String>)> = base_images_named(&alias)
         .into_iter()
         .filter(|(f, _)| !before.contains(f))
         .collect();

@@ -303,8 +303,9 @@ fn idmap_check(subuid: &Path, subgid: &Path) -> Check {
 /// LXD names the owner of every file it archives (`lxc publish`, which makes
 /// each build's base image) with getpwuid_r. Where PID 1 is not systemd
 /// (containers, WSL, minimal VMs) and nsswitch.conf sends those lookups to
-/// nss-systemd, LXD 5.0 was seen to die of SIGABRT inside that call; there
-/// nss-systemd has nothing to answer (its users come from systemd's services),
+/// nss-systemd, LXD 5.0 was seen to die of SIGABRT inside that call:
+/// nss-systemd aborts when a descriptor it opened was closed under it, which
+/// LXD does now and then. There nss-systemd has nothing to answer (its users come from systemd's services),
 /// so `files` alone loses nothing. `systemd_runtime` exists when systemd is
 /// PID 1 (what sd_booted() tests).
 fn name_lookup_check(nsswitch: &Path, systemd_runtime: &Path) -> Check {
