@@ -72,20 +72,19 @@ spack_test=real_spack_build_of_slurm_offline_verified_on_a_bare_system
 cargo test -p slurm-factory-e2e --locked --test spack -- --nocapture --exact "$spack_test" \
   >"$work/spack.log" 2>&1 &
 spack_pid=$!
-# If the LXD daemon dies under the tests, the time is noted here and told once
-# at the end with its log; the tests after it fail saying the daemon is gone.
+# If the LXD daemon dies under the tests, the time it stopped answering is
+# noted here and told once at the end with its log; each LXD test after it
+# fails saying the daemon is gone (tests/src/lib.rs).
 lxd_watch() {
-  local misses=0 first=""
-  while [ "$misses" -lt 3 ]; do
+  local down=""
+  while sleep 2; do
     if lxc query /1.0 >/dev/null 2>&1; then
-      misses=0
-    else
-      [ "$misses" -gt 0 ] || first=$(date '+%H:%M:%S')
-      misses=$((misses + 1))
+      down=""
+    elif [ -z "$down" ]; then
+      down=$(date '+%H:%M:%S')
+      echo "$down" >"$work/lxd-down"
     fi
-    sleep 2
   done
-  echo "$first" >"$work/lxd-died"
 }
 lxd_watch &
 watch_pid=$!
@@ -96,11 +95,9 @@ wait "$spack_pid"
 spack_status=$?
 kill "$watch_pid" 2>/dev/null
 wait "$watch_pid" 2>/dev/null
-if [ -s "$work/lxd-died" ]; then
-  step "the LXD daemon died at $(cat "$work/lxd-died") during the tests"
-  echo "Every LXD test that failed after that failed because of it. Last lines of ${SLURM_FACTORY_TEST_LXD_LOG:-its log (journalctl -u lxd)}:"
-  if [ -n "${SLURM_FACTORY_TEST_LXD_LOG:-}" ]; then tail -n 40 "$SLURM_FACTORY_TEST_LXD_LOG"; else journalctl -u lxd -n 40 --no-pager; fi
-  echo "(slurm-factory doctor checks what is known to kill it; .ci/setup-lxd.sh starts it again)"
+lxd_died=""
+if ! lxc query /1.0 >/dev/null 2>&1; then
+  lxd_died=$(cat "$work/lxd-down" 2>/dev/null || date '+%H:%M:%S')
   test_status=1
 fi
 # Alone, after the others: it restarts the LXD daemon they all use.
@@ -111,6 +108,12 @@ cargo test -p slurm-factory-e2e --locked --test faults -- --ignored --exact \
 set -e
 step "the real Spack build (tests/tests/spack.rs)"
 cat "$work/spack.log"
+if [ -n "$lxd_died" ]; then
+  step "the LXD daemon died at $lxd_died during the tests"
+  echo "Every LXD test that failed after that failed because of it. Last lines of ${SLURM_FACTORY_TEST_LXD_LOG:-its log (journalctl -u lxd)}:"
+  if [ -n "${SLURM_FACTORY_TEST_LXD_LOG:-}" ]; then tail -n 40 "$SLURM_FACTORY_TEST_LXD_LOG"; else journalctl -u lxd -n 40 --no-pager; fi
+  echo "(slurm-factory doctor checks what is known to kill it; .ci/setup-lxd.sh starts it again)"
+fi
 [ "$test_status" -eq 0 ] && [ "$spack_status" -eq 0 ] && step "all checks passed"
 # One closing line for the whole run: the sum of every test binary's result.
 cat "$work/tests.log" "$work/spack.log" | awk '

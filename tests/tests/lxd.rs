@@ -3,7 +3,8 @@
 //! Needs a test image: run `.ci/setup-lxd.sh` (as root) and set
 //! `SLURM_FACTORY_TEST_IMAGE=sf-test-build` (and `SLURM_FACTORY_TEST_POOL`
 //! for a pool other than the default profile's; the script prints both).
-//! Without the variable every test here prints SKIPPED and passes.
+//! Without the variable every test here prints SKIPPED and passes (fails
+//! under `SLURM_FACTORY_REQUIRE_LXD`, as in CI).
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -23,22 +24,17 @@ struct TestLxd {
 }
 
 fn test_lxd(test: &str) -> Option<TestLxd> {
-    match std::env::var("SLURM_FACTORY_TEST_IMAGE") {
-        Ok(image) if !image.is_empty() => Some(TestLxd {
-            lxc: Lxc::from_parts("lxc", "local", "default"),
-            image,
-            pool: std::env::var("SLURM_FACTORY_TEST_POOL")
-                .ok()
-                .filter(|p| !p.is_empty()),
-        }),
-        _ => {
-            eprintln!(
-                "\n*** SKIPPED {test}: no LXD test image. Run .ci/setup-lxd.sh (as root) and set \
-                 SLURM_FACTORY_TEST_IMAGE=sf-test-build ***\n"
-            );
-            None
-        }
-    }
+    let [image] = slurm_factory_e2e::test_vars(
+        test,
+        ["SLURM_FACTORY_TEST_IMAGE"],
+        "no LXD test image. Run .ci/setup-lxd.sh (as root) and set \
+         SLURM_FACTORY_TEST_IMAGE=sf-test-build",
+    )?;
+    Some(TestLxd {
+        lxc: Lxc::from_parts("lxc", "local", "default"),
+        image,
+        pool: slurm_factory_e2e::test_var("SLURM_FACTORY_TEST_POOL"),
+    })
 }
 
 /// A name no other test (or earlier run) uses.
