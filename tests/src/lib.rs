@@ -55,7 +55,7 @@ pub fn test_vars<const N: usize>(
 
 /// Where the CI's LXD daemon writes its log (`.ci/setup-lxd.sh` sets it when
 /// it starts the daemon itself, with no systemd to keep a journal).
-pub const LXD_LOG: &str = "SLURM_FACTORY_TEST_LXD_LOG";
+const LXD_LOG: &str = "SLURM_FACTORY_TEST_LXD_LOG";
 
 /// Under [`REQUIRE_LXD`], the LXD daemon the setup started must still answer.
 /// When it has died, every test after it fails the same short way, naming the

@@ -305,9 +305,9 @@ fn idmap_check(subuid: &Path, subgid: &Path) -> Check {
 /// (containers, WSL, minimal VMs) and nsswitch.conf sends those lookups to
 /// nss-systemd, LXD 5.0 was seen to die of SIGABRT inside that call:
 /// nss-systemd aborts when a descriptor it opened was closed under it, which
-/// LXD does now and then. There nss-systemd has nothing to answer (its users come from systemd's services),
-/// so `files` alone loses nothing. `systemd_runtime` exists when systemd is
-/// PID 1 (what sd_booted() tests).
+/// LXD does now and then. There nss-systemd has nothing to answer (its users
+/// come from systemd's services), so `files` alone loses nothing.
+/// `systemd_runtime` exists when systemd is PID 1 (what sd_booted() tests).
 fn name_lookup_check(nsswitch: &Path, systemd_runtime: &Path) -> Check {
     const TITLE: &str = "user lookups safe for LXD";
     if systemd_runtime.is_dir() {
