@@ -38,29 +38,38 @@ fn json_lines(stdout: impl std::io::Read) -> impl Iterator<Item = serde_json::Va
 }
 
 /// Starts `slurm-factory build --json` and kills it (SIGKILL) as soon as it
-/// prints `stage_started` for `stage`; returns the run id, or `None` when the
-/// build finished before that stage began.
-fn build_killed_at(home: &Path, vars: &[(String, String)], stage: Stage) -> Option<String> {
+/// prints `stage_started` for `stage`; returns the run id, or, when the build
+/// ended before that stage began, what it said last (its error and the tail
+/// of its stderr).
+fn build_killed_at(home: &Path, vars: &[(String, String)], stage: Stage) -> Result<String, String> {
+    let stderr = home.join(format!("killed-at-{stage}.stderr"));
     let mut child = slurm_factory_command(home, vars.iter().cloned())
         .args(BUILD)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
         .expect("starting slurm-factory build");
     let mut run_id = None;
+    let mut last = serde_json::Value::Null;
     for event in json_lines(child.stdout.take().unwrap()) {
         match event["type"].as_str() {
             Some("run_started") => run_id = event["run_id"].as_str().map(str::to_string),
             Some("stage_started") if event["stage"] == stage.as_str() => {
                 child.kill().expect("SIGKILL");
                 child.wait().unwrap();
-                return run_id;
+                return run_id.ok_or_else(|| "no run_started event".to_string());
             }
             _ => {}
         }
+        last = event;
     }
-    child.wait().unwrap();
-    None
+    let status = child.wait().unwrap();
+    let stderr = std::fs::read_to_string(&stderr).unwrap_or_default();
+    let tail: Vec<&str> = stderr.lines().rev().take(30).collect();
+    Err(format!(
+        "{status}; last event {last}; stderr ends:\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    ))
 }
 
 /// Every entry of the store is a whole artifact the store can show, and no
@@ -96,7 +105,7 @@ async fn cli_killed_at_each_stage_leaves_nothing_broken() {
     for (i, stage) in Stage::ALL.into_iter().enumerate() {
         let t0 = Instant::now();
         let run_id = build_killed_at(tmp.path(), &vars, stage)
-            .unwrap_or_else(|| panic!("the build ended before {stage} started"));
+            .unwrap_or_else(|why| panic!("the build ended before {stage} started: {why}"));
         // The run is recorded as interrupted, not running or failed.
         let dir = factory::runs::RunDir::open(&settings.runs_dir(), &run_id).unwrap();
         assert_eq!(dir.record().unwrap().status(), RunStatus::Interrupted);
