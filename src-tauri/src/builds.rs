@@ -27,7 +27,9 @@ pub async fn start_build(
     on_events: Channel<Vec<BatchItem>>,
 ) -> CmdResult<String> {
     let options = BuildOptions {
-        request: request.resolve(&state.defaults()).map_err(report)?,
+        request: request
+            .resolve(&state.defaults().map_err(report)?)
+            .map_err(report)?,
         flags,
     };
     let settings = state.settings();

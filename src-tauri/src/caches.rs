@@ -105,7 +105,9 @@ fn mirror_options(
     offline: bool,
 ) -> CmdResult<BuildOptions> {
     Ok(BuildOptions {
-        request: request.resolve(&state.defaults()).map_err(report)?,
+        request: request
+            .resolve(&state.defaults().map_err(report)?)
+            .map_err(report)?,
         flags: BuildFlags {
             offline,
             verify: false,

@@ -42,7 +42,12 @@ pub fn detect(state: State<'_, AppState>) -> HostReport {
 
 #[tauri::command]
 pub fn plan(state: State<'_, AppState>, request: BuildRequest) -> CmdResult<Plan> {
-    factory::plan::plan(&request, &state.defaults(), &state.settings()).map_err(report)
+    factory::plan::plan(
+        &request,
+        &state.defaults().map_err(report)?,
+        &state.settings(),
+    )
+    .map_err(report)
 }
 
 /// The toolchains of the templates (built-in and the user's): the OSes a
@@ -61,10 +66,16 @@ pub fn build_defaults() -> factory::pipeline::BuildFlags {
     factory::pipeline::BuildFlags::default()
 }
 
-/// The Slurm releases the catalogue knows, newest first.
+/// The Slurm releases the catalogue knows (the templates dir's included),
+/// newest first, judged today.
 #[tauri::command]
-pub fn releases() -> Vec<factory::catalog::Release> {
-    factory::catalog::releases().to_vec()
+pub fn releases(state: State<'_, AppState>) -> CmdResult<Vec<factory::catalog::Release>> {
+    Ok(state
+        .defaults()
+        .map_err(report)?
+        .catalog
+        .releases()
+        .to_vec())
 }
 
 #[tauri::command]

@@ -17,7 +17,7 @@ use crate::state::AppState;
 /// The builds a matrix expands to, each checked as a build is.
 #[tauri::command]
 pub fn matrix_check(state: State<'_, AppState>, text: String) -> CmdResult<Vec<MatrixBuild>> {
-    matrix::parse(&text, &state.defaults()).map_err(report)
+    matrix::parse(&text, &state.defaults().map_err(report)?).map_err(report)
 }
 
 /// The LXD servers a matrix of `text` runs on (the `remotes` setting, else
@@ -29,7 +29,7 @@ pub async fn matrix_servers(
     text: String,
     parallel: Option<u32>,
 ) -> CmdResult<Vec<Server>> {
-    let builds = matrix::parse(&text, &state.defaults()).map_err(report)?;
+    let builds = matrix::parse(&text, &state.defaults().map_err(report)?).map_err(report)?;
     servers(&state, &builds, parallel).await
 }
 
@@ -57,7 +57,7 @@ pub async fn matrix_run(
     flags: BuildFlags,
     on_events: Channel<MatrixEvent>,
 ) -> CmdResult<Vec<BuildOutcome>> {
-    let builds = matrix::parse(&text, &state.defaults()).map_err(report)?;
+    let builds = matrix::parse(&text, &state.defaults().map_err(report)?).map_err(report)?;
     let servers = servers(&state, &builds, parallel).await?;
     let cancel = CancellationToken::new();
     {

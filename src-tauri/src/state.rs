@@ -46,8 +46,9 @@ impl AppState {
     }
 
     /// What a request leaves open is filled from: the host's suggestions and
-    /// the current settings (the `toolchain` setting).
-    pub fn defaults(&self) -> Defaults {
+    /// the current settings (the `toolchain` setting, the templates dir's
+    /// releases); an unreadable releases file is the error.
+    pub fn defaults(&self) -> factory::Result<Defaults> {
         self.host_defaults.clone().with_settings(&self.settings())
     }
 

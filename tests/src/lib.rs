@@ -11,7 +11,7 @@ use factory::settings::{Settings, XdgDirs};
 pub const TARGET: &str = "x86_64_v3";
 
 /// The artifact name of a minimal build of the default Slurm release for [`TARGET`].
-pub const ARTIFACT_NAME: &str = "slurm-25.05-minimal-x86_64_v3";
+pub const ARTIFACT_NAME: &str = "slurm-26.05-minimal-x86_64_v3";
 
 /// A test variable, when set and not empty.
 pub fn test_var(name: &str) -> Option<String> {
@@ -220,6 +220,7 @@ pub fn request() -> ResolvedRequest {
         jobs: 2,
         gpu: None,
         toolchain: None,
+        catalog: factory::catalog::Catalog::builtin(),
     })
     .expect("the test request is valid")
 }

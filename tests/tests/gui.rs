@@ -564,7 +564,11 @@ async fn app_screens_work_as_a_person_uses_them() {
     assert!(cpu.contains(&host.cpu.microarch), "{cpu}");
     assert_eq!(gui.text("[data-testid=suggested-target]").await, suggested);
     let plan_name = "return document.querySelector('[data-testid=plan-name]')?.textContent ?? ''";
-    let want = format!("slurm-25.05-{kind}-{suggested}");
+    let default = factory::catalog::Catalog::builtin()
+        .default_release()
+        .slurm
+        .clone();
+    let want = format!("slurm-{default}-{kind}-{suggested}");
     gui.eventually::<String>("the suggested plan", plan_name, |n| *n == want)
         .await;
     gui.screenshot("build");

@@ -9,7 +9,7 @@ use slurm_factory_e2e::{hello_recipe, slurm_factory, RemoteServer, TestEnv};
 const MATRIX: &str = "\
 base: {minimal: true, jobs: 1}
 axes:
-  slurm_version: ['25.05', '24.11']
+  slurm_version: ['26.05', '25.11']
   target: [x86_64_v3, x86_64_v2]
 ";
 
@@ -60,10 +60,10 @@ fn a_matrix_runs_two_at_a_time_and_resumes_only_what_is_missing() {
     assert_eq!(
         names,
         [
-            "slurm-25.05-minimal-x86_64_v3",
-            "slurm-25.05-minimal-x86_64_v2",
-            "slurm-24.11-minimal-x86_64_v3",
-            "slurm-24.11-minimal-x86_64_v2",
+            "slurm-26.05-minimal-x86_64_v3",
+            "slurm-26.05-minimal-x86_64_v2",
+            "slurm-25.11-minimal-x86_64_v3",
+            "slurm-25.11-minimal-x86_64_v2",
         ]
     );
     assert!(

@@ -40,27 +40,23 @@ use slurm_factory_e2e::SpackSite;
 use tokio_util::sync::CancellationToken;
 
 const TARGET: &str = "x86_64_v3";
-/// Where a site's overlay file goes in its templates dir.
-const SLURM_OVERLAY: &str = "spack-repo/spack_repo/slurm_factory/packages/slurm/package.py";
 
-/// A templates dir that adds the site's Slurm release to the product's overlay
-/// repo: the built-in `slurm` package with one more `version(...)` line.
+/// A templates dir whose `releases.toml` adds the site's Slurm release (its
+/// series replaces the built-in one), as the README tells a site to.
 fn site_templates(site: &SpackSite, root: &Path) -> PathBuf {
-    let builtin = factory::recipe::Templates::builtin_source(SLURM_OVERLAY).unwrap();
-    let class = "class Slurm(BuiltinSlurm):\n";
-    assert!(builtin.contains(class), "{builtin}");
-    let with_version = builtin.replacen(
-        class,
-        &format!(
-            "{class}    version(\"{}\", sha256=\"{}\")\n",
+    let series = site.slurm_version[..5].replace('-', ".");
+    let dir = root.join("templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(factory::catalog::RELEASES_FILE),
+        format!(
+            "# The release this site builds: Debian's orig tarball of it.\n\
+             [[release]]\nslurm = \"{series}\"\nspack = \"{}\"\nsha256 = \"{}\"\n\
+             support_ends = 2026-05-31\n",
             site.slurm_version, site.slurm_sha256
         ),
-        1,
-    );
-    let dir = root.join("templates");
-    let file = dir.join(SLURM_OVERLAY);
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    std::fs::write(&file, with_version).unwrap();
+    )
+    .unwrap();
     dir
 }
 
@@ -175,12 +171,16 @@ fn forget_binaries(buildcache: &Path, package: &str) -> usize {
     forgotten
 }
 
-fn request(site: &SpackSite) -> factory::request::ResolvedRequest {
-    request_of(site, true)
+fn request(site: &SpackSite, settings: &Settings) -> factory::request::ResolvedRequest {
+    request_of(site, settings, true)
 }
 
 /// The site's Slurm for `TARGET`, the minimal package or the default one.
-fn request_of(site: &SpackSite, minimal: bool) -> factory::request::ResolvedRequest {
+fn request_of(
+    site: &SpackSite,
+    settings: &Settings,
+    minimal: bool,
+) -> factory::request::ResolvedRequest {
     BuildRequest {
         slurm_version: site.slurm_version.clone(),
         minimal,
@@ -193,6 +193,14 @@ fn request_of(site: &SpackSite, minimal: bool) -> factory::request::ResolvedRequ
         jobs: 2,
         gpu: None,
         toolchain: None,
+        // The site's releases.toml (build_vars' templates dir) adds its Slurm.
+        catalog: Arc::new(
+            factory::catalog::Catalog::load(
+                settings.templates_dir.as_deref(),
+                factory::catalog::today(),
+            )
+            .unwrap(),
+        ),
     })
     .unwrap()
 }
@@ -378,7 +386,7 @@ async fn mirror_check(
     site: &SpackSite,
     label: &'static str,
 ) -> factory::sources::SourcesReport {
-    mirror_check_of(settings, request(site), label)
+    mirror_check_of(settings, request(site, settings), label)
         .await
         .sources
 }
@@ -456,7 +464,7 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     let err = pipeline::build(
         &settings,
         BuildOptions {
-            request: request(&site),
+            request: request(&site, &settings),
             flags: flags.clone(),
         },
         sink("no source", &first),
@@ -549,7 +557,7 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     let result = pipeline::build(
         &settings,
         BuildOptions {
-            request: request(&site),
+            request: request(&site, &settings),
             flags: flags.clone(),
         },
         sink("retry", &second),
@@ -703,7 +711,12 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     // below 2.79: glib comes from the overlay, whose recipe builds it there.
     // Its full build is hours on this machine: `mirror check` says what a site
     // adds for it beyond the minimal closure.
-    let checked = mirror_check_of(&settings, request_of(&site, false), "default package").await;
+    let checked = mirror_check_of(
+        &settings,
+        request_of(&site, &settings, false),
+        "default package",
+    )
+    .await;
     let lock: serde_json::Value =
         serde_json::from_slice(&std::fs::read(checked.run_dir.join("spack.lock")).unwrap())
             .unwrap();
@@ -1561,7 +1574,7 @@ async fn air_gapped_site_from_mirror_create_to_mirror_check_after_import() {
     let created = pipeline::mirror_create(
         &settings,
         BuildOptions {
-            request: request(&site),
+            request: request(&site, &settings),
             flags: BuildFlags {
                 offline: true,
                 verify: false,
@@ -1674,10 +1687,10 @@ async fn air_gapped_site_from_mirror_create_to_mirror_check_after_import() {
 }
 
 /// The product's Spack repo overlay, read by the real Spack the builds use:
-/// every release of the catalogue is a version Spack knows (the newer ones
-/// with their checksums from the overlay), and the variant those releases
-/// brought is there. A catalogue entry without a recipe fails here, not in a
-/// build's concretize stage.
+/// for each release of the catalogue (the site's included), the recipe
+/// rendered for it gives Spack that version with the catalogue's checksum,
+/// and the variant the newer releases brought. A catalogue entry Spack cannot
+/// build fails here, not in a build's concretize stage.
 #[test]
 fn overlay_repo_gives_spack_every_catalogued_release() {
     let Some(site) = SpackSite::from_env("overlay_repo_gives_spack_every_catalogued_release")
@@ -1687,28 +1700,10 @@ fn overlay_repo_gives_spack_every_catalogued_release() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let settings = load_settings(root, &build_vars(&site, root));
-    let rendered = factory::recipe::Templates::load(None)
-        .unwrap()
-        .render(&factory::recipe::RecipeContext::new(
-            &request(&site),
-            &settings,
-            true,
-        ))
-        .unwrap();
-    let recipe = root.join("recipe");
-    rendered.write_to(&recipe).unwrap();
-    // The rendered repos.yaml names the container's paths; the same repos here.
-    let config = root.join("spack-config");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("repos.yaml"),
-        format!(
-            "repos:\n  slurm_factory: {}\n  builtin: {}\n",
-            recipe.join("spack-repo/spack_repo/slurm_factory").display(),
-            site.spack_packages_root
-                .join("repos/spack_repo/builtin")
-                .display()
-        ),
+    let templates = factory::recipe::Templates::load(settings.templates_dir.as_deref()).unwrap();
+    let catalog = factory::catalog::Catalog::load(
+        settings.templates_dir.as_deref(),
+        factory::catalog::today(),
     )
     .unwrap();
     // What the real Spack makes of the repos: the class, every version's
@@ -1723,62 +1718,88 @@ fn overlay_repo_gives_spack_every_catalogued_release() {
          for name in sorted(cls.variant_names()):\n    print('variant', name)\n",
     )
     .unwrap();
-    let out = Command::new(site.spack_root.join("bin/spack"))
-        .arg("-C")
-        .arg(&config)
-        .arg("python")
-        .arg(&query)
-        .env("SPACK_DISABLE_LOCAL_CONFIG", "1")
-        .env("SPACK_USER_CACHE_PATH", root.join("spack-user-cache"))
-        .output()
+    let mut seen = Vec::new();
+    for release in catalog.releases() {
+        let request = BuildRequest {
+            slurm_version: release.slurm.clone(),
+            minimal: true,
+            target: Some(TARGET.into()),
+            ..Default::default()
+        }
+        .resolve(&Defaults {
+            target: TARGET.into(),
+            jobs: 2,
+            gpu: None,
+            toolchain: None,
+            catalog: Arc::new(catalog.clone()),
+        })
         .unwrap();
-    let info = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "spack python failed:\n{info}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<Vec<&str>> = info
-        .lines()
-        .map(|l| l.split_whitespace().collect())
-        .collect();
-    assert!(
-        lines.contains(&vec!["namespace", "slurm_factory"]),
-        "slurm comes from the overlay:\n{info}"
-    );
-    let checksum_of = |version: &str| {
-        lines
-            .iter()
-            .find(|l| l.len() == 3 && l[0] == "version" && l[1] == version)
-            .map(|l| l[2])
-    };
-    for release in factory::catalog::releases() {
+        let recipe = root.join(format!("recipe-{}", release.spack));
+        templates
+            .render(&factory::recipe::RecipeContext::new(
+                &request, &settings, true,
+            ))
+            .unwrap()
+            .write_to(&recipe)
+            .unwrap();
+        // The rendered repos.yaml names the container's paths; the same repos here.
+        let config = root.join(format!("spack-config-{}", release.spack));
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(
+            config.join("repos.yaml"),
+            format!(
+                "repos:\n  slurm_factory: {}\n  builtin: {}\n",
+                recipe.join("spack-repo/spack_repo/slurm_factory").display(),
+                site.spack_packages_root
+                    .join("repos/spack_repo/builtin")
+                    .display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new(site.spack_root.join("bin/spack"))
+            .arg("-C")
+            .arg(&config)
+            .arg("python")
+            .arg(&query)
+            .env("SPACK_DISABLE_LOCAL_CONFIG", "1")
+            .env("SPACK_USER_CACHE_PATH", root.join("spack-user-cache"))
+            .output()
+            .unwrap();
+        let info = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
-            checksum_of(&release.spack).is_some_and(|sha| sha.len() == 64),
-            "Spack knows no checksummed slurm@{} (catalogue {}):\n{info}",
-            release.spack,
-            release.slurm
+            out.status.success(),
+            "spack python failed:\n{info}\n{}",
+            String::from_utf8_lossy(&out.stderr)
         );
-    }
-    for (version, sha256) in [
-        (
-            "26-05-1-1",
-            "432362d3ced66476a8edb61b6c06b6f0c0c1b3bbbf40589fae94de0664c803b5",
-        ),
-        (
-            "25-11-6-1",
-            "2e305a5cc051d08ded4d710e349636b6a054da2c371bbce85797744b693ca790",
-        ),
-        (
-            "25-05-8-1",
-            "3f77fa80fdcec1e8a47f146bf0b34a6a6c2435f13dad26aea758a7a0f8c82954",
-        ),
-    ] {
-        assert_eq!(checksum_of(version), Some(sha256), "slurm@{version}");
+        let lines: Vec<Vec<&str>> = info
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert!(
+            lines.contains(&vec!["namespace", "slurm_factory"]),
+            "slurm comes from the overlay:\n{info}"
+        );
+        let checksum = lines
+            .iter()
+            .find(|l| l.len() == 3 && l[0] == "version" && l[1] == release.spack)
+            .map(|l| l[2]);
+        assert_eq!(
+            checksum,
+            Some(release.sha256.as_str()),
+            "Spack's slurm@{} for Slurm {} ({}):\n{info}",
+            release.spack,
+            release.slurm,
+            release.file
+        );
+        assert!(
+            lines.contains(&vec!["variant", "multiple_slurmd"]),
+            "{info}"
+        );
+        seen.push(format!("slurm@{} sha256 {}", release.spack, release.sha256));
     }
     assert!(
-        lines.contains(&vec!["variant", "multiple_slurmd"]),
-        "{info}"
+        seen.iter().any(|s| s.contains(&site.slurm_version)),
+        "the site's release is in the catalogue: {seen:#?}"
     );
-    println!("{info}");
+    println!("{}", seen.join("\n"));
 }

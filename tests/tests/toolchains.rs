@@ -127,7 +127,7 @@ fn packages_built_on_each_os_verify_there_and_carry_their_glibc_floor() {
         assert_eq!(code, Some(0), "build on {toolchain}:\n{stderr}");
         let id = artifact_of(&stdout);
         assert!(
-            id.starts_with(&format!("slurm-25.05-minimal-x86_64_v3-{toolchain}-")),
+            id.starts_with(&format!("slurm-26.05-minimal-x86_64_v3-{toolchain}-")),
             "named by its toolchain: {id}"
         );
         let text = show(&id);

@@ -157,7 +157,8 @@ fn plan_warns_about_a_release_past_end_of_support() {
         stderr(&o)
     );
     assert!(
-        stdout(&o).contains("24.11 (Spack slurm@24-11-6-1, past SchedMD's end of support)"),
+        stdout(&o)
+            .contains("24.11 (Spack slurm@24-11-6-1, past SchedMD's end of support on 2026-05-31)"),
         "{}",
         stdout(&o)
     );
@@ -170,6 +171,58 @@ fn plan_warns_about_a_release_past_end_of_support() {
     let o = run(&["plan", "--slurm-version", "26.05", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["warnings"], serde_json::json!([]));
-    assert_eq!(v["request"]["slurm"]["spack"], "26-05-1-1");
+    assert_eq!(v["request"]["slurm"]["spack"], "26-05-3-1");
     assert!(!stderr(&o).contains("end of support"), "{}", stderr(&o));
+}
+
+/// A site's `releases.toml` in its templates dir adds a release `plan` then
+/// resolves (and makes the default, being the newest supported); a bad entry
+/// is refused naming the file and its line, as a configuration error.
+#[test]
+fn a_site_adds_a_release_in_its_templates_dir() {
+    let templates = tempfile::tempdir().unwrap();
+    let file = templates.path().join("releases.toml");
+    let plan = |args: &[&str]| {
+        let config = tempfile::tempdir().unwrap();
+        Command::new(env!("CARGO_BIN_EXE_slurm-factory"))
+            .args(["plan", "--target", "x86_64_v3"])
+            .args(args)
+            .env("XDG_CONFIG_HOME", config.path())
+            .env("NO_COLOR", "1")
+            .env("SLURM_FACTORY_TEMPLATES_DIR", templates.path())
+            .env_remove("SLURM_FACTORY_CONFIG")
+            .output()
+            .unwrap()
+    };
+    std::fs::write(
+        &file,
+        "[[release]]\nslurm = \"99.05\"\nspack = \"99-05-0-1\"\n\
+         sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n\
+         support_ends = 9999-11-30\n",
+    )
+    .unwrap();
+    let o = plan(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("99.05 (Spack slurm@99-05-0-1, supported until 9999-11-30)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = plan(&["--slurm-version", "26.05"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    std::fs::write(
+        &file,
+        "[[release]]\nslurm = \"99.05\"\nspack = \"99-05-0-1\"\n\
+         sha256 = \"00\"\nsupport_ends = 9999-11-30\n",
+    )
+    .unwrap();
+    let o = plan(&[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let said = stderr(&o);
+    assert!(
+        said.contains(&format!("{}, line 4", file.display())) && said.contains("not a sha256"),
+        "{said}"
+    );
+    assert!(stdout(&o).is_empty(), "nothing planned: {}", stdout(&o));
 }

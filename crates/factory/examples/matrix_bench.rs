@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     settings.templates_dir =
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/recipes/hello"));
     settings.min_free_disk_mib = 512;
-    let builds = matrix::parse(MATRIX, &Defaults::for_host().with_settings(&settings))?;
+    let builds = matrix::parse(MATRIX, &Defaults::for_host().with_settings(&settings)?)?;
     let layouts: [(&str, String); 3] = [
         ("one server, 1 at a time", "local=1".into()),
         ("two servers, 1 each", format!("local=1,{remote}=1")),

@@ -92,23 +92,19 @@ async fn main() -> Bench {
         )?;
         flags.offline = true;
         flags.gzip = true;
-        // The site's Slurm, added to the overlay repo as the real-Spack test adds it.
+        // The site's Slurm, added to the catalogue as the real-Spack test adds it.
         let slurm = var("SLURM_FACTORY_TEST_SPACK_SLURM")?;
-        let overlay = "spack-repo/spack_repo/slurm_factory/packages/slurm/package.py";
-        let class = "class Slurm(BuiltinSlurm):\n";
-        let text = Templates::builtin_source(overlay)
-            .ok_or("no slurm overlay")?
-            .replacen(
-                class,
-                &format!(
-                    "{class}    version(\"{slurm}\", sha256=\"{}\")\n",
-                    var("SLURM_FACTORY_TEST_SPACK_SLURM_SHA256")?
-                ),
-                1,
-            );
         let templates = tmp.path().join("templates");
-        std::fs::create_dir_all(templates.join(overlay).parent().unwrap())?;
-        std::fs::write(templates.join(overlay), text)?;
+        std::fs::create_dir_all(&templates)?;
+        std::fs::write(
+            templates.join(factory::catalog::RELEASES_FILE),
+            format!(
+                "[[release]]\nslurm = \"{}\"\nspack = \"{slurm}\"\nsha256 = \"{}\"\n\
+                 support_ends = 2026-05-31\n",
+                slurm[..5].replace('-', "."),
+                var("SLURM_FACTORY_TEST_SPACK_SLURM_SHA256")?
+            ),
+        )?;
         settings.templates_dir = Some(templates);
         BuildRequest {
             slurm_version: slurm,
@@ -118,7 +114,7 @@ async fn main() -> Bench {
             ..Default::default()
         }
     }
-    .resolve(&Defaults::for_host())?;
+    .resolve(&Defaults::for_host().with_settings(&settings)?)?;
 
     // Start cold: no base image for these inputs.
     let rendered = Templates::load(settings.templates_dir.as_deref())?

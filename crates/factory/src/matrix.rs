@@ -7,7 +7,7 @@
 //! base:                      # fields every build shares (a preset's)
 //!   jobs: 4
 //! axes:                      # a request field and its values, in order
-//!   slurm_version: ["25.05", "24.11"]
+//!   slurm_version: ["26.05", "25.11"]
 //!   minimal: [false, true]
 //!   target: [x86_64_v3, zen3]
 //! exclude:                   # combinations left out
@@ -47,7 +47,7 @@ struct MatrixFile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MatrixBuild {
-    /// Its axis values, `slurm_version=25.05 target=zen3`.
+    /// Its axis values, `slurm_version=26.05 target=zen3`.
     pub label: String,
     pub artifact_name: String,
     pub request: ResolvedRequest,
@@ -348,6 +348,7 @@ mod tests {
             jobs: 4,
             gpu: None,
             toolchain: None,
+            catalog: crate::catalog::Catalog::builtin(),
         }
     }
 

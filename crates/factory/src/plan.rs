@@ -43,10 +43,11 @@ pub fn plan(request: &BuildRequest, defaults: &Defaults, settings: &Settings) ->
     } else {
         "suggested for this machine"
     };
+    let ends = resolved.slurm.support_ends.as_deref().unwrap_or("?");
     let version_note = match resolved.slurm.support {
-        Support::Supported => "",
-        Support::Ended => ", past SchedMD's end of support",
-        Support::Unknown => ", not in the catalogue: Spack must know this version",
+        Support::Supported => format!(", supported until {ends}"),
+        Support::Ended => format!(", past SchedMD's end of support on {ends}"),
+        Support::Unknown => ", not in the catalogue: Spack must know this version".into(),
     };
     let row = |label: &str, value: String| PlanRow {
         label: label.into(),
@@ -136,6 +137,7 @@ mod tests {
             jobs: 8,
             gpu: None,
             toolchain: None,
+            catalog: crate::catalog::Catalog::builtin(),
         };
         let req = BuildRequest {
             slurm_version: "24.11".into(),
@@ -152,14 +154,17 @@ mod tests {
         assert!(value("LXD").contains("ubuntu:24.04"));
         assert_eq!(
             value("Slurm"),
-            "24.11 (Spack slurm@24-11-6-1, past SchedMD's end of support)"
+            "24.11 (Spack slurm@24-11-6-1, past SchedMD's end of support on 2026-05-31)"
         );
         assert_eq!(p.warnings.len(), 1);
         assert!(p.warnings[0].contains("past SchedMD's end of support"));
 
         let current = plan(&BuildRequest::default(), &defaults, &settings).unwrap();
         assert!(current.warnings.is_empty());
-        assert_eq!(current.rows[0].value, "25.05 (Spack slurm@25-05-8-1)");
+        assert_eq!(
+            current.rows[0].value,
+            "26.05 (Spack slurm@26-05-3-1, supported until 2027-11-30)"
+        );
 
         let bad = BuildRequest {
             minimal: true,

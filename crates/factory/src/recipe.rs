@@ -54,7 +54,7 @@ pub struct Templates {
 /// What the templates see. Every field is documented in templates/README.md.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecipeContext {
-    /// `slurm-25.05-default-x86_64_v3`.
+    /// `slurm-26.05-default-x86_64_v3`.
     pub artifact_name: String,
     pub slurm: SlurmVersion,
     pub package: PackageContext,
@@ -397,7 +397,17 @@ impl Templates {
                 let rel = path.strip_prefix(dir).unwrap_or(&path);
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| Error::io("cannot read template", &path, e))?;
-                sources.insert(path_name(rel), (text, Origin::User(path)));
+                let name = path_name(rel);
+                // A user's `package.py` replaces a built-in `package.py.j2`
+                // (and the other way round): both would write the same file.
+                let twin = name
+                    .strip_suffix(".j2")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{name}.j2"));
+                if matches!(sources.get(&twin), Some((_, Origin::Builtin))) {
+                    sources.remove(&twin);
+                }
+                sources.insert(name, (text, Origin::User(path)));
             }
         }
         let templates = Templates { sources };
@@ -478,9 +488,10 @@ impl Templates {
         let mut files = BTreeMap::new();
         for (name, (text, _)) in &self.sources {
             // Plain scripts (relocate.sh, check-libs.sh, sources.py) and the
-            // Spack package repository (Python recipes) are pushed as they are.
+            // Spack package repository's Python recipes are pushed as they
+            // are (a recipe ending in .j2 is rendered, like slurm's).
             if (name.starts_with("scripts/") && (name.ends_with(".sh") || name.ends_with(".py")))
-                || name.starts_with(SPACK_REPO_DIR)
+                || (name.starts_with(SPACK_REPO_DIR) && !name.ends_with(".j2"))
             {
                 files.insert(name.clone(), text.clone());
                 continue;

@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{self, Release, Support};
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, Release, Support};
 use crate::error::{Error, Result};
 use crate::kinds::GpuVendor;
 
@@ -27,7 +29,7 @@ pub enum Compiler {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct BuildRequest {
-    /// `25.05`, `24.11`, … or a full Spack version such as `24-11-6-1`. Empty = default.
+    /// `26.05`, `25.11`, … or a full Spack version such as `24-11-6-1`. Empty = default.
     pub slurm_version: String,
     /// GPU support; `None` builds the CPU package.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,6 +103,13 @@ pub struct SlurmVersion {
     pub cataloged: bool,
     /// Whether SchedMD still supports it.
     pub support: Support,
+    /// The sha256 of its source archive, from the catalogue (none outside it:
+    /// then Spack's own recipe must know the version).
+    pub sha256: Option<String>,
+    /// The last day SchedMD supports it (`2027-11-30`), from the catalogue.
+    pub support_ends: Option<String>,
+    /// The newest supported release when this one is past its support.
+    pub newest_supported: Option<String>,
 }
 
 impl SlurmVersion {
@@ -108,10 +117,14 @@ impl SlurmVersion {
     pub fn warning(&self) -> Option<String> {
         match self.support {
             Support::Ended => Some(format!(
-                "Slurm {} is past SchedMD's end of support: it gets no more fixes, \
-                 security fixes included; build a supported release ({}) unless a cluster needs this one",
+                "Slurm {} is past SchedMD's end of support ({}): it gets no more fixes, \
+                 security fixes included; build a supported release{} unless a cluster needs this one",
                 self.name,
-                catalog::supported_versions().join(", ")
+                self.support_ends.as_deref().unwrap_or("date unknown"),
+                self.newest_supported
+                    .as_deref()
+                    .map(|v| format!(" (the newest is {v})"))
+                    .unwrap_or_default()
             )),
             Support::Supported | Support::Unknown => None,
         }
@@ -205,6 +218,8 @@ pub struct Defaults {
     pub gpu: Option<(GpuVendor, Vec<String>)>,
     /// The `toolchain` setting.
     pub toolchain: Option<String>,
+    /// The Slurm releases (the built-in ones and the templates dir's), judged today.
+    pub catalog: Arc<Catalog>,
 }
 
 impl Defaults {
@@ -213,12 +228,17 @@ impl Defaults {
         Defaults::from_suggestions(&crate::hardware::detect().suggestions)
     }
 
-    /// These defaults with the settings' own: the `toolchain` setting.
-    pub fn with_settings(self, settings: &crate::settings::Settings) -> Defaults {
-        Defaults {
+    /// These defaults with the settings' own: the `toolchain` setting and
+    /// the releases of the `templates_dir` setting's `releases.toml`.
+    pub fn with_settings(self, settings: &crate::settings::Settings) -> Result<Defaults> {
+        Ok(Defaults {
             toolchain: settings.toolchain.clone(),
+            catalog: Arc::new(Catalog::load(
+                settings.templates_dir.as_deref(),
+                crate::catalog::today(),
+            )?),
             ..self
-        }
+        })
     }
 
     pub fn from_suggestions(s: &crate::hardware::Suggestions) -> Defaults {
@@ -228,6 +248,7 @@ impl Defaults {
             jobs: s.jobs.value,
             gpu: choice.gpu.map(|v| (v, choice.gpu_arch.clone())),
             toolchain: None,
+            catalog: Catalog::builtin(),
         }
     }
 }
@@ -235,7 +256,7 @@ impl Defaults {
 impl BuildRequest {
     /// Checks every field and fills the gaps from `defaults`.
     pub fn resolve(&self, defaults: &Defaults) -> Result<ResolvedRequest> {
-        let slurm = resolve_version(&self.slurm_version)?;
+        let slurm = resolve_version(&defaults.catalog, &self.slurm_version)?;
         let package_type = match (self.minimal, self.gpu) {
             (true, Some(_)) => return Err(Error::MinimalWithGpu),
             (true, None) => PackageType::Minimal,
@@ -283,45 +304,40 @@ impl BuildRequest {
     }
 }
 
-fn resolve_version(input: &str) -> Result<SlurmVersion> {
+fn resolve_version(catalog: &Catalog, input: &str) -> Result<SlurmVersion> {
     let input = input.trim();
     let from_release = |r: &Release| SlurmVersion {
         name: r.slurm.clone(),
         spack: r.spack.clone(),
         cataloged: true,
         support: Support::of(r),
+        sha256: Some(r.sha256.clone()),
+        support_ends: Some(r.support_ends.to_string()),
+        newest_supported: (!r.supported)
+            .then(|| catalog.supported_versions().into_iter().next())
+            .flatten(),
     };
     if input.is_empty() {
-        return Ok(from_release(catalog::default_release()));
+        return Ok(from_release(catalog.default_release()));
     }
-    if let Some(r) = catalog::releases()
-        .iter()
-        .find(|r| r.slurm == input || r.spack == input)
-    {
+    if let Some(r) = catalog.find(input) {
         return Ok(from_release(r));
     }
-    if is_spack_version(input) {
+    if crate::catalog::is_spack_version(input) {
         return Ok(SlurmVersion {
             name: input.into(),
             spack: input.into(),
             cataloged: false,
             support: Support::Unknown,
+            sha256: None,
+            support_ends: None,
+            newest_supported: None,
         });
     }
     Err(Error::UnknownSlurmVersion {
         version: input.into(),
-        known: catalog::known_versions(),
+        known: catalog.known_versions(),
     })
-}
-
-/// `24-11-6-1`: the shape of SchedMD tags as Spack's slurm package names them.
-fn is_spack_version(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 4
-        && parts
-            .iter()
-            .enumerate()
-            .all(|(i, p)| is_digits(p, if i < 2 { 2..=2 } else { 1..=3 }))
 }
 
 fn is_digits(s: &str, len: std::ops::RangeInclusive<usize>) -> bool {
@@ -383,6 +399,8 @@ mod tests {
             jobs: 4,
             gpu: Some((GpuVendor::Cuda, vec!["90".into()])),
             toolchain: None,
+            // The day after 25.05's support ended.
+            catalog: Arc::new(Catalog::load(None, jiff::civil::date(2026, 12, 1)).unwrap()),
         }
     }
 
@@ -443,13 +461,13 @@ mod tests {
     #[test]
     fn empty_request_is_the_default_cpu_package() {
         let r = resolve(BuildRequest::default()).unwrap();
-        assert_eq!(r.slurm.name, "25.05");
-        assert_eq!(r.slurm.spack, "25-05-8-1");
+        assert_eq!(r.slurm.name, "26.05");
+        assert_eq!(r.slurm.spack, "26-05-3-1");
         assert_eq!(r.package_type, PackageType::Default);
         assert_eq!(r.target, "x86_64_v3");
         assert!(!r.target_from_user);
         assert_eq!(r.jobs, 4);
-        assert_eq!(r.artifact_name(), "slurm-25.05-default-x86_64_v3");
+        assert_eq!(r.artifact_name(), "slurm-26.05-default-x86_64_v3");
     }
 
     #[test]
@@ -467,13 +485,16 @@ mod tests {
         assert_eq!(other.spack, "24-05-8-1");
         assert_eq!(other.support, Support::Unknown);
         assert_eq!(other.warning(), None);
-        assert_eq!(v("26.05").unwrap().slurm.spack, "26-05-1-1");
+        assert_eq!(v("26.05").unwrap().slurm.spack, "26-05-3-1");
         assert_eq!(v("25.11").unwrap().slurm.warning(), None);
-        let ended = v("24.11").unwrap().slurm;
+        let ended = v("25.05").unwrap().slurm;
         assert_eq!(ended.support, Support::Ended);
         let warning = ended.warning().unwrap();
-        assert!(warning.starts_with("Slurm 24.11 is past SchedMD's end of support"));
-        assert!(warning.contains("(26.05, 25.11, 25.05)"), "{warning}");
+        assert!(
+            warning.starts_with("Slurm 25.05 is past SchedMD's end of support (2026-11-30)"),
+            "{warning}"
+        );
+        assert!(warning.contains("(the newest is 26.05)"), "{warning}");
         for bad in ["99.1", "24.11; ls", "24-11-6", "2a-11-6-1", "24-11-6-1 "] {
             // trailing space is trimmed, so that one is accepted
             if bad.ends_with(' ') {
@@ -549,7 +570,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(r.gpu_arch, ["80", "90"]);
-        assert_eq!(r.artifact_name(), "slurm-25.05-cuda-x86_64_v3");
+        assert_eq!(r.artifact_name(), "slurm-26.05-cuda-x86_64_v3");
         let r = resolve(BuildRequest {
             gpu: Some(GpuVendor::Rocm),
             gpu_arch: vec!["gfx90a".into(), "gfx942".into()],

@@ -58,21 +58,21 @@ fn modules_load_at_default_and_overridden_prefix_and_refuse_a_wrong_one() {
     fake_slurm(&moved);
     let case = common::cases()
         .into_iter()
-        .find(|c| c.name == "25.05-default")
+        .find(|c| c.name == "26.05-default")
         .unwrap();
     let mut ctx = common::context(&case);
     ctx.module.prefix = default_prefix.to_string_lossy().into_owned();
     let rendered = Templates::load(None).unwrap().render(&ctx).unwrap();
 
     for (flavour, file, name) in [
-        ("lua", "modules/slurm.lua", "slurm/25.05.lua"),
-        ("tcl", "modules/slurm.tcl", "slurm/25.05"),
+        ("lua", "modules/slurm.lua", "slurm/26.05.lua"),
+        ("tcl", "modules/slurm.tcl", "slurm/26.05"),
     ] {
         let modulepath = tmp.path().join(format!("modulefiles-{flavour}"));
         let dest = modulepath.join(name);
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::write(&dest, &rendered.files[file]).unwrap();
-        let show = "module load slurm/25.05 && printf 'PATH=%s\\nCONF=%s\\nLD=%s\\nCPATH=%s\\n' \
+        let show = "module load slurm/26.05 && printf 'PATH=%s\\nCONF=%s\\nLD=%s\\nCPATH=%s\\n' \
                     \"$PATH\" \"$SLURM_CONF\" \"${LD_LIBRARY_PATH-unset}\" \"$CPATH\"";
 
         let at_default = lmod(&modulepath, &[], show);
@@ -115,7 +115,7 @@ fn modules_load_at_default_and_overridden_prefix_and_refuse_a_wrong_one() {
         let unloaded = lmod(
             &modulepath,
             &[("SLURM_INSTALL_PREFIX", m)],
-            "module load slurm/25.05 && module unload slurm && printf '%s|%s' \"$PATH\" \"${SLURM_CONF-unset}\"",
+            "module load slurm/26.05 && module unload slurm && printf '%s|%s' \"$PATH\" \"${SLURM_CONF-unset}\"",
         );
         assert_eq!(
             unloaded.stdout, "/usr/bin:/bin|unset",
@@ -149,7 +149,7 @@ fn module_conflicts_with_other_slurm_modules() {
     fake_slurm(&prefix);
     let case = common::cases()
         .into_iter()
-        .find(|c| c.name == "25.05-default")
+        .find(|c| c.name == "26.05-default")
         .unwrap();
     let rendered = Templates::load(None)
         .unwrap()
@@ -159,7 +159,7 @@ fn module_conflicts_with_other_slurm_modules() {
     std::fs::create_dir_all(mp.join("slurm")).unwrap();
     std::fs::create_dir_all(mp.join("slurm-wlm")).unwrap();
     std::fs::write(
-        mp.join("slurm/25.05.lua"),
+        mp.join("slurm/26.05.lua"),
         &rendered.files["modules/slurm.lua"],
     )
     .unwrap();
@@ -167,11 +167,11 @@ fn module_conflicts_with_other_slurm_modules() {
     let out = lmod(
         &mp,
         &[("SLURM_INSTALL_PREFIX", prefix.to_str().unwrap())],
-        "module load slurm-wlm/22.05 && module load slurm/25.05",
+        "module load slurm-wlm/22.05 && module load slurm/26.05",
     );
     assert!(!out.ok);
     assert!(
-        out.stderr.contains("Cannot load module \"slurm/25.05\""),
+        out.stderr.contains("Cannot load module \"slurm/26.05\""),
         "{}",
         out.stderr
     );
@@ -192,7 +192,7 @@ fn the_lmod_hierarchy_spiders_and_loads_from_a_moved_package() {
     std::fs::write(moved.join("bin/mpirun"), "").unwrap();
     let case = common::cases()
         .into_iter()
-        .find(|c| c.name == "25.05-default")
+        .find(|c| c.name == "26.05-default")
         .unwrap();
     let ctx = common::context(&case).with_module_layout(ModuleLayout::Hierarchy);
     let rendered = Templates::load(None).unwrap().render(&ctx).unwrap();
@@ -200,12 +200,12 @@ fn the_lmod_hierarchy_spiders_and_loads_from_a_moved_package() {
     // Debian 12, OpenMPI 5.0.8 of spack-packages 2025.11).
     let tree = ModuleTree {
         layout: ModuleLayout::Hierarchy,
-        slurm: "25.05".into(),
+        slurm: "26.05".into(),
         mpi: Some(("12.2.0".into(), "5.0.8".into())),
     };
     rendered.write_package_files(&moved, &tree).unwrap();
     for file in [
-        "modules/lmod/Core/slurm/25.05.lua",
+        "modules/lmod/Core/slurm/26.05.lua",
         "modules/lmod/Core/gcc/12.2.0.lua",
         "modules/lmod/Compiler/gcc/12.2.0/openmpi/5.0.8.lua",
     ] {
@@ -225,7 +225,7 @@ fn the_lmod_hierarchy_spiders_and_loads_from_a_moved_package() {
         spider.stdout
     );
     let all = lmod(&core, &env, "module -t spider 2>&1");
-    for name in ["slurm/25.05", "gcc/12.2.0", "openmpi/5.0.8"] {
+    for name in ["slurm/26.05", "gcc/12.2.0", "openmpi/5.0.8"] {
         assert!(all.stdout.contains(name), "{name} in:\n{}", all.stdout);
     }
 
@@ -235,7 +235,7 @@ fn the_lmod_hierarchy_spiders_and_loads_from_a_moved_package() {
     let loaded = lmod(
         &core,
         &env,
-        "module load slurm/25.05 gcc/12.2.0 openmpi/5.0.8 && \
+        "module load slurm/26.05 gcc/12.2.0 openmpi/5.0.8 && \
          printf 'MPIRUN=%s\\nSINFO=%s\\nMPI_HOME=%s\\n' \"$(command -v mpirun)\" \
          \"$(command -v sinfo)\" \"$MPI_HOME\"",
     );

@@ -29,7 +29,7 @@ fn a_user_file_replaces_one_template_and_the_rest_stay_built_in() {
         "target {{ target }}\n",
     )
     .unwrap();
-    let ctx = ctx("25.05-default");
+    let ctx = ctx("26.05-default");
     let builtin = Templates::load(None).unwrap().render(&ctx).unwrap();
     let user = Templates::load(Some(dir.path()))
         .unwrap()
@@ -37,7 +37,7 @@ fn a_user_file_replaces_one_template_and_the_rest_stay_built_in() {
         .unwrap();
     assert_eq!(
         user.files["modules/slurm.lua"],
-        "-- site module for slurm-25.05-default-x86_64_v3\nsetenv(\"SITE\", \"1\")\n"
+        "-- site module for slurm-26.05-default-x86_64_v3\nsetenv(\"SITE\", \"1\")\n"
     );
     assert_eq!(user.files["modules/site-notes.txt"], "target x86_64_v3\n");
     for name in ["spack.yaml", "modules/slurm.tcl", "scripts/install.sh"] {
@@ -86,7 +86,7 @@ fn a_broken_user_template_names_its_file_and_line() {
     // An undefined variable is caught when rendering, with its line too.
     std::fs::write(&path, "#!/bin/bash\n\necho {{ jobz }}\n").unwrap();
     let templates = Templates::load(Some(dir.path())).unwrap();
-    let err = templates.render(&ctx("25.05-default")).unwrap_err();
+    let err = templates.render(&ctx("26.05-default")).unwrap_err();
     let Error::Template { file, line, .. } = &err else {
         panic!("{err:?}")
     };
@@ -96,12 +96,11 @@ fn a_broken_user_template_names_its_file_and_line() {
 
 #[test]
 fn a_user_spack_yaml_that_drops_the_target_or_a_mirror_is_refused() {
-    // The spec the 25.05 context renders, as the catalogue names it.
+    // The spec the 26.05 context renders, as the catalogue names it.
     let slurm_spec = format!(
         "slurm@{}",
-        factory::catalog::releases()
-            .iter()
-            .find(|r| r.slurm == "25.05")
+        factory::catalog::Catalog::builtin()
+            .find("26.05")
             .unwrap()
             .spack
     );
@@ -144,7 +143,7 @@ fn a_user_spack_yaml_that_drops_the_target_or_a_mirror_is_refused() {
         std::fs::write(dir.path().join(file), builtin.replace(from, to)).unwrap();
         let err = Templates::load(Some(dir.path()))
             .unwrap()
-            .render(&ctx("25.05-default"))
+            .render(&ctx("26.05-default"))
             .unwrap_err();
         assert!(
             matches!(err, Error::RecipeInvalid { .. }) && err.to_string().contains(expect),
@@ -186,7 +185,7 @@ fn export_writes_every_built_in_template() {
         );
     }
     // An exported dir used as the user dir renders exactly like the built-ins.
-    let ctx = ctx("23.02-rocm");
+    let ctx = ctx("24.11-rocm");
     assert_eq!(
         Templates::load(Some(dir.path()))
             .unwrap()
@@ -200,7 +199,7 @@ fn export_writes_every_built_in_template() {
 fn every_script_is_strict_bash_that_calls_spack_directly() {
     let rendered = Templates::load(None)
         .unwrap()
-        .render(&ctx("25.05-cuda"))
+        .render(&ctx("26.05-cuda"))
         .unwrap();
     let scripts: Vec<_> = rendered
         .files
@@ -244,7 +243,7 @@ fn install_sh_reports_this_builds_ccache_lookups() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_str().unwrap();
-    let mut ctx = ctx("25.05-minimal");
+    let mut ctx = ctx("26.05-minimal");
     ctx.paths = factory::layout::Paths::under(root);
     let rendered = Templates::load(None).unwrap().render(&ctx).unwrap();
     let recipe = std::path::Path::new(&ctx.paths.recipe);
@@ -351,7 +350,7 @@ fn every_toolchains_scripts_pass_shellcheck() {
 fn install_from_and_the_hierarchy_render_clean_scripts() {
     use factory::recipe::{InstallFrom, ModuleLayout};
     let templates = Templates::load(None).unwrap();
-    let ctx = ctx("25.05-default")
+    let ctx = ctx("26.05-default")
         .with_module_layout(ModuleLayout::Hierarchy)
         .with_install_from(vec![
             InstallFrom {
@@ -442,4 +441,44 @@ fn assert_shellcheck_clean(scripts: &[std::path::PathBuf], what: &str) {
         "{what}:\n{}",
         String::from_utf8_lossy(&result.stdout)
     );
+}
+
+/// Slurm's recipe in the product's Spack repo is rendered for the release a
+/// build asks for: that version with the catalogue's sha256 (a release
+/// outside the catalogue adds none: Spack's own recipe must know it), and
+/// the configure fixes of the newer releases.
+#[test]
+fn the_slurm_overlay_names_the_requested_release_and_its_checksum() {
+    const OVERLAY: &str = "spack-repo/spack_repo/slurm_factory/packages/slurm/package.py";
+    let templates = Templates::load(None).unwrap();
+    let rendered = templates.render(&ctx("26.05-default")).unwrap();
+    let recipe = &rendered.files[OVERLAY];
+    assert!(
+        recipe.contains(
+            "version(\"26-05-3-1\", sha256=\"eeb2508a6307ecb08b385bc33e31497d4fc2e5c0c186a988f74b86ffb4bf38bf\")"
+        ),
+        "{recipe}"
+    );
+    assert!(recipe.contains("--with-libhttp-parser="), "{recipe}");
+    assert!(recipe.contains("--with-yaml="), "{recipe}");
+    assert_eq!(recipe.matches("version(\"").count(), 1, "{recipe}");
+
+    let mut outside = ctx("26.05-minimal");
+    outside.slurm.spack = "24-05-8-1".into();
+    outside.slurm.sha256 = None;
+    let recipe = &templates.render(&outside).unwrap().files[OVERLAY];
+    assert_eq!(recipe.matches("version(\"").count(), 0, "{recipe}");
+    assert!(!rendered.files.contains_key(&format!("{OVERLAY}.j2")));
+
+    // A site's plain package.py (as older releases told sites to write)
+    // replaces the built-in template that renders to the same file.
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join(OVERLAY);
+    std::fs::create_dir_all(site.parent().unwrap()).unwrap();
+    std::fs::write(&site, "# the site's own slurm\n").unwrap();
+    let rendered = Templates::load(Some(dir.path()))
+        .unwrap()
+        .render(&ctx("26.05-default"))
+        .unwrap();
+    assert_eq!(rendered.files[OVERLAY], "# the site's own slurm\n");
 }

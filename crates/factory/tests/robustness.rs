@@ -31,6 +31,7 @@ fn defaults() -> Defaults {
         jobs: 2,
         gpu: None,
         toolchain: None,
+        catalog: factory::catalog::Catalog::builtin(),
     }
 }
 

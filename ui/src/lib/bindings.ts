@@ -45,17 +45,34 @@ t_ms: number, lines: Array<string>, } | EventRecord;
 
 export type Release = { 
 /**
- * The version users type: `25.05`.
+ * The version users type: `26.05`.
  */
 slurm: string, 
 /**
- * Spack's `slurm` package version: `25-05-8-1`.
+ * Spack's `slurm` package version: `26-05-3-1`.
  */
-spack: string, default: boolean, 
+spack: string, 
 /**
- * Whether SchedMD still supports the series (`false`: builds with a warning).
+ * The sha256 of the release's source archive, as Spack checks it.
  */
-supported: boolean, };
+sha256: string, 
+/**
+ * The last day SchedMD supports the series.
+ */
+support_ends: string, 
+/**
+ * Built when the user names no release: the newest supported one.
+ */
+default: boolean, 
+/**
+ * Whether SchedMD still supports the series on the catalogue's date.
+ */
+supported: boolean, 
+/**
+ * Where the entry comes from: `templates/releases.toml (built-in)` or a
+ * site's file.
+ */
+file: string, };
 
 export type Support = "supported" | "ended" | "unknown";
 
@@ -65,7 +82,7 @@ export type Compiler = "system" | "spack-gcc";
 
 export type BuildRequest = { 
 /**
- * `25.05`, `24.11`, … or a full Spack version such as `24-11-6-1`. Empty = default.
+ * `26.05`, `25.11`, … or a full Spack version such as `24-11-6-1`. Empty = default.
  */
 slurm_version: string, 
 /**
@@ -133,7 +150,20 @@ cataloged: boolean,
 /**
  * Whether SchedMD still supports it.
  */
-support: Support, };
+support: Support, 
+/**
+ * The sha256 of its source archive, from the catalogue (none outside it:
+ * then Spack's own recipe must know the version).
+ */
+sha256: string | null, 
+/**
+ * The last day SchedMD supports it (`2027-11-30`), from the catalogue.
+ */
+support_ends: string | null, 
+/**
+ * The newest supported release when this one is past its support.
+ */
+newest_supported: string | null, };
 
 export type ResolvedRequest = { slurm: SlurmVersion, package_type: PackageType, target: string, 
 /**
@@ -778,7 +808,7 @@ offline: OfflineTrees | null, };
 
 export type MatrixBuild = { 
 /**
- * Its axis values, `slurm_version=25.05 target=zen3`.
+ * Its axis values, `slurm_version=26.05 target=zen3`.
  */
 label: string, artifact_name: string, request: ResolvedRequest, };
 

@@ -228,7 +228,7 @@ pub async fn run(
     verbose: bool,
 ) -> factory::Result<ExitCode> {
     let request = merge_preset(&args.request, args.preset.as_deref())?;
-    let resolved = request.resolve(&Defaults::for_host().with_settings(&loaded.settings))?;
+    let resolved = request.resolve(&Defaults::for_host().with_settings(&loaded.settings)?)?;
     let mut options = BuildOptions {
         request: resolved,
         flags: args.run.build_flags(

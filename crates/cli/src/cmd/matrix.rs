@@ -23,11 +23,11 @@ use crate::output::Out;
   base:                      # fields every build shares, as in a preset
     jobs: 4
   axes:                      # a request field and its values; the last varies fastest
-    slurm_version: [\"25.05\", \"24.11\"]
+    slurm_version: [\"26.05\", \"25.11\"]
     minimal: [false, true]
     target: [x86_64_v3, zen3]
   exclude:                   # combinations left out
-    - {slurm_version: \"24.11\", target: zen3}
+    - {slurm_version: \"25.11\", target: zen3}
 
 Each build is checked as `build` checks one before any starts. A failed build does not
 stop the others; --resume skips the packages the store already holds verified.
@@ -68,7 +68,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
-    let defaults = Defaults::for_host().with_settings(&loaded.settings);
+    let defaults = Defaults::for_host().with_settings(&loaded.settings)?;
     let builds = matrix::load(&args.file, &defaults)?;
     let wanted = remotes::wanted(&loaded.settings, &args.remotes);
     let servers = remotes::servers(

@@ -95,7 +95,7 @@ impl MirrorArgs {
     fn options(&self, loaded: &Loaded) -> factory::Result<BuildOptions> {
         let request = merge_preset(&self.request, self.preset.as_deref())?;
         Ok(BuildOptions {
-            request: request.resolve(&Defaults::for_host().with_settings(&loaded.settings))?,
+            request: request.resolve(&Defaults::for_host().with_settings(&loaded.settings)?)?,
             flags: BuildFlags {
                 keep_on_failure: self.keep,
                 offline: self.offline,

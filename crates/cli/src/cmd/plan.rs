@@ -54,19 +54,16 @@ fn toolchain_help() -> String {
     )
 }
 
-/// The catalogue's releases, for `--help`: which are supported, which the default.
+/// The catalogue's releases, for `--help`: which are supported today, which
+/// the default (a templates dir's releases.toml adds its own; `plan` shows them).
 fn slurm_version_help() -> String {
-    let ended: Vec<String> = factory::catalog::releases()
-        .iter()
-        .filter(|r| !r.supported)
-        .map(|r| r.slurm.clone())
-        .collect();
+    let catalog = factory::catalog::Catalog::builtin();
     format!(
         "Slurm release ({}; past end of support, with a warning: {}) or a full Spack version \
-         (24-11-6-1) [default: {}]",
-        factory::catalog::supported_versions().join(", "),
-        ended.join(", "),
-        factory::catalog::default_release().slurm
+         (24-11-6-1) [default: {}, the newest supported]",
+        catalog.supported_versions().join(", "),
+        catalog.ended_versions().join(", "),
+        catalog.default_release().slurm
     )
 }
 
@@ -136,7 +133,7 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
     let request = args.request.to_request();
     let s = &loaded.settings;
     // The engine's plan, as the desktop app shows it too.
-    let defaults = Defaults::from_suggestions(&host.suggestions).with_settings(s);
+    let defaults = Defaults::from_suggestions(&host.suggestions).with_settings(s)?;
     let plan = factory::plan::plan(&request, &defaults, s)?;
     if let Some(path) = &args.save_preset {
         factory::presets::save(path, &request)?;

@@ -290,7 +290,7 @@ pub async fn publish(
             path: artifact.dir.join(crate::package::MANIFEST_FILE),
             message: format!("its request: {message}"),
         })?
-        .resolve(&crate::request::Defaults::for_host().with_settings(settings))?;
+        .resolve(&crate::request::Defaults::for_host().with_settings(settings)?)?;
     let options = BuildOptions {
         request,
         flags: BuildFlags {

@@ -36,6 +36,7 @@ pub fn relocate_script() -> PathBuf {
                 jobs: 2,
                 gpu: None,
                 toolchain: None,
+                catalog: factory::catalog::Catalog::builtin(),
             })
             .unwrap();
         Templates::load(None)

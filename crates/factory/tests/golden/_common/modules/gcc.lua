@@ -1,5 +1,5 @@
 -- -*- lua -*-
--- Lmod hierarchy: the compiler level of slurm-25.05-minimal-x86_64_v3, rendered by Slurm Factory.
+-- Lmod hierarchy: the compiler level of slurm-26.05-minimal-x86_64_v3, rendered by Slurm Factory.
 --
 -- The GCC whose runtime this package's OpenMPI was built with (the build
 -- system's compiler, not shipped in the package): loading it changes
@@ -10,7 +10,7 @@
 local root = myFileName():match("(.*)/Core/gcc/[^/]+$")
 
 help([[
-The compiler level of the Slurm Factory package slurm-25.05-minimal-x86_64_v3:
+The compiler level of the Slurm Factory package slurm-26.05-minimal-x86_64_v3:
 opens the modules built with GCC ]] .. myModuleVersion() .. [[ (OpenMPI).
 ]])
 

@@ -1,5 +1,5 @@
 -- -*- lua -*-
--- Lmod hierarchy: OpenMPI of slurm-25.05-minimal-x86_64_v3, rendered by Slurm Factory,
+-- Lmod hierarchy: OpenMPI of slurm-26.05-minimal-x86_64_v3, rendered by Slurm Factory,
 -- at Compiler/gcc/<gcc version>/openmpi/<version>.lua.
 --
 -- Relocatable like the Slurm module: set SLURM_INSTALL_PREFIX to the
@@ -7,7 +7,7 @@
 -- below is used. Loading it opens MPI/gcc/<gcc>/openmpi/<version>/ for
 -- what is built against this MPI.
 
-local default_prefix = "/opt/slurm/slurm-25.05-minimal-x86_64_v3"
+local default_prefix = "/opt/slurm/slurm-26.05-minimal-x86_64_v3"
 local prefix = os.getenv("SLURM_INSTALL_PREFIX") or ""
 if prefix == "" then
     prefix = default_prefix
@@ -17,7 +17,7 @@ local root, gcc = myFileName():match("(.*)/Compiler/gcc/([^/]+)/openmpi/[^/]+$")
 help([[
 OpenMPI ]] .. myModuleVersion() .. [[ with Slurm and PMIx support, built with GCC ]] .. gcc .. [[
 
-for Slurm 25.05 (slurm-25.05-minimal-x86_64_v3).
+for Slurm 26.05 (slurm-26.05-minimal-x86_64_v3).
 
 Prefix: ]] .. prefix .. [[
 
@@ -25,7 +25,7 @@ Prefix: ]] .. prefix .. [[
 
 whatis("Name: OpenMPI")
 whatis("Version: " .. myModuleVersion())
-whatis("Package: slurm-25.05-minimal-x86_64_v3")
+whatis("Package: slurm-26.05-minimal-x86_64_v3")
 
 family("mpi")
 

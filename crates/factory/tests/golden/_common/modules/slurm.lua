@@ -1,18 +1,18 @@
 -- -*- lua -*-
--- Lmod module for slurm-25.05-minimal-x86_64_v3, rendered by Slurm Factory.
+-- Lmod module for slurm-26.05-minimal-x86_64_v3, rendered by Slurm Factory.
 --
 -- Relocatable: set SLURM_INSTALL_PREFIX to the directory the package was
 -- unpacked into; without it the install prefix below is used. Libraries are
 -- found through RPATHs, so LD_LIBRARY_PATH is left alone.
 
-local default_prefix = "/opt/slurm/slurm-25.05-minimal-x86_64_v3"
+local default_prefix = "/opt/slurm/slurm-26.05-minimal-x86_64_v3"
 local prefix = os.getenv("SLURM_INSTALL_PREFIX") or ""
 if prefix == "" then
     prefix = default_prefix
 end
 
 help([[
-Slurm 25.05 (Slurm alone, with the fewest dependencies),
+Slurm 26.05 (Slurm alone, with the fewest dependencies),
 built with Spack for target x86_64_v3.
 
 Prefix: ]] .. prefix .. [[
@@ -22,8 +22,8 @@ SLURM_CONF defaults to /etc/slurm/slurm.conf unless already set.
 ]])
 
 whatis("Name: Slurm")
-whatis("Version: 25.05")
-whatis("Package: slurm-25.05-minimal-x86_64_v3")
+whatis("Version: 26.05")
+whatis("Package: slurm-26.05-minimal-x86_64_v3")
 whatis("Description: Slurm workload manager, Slurm alone, with the fewest dependencies")
 
 family("workloadmanager")

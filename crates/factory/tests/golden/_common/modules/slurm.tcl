@@ -1,11 +1,11 @@
 #%Module1.0
-## Environment Modules file for slurm-25.05-minimal-x86_64_v3, rendered by Slurm Factory.
+## Environment Modules file for slurm-26.05-minimal-x86_64_v3, rendered by Slurm Factory.
 ##
 ## Relocatable: set SLURM_INSTALL_PREFIX to the directory the package was
 ## unpacked into; without it the install prefix below is used. Libraries are
 ## found through RPATHs, so LD_LIBRARY_PATH is left alone.
 
-set default_prefix {/opt/slurm/slurm-25.05-minimal-x86_64_v3}
+set default_prefix {/opt/slurm/slurm-26.05-minimal-x86_64_v3}
 if {[info exists ::env(SLURM_INSTALL_PREFIX)] && $::env(SLURM_INSTALL_PREFIX) ne ""} {
     set prefix $::env(SLURM_INSTALL_PREFIX)
 } else {
@@ -13,12 +13,12 @@ if {[info exists ::env(SLURM_INSTALL_PREFIX)] && $::env(SLURM_INSTALL_PREFIX) ne
 }
 
 proc ModulesHelp {} {
-    puts stderr {Slurm 25.05 (Slurm alone, with the fewest dependencies), built with Spack for target x86_64_v3.
+    puts stderr {Slurm 26.05 (Slurm alone, with the fewest dependencies), built with Spack for target x86_64_v3.
 Set SLURM_INSTALL_PREFIX before loading to use a copy unpacked elsewhere.
 SLURM_CONF defaults to /etc/slurm/slurm.conf unless already set.}
 }
 
-module-whatis {Slurm 25.05: Slurm alone, with the fewest dependencies}
+module-whatis {Slurm 26.05: Slurm alone, with the fewest dependencies}
 
 family workloadmanager
 conflict {slurm}

@@ -1,0 +1,33 @@
+from spack_repo.builtin.packages.slurm.package import Slurm as BuiltinSlurm
+
+from spack.package import variant, version
+
+
+class Slurm(BuiltinSlurm):
+    """Slurm, the workload manager: spack-packages' recipe plus the release
+    this build asks for and the configure options newer releases renamed."""
+
+    version("24-11-6-1", sha256="282708483326f381eb001a14852a1a82e65e18f37b62b7a5f4936c0ed443b600")
+
+    # spack-packages #3174.
+    variant(
+        "multiple_slurmd",
+        default=False,
+        description="Enable support for multiple slurmd instances",
+    )
+
+    def configure_args(self):
+        args = super().configure_args()
+        if self.spec.satisfies("@26-05:"):
+            # 26.05 renamed --with-http-parser (auxdir/x_ac_http_parser.m4);
+            # the old name is ignored and slurmrestd's configure check fails.
+            args = [
+                a.replace("--with-http-parser=", "--with-libhttp-parser=", 1) for a in args
+            ]
+        if self.spec.satisfies("+restd"):
+            # The recipe depends on libyaml but never names it: configure looks
+            # in /usr only and, not finding it, builds no YAML support.
+            args.append("--with-yaml={0}".format(self.spec["libyaml"].prefix))
+        if self.spec.satisfies("+multiple_slurmd"):
+            args.append("--enable-multiple-slurmd")
+        return args
