@@ -247,9 +247,6 @@ pub enum Error {
         log: PathBuf,
     },
 
-    #[error("the verify image `{image}` has no zstd, so the package's .tar.zst cannot be unpacked there")]
-    VerifyImageWithoutZstd { image: String },
-
     #[error("unknown toolchain `{}`", shown(name))]
     UnknownToolchain { name: String, known: Vec<String> },
 
@@ -496,12 +493,6 @@ impl Error {
                     .join(", "),
                 log.display()
             ),
-            Error::VerifyImageWithoutZstd { .. } => {
-                "install zstd on the machines the package is for (`apt-get install zstd`, \
-                 `dnf install zstd`) and in the verify image, or build with `--gzip`: the \
-                 verify stage then unpacks the .tar.gz, which plain tar reads"
-                    .into()
-            }
             Error::PresetInvalid { .. } => {
                 "presets are YAML with the keys slurm_version, gpu, minimal, target, gpu_arch, \
                  jobs, compiler, toolchain; `slurm-factory plan --save-preset FILE` writes a valid one"
@@ -630,8 +621,7 @@ impl Error {
             | Error::RemoteUnusable { .. }
             | Error::NoServerLeft { .. }
             | Error::NotReady { .. }
-            | Error::OfflineSetup { .. }
-            | Error::VerifyImageWithoutZstd { .. } => ExitKind::Environment,
+            | Error::OfflineSetup { .. } => ExitKind::Environment,
             Error::BuildFailed { .. }
             | Error::VerifyFailed { .. }
             | Error::GlibcTooOld { .. }

@@ -88,8 +88,8 @@ pub struct BuildFlags {
     pub offline: bool,
     /// Run the verify stage (unpack at another prefix in a clean instance).
     pub verify: bool,
-    /// Also write a `.tar.gz` for systems without zstd (verify then uses it
-    /// where the verify image has no zstd).
+    /// Also write a `.tar.gz` for systems without zstd (written anyway when
+    /// the verify image has no zstd, and verified then).
     pub gzip: bool,
     pub package: PackageOptions,
     /// Publish the build once it is stored (`--publish`).
@@ -735,8 +735,12 @@ impl<'a> Build<'a> {
             self.buildcache_push(rendered, &build_instance),
         )
         .await?;
+        let verify_lacks_zstd = matches!(verify_ready, Some(Ok(false)));
         let staged = self
-            .stage(Stage::Package, self.package(rendered, &build_instance))
+            .stage(
+                Stage::Package,
+                self.package(rendered, &build_instance, verify_lacks_zstd),
+            )
             .await?;
         let staged = self
             .stage(

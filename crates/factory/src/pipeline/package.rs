@@ -5,10 +5,14 @@ use super::*;
 impl Build<'_> {
     /// The package script relocates the runtime tree into the host-mounted
     /// output dir; the host then checks every ELF file and archives it.
+    /// `verify_lacks_zstd`: the verify instance cannot unpack a .tar.zst, so a
+    /// .tar.gz is written too (what the target can read, not a failure at
+    /// verify after the whole build).
     pub(super) async fn package(
         &self,
         rendered: &Rendered,
         instance: &str,
+        verify_lacks_zstd: bool,
     ) -> Result<Done<Staged>> {
         let req = &self.options.request;
         let name = req.artifact_name();
@@ -63,8 +67,19 @@ impl Build<'_> {
         let staging = self.run.file("staging");
         std::fs::create_dir_all(&staging).map_err(|e| Error::io("creating", &staging, e))?;
         let mut formats = vec![ArchiveFormat::TarZst];
-        if self.options.flags.gzip {
+        let gzip_for_verify = verify_lacks_zstd && !self.options.flags.gzip;
+        if self.options.flags.gzip || gzip_for_verify {
             formats.push(ArchiveFormat::TarGz);
+        }
+        if gzip_for_verify {
+            self.emit(BuildEvent::Warning {
+                stage: Stage::Package,
+                message: format!(
+                    "the verify image `{}` has no zstd: the package gets a .tar.gz too, which \
+                     plain tar reads; machines like it need zstd for the .tar.zst",
+                    self.settings.verify_image
+                ),
+            });
         }
         // The same tree as an earlier artifact's (a warm rebuild): its archives
         // are copied rather than compressed again (zstd -19 takes seconds).
@@ -104,6 +119,9 @@ impl Build<'_> {
             human_bytes(unpacked),
             human_bytes(archives[0].bytes)
         );
+        if gzip_for_verify {
+            detail.push_str(" and .tar.gz (the verify image has no zstd)");
+        }
         if let Some(id) = reused_from {
             detail.push_str(&format!(" (the same tree as {id}: its archives reused)"));
         }
