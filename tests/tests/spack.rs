@@ -752,6 +752,19 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         !missing.contains(&"slurm") && !missing.contains(&"glib"),
         "the minimal closure's sources are there: {missing:?}"
     );
+    // OpenMPI ~rsh: no ssh launcher, so none of what only it needs.
+    let names: Vec<&str> = lock["concrete_specs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    for absent in ["openssh", "krb5", "libedit", "libxcrypt"] {
+        assert!(
+            !names.contains(&absent),
+            "{absent} in the default closure: {names:?}"
+        );
+    }
 
     // 5. A buildcache entry cut short (a full disk or a killed copy while it
     // was pushed): Spack refuses it (its checksum) and compiles the spec
