@@ -630,8 +630,8 @@ offline: boolean,
  */
 verify: boolean, 
 /**
- * Also write a `.tar.gz` for systems without zstd (verify then uses it
- * where the verify image has no zstd).
+ * Also write a `.tar.gz` for systems without zstd (written anyway when
+ * the verify image has no zstd, and verified then).
  */
 gzip: boolean, package: PackageOptions, 
 /**
