@@ -41,10 +41,16 @@ use tokio_util::sync::CancellationToken;
 
 const TARGET: &str = "x86_64_v3";
 
+/// The release series of the site's Slurm (`24-11-5-1` -> `24.11`): its
+/// name in the catalogue, the packages and the modules.
+fn site_series(site: &SpackSite) -> String {
+    site.slurm_version[..5].replace('-', ".")
+}
+
 /// A templates dir whose `releases.toml` adds the site's Slurm release (its
 /// series replaces the built-in one), as the README tells a site to.
 fn site_templates(site: &SpackSite, root: &Path) -> PathBuf {
-    let series = site.slurm_version[..5].replace('-', ".");
+    let series = site_series(site);
     let dir = root.join("templates");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
@@ -1076,7 +1082,7 @@ fn publish_and_install_from_it(
             .unwrap();
     println!("---- verify log (hierarchy) ----\n{verify_log}---- end ----");
     assert!(
-        verify_log.contains(&format!("slurm/{}", site.slurm_version)),
+        verify_log.contains(&format!("slurm/{}", site_series(site))),
         "{verify_log}"
     );
     let verify = slurm_factory_e2e::slurm_factory(
