@@ -72,8 +72,8 @@ fn modules_load_at_default_and_overridden_prefix_and_refuse_a_wrong_one() {
         let dest = modulepath.join(name);
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::write(&dest, &rendered.files[file]).unwrap();
-        let show = "module load slurm/26.05 && printf 'PATH=%s\\nCONF=%s\\nLD=%s\\nCPATH=%s\\n' \
-                    \"$PATH\" \"$SLURM_CONF\" \"${LD_LIBRARY_PATH-unset}\" \"$CPATH\"";
+        let show = "module load slurm/26.05 && printf 'PATH=%s\\nCONF=%s\\nLD=%s\\nCPATH=%s\\nOPAL=%s\\n' \
+                    \"$PATH\" \"$SLURM_CONF\" \"${LD_LIBRARY_PATH-unset}\" \"$CPATH\" \"$OPAL_PREFIX:$PMIX_PREFIX:$PRTE_PREFIX\"";
 
         let at_default = lmod(&modulepath, &[], show);
         assert!(at_default.ok, "{flavour}: {}", at_default.stderr);
@@ -92,6 +92,12 @@ fn modules_load_at_default_and_overridden_prefix_and_refuse_a_wrong_one() {
             at_default.stdout
         );
         assert!(at_default.stdout.contains(&format!("CPATH={d}/include\n")));
+        // OpenMPI's wrappers and components find the prefix they are at.
+        assert!(
+            at_default.stdout.contains(&format!("OPAL={d}:{d}:{d}\n")),
+            "{flavour}: {}",
+            at_default.stdout
+        );
 
         let m = moved.to_str().unwrap();
         let relocated = lmod(
@@ -111,6 +117,11 @@ fn modules_load_at_default_and_overridden_prefix_and_refuse_a_wrong_one() {
             relocated.stdout
         );
         assert!(relocated.stdout.contains("CONF=/site/slurm.conf\n"));
+        assert!(
+            relocated.stdout.contains(&format!("OPAL={m}:{m}:{m}\n")),
+            "{flavour}: {}",
+            relocated.stdout
+        );
 
         let unloaded = lmod(
             &modulepath,
@@ -236,14 +247,15 @@ fn the_lmod_hierarchy_spiders_and_loads_from_a_moved_package() {
         &core,
         &env,
         "module load slurm/26.05 gcc/12.2.0 openmpi/5.0.8 && \
-         printf 'MPIRUN=%s\\nSINFO=%s\\nMPI_HOME=%s\\n' \"$(command -v mpirun)\" \
-         \"$(command -v sinfo)\" \"$MPI_HOME\"",
+         printf 'MPIRUN=%s\\nSINFO=%s\\nMPI_HOME=%s\\nOPAL_PREFIX=%s\\n' \"$(command -v mpirun)\" \
+         \"$(command -v sinfo)\" \"$MPI_HOME\" \"$OPAL_PREFIX\"",
     );
     assert!(loaded.ok, "{}", loaded.stderr);
     for line in [
         format!("MPIRUN={m}/bin/mpirun"),
         format!("SINFO={m}/bin/sinfo"),
         format!("MPI_HOME={m}"),
+        format!("OPAL_PREFIX={m}"),
     ] {
         assert!(
             loaded.stdout.contains(&line),

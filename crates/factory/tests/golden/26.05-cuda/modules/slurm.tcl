@@ -33,6 +33,11 @@ prepend-path PATH $prefix/sbin
 prepend-path MANPATH $prefix/share/man
 prepend-path CPATH $prefix/include
 prepend-path PKG_CONFIG_PATH $prefix/lib/pkgconfig
+## OpenMPI, PMIx and PRRTE look for their wrapper data, help files and
+## components under the prefix they were built at unless told where they are.
+setenv OPAL_PREFIX $prefix
+setenv PMIX_PREFIX $prefix
+setenv PRTE_PREFIX $prefix
 ## Set SLURM_CONF only when the user has none; unloading removes only ours
 ## (setenv undoes itself on unload).
 set slurm_conf {/etc/slurm/slurm.conf}
