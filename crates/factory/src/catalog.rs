@@ -61,7 +61,6 @@ impl Support {
 /// The known releases as of one date, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalog {
-    pub today: Date,
     releases: Vec<Release>,
 }
 
@@ -96,7 +95,7 @@ impl Catalog {
         if let Some(r) = releases.get_mut(default) {
             r.default = true;
         }
-        Ok(Catalog { today, releases })
+        Ok(Catalog { releases })
     }
 
     /// The built-in releases judged today, for `--help` and anything without
