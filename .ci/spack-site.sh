@@ -7,8 +7,9 @@
 #   spack-packages/   spack-packages v2025.11.0
 #   wheels/           clingo and boto3 (Spack's S3 client) with their dependencies,
 #                     for the containers' Python (3.11)
-#   mirror/           the sources of that closure in Spack's mirror layout, from
-#                     Debian's source packages (`apt-get source --download-only`)
+#   mirror/           the sources of the minimal and the default package's closures
+#                     in Spack's mirror layout, from Debian's source packages (apt's
+#                     downloader), and Slurm 26.05.3 from ../shared/slurm
 #   env               the test's variables (SLURM_FACTORY_TEST_SPACK_*, and the
 #                     Slurm release the test adds to the product's overlay repo)
 #
@@ -27,7 +28,7 @@ TARGET=${1:?usage: spack-site.sh TARGET}
 CACHE="${SF_CI_CACHE:-$HOME/.cache/slurm-factory-ci}"
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Bump when what this script produces changes: a new site is then made.
-SITE_VERSION=4
+SITE_VERSION=5
 SITE="$CACHE/spack-site-$TARGET-v$SITE_VERSION"
 SRC_CACHE="$CACHE/debian-sources"
 SPACK_TARBALL=spack-v1.1.0.tar.zst
@@ -36,7 +37,7 @@ PACKAGES_TARBALL=spack-packages-v2025.11.0.tar.zst
 die() { printf 'spack-site: %s\n' "$*" >&2; exit 1; }
 note() { printf '==> spack-site: %s\n' "$*" >&2; }
 
-# The closure of `slurm@22-05-8-1` minimal, as Spack names each package, and the
+# The closure of the minimal and the default package, as Spack names each package, and the
 # Debian source package and suite it comes from. bookworm where its version builds
 # with Spack's recipe; trixie where bookworm's does not (libffi 3.4.4 wants a patch
 # from the internet, libgcrypt 1.10.1 rejects Spack's flag patch and 1.11 needs
@@ -46,7 +47,14 @@ note() { printf '==> spack-site: %s\n' "$*" >&2; }
 # release whose tarball the archive serves here (trixie's 24.11.5; sid's 26.05.5 is
 # listed but its pool files answer 404), a version spack-packages does not know: the
 # test adds it to the product's overlay repo with this tarball's checksum, as a site
-# would.
+# would. The default package's closure (hwloc, OpenMPI, PMIx, ...) from the newest
+# version the archive serves here: several pool files its index lists answer 404
+# (pmix 5.0.7, hwloc 2.12.0, libevent 2.1.13, libjwt 1.10.2). Debian has no prrte, and
+# bookworm's pmix 4.2.2 is below OpenMPI 5's floor: both are cut out of OpenMPI's own
+# orig (3rd-party/, configure generated). Debian's libjwt source leaves out base64.c
+# and base64.h (Debian builds it otherwise): a stand-in pair from .ci/libjwt-base64/
+# is added. util-macros has no source served (xutils-dev's answers 404); only
+# libpciaccess's autoreconf would use it, and its orig has a configure: an external.
 CLOSURE="
 bzip2           bzip2        bookworm
 curl            curl         bookworm
@@ -68,10 +76,22 @@ libgpg-error    libgpg-error trixie
 munge           munge        trixie
 zlib            zlib         trixie
 zstd            libzstd      trixie
+http-parser     http-parser  bookworm
+hwloc           hwloc        bookworm
+libpciaccess    libpciaccess bookworm
+jansson         jansson      bookworm
+libyaml         libyaml      bookworm
+libevent        libevent     bookworm
+readline        readline     bookworm
+numactl         numactl      bookworm
+libjwt          libjwt       trixie
+openmpi         openmpi      trixie
+pmix            openmpi      trixie
+prrte           openmpi      trixie
 "
 # Orig tarballs that are git snapshots without a generated configure: made into
 # the release tarball upstream would ship (autoreconf), once, here.
-AUTORECONF="libffi munge nghttp2"
+AUTORECONF="libffi munge nghttp2 libyaml"
 
 if [ -f "$SITE/env" ]; then
     printf '%s\n' "$SITE/env"
@@ -161,6 +181,55 @@ orig_of() {
     printf '%s\n' "$orig"
 }
 
+# Prints the cached Debian packaging tarball (debian/: Debian's patches) of $1 in
+# suite $2, fetched once like orig_of's.
+debian_tar_of() {
+    local pkg=$1 suite=$2 dir="$SRC_CACHE/$2/$1" tarball line url file hash
+    tarball=$(find "$dir" -maxdepth 1 -name "${pkg}_*.debian.tar.*" 2>/dev/null | sort | tail -n1)
+    if [ -z "$tarball" ]; then
+        line=$(apt-get "${apt_opts[@]}" -qq source --print-uris "$pkg/$suite" 2>/dev/null \
+            | grep -E "^'[^']*/${pkg}_[^']*\.debian\.tar\.[a-z0-9]+'" | head -n1) \
+            || die "no debian/ tarball of $pkg in $suite"
+        read -r url file _ hash <<<"$line"
+        url=${url//\'/}
+        note "fetching $file ($suite)"
+        mkdir -p "$dir"
+        /usr/lib/apt/apt-helper -o APT::Sandbox::User=root -qq download-file "$url" "$dir/$file.partial" "$hash" >&2 \
+            || die "downloading $url failed"
+        mv "$dir/$file.partial" "$dir/$file"
+        tarball="$dir/$file"
+    fi
+    printf '%s\n' "$tarball"
+}
+
+# PMIx or PRRTE as OpenMPI's orig bundles it (3rd-party/$2), repacked under the
+# name and version its VERSION file gives; prints "VERSION PATH".
+bundled_in_openmpi() {
+    local orig=$1 sub=$2 name=$3 tmp top version
+    tmp=$(mktemp -d "$work/bundled.XXXXXX")
+    tar -xf "$orig" -C "$tmp" --wildcards "*/3rd-party/$sub"
+    top=$(find "$tmp" -mindepth 3 -maxdepth 3 -type d -path "*/3rd-party/$sub" | head -n1)
+    [ -n "$top" ] || die "$orig bundles no 3rd-party/$sub"
+    version=$(awk -F= '$1 == "major" {a = $2} $1 == "minor" {b = $2} $1 == "release" {c = $2}
+        END {print a "." b "." c}' "$top/VERSION")
+    mv "$top" "$tmp/$name-$version"
+    tar -C "$tmp" -czf "$work/$name-$version.tar.gz" "$name-$version"
+    rm -rf "$tmp"
+    printf '%s %s\n' "$version" "$work/$name-$version.tar.gz"
+}
+
+# Debian's libjwt orig with the stand-in base64 pair; prints the new tarball.
+libjwt_with_base64() {
+    local orig=$1 out=$2 tmp top
+    tmp=$(mktemp -d "$work/libjwt.XXXXXX")
+    tar -xf "$orig" -C "$tmp"
+    top=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d | head -n1)
+    [ -d "$top/libjwt" ] || die "$orig has no libjwt/ directory"
+    cp "$HERE/libjwt-base64/base64.c" "$HERE/libjwt-base64/base64.h" "$top/libjwt/"
+    tar -C "$tmp" -czf "$out" "${top##*/}"
+    rm -rf "$tmp"
+}
+
 # An autotools release tarball made from a git snapshot: unpack, autoreconf, repack.
 release_tarball() {
     local orig=$1 out=$2 tmp top
@@ -188,6 +257,15 @@ pins=()
 while read -r name debpkg suite; do
     [ -n "$name" ] || continue
     orig=$(orig_of "$debpkg" "$suite")
+    case $name in
+    pmix | prrte)
+        sub=$([ "$name" = pmix ] && echo openpmix || echo prrte)
+        read -r version src <<<"$(bundled_in_openmpi "$orig" "$sub" "$name")"
+        pins+=("$name $version")
+        printf '%s %s %s\n' "$name" "$version" "$src"
+        continue
+        ;;
+    esac
     base=${orig##*/}
     version=${base#"${debpkg}_"}
     version=${version%%.orig.tar.*}
@@ -195,13 +273,21 @@ while read -r name debpkg suite; do
     version=${version%%+*}           # 1.5.7+dfsg -> 1.5.7
     version=${version%%~*}
     version=${version%.dfsg}
+    version=${version%-stable}       # libevent 2.1.12-stable -> 2.1.12
     if [ "$name" = slurm ]; then
         version=$(printf '%s-1' "$version" | tr . -)   # 24.11.5 -> 24-11-5-1
         slurm_version=$version
         slurm_sha256=$(sha256sum "$orig" | cut -d' ' -f1)
+    else
+        # Slurm is not pinned: each test names its release, and the default
+        # package's (26.05.3) is added below.
+        pins+=("$name $version")
     fi
-    pins+=("$name $version")
     src=$orig
+    if [ "$name" = libjwt ]; then
+        src="$work/libjwt-base64.tar.gz"
+        libjwt_with_base64 "$orig" "$src"
+    fi
     if [[ " $AUTORECONF " == *" $name "* ]]; then
         src="$work/$name-release.tar.gz"
         note "autoreconf $base"
@@ -209,6 +295,21 @@ while read -r name debpkg suite; do
     fi
     printf '%s %s %s\n' "$name" "$version" "$src"
 done <<<"$CLOSURE" >"$work/sources.txt"
+# Slurm 26.05.3, the catalogue's default release, as SchedMD ships it (the bytes
+# Spack downloads): the default package's test builds it with the product's own
+# overlay recipe and checksum.
+shared_slurm=""
+for dir in "$repo/../shared/slurm" "$repo/shared/slurm" "$CACHE/slurm-tarballs"; do
+    if [ -f "$dir/slurm-26-05-3-1.tar.gz" ]; then
+        shared_slurm=$dir/slurm-26-05-3-1.tar.gz
+        break
+    fi
+done
+[ -n "$shared_slurm" ] || die "no slurm-26-05-3-1.tar.gz in ../shared/slurm"
+mkdir -p "$CACHE/slurm-tarballs"
+cmp -s "$shared_slurm" "$CACHE/slurm-tarballs/slurm-26-05-3-1.tar.gz" \
+    || cp "$shared_slurm" "$CACHE/slurm-tarballs/slurm-26-05-3-1.tar.gz"
+echo "slurm 26-05-3-1 $CACHE/slurm-tarballs/slurm-26-05-3-1.tar.gz" >>"$work/sources.txt"
 
 # The file names Spack looks for: <name>/<name>-<version>.<ext>, and for a version its
 # recipe checksums _source-cache/archive/<2 hex>/<sha256>.<ext> (the only one it tries
@@ -250,15 +351,49 @@ PY
 # Fetched by digest, whatever the version: openssl's CA bundle (a single .pem,
 # any bundle serves) and libxml2's conformance suite (used only by `make check`:
 # a stand-in). With `checksum: false` Spack takes them as they are.
-digest_path() { printf '%s/_source-cache/archive/%s/%s%s' "$mirror" "${1:0:2}" "$1" "$2"; }
+digest_path() {
+    mkdir -p "$mirror/_source-cache/archive/${1:0:2}"
+    printf '%s/_source-cache/archive/%s/%s%s' "$mirror" "${1:0:2}" "$1" "$2"
+}
 ca=$(digest_path 64dfd5b1026700e0a0a324964749da9adc69ae5e51e899bf16ff47d6fd0e9a5e "")
-mkdir -p "$(dirname "$ca")"
 cp /etc/ssl/certs/ca-certificates.crt "$ca" 2>/dev/null \
     || die "no CA bundle at /etc/ssl/certs/ca-certificates.crt (install ca-certificates)"
 xmlts=$(digest_path 96151685cec997e1f9f3387e3626d61e6284d4d6e66e0e440c209286c03e9cc7 .tar.gz)
-mkdir -p "$(dirname "$xmlts")" "$work/xmlconf"
+mkdir -p "$work/xmlconf"
 echo "stand-in for the W3C XML conformance suite (only used by make check)" >"$work/xmlconf/README"
 tar -C "$work" -czf "$xmlts" xmlconf
+
+# The patches Spack's recipes fetch from the network, looked up by digest alone (no
+# extension). readline 8.2's upstream patches: Debian carries the first (git form,
+# while Spack applies them with -p0); 002..013 are not in its source: stand-ins that
+# add a note file, so readline builds at Debian's level. OpenMPI 5.0.7's GitHub fix
+# of oshmem's sshmem_base_open.c is Debian's sshmem.patch.
+debian=$(mktemp -d "$work/debian.XXXXXX")
+tar -xf "$(debian_tar_of readline bookworm)" -C "$debian" debian/patches
+sed -e 's#^--- a/#--- #' -e 's#^+++ b/#+++ #' \
+    "$debian"/debian/patches/0001-Readline-8.2-patch-1-*.patch \
+    >"$(digest_path bbf97f1ec40a929edab5aa81998c1e2ef435436c597754916e6a5868f273aff7 "")" \
+    || die "Debian's readline source has no upstream patch 1"
+while read -r num sha; do
+    printf -- '--- /dev/null\n+++ SPACK-OFFLINE-readline82-%s\n@@ -0,0 +1 @@\n+upstream patch readline82-%s: not in Debian'"'"'s source, not applied\n' \
+        "$num" "$num" >"$(digest_path "$sha" "")"
+done <<'PATCHES'
+002 e06503822c62f7bc0d9f387d4c78c09e0ce56e53872011363c74786c7cd4c053
+003 24f587ba46b46ed2b1868ccaf9947504feba154bb8faabd4adaea63ef7e6acb0
+004 79572eeaeb82afdc6869d7ad4cba9d4f519b1218070e17fa90bbecd49bd525ac
+005 622ba387dae5c185afb4b9b20634804e5f6c1c6e5e87ebee7c35a8f065114c99
+006 c7b45ff8c0d24d81482e6e0677e81563d13c74241f7b86c4de00d239bc81f5a1
+007 5911a5b980d7900aabdbee483f86dab7056851e6400efb002776a0a4a1bab6f6
+008 a177edc9d8c9f82e8c19d0630ab351f3fd1b201d655a1ddb5d51c4cee197b26a
+009 3d9885e692e1998523fd5c61f558cecd2aafd67a07bd3bfe1d7ad5a31777a116
+010 758e2ec65a0c214cfe6161f5cde3c5af4377c67d820ea01d13de3ca165f67b4c
+011 e0013d907f3a9e6482cc0934de1bd82ee3c3c4fd07a9646aa9899af237544dd7
+012 6c8adf8ed4a2ca629f7fd11301ed6293a6248c9da0c674f86217df715efccbd3
+013 1ea434957d6ec3a7b61763f1f3552dad0ebdd6754d65888b5cd6d80db3a788a8
+PATCHES
+tar -xf "$(debian_tar_of openmpi trixie)" -C "$debian" debian/patches/sshmem.patch
+cp "$debian/debian/patches/sshmem.patch" \
+    "$(digest_path 38529b557df029d6a987fa7e337db40b0ac1c1bb921776b95aacaa40e945cd21 "")"
 
 # ---- The site scope: pins, and Debian's orig tarballs accepted as they are ----
 {
@@ -275,6 +410,12 @@ tar -C "$work" -czf "$xmlts" xmlconf
     echo "    require: [glibc]"
     echo "  zlib-api:"
     echo "    require: [zlib]"
+    echo "  # No source served; build-only, for libpciaccess, whose orig has its configure."
+    echo "  util-macros:"
+    echo "    buildable: false"
+    echo "    externals:"
+    echo "    - spec: util-macros@1.19.3"
+    echo "      prefix: /usr"
 } >"$work/spack/etc/spack/packages.yaml"
 cat >"$work/spack/etc/spack/config.yaml" <<'EOF'
 # Written by .ci/spack-site.sh: Debian's orig tarballs often differ byte for
@@ -293,7 +434,7 @@ python3 -m pip download --quiet --only-binary=:all: --python-version 3.11 \
 compgen -G "$work/wheels/clingo-*.whl" >/dev/null || die "pip download gave no clingo wheel"
 
 rm -rf "$work/apt" "$work/spack-config" "$work/spack-user-cache" "$work"/dl-* \
-    "$work"/*-release.tar.gz "$work"/autoreconf.* "$work/xmlconf" "$work/sources.txt" "$work/mirror-names.py"
+    "$work"/*-release.tar.gz "$work"/autoreconf.* "$work"/debian.* "$work"/*.tar.gz "$work/xmlconf" "$work/sources.txt" "$work/mirror-names.py"
 cat >"$work/env" <<EOF
 SLURM_FACTORY_TEST_SPACK_ROOT=$SITE/spack
 SLURM_FACTORY_TEST_SPACK_PACKAGES_ROOT=$SITE/spack-packages
