@@ -487,10 +487,12 @@ impl Templates {
         let env = self.environment()?;
         let mut files = BTreeMap::new();
         for (name, (text, _)) in &self.sources {
-            // Plain scripts (relocate.sh, check-libs.sh, sources.py) and the
-            // Spack package repository's Python recipes are pushed as they
-            // are (a recipe ending in .j2 is rendered, like slurm's).
-            if (name.starts_with("scripts/") && (name.ends_with(".sh") || name.ends_with(".py")))
+            // Plain scripts (relocate.sh, check-libs.sh, sources.py,
+            // mpi-allreduce.c) and the Spack package repository's Python
+            // recipes are pushed as they are (a recipe ending in .j2 is
+            // rendered, like slurm's).
+            let plain_script = [".sh", ".py", ".c"].iter().any(|ext| name.ends_with(ext));
+            if (name.starts_with("scripts/") && plain_script)
                 || (name.starts_with(SPACK_REPO_DIR) && !name.ends_with(".j2"))
             {
                 files.insert(name.clone(), text.clone());

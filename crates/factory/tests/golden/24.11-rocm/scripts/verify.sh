@@ -56,6 +56,16 @@ if [ -f /usr/share/lmod/lmod/init/bash ]; then
   check module-load module_load
 fi
 
+# OpenMPI's wrappers at the new prefix: they read their data from it through
+# OPAL_PREFIX, as the module sets it (their build prefix is compiled in).
+mpicc_at_prefix() {
+  local flags
+  flags=$(OPAL_PREFIX="$root" "$root/bin/mpicc" --showme) || return 1
+  echo "mpicc --showme: $flags"
+  [[ "$flags" == *"-I$root/include"* && "$flags" == *"-L$root/lib"* ]]
+}
+check mpicc-at-prefix mpicc_at_prefix
+
 # A one-node cluster: munged, slurmctld, slurmd; then srun and sbatch.
 munged=$(command -v munged || true)
 [ -x "$root/sbin/munged" ] && munged="$root/sbin/munged"
@@ -107,8 +117,18 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF="$work/slurm.conf"
 export PATH="$root/bin:$root/sbin:$PATH"
+# What slurmd.service and the module set: OpenMPI's and PMIx's help texts and
+# wrapper data at the new prefix (their components are built into the libraries).
+export PMIX_PREFIX="$root" OPAL_PREFIX="$root" PRTE_PREFIX="$root"
 
 check sinfo-version sinfo --version
+mpi_list_pmix() {
+  local out
+  out=$(srun --mpi=list 2>&1) || { echo "$out"; return 1; }
+  echo "$out"
+  grep -qw pmix <<<"$out"
+}
+check mpi-list-pmix mpi_list_pmix
 check slurmctld-start slurmctld
 # slurmstepd's path is compiled in (the build prefix): point slurmd at the relocated one.
 check slurmd-start slurmd -d "$root/sbin/slurmstepd"
@@ -142,5 +162,17 @@ sbatch_job() {
   grep -qx "job ran on $host" "$work/job-$id.out"
 }
 check sbatch-job sbatch_job
+
+# An MPI job started by Slurm through PMIx: the package's own program
+# (scripts/mpi-allreduce.c), each rank on its host, the allreduce checked.
+mpi_allreduce() {
+  local out ranks
+  out=$(timeout 120 srun --mpi=pmix -N1 -n2 "$root/libexec/slurm-factory/mpi-allreduce" 2>&1)
+  local status=$?
+  echo "$out"
+  ranks=$(grep -c "^rank [0-9]* of 2 on $host\$" <<<"$out")
+  [ "$status" -eq 0 ] && [ "$ranks" -eq 2 ] && grep -qx 'allreduce: sum of ranks 1, expected 1' <<<"$out"
+}
+check mpi-pmix-allreduce mpi_allreduce
 
 exit $failed

@@ -42,4 +42,11 @@ while read -r name prefix; do
         fi
     done
 done < <("$SPACK" -e "$ENV_DIR" find --format '{name} {prefix}')
+
+# The MPI program verify runs (scripts/mpi-allreduce.c), built with the
+# package's own mpicc into the view, so the package carries it.
+view=/opt/slurm-factory/view
+mkdir -p "$view/libexec/slurm-factory"
+"$view/bin/mpicc" -O2 -o "$view/libexec/slurm-factory/mpi-allreduce" "$RECIPE_DIR/scripts/mpi-allreduce.c"
+echo "built libexec/slurm-factory/mpi-allreduce with $view/bin/mpicc"
 exit "$bad"
