@@ -157,9 +157,10 @@ fn seed_mirror(from: &Path, to: &Path, withhold: Option<&[u8]>) {
     }
 }
 
-/// Forgets every binary of `package` in the buildcache layer (its spec
-/// manifests, and the index that lists them): as if it had never been built.
-fn forget_binaries(buildcache: &Path, package: &str) -> usize {
+/// Forgets every binary of `spec` in the buildcache layer (a package, `zlib`,
+/// or one version of it, `slurm-24-11-5-1`: its spec manifests, and the
+/// index that lists them): as if it had never been built.
+fn forget_binaries(buildcache: &Path, spec: &str) -> usize {
     let mut forgotten = 0;
     let mut stack = vec![buildcache.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -172,7 +173,7 @@ fn forget_binaries(buildcache: &Path, package: &str) -> usize {
             if path.is_dir() {
                 stack.push(path);
             } else if name.starts_with("index.json")
-                || (name.starts_with(&format!("{package}-")) && name.contains(".spec."))
+                || (name.starts_with(&format!("{spec}-")) && name.contains(".spec."))
             {
                 std::fs::remove_file(&path).unwrap();
                 forgotten += usize::from(!name.starts_with("index.json"));
@@ -502,7 +503,8 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     )
     .unwrap();
     seed_mirror(&site.mirror, &mirror, Some(&slurm_source));
-    let forgotten = forget_binaries(&buildcache, "slurm");
+    // Only this Slurm: the default package's (step 4) stays cached.
+    let forgotten = forget_binaries(&buildcache, &format!("slurm-{}", site.slurm_version));
     eprintln!("buildcache: forgot {forgotten} slurm binaries");
     let flags = BuildFlags {
         offline: true,
@@ -768,7 +770,12 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         "the default request builds the newest supported release"
     );
     let checks = &dm.verify.as_ref().unwrap().checks;
-    for check in ["mpicc-at-prefix", "mpi-list-pmix", "mpi-pmix-allreduce"] {
+    for check in [
+        "mpicc-at-prefix",
+        "mpi-list-pmix",
+        "mpi-pmix-allreduce",
+        "slurmrestd-ping",
+    ] {
         assert!(
             checks.iter().any(|c| c.name == check),
             "check {check} missing from {checks:?}"
@@ -793,6 +800,12 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     assert!(
         log.contains("allreduce: sum of ranks 1, expected 1"),
         "{log}"
+    );
+    // slurmrestd, JWT auth: the newest OpenAPI version the release serves.
+    assert!(
+        log.contains("GET /slurm/v0.0.45/ping\nHTTP/1.1 200 OK")
+            && log.contains("\"responding\": true"),
+        "slurmrestd's ping:\n{log}"
     );
     report_package(&default.run_dir, &dm);
     let lock: serde_json::Value =

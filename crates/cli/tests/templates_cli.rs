@@ -99,6 +99,7 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
             "scripts/concretize.sh",
             "scripts/install.sh",
             "scripts/mirror-create.sh",
+            "scripts/mpi-allreduce.c",
             "scripts/package.sh",
             "scripts/probe-buildcaches.py",
             "scripts/provision.sh",

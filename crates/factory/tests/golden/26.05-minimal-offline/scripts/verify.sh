@@ -26,7 +26,7 @@ check() {
 }
 
 stop_daemons() {
-  for pidfile in "$work"/slurmd.pid "$work"/slurmctld.pid "$work"/munged.pid; do
+  for pidfile in "$work"/slurmrestd.pid "$work"/slurmd.pid "$work"/slurmctld.pid "$work"/munged.pid; do
     [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null
   done
   return 0

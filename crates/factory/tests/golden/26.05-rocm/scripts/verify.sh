@@ -26,7 +26,7 @@ check() {
 }
 
 stop_daemons() {
-  for pidfile in "$work"/slurmd.pid "$work"/slurmctld.pid "$work"/munged.pid; do
+  for pidfile in "$work"/slurmrestd.pid "$work"/slurmd.pid "$work"/slurmctld.pid "$work"/munged.pid; do
     [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null
   done
   return 0
@@ -115,6 +115,13 @@ SlurmdLogFile=$work/slurmd.log
 NodeName=$host CPUs=$(nproc) State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
+# JWT beside munge, for slurmrestd: `scontrol token` signs with this key.
+dd if=/dev/urandom of="$work/jwt.key" bs=32 count=1 status=none
+chmod 600 "$work/jwt.key"
+cat >> "$work/slurm.conf" <<CONF
+AuthAltTypes=auth/jwt
+AuthAltParameters=jwt_key=$work/jwt.key
+CONF
 export SLURM_CONF="$work/slurm.conf"
 export PATH="$root/bin:$root/sbin:$PATH"
 # What slurmd.service and the module set: OpenMPI's and PMIx's help texts and
@@ -174,5 +181,44 @@ mpi_allreduce() {
   [ "$status" -eq 0 ] && [ "$ranks" -eq 2 ] && grep -qx 'allreduce: sum of ranks 1, expected 1' <<<"$out"
 }
 check mpi-pmix-allreduce mpi_allreduce
+
+# slurmrestd with JWT auth answers the ping of the newest OpenAPI version the
+# release serves, for a token from `scontrol token` (HTTP over bash's
+# /dev/tcp: the image needs no curl).
+slurmrestd_ping() {
+  local version token response
+  version=$(find "$root/lib/slurm" -maxdepth 1 -name 'data_parser_v0_0_*.so' -printf '%f\n' \
+    | sed 's/^data_parser_v0_0_\([0-9]*\)\.so$/\1/' | sort -n | tail -n1)
+  [ -n "$version" ] || { echo "no data_parser plugin in $root/lib/slurm"; return 1; }
+  token=$(scontrol token username=nobody lifespan=300 | sed -n 's/^SLURM_JWT=//p')
+  [ -n "$token" ] || { echo "scontrol token gave no token"; return 1; }
+  # slurmrestd will not run as root: as nobody (by number: 26.05's slurmrestd
+  # did not resolve the name here), which reads slurm.conf in $work (the keys
+  # in it stay readable by root alone).
+  # SLURM_JWT=daemon: it loads auth/jwt to pass tokens on (Slurm's REST quickstart).
+  chmod 755 "$work"
+  SLURM_JWT=daemon slurmrestd -u "$(id -u nobody)" -g "$(id -g nobody)" -a rest_auth/jwt 127.0.0.1:6820 \
+    >"$work/slurmrestd.log" 2>&1 &
+  echo $! >"$work/slurmrestd.pid"
+  for _ in $(seq 30); do
+    (exec 3<>/dev/tcp/127.0.0.1/6820) 2>/dev/null && break
+    sleep 1
+  done
+  exec 3<>/dev/tcp/127.0.0.1/6820 || { tail -n 20 "$work/slurmrestd.log"; return 1; }
+  printf 'GET /slurm/v0.0.%s/ping HTTP/1.1\r\nHost: localhost\r\nX-SLURM-USER-NAME: nobody\r\nX-SLURM-USER-TOKEN: %s\r\nConnection: close\r\n\r\n' \
+    "$version" "$token" >&3
+  response=$(timeout 30 cat <&3 | tr -d '\r')
+  exec 3>&-
+  echo "GET /slurm/v0.0.$version/ping"
+  echo "$response" | head -n 1
+  if grep -q '^HTTP/1.1 200' <<<"$response" && grep -q '"responding": *true' <<<"$response"; then
+    echo "$response" | sed -n '/^{/,$p' | grep -E '"(hostname|responding|primary|status|data_parser)"'
+  else
+    echo "$response" | sed -n '/^{/,$p' | head -n 30
+    tail -n 20 "$work/slurmrestd.log"
+    return 1
+  fi
+}
+check slurmrestd-ping slurmrestd_ping
 
 exit $failed
