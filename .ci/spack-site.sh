@@ -159,16 +159,18 @@ apt_update() {
     apt-get "${apt_opts[@]}" -qq update || die "apt-get update with deb-src entries failed"
 }
 
-# Prints the cached orig tarball of source package $1 from suite $2, fetching it
-# once. Only the orig is downloaded (apt's own downloader, hash checked): a Debian
-# revision whose .dsc the archive no longer serves still shares the orig.
-orig_of() {
-    local pkg=$1 suite=$2 dir="$SRC_CACHE/$2/$1" orig line url file hash
-    orig=$(find "$dir" -maxdepth 1 -name "${pkg}_*.orig.tar.*" ! -name '*.asc' 2>/dev/null | sort | tail -n1)
-    if [ -z "$orig" ]; then
+# Prints the cached `<pkg>_*.$3.tar.*` file of source package $1 from suite $2:
+# its orig tarball (`orig`) or Debian's packaging with its patches (`debian`),
+# fetching it once. Only that file is downloaded (apt's own downloader, hash
+# checked): a Debian revision whose .dsc the archive no longer serves still
+# shares the orig.
+source_tarball() {
+    local pkg=$1 suite=$2 part=$3 dir="$SRC_CACHE/$2/$1" found line url file hash
+    found=$(find "$dir" -maxdepth 1 -name "${pkg}_*.$part.tar.*" ! -name '*.asc' 2>/dev/null | sort | tail -n1)
+    if [ -z "$found" ]; then
         line=$(apt-get "${apt_opts[@]}" -qq source --print-uris "$pkg/$suite" 2>/dev/null \
-            | grep -E "^'[^']*/${pkg}_[^']*\.orig\.tar\.[a-z0-9]+'" | head -n1) \
-            || die "no $pkg source package in $suite"
+            | grep -E "^'[^']*/${pkg}_[^']*\.$part\.tar\.[a-z0-9]+'" | head -n1) \
+            || die "no $part tarball of the $pkg source package in $suite"
         read -r url file _ hash <<<"$line"
         url=${url//\'/}
         note "fetching $file ($suite)"
@@ -176,30 +178,9 @@ orig_of() {
         /usr/lib/apt/apt-helper -o APT::Sandbox::User=root -qq download-file "$url" "$dir/$file.partial" "$hash" >&2 \
             || die "downloading $url failed"
         mv "$dir/$file.partial" "$dir/$file"
-        orig="$dir/$file"
+        found="$dir/$file"
     fi
-    printf '%s\n' "$orig"
-}
-
-# Prints the cached Debian packaging tarball (debian/: Debian's patches) of $1 in
-# suite $2, fetched once like orig_of's.
-debian_tar_of() {
-    local pkg=$1 suite=$2 dir="$SRC_CACHE/$2/$1" tarball line url file hash
-    tarball=$(find "$dir" -maxdepth 1 -name "${pkg}_*.debian.tar.*" 2>/dev/null | sort | tail -n1)
-    if [ -z "$tarball" ]; then
-        line=$(apt-get "${apt_opts[@]}" -qq source --print-uris "$pkg/$suite" 2>/dev/null \
-            | grep -E "^'[^']*/${pkg}_[^']*\.debian\.tar\.[a-z0-9]+'" | head -n1) \
-            || die "no debian/ tarball of $pkg in $suite"
-        read -r url file _ hash <<<"$line"
-        url=${url//\'/}
-        note "fetching $file ($suite)"
-        mkdir -p "$dir"
-        /usr/lib/apt/apt-helper -o APT::Sandbox::User=root -qq download-file "$url" "$dir/$file.partial" "$hash" >&2 \
-            || die "downloading $url failed"
-        mv "$dir/$file.partial" "$dir/$file"
-        tarball="$dir/$file"
-    fi
-    printf '%s\n' "$tarball"
+    printf '%s\n' "$found"
 }
 
 # PMIx or PRRTE as OpenMPI's orig bundles it (3rd-party/$2), repacked under the
@@ -256,7 +237,7 @@ apt_update
 pins=()
 while read -r name debpkg suite; do
     [ -n "$name" ] || continue
-    orig=$(orig_of "$debpkg" "$suite")
+    orig=$(source_tarball "$debpkg" "$suite" orig)
     case $name in
     pmix | prrte)
         sub=$([ "$name" = pmix ] && echo openpmix || echo prrte)
@@ -369,7 +350,7 @@ tar -C "$work" -czf "$xmlts" xmlconf
 # add a note file, so readline builds at Debian's level. OpenMPI 5.0.7's GitHub fix
 # of oshmem's sshmem_base_open.c is Debian's sshmem.patch.
 debian=$(mktemp -d "$work/debian.XXXXXX")
-tar -xf "$(debian_tar_of readline bookworm)" -C "$debian" debian/patches
+tar -xf "$(source_tarball readline bookworm debian)" -C "$debian" debian/patches
 sed -e 's#^--- a/#--- #' -e 's#^+++ b/#+++ #' \
     "$debian"/debian/patches/0001-Readline-8.2-patch-1-*.patch \
     >"$(digest_path bbf97f1ec40a929edab5aa81998c1e2ef435436c597754916e6a5868f273aff7 "")" \
@@ -391,7 +372,7 @@ done <<'PATCHES'
 012 6c8adf8ed4a2ca629f7fd11301ed6293a6248c9da0c674f86217df715efccbd3
 013 1ea434957d6ec3a7b61763f1f3552dad0ebdd6754d65888b5cd6d80db3a788a8
 PATCHES
-tar -xf "$(debian_tar_of openmpi trixie)" -C "$debian" debian/patches/sshmem.patch
+tar -xf "$(source_tarball openmpi trixie debian)" -C "$debian" debian/patches/sshmem.patch
 cp "$debian/debian/patches/sshmem.patch" \
     "$(digest_path 38529b557df029d6a987fa7e337db40b0ac1c1bb921776b95aacaa40e945cd21 "")"
 
