@@ -474,6 +474,24 @@ fn report_package(run_dir: &Path, m: &Manifest) {
     );
 }
 
+/// A checksummed version is fetched by its digest alone: the Slurm source
+/// Spack unpacked is the mirror's file named by `sha256`, and it has those
+/// bytes. (The site's `checksum: false`, for Debian's other tarballs, switches
+/// off Spack's own comparison, so the test makes it.)
+fn assert_source_has_digest(mirror: &Path, sha256: &str) {
+    let by_digest = mirror.join(format!(
+        "_source-cache/archive/{}/{sha256}.tar.gz",
+        &sha256[..2]
+    ));
+    let digest = sha2::Sha256::digest(std::fs::read(&by_digest).unwrap());
+    assert_eq!(
+        factory::fsutil::hex(&digest),
+        sha256,
+        "{}",
+        by_digest.display()
+    );
+}
+
 /// The release a Spack version of Slurm builds: `24-11-5-1` -> `24.11.5`.
 fn release_of(spack_version: &str) -> String {
     spack_version.rsplit_once('-').unwrap().0.replace('-', ".")
@@ -648,19 +666,7 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         .unwrap();
     assert_eq!(slurm["version"], site.slurm_version.as_str());
     assert_eq!(slurm["namespace"], "slurm_factory", "{slurm}");
-    // A checksummed version is fetched by its digest alone: the source Spack
-    // unpacked is the file named by the overlay's sha256, and it has those bytes.
-    // (The site's `checksum: false`, for Debian's other tarballs, switches off
-    // Spack's own comparison, so the test makes it.)
-    let sha = &site.slurm_sha256;
-    let by_digest = mirror.join(format!("_source-cache/archive/{}/{sha}.tar.gz", &sha[..2]));
-    let digest = sha2::Sha256::digest(std::fs::read(&by_digest).unwrap());
-    assert_eq!(
-        factory::fsutil::hex(&digest),
-        *sha,
-        "{}",
-        by_digest.display()
-    );
+    assert_source_has_digest(&mirror, &site.slurm_sha256);
     report_package(&result.run_dir, &m);
 
     // 3. Warm, through the binary.
@@ -858,15 +864,8 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
             "{absent} in the default closure: {names:?}"
         );
     }
-    // SchedMD's bytes, found by the catalogue's digest (Spack's own comparison
-    // is off for the site's Debian tarballs, so the test makes it).
-    let by_digest = mirror.join(format!(
-        "_source-cache/archive/{}/{}.tar.gz",
-        &newest.sha256[..2],
-        newest.sha256
-    ));
-    let digest = sha2::Sha256::digest(std::fs::read(&by_digest).unwrap());
-    assert_eq!(factory::fsutil::hex(&digest), newest.sha256);
+    // SchedMD's bytes, found by the catalogue's digest.
+    assert_source_has_digest(&mirror, &newest.sha256);
     // What a cluster takes this package for, in the archive a site unpacks.
     let artifact = store.show(&default.artifact_id).unwrap();
     let gz = dm
