@@ -37,7 +37,7 @@ end
 prepend_path("PATH", pathJoin(prefix, "bin"))
 prepend_path("MANPATH", pathJoin(prefix, "share", "man"))
 setenv("MPI_HOME", prefix)
--- Its wrapper data, help files and components (and PMIx's and PRRTE's) are
+-- Its wrapper data and help files (and PMIx's and PRRTE's) are
 -- found through these, not the prefix they were built at.
 setenv("OPAL_PREFIX", prefix)
 setenv("PMIX_PREFIX", prefix)

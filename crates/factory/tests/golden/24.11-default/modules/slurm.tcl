@@ -33,8 +33,8 @@ prepend-path PATH $prefix/sbin
 prepend-path MANPATH $prefix/share/man
 prepend-path CPATH $prefix/include
 prepend-path PKG_CONFIG_PATH $prefix/lib/pkgconfig
-## OpenMPI, PMIx and PRRTE look for their wrapper data, help files and
-## components under the prefix they were built at unless told where they are.
+## OpenMPI, PMIx and PRRTE look for their wrapper data and help files
+## under the prefix they were built at unless told where they are.
 setenv OPAL_PREFIX $prefix
 setenv PMIX_PREFIX $prefix
 setenv PRTE_PREFIX $prefix

@@ -41,8 +41,8 @@ prepend_path("PATH", pathJoin(prefix, "sbin"))
 prepend_path("MANPATH", pathJoin(prefix, "share", "man"))
 prepend_path("CPATH", pathJoin(prefix, "include"))
 prepend_path("PKG_CONFIG_PATH", pathJoin(prefix, "lib", "pkgconfig"))
--- OpenMPI, PMIx and PRRTE look for their wrapper data, help files and
--- components under the prefix they were built at unless told where they are.
+-- OpenMPI, PMIx and PRRTE look for their wrapper data and help files
+-- under the prefix they were built at unless told where they are.
 setenv("OPAL_PREFIX", prefix)
 setenv("PMIX_PREFIX", prefix)
 setenv("PRTE_PREFIX", prefix)
