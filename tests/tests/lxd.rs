@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use factory::kinds::Stream;
-use factory::lxd::{current_user_idmap, DiskDevice, LaunchSpec, Lxc};
+use factory::lxd::{
+    current_user_idmap, is_address_taken, DiskDevice, LaunchSpec, Lxc, NicDevice, Subnet,
+};
 use factory::Error;
 use tokio_util::sync::CancellationToken;
 
@@ -89,9 +91,7 @@ impl TestLxd {
                 current_user_idmap().unwrap(),
                 ("user.slurm-factory.run".into(), "e2e-test".into()),
             ],
-            devices: vec![],
-            loopback_ports: Vec::new(),
-            ephemeral: false,
+            ..LaunchSpec::default()
         }
     }
 
@@ -632,6 +632,97 @@ async fn failed_launches_say_why_and_leave_nothing_behind() {
     assert!(matches!(err, Error::Lxc { .. }), "{err}");
     assert!(err.to_string().contains("show-log"), "{err}");
     assert!(!t.lxc.instance_exists(&name).await.unwrap());
+}
+
+/// What verify's two nodes stand on: a private bridge the engine creates,
+/// addresses LXD holds for each instance, and traffic between them but no
+/// route out of the host.
+#[tokio::test]
+async fn a_private_network_joins_instances_and_nothing_else() {
+    let Some(t) = test_lxd("private_network") else {
+        return;
+    };
+    // The verify image: it has iproute2, as a user's images do.
+    let Some([image]) = slurm_factory_e2e::test_vars(
+        "private_network",
+        ["SLURM_FACTORY_TEST_BARE_IMAGE"],
+        "no verify image. Run .ci/setup-lxd.sh (as root) and set \
+         SLURM_FACTORY_TEST_BARE_IMAGE=sf-verify-bare",
+    ) else {
+        return;
+    };
+    // Interface names have 15 characters at most.
+    let network = format!("sft-n{}", std::process::id() % 1_000_000);
+    let _network_guard = Cleanup {
+        args: argv(&["network", "delete", &network]),
+    };
+    let subnet = Subnet::parse("10.203.72.1/24").unwrap();
+    assert_eq!(t.lxc.network(&network).await.unwrap(), None);
+    t.lxc
+        .create_private_network(&network, subnet)
+        .await
+        .unwrap();
+    // A second build creating it at the same moment is no error.
+    t.lxc
+        .create_private_network(&network, subnet)
+        .await
+        .unwrap();
+    let info = t.lxc.network(&network).await.unwrap().unwrap();
+    assert_eq!(info.unusable(), None, "{info:?}");
+    assert_eq!((info.ipv4, info.nat), (Some(subnet), false), "{info:?}");
+
+    let nic = |address: &str| NicDevice {
+        name: "eth0".into(),
+        network: network.clone(),
+        ipv4_address: Some(address.parse().unwrap()),
+    };
+    let (a, b) = (unique("net-a"), unique("net-b"));
+    let (_a_guard, _b_guard) = (Cleanup::instance(&a), Cleanup::instance(&b));
+    let mut spec = t.spec(&a);
+    spec.image = image.clone();
+    spec.nics = vec![nic("10.203.72.11")];
+    t.lxc.launch(&spec).await.unwrap();
+    // LXD keeps each address to one instance: a launch asking for a taken
+    // one fails at creation, leaving nothing.
+    let mut spec = t.spec(&b);
+    spec.image = image;
+    spec.nics = vec![nic("10.203.72.11")];
+    let err = t.lxc.launch(&spec).await.unwrap_err();
+    assert!(is_address_taken(&err), "{err}");
+    assert!(!t.lxc.instance_exists(&b).await.unwrap());
+    spec.nics = vec![nic("10.203.72.12")];
+    t.lxc.launch(&spec).await.unwrap();
+
+    for (name, address) in [(&a, "10.203.72.11/24"), (&b, "10.203.72.12/24")] {
+        let up = argv(&[
+            "sh",
+            "-c",
+            "ip link set eth0 up && ip addr add \"$1\" dev eth0",
+            "sh",
+            address,
+        ]);
+        let out = t.lxc.exec_capture(name, &up, &[]).await.unwrap();
+        assert_eq!(out.status, 0, "{}", out.stderr);
+    }
+    // No listener on b: a refusal is b's kernel answering over the bridge.
+    let connect = |to: &str| argv(&["bash", "-c", "exec 3<>\"/dev/tcp/$1/9\"", "bash", to]);
+    let out = t
+        .lxc
+        .exec_capture(&a, &connect("10.203.72.12"), &[])
+        .await
+        .unwrap();
+    assert!(out.stderr.contains("Connection refused"), "{}", out.stderr);
+    // Nothing beyond the bridge: no NAT, no default route.
+    let out = t
+        .lxc
+        .exec_capture(&a, &connect("192.0.2.1"), &[])
+        .await
+        .unwrap();
+    assert!(
+        out.stderr.contains("Network is unreachable"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[tokio::test]

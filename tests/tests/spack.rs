@@ -295,15 +295,27 @@ fn assert_spack_setup_runs_no_spack(run_dir: &Path) {
     );
 }
 
+/// The host names of a run's verify nodes: `sf-verify-RUN`, then
+/// `sf-verify-2-RUN`, … (instance names).
+fn verify_hosts(run_id: &str, nodes: usize) -> Vec<String> {
+    (1..=nodes)
+        .map(|n| match n {
+            1 => format!("sf-verify-{run_id}"),
+            n => format!("sf-verify-{n}-{run_id}"),
+        })
+        .collect()
+}
+
 /// What a user checks on a finished Slurm artifact of `release` (`24.11.5`):
-/// verified at another prefix by a working one-node cluster, with the
-/// package's own munged.
+/// verified at another prefix by a working cluster of `nodes` clean
+/// instances, with the package's own munged; returns it and its verify log.
 fn assert_verified_slurm(
     release: &str,
     store: &Store,
     artifact_id: &str,
     run_id: &str,
-) -> Manifest {
+    nodes: usize,
+) -> (Manifest, String) {
     let artifact = store.show(artifact_id).unwrap();
     let m = artifact.manifest;
     let verify = m.verify.as_ref().expect("verify ran");
@@ -329,7 +341,7 @@ fn assert_verified_slurm(
     }
     let log = std::fs::read_to_string(artifact.dir.join(VERIFY_LOG)).unwrap();
     println!("---- verify log of {artifact_id} ----\n{log}---- end of verify log ----");
-    let host = format!("sf-verify-{run_id}");
+    let hosts = verify_hosts(run_id, nodes);
     let lines: Vec<&str> = log.lines().map(str::trim_end).collect();
     assert!(
         log.contains(&format!("slurm {release}")),
@@ -340,18 +352,29 @@ fn assert_verified_slurm(
         log.contains(&format!("munged: {root}/sbin/munged")),
         "the package's own munged ran:\n{log}"
     );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("idle") && l.ends_with(&host)),
-        "sinfo shows {host} idle:\n{log}"
-    );
-    assert!(lines.contains(&host.as_str()), "srun hostname:\n{log}");
-    assert!(
-        lines.contains(&format!("job ran on {host}").as_str()),
-        "sbatch job output:\n{log}"
-    );
-    m
+    for host in &hosts {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("{host} ")) && l.ends_with("idle")),
+            "sinfo -N shows {host} idle:\n{log}"
+        );
+        assert!(lines.contains(&host.as_str()), "srun hostname:\n{log}");
+        assert!(
+            lines.contains(&format!("job ran on {host}").as_str()),
+            "sbatch job output:\n{log}"
+        );
+    }
+    for n in 2..=nodes {
+        for check in ["unpack", "munged-start", "slurmd-start"] {
+            let check = format!("node-{n}-{check}");
+            assert!(
+                names.contains(&check.as_str()),
+                "check {check} missing from {names:?}"
+            );
+        }
+    }
+    (m, log)
 }
 
 /// Every package the install stage built from source (Slurm among them) was
@@ -646,11 +669,12 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
         "verified from the .tar.gz on a system without zstd"
     );
     assert_spack_setup_runs_no_spack(&result.run_dir);
-    let m = assert_verified_slurm(
+    let (m, _) = assert_verified_slurm(
         &release_of(&site.slurm_version),
         &store,
         &result.artifact_id,
         &result.run_id,
+        1,
     );
     let lock = std::fs::read_to_string(result.run_dir.join("spack.lock")).unwrap();
     assert!(
@@ -764,11 +788,13 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     .unwrap_or_else(|e| panic!("the default package failed: {e}\n  hint: {}", e.hint()));
     let (from_cache, built) = install_counts(&detail_of(&default_stages, Stage::Install));
     eprintln!("default package: {built} built, {from_cache} from the buildcache");
-    let dm = assert_verified_slurm(
+    // Two nodes: an MPI job must cross hosts.
+    let (dm, log) = assert_verified_slurm(
         &release_of(&newest.spack),
         &store,
         &default.artifact_id,
         &default.run_id,
+        2,
     );
     assert_eq!(
         dm.name,
@@ -787,24 +813,25 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
             "check {check} missing from {checks:?}"
         );
     }
-    let log = std::fs::read_to_string(
-        store
-            .show(&default.artifact_id)
-            .unwrap()
-            .dir
-            .join(VERIFY_LOG),
-    )
-    .unwrap();
-    let host = format!("sf-verify-{}", default.run_id);
-    for rank in 0..2 {
-        assert!(
-            log.lines()
-                .any(|l| l.trim_end() == format!("rank {rank} of 2 on {host}")),
-            "rank {rank} of the MPI job:\n{log}"
+    // srun --mpi=pmix -N2 -n4: every rank once, two on each node.
+    let ranks: Vec<(u32, &str)> = log
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("rank "))
+        .filter_map(|l| l.split_once(" of 4 on "))
+        .map(|(rank, host)| (rank.parse().unwrap(), host))
+        .collect();
+    let mut numbers: Vec<u32> = ranks.iter().map(|(r, _)| *r).collect();
+    numbers.sort();
+    assert_eq!(numbers, [0, 1, 2, 3], "the MPI job's ranks:\n{log}");
+    for host in verify_hosts(&default.run_id, 2) {
+        assert_eq!(
+            ranks.iter().filter(|(_, h)| *h == host).count(),
+            2,
+            "two ranks on {host}:\n{log}"
         );
     }
     assert!(
-        log.contains("allreduce: sum of ranks 1, expected 1"),
+        log.contains("allreduce: sum of ranks 6, expected 6"),
         "{log}"
     );
     // slurmrestd, JWT auth: the newest OpenAPI version the release serves.

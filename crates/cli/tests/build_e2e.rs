@@ -271,9 +271,7 @@ async fn clean_removes_the_instance_of_an_interrupted_run() {
         name: name.into(),
         storage_pool: Some(t.pool.clone()),
         config: vec![(RUN_LABEL.into(), run_id.into())],
-        devices: Vec::new(),
-        loopback_ports: Vec::new(),
-        ephemeral: false,
+        ..Default::default()
     };
     let (ours, theirs) = (spec(&name, &run.id), spec(&foreign, &foreign_run));
     let (a, b) = tokio::join!(lxc.launch(&ours), lxc.launch(&theirs));

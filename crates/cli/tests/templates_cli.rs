@@ -110,6 +110,7 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
             "scripts/sources.sh",
             "scripts/spack-externals.sh",
             "scripts/spack-setup.sh",
+            "scripts/verify-network.sh",
             "scripts/verify.sh",
             "spack-repo/spack_repo/slurm_factory/__init__.py",
             "spack-repo/spack_repo/slurm_factory/packages/__init__.py",

@@ -81,8 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ("user.slurm-factory.run".into(), "bench".into()),
             ],
             devices: devices.clone(),
-            loopback_ports: Vec::new(),
-            ephemeral: false,
+            ..LaunchSpec::default()
         };
         let start = Instant::now();
         let result = lxc.launch(&spec).await;

@@ -210,8 +210,7 @@ async fn bare_spack_install(
         storage_pool: Some(settings.storage_pool.clone()),
         config: vec![current_user_idmap()?],
         devices: CacheDirs::new(settings).devices(),
-        loopback_ports: Vec::new(),
-        ephemeral: false,
+        ..LaunchSpec::default()
     })
     .await?;
     let result = async {

@@ -163,6 +163,12 @@ async fn lxd_checks(lxc: &Lxc, settings: &Settings) -> Vec<Check> {
     if lxd_ready {
         checks.push(pool_check(lxc, &settings.storage_pool).await);
         checks.push(cpu_check(lxc).await);
+        let firewall = !lxc.is_local() || host_has_firewall_tool();
+        checks.push(verify_network_check(
+            lxc.network(&settings.verify_network).await,
+            settings,
+            firewall,
+        ));
     } else {
         for (id, title) in [("lxd-trust", TRUST), ("storage-pool", POOL), ("cpus", CPUS)] {
             if !checks.iter().any(|c| c.id == id) {
@@ -200,6 +206,86 @@ async fn lxd_checks(lxc: &Lxc, settings: &Settings) -> Vec<Check> {
 }
 
 const CPUS: &str = "CPUs for builds";
+
+/// LXD runs a bridge's firewall rules with the host's iptables or nft.
+fn host_has_firewall_tool() -> bool {
+    ["iptables", "nft"].iter().any(|tool| {
+        crate::lxd::find_on_path(tool).is_some()
+            || ["/usr/sbin", "/sbin"]
+                .iter()
+                .any(|dir| Path::new(dir).join(tool).exists())
+    })
+}
+
+/// The private network packages with MPI are verified on (two instances):
+/// there and private, or to be created (which LXD can do only with the
+/// host's firewall tool). Never a failure: builds without MPI do not use it,
+/// and one with MPI stops in preflight if it cannot be had.
+fn verify_network_check(
+    found: crate::error::Result<Option<crate::lxd::NetworkInfo>>,
+    settings: &Settings,
+    firewall: bool,
+) -> Check {
+    const ID: &str = "verify-network";
+    const TITLE: &str = "verify network for packages with MPI";
+    let name = &settings.verify_network;
+    let warn = |detail: String, hint: String| Check {
+        id: ID,
+        title: TITLE,
+        status: Status::Warn,
+        detail,
+        hint,
+    };
+    match found {
+        Err(err) => Check {
+            status: Status::Warn,
+            ..failed(ID, TITLE, &err)
+        },
+        Ok(None) if !firewall => warn(
+            format!(
+                "`{name}` does not exist, and LXD cannot create a bridge here: the host has \
+                 neither iptables nor nft"
+            ),
+            format!(
+                "install iptables (`sudo apt install iptables`), or create the network yourself \
+                 (`lxc network create {name} ipv4.address={} ipv4.nat=false ipv6.address=none`)",
+                settings.verify_subnet
+            ),
+        ),
+        Ok(None) => check(
+            ID,
+            TITLE,
+            Status::Pass,
+            format!(
+                "`{name}` is created at the first build of a package with MPI: {} without NAT",
+                settings.verify_subnet
+            ),
+        ),
+        Ok(Some(info)) => match (info.unusable(), info.ipv4) {
+            (Some(problem), _) => {
+                let err = Error::NetworkUnusable {
+                    network: name.clone(),
+                    problem,
+                };
+                warn(err.to_string(), err.hint())
+            }
+            (None, Some(subnet)) if info.nat => warn(
+                format!("`{name}` ({subnet}) has NAT: verify instances can reach past this host"),
+                "set `verify_network` to a new name: it is created without NAT or uplink".into(),
+            ),
+            (None, subnet) => check(
+                ID,
+                TITLE,
+                Status::Pass,
+                format!(
+                    "`{name}`: {} without NAT; packages with MPI are verified on two \
+                     instances there",
+                    subnet.map(|s| s.to_string()).unwrap_or_default()
+                ),
+            ),
+        },
+    }
+}
 
 /// How many CPU threads the server has: what a matrix's default number of
 /// builds at once on it comes from.
@@ -562,6 +648,55 @@ mod tests {
         assert_eq!(
             name_lookup_check(&nsswitch, &no_systemd).status,
             Status::Pass
+        );
+    }
+
+    #[test]
+    fn verify_network_check_says_what_to_do() {
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = Settings::under(tmp.path());
+        let missing = verify_network_check(Ok(None), &settings, true);
+        assert_eq!(missing.status, Status::Pass);
+        assert!(
+            missing.detail.contains("10.203.71.1/24"),
+            "{}",
+            missing.detail
+        );
+        let no_firewall = verify_network_check(Ok(None), &settings, false);
+        assert_eq!(no_firewall.status, Status::Warn);
+        assert!(
+            no_firewall.hint.contains("apt install iptables"),
+            "{}",
+            no_firewall.hint
+        );
+        let bridge = |nat, managed| crate::lxd::NetworkInfo {
+            name: "sf-verify".into(),
+            kind: "bridge".into(),
+            managed,
+            ipv4: crate::lxd::Subnet::parse("10.9.8.1/24").ok(),
+            nat,
+        };
+        let private = verify_network_check(Ok(Some(bridge(false, true))), &settings, true);
+        assert_eq!(private.status, Status::Pass, "{private:?}");
+        assert!(
+            private.detail.contains("10.9.8.1/24 without NAT"),
+            "{}",
+            private.detail
+        );
+        let natted = verify_network_check(Ok(Some(bridge(true, true))), &settings, true);
+        assert_eq!(natted.status, Status::Warn);
+        assert!(natted.detail.contains("has NAT"), "{}", natted.detail);
+        let unmanaged = verify_network_check(Ok(Some(bridge(false, false))), &settings, true);
+        assert_eq!(unmanaged.status, Status::Warn);
+        assert!(
+            unmanaged.detail.contains("not a bridge LXD manages"),
+            "{}",
+            unmanaged.detail
+        );
+        assert!(
+            unmanaged.hint.contains("SLURM_FACTORY_VERIFY_NETWORK"),
+            "{}",
+            unmanaged.hint
         );
     }
 

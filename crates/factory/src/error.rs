@@ -149,6 +149,16 @@ pub enum Error {
     #[error("LXD image `{image}` not found")]
     ImageNotFound { image: String },
 
+    #[error("could not create the verify network `{network}` ({subnet}): {detail}")]
+    NetworkNotCreated {
+        network: String,
+        subnet: String,
+        detail: String,
+    },
+
+    #[error("the verify network `{network}` cannot be used: {problem}")]
+    NetworkUnusable { network: String, problem: String },
+
     #[error("LXD instance `{name}` does not exist")]
     InstanceNotFound { name: String },
 
@@ -413,6 +423,28 @@ impl Error {
                 "create it (`lxc storage create {pool} dir`) or run `lxd init`; set \
                  SLURM_FACTORY_STORAGE_POOL to use another pool"
             ),
+            Error::NetworkNotCreated {
+                network,
+                subnet,
+                detail,
+            } => {
+                let firewall = if detail.contains("iptables") || detail.contains("nft") {
+                    "LXD needs the host's firewall tool to run a bridge: install iptables \
+                     (`apt install iptables`) and run the build again; otherwise "
+                } else {
+                    ""
+                };
+                format!(
+                    "{firewall}create it yourself (`lxc network create {network} \
+                     ipv4.address={subnet} ipv4.nat=false ipv6.address=none`), or set \
+                     `verify_subnet` to a free range or `verify_network` to another private bridge"
+                )
+            }
+            Error::NetworkUnusable { .. } => {
+                "set `verify_network` (SLURM_FACTORY_VERIFY_NETWORK) to a new name, which is \
+                 created as a private bridge, or to a managed bridge with an IPv4 address"
+                    .into()
+            }
             Error::ImageNotFound { image } => format!(
                 "`lxc image list` shows the images there are; import one (`lxc image import \
                  TARBALL --alias {image}`), or point SLURM_FACTORY_IMAGE at another image \
@@ -614,6 +646,8 @@ impl Error {
             | Error::LxdPermission { .. }
             | Error::StoragePoolMissing { .. }
             | Error::ImageNotFound { .. }
+            | Error::NetworkNotCreated { .. }
+            | Error::NetworkUnusable { .. }
             | Error::DiskFull { .. }
             | Error::RanOutOfDisk { .. }
             | Error::PoolFull { .. }

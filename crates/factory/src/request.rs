@@ -89,6 +89,15 @@ impl PackageType {
             PackageType::Minimal => "Slurm alone, with the fewest dependencies",
         }
     }
+
+    /// How many clean instances verify runs the package on: two for a
+    /// package with MPI (its job must cross hosts), one for Slurm alone.
+    pub fn verify_nodes(self) -> usize {
+        match self {
+            PackageType::Minimal => 1,
+            PackageType::Default | PackageType::Gpu(_) => 2,
+        }
+    }
 }
 
 /// Where the Slurm version came from in the catalogue.

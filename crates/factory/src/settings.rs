@@ -31,6 +31,12 @@ pub struct Settings {
     pub verify_image: String,
     /// The LXD storage pool for build instances.
     pub storage_pool: String,
+    /// The private LXD network a package with MPI is verified on, across two
+    /// instances (a bridge without NAT or uplink), created if missing.
+    pub verify_network: String,
+    /// The bridge's own address and prefix length, `10.203.71.1/24`, when
+    /// `verify_network` is created; instances get addresses in it.
+    pub verify_subnet: String,
     /// The toolchain builds use when the request names none (`debian12`,
     /// `rocky9`, ...); unset = `image` and `verify_image` as they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,6 +142,8 @@ const KEYS: &[Key] = &[
     key("lxd_project", Kind::Text, "LXD", "Project", "the LXD project build instances live in"),
     key("image", Kind::Text, "LXD", "Build image", "image build instances start from (ubuntu:24.04 or a local alias)"),
     key("verify_image", Kind::Text, "LXD", "Verify image", "plain image packages are verified in, without compilers"),
+    key("verify_network", Kind::Text, "LXD", "Verify network", "the private LXD network (no NAT, no uplink) packages with MPI are verified on across two instances; created if missing"),
+    key("verify_subnet", Kind::Text, "LXD", "Verify subnet", "the verify network's bridge address and prefix when it is created, e.g. 10.203.71.1/24"),
     key("toolchain", Kind::OptionalText, "LXD", "Toolchain", "OS packages are built and verified on (debian12, rocky9, ...); empty = the two images above"),
     key("spack_git_url", Kind::Text, "Spack", "Spack git URL", "where build instances clone Spack from"),
     key("spack_ref", Kind::Text, "Spack", "Spack release", "the Spack tag builds use"),
@@ -181,6 +189,8 @@ impl Settings {
             image: "ubuntu:24.04".into(),
             verify_image: "ubuntu:24.04".into(),
             storage_pool: "default".into(),
+            verify_network: "sf-verify".into(),
+            verify_subnet: "10.203.71.1/24".into(),
             spack_git_url: "https://github.com/spack/spack.git".into(),
             spack_ref: "v1.1.0".into(),
             spack_packages_git_url: "https://github.com/spack/spack-packages.git".into(),
@@ -227,6 +237,18 @@ impl Settings {
                 ));
             }
         }
+        if !crate::lxd::is_network_name(&self.verify_network) {
+            return Err(format!(
+                "verify_network = `{}`: a network name of 1 to 15 letters, digits and `-`",
+                crate::error::shown(&self.verify_network)
+            ));
+        }
+        crate::lxd::Subnet::parse(&self.verify_subnet).map_err(|reason| {
+            format!(
+                "verify_subnet = `{}`: {reason}",
+                crate::error::shown(&self.verify_subnet)
+            )
+        })?;
         if let Some(list) = &self.remotes {
             crate::remotes::parse_list(list).map_err(|e| format!("remotes: {e}"))?;
         }

@@ -28,6 +28,8 @@ pub struct LaunchSpec {
     /// [`current_user_idmap`]) or `("user.slurm-factory.run", id)` labels.
     pub config: Vec<(String, String)>,
     pub devices: Vec<DiskDevice>,
+    /// Network interfaces; one named like the default profile's replaces it.
+    pub nics: Vec<NicDevice>,
     /// TCP ports of the LXD host's loopback that the instance reaches on its
     /// own loopback (proxy devices bound in the instance: no network needed).
     pub loopback_ports: Vec<u16>,
@@ -47,6 +49,22 @@ pub struct DiskDevice {
     /// Mount point inside the instance (absolute).
     pub path: String,
     pub readonly: bool,
+}
+
+/// A network interface on a managed LXD network.
+#[derive(Debug, Clone)]
+pub struct NicDevice {
+    /// The device name, which is also the interface's in the instance (`eth0`).
+    pub name: String,
+    pub network: String,
+    /// The instance's address there, which LXD keeps unique on the network
+    /// (a launch asking for a taken one fails: see [`is_address_taken`]).
+    pub ipv4_address: Option<std::net::Ipv4Addr>,
+}
+
+/// True when a launch failed because another instance has that NIC address.
+pub fn is_address_taken(err: &Error) -> bool {
+    lxc_says(err, "already defined on another nic")
 }
 
 /// One instance as `GET /1.0/instances` describes it.
@@ -133,6 +151,16 @@ impl Lxc {
                 (d.name.clone(), dev)
             })
             .collect();
+        for nic in &spec.nics {
+            let mut dev = BTreeMap::from([
+                ("type", "nic".to_string()),
+                ("network", nic.network.clone()),
+            ]);
+            if let Some(address) = nic.ipv4_address {
+                dev.insert("ipv4.address", address.to_string());
+            }
+            devices.insert(nic.name.clone(), dev);
+        }
         for port in &spec.loopback_ports {
             let address = format!("tcp:127.0.0.1:{port}");
             devices.insert(

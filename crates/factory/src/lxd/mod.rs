@@ -9,10 +9,14 @@ mod exec;
 mod files;
 mod image;
 mod instance;
+mod network;
 mod sync;
 
 pub use image::ImageInfo;
-pub use instance::{current_user_idmap, DiskDevice, InstanceInfo, LaunchSpec};
+pub use instance::{
+    current_user_idmap, is_address_taken, DiskDevice, InstanceInfo, LaunchSpec, NicDevice,
+};
+pub use network::{is_network_name, NetworkInfo, Subnet};
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};

@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorReport, Result};
 use crate::events::BuildEvent;
 use crate::kinds::{Layer, Outcome, Stage, StageOutcome};
 use crate::layout;
-use crate::lxd::{DiskDevice, LaunchSpec, Lxc};
+use crate::lxd::{DiskDevice, LaunchSpec, Lxc, NicDevice};
 use crate::mirror::OfflineTrees;
 use crate::package::{
     Allowlist, ArchiveFormat, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult,
@@ -713,20 +713,36 @@ impl<'a> Build<'a> {
         if *self.job != Job::Build {
             return Ok(Output::Mirror(report, trees));
         }
-        let verify_instance = self.run_instance_name("verify");
+        let verify_nodes: Vec<String> = (1..=self.options.request.package_type.verify_nodes())
+            .map(|n| match n {
+                1 => self.run_instance_name("verify"),
+                n => self.run_instance_name(&format!("verify-{n}")),
+            })
+            .collect();
         let verify = self.options.flags.verify;
         if verify {
-            self.instances.push(verify_instance.clone());
+            self.instances.extend(verify_nodes.iter().cloned());
         }
-        // The clean verify instance boots while Spack installs (both run to the
+        // The clean verify instances boot while Spack installs (both run to the
         // end, so a cancel never leaves a launch half done behind cleanup).
         let (installed, verify_ready) = tokio::join!(
             self.stage(Stage::Install, self.install(&build_instance, to_build)),
             async {
-                match verify {
-                    true => Some(self.start_verify_instance(&verify_instance).await),
-                    false => None,
+                if !verify {
+                    return None;
                 }
+                let started = self
+                    .start_verify(&verify_nodes, prepared.verify_network.as_ref())
+                    .await;
+                // Said now, not after an install that may take an hour: the
+                // user can cancel and fix it (the verify stage fails with it).
+                if let Err(e) = &started {
+                    self.emit(BuildEvent::Warning {
+                        stage: Stage::Install,
+                        message: format!("verify cannot run, the build will fail there: {e}"),
+                    });
+                }
+                Some(started)
             }
         );
         installed?;
@@ -745,7 +761,7 @@ impl<'a> Build<'a> {
         let staged = self
             .stage(
                 Stage::Verify,
-                self.verify(staged, &verify_instance, verify_ready),
+                self.verify(staged, &verify_nodes, verify_ready),
             )
             .await?;
         let artifact_id = self.stage(Stage::Export, self.export(staged)).await?;
@@ -776,6 +792,7 @@ impl<'a> Build<'a> {
         image: &str,
         devices: Vec<DiskDevice>,
         loopback_ports: Vec<u16>,
+        nics: Vec<NicDevice>,
     ) -> Result<()> {
         let mut config = self.labels();
         if devices.iter().any(|d| d.pool.is_none()) {
@@ -788,6 +805,7 @@ impl<'a> Build<'a> {
                 storage_pool: Some(self.settings.storage_pool.clone()),
                 config,
                 devices,
+                nics,
                 loopback_ports,
                 ephemeral: false,
             })
@@ -1104,6 +1122,8 @@ struct Prepared {
     base_alias: String,
     /// `cache::lock_key`: names the cached spack.lock and its source list.
     lock_key: String,
+    /// Where the verify nodes meet, when there are several.
+    verify_network: Option<verify::VerifyNetwork>,
 }
 
 struct Staged {

@@ -40,6 +40,7 @@ impl Build<'_> {
             });
         }
         crate::runs::recover_interrupted(self.settings, &self.lxc).await?;
+        let verify_network = self.verify_network().await?;
         for image in [&self.settings.image, &self.settings.verify_image] {
             // Remote images (`ubuntu:24.04`) are fetched by LXD at launch.
             if image.contains(':') {
@@ -112,6 +113,7 @@ impl Build<'_> {
             source,
             base_alias,
             lock_key,
+            verify_network,
         })
         .detail(detail))
     }

@@ -42,8 +42,14 @@ impl Build<'_> {
                 readonly: false,
             });
         }
-        self.launch(instance, &alias, devices, self.publishing.loopback_ports())
-            .await?;
+        self.launch(
+            instance,
+            &alias,
+            devices,
+            self.publishing.loopback_ports(),
+            Vec::new(),
+        )
+        .await?;
         self.push_install_from(instance).await?;
         self.make_out(instance).await?;
         self.sync_layer(Stage::Provision, instance, Layer::Mirror, Way::Both)
@@ -67,8 +73,14 @@ impl Build<'_> {
         alias: &str,
         source: &SpackSource,
     ) -> Result<()> {
-        self.launch(prep, &self.settings.image, Vec::new(), Vec::new())
-            .await?;
+        self.launch(
+            prep,
+            &self.settings.image,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        )
+        .await?;
         // Offline: each local tree lands at its layout path, whatever it is called.
         for push in source.pushes() {
             self.lxc

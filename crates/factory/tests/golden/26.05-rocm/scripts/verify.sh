@@ -1,16 +1,44 @@
 #!/usr/bin/env bash
 # Verifies a Slurm package where it was not built: in a clean instance (no
 # compilers, no Spack), unpacked at a prefix other than the build prefix.
-# Usage: verify.sh ARCHIVE PREFIX
+# Usage: verify.sh ARCHIVE PREFIX [--nodes HOST,HOST... --munge-key FILE [--node-only]]
+#   --nodes      the cluster's hosts, the controller first (default: this host
+#                alone); each runs verify.sh with the same list and munge key
+#   --node-only  on every host but the controller, before it: unpack, start
+#                munged and slurmd, and leave them running
 # Prints `::check pass|fail NAME` per check; exits non-zero if any failed.
 set -euo pipefail
 archive=$1
 prefix=$2
+shift 2
+nodes=() munge_key="" node_only=false
+while [ $# -gt 0 ]; do
+  case $1 in
+    --nodes) IFS=, read -ra nodes <<<"$2"; shift 2 ;;
+    --munge-key) munge_key=$2; shift 2 ;;
+    --node-only) node_only=true; shift ;;
+    *) echo "verify.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+host=$(hostname)
+[ -n "${nodes[*]:-}" ] || nodes=("$host")
+controller=${nodes[0]}
+set -- "${nodes[@]}"
+node_count=$#
+# The node-only hosts' checks carry their place in the list: node-2-slurmd-start.
+check_prefix=""
+if $node_only; then
+  for i in "${!nodes[@]}"; do
+    if [ "${nodes[$i]}" = "$host" ]; then check_prefix="node-$((i + 1))-"; fi
+  done
+fi
 failed=0
-work=$(mktemp -d /tmp/sf-verify.XXXXXX)
+# The same path on every node: slurm.conf names it, and is the same file everywhere.
+work=/tmp/sf-verify
+mkdir -p "$work"
 
 check() {
-  local name=$1 out
+  local name=$check_prefix$1 out
   shift
   # `timeout` runs programs only; the shell functions below bound their own waits.
   local run=(timeout 120)
@@ -31,14 +59,17 @@ stop_daemons() {
   done
   return 0
 }
-trap stop_daemons EXIT
+# A node-only host leaves its daemons to the controller's jobs.
+$node_only || trap stop_daemons EXIT
 
 mkdir -p "$prefix"
 # GNU tar picks the decompressor by the name: .tar.zst (zstd) or .tar.gz.
-tar -C "$prefix" -xf "$archive" || { echo "::check fail unpack"; exit 1; }
+tar -C "$prefix" -xf "$archive" || { echo "::check fail ${check_prefix}unpack"; exit 1; }
 root=$(find "$prefix" -mindepth 1 -maxdepth 1 -type d | head -n1)
-echo "::check pass unpack"
+echo "::check pass ${check_prefix}unpack"
 echo "unpacked at $root"
+
+if ! $node_only; then
 
 # Every ELF file finds its libraries inside the new prefix or the base system.
 check libraries-resolve bash "$(dirname "$0")/check-libs.sh" --allow 'librocm_smi64.so.*' --allow 'libamd_smi.so.*' --allow 'libdrm*.so.*' "$root"
@@ -66,16 +97,18 @@ mpicc_at_prefix() {
 }
 check mpicc-at-prefix mpicc_at_prefix
 
-# A one-node cluster: munged, slurmctld, slurmd; then srun and sbatch.
+fi
+
+# The cluster: munged and slurmd on every node, slurmctld on the first; then
+# srun and sbatch across all of them.
 munged=$(command -v munged || true)
 [ -x "$root/sbin/munged" ] && munged="$root/sbin/munged"
 if [ -z "$munged" ]; then
-  echo "::check fail munge-present"
+  echo "::check fail ${check_prefix}munge-present"
   echo "no munged in the package or the verify image"
   exit 1
 fi
 echo "munged: $munged"
-host=$(hostname)
 # Slurm resolves names with AI_ADDRCONFIG, so glibc returns no IPv4 address at
 # all when the only one configured is 127.0.0.1 (an instance without a network
 # device): not even its own name from /etc/hosts. Configure the address that
@@ -89,14 +122,18 @@ if ! getent ahostsv4 "$host" >/dev/null; then
   fi
 fi
 mkdir -p "$work/state" "$work/spool"
-dd if=/dev/urandom of="$work/munge.key" bs=1024 count=1 status=none
-chmod 400 "$work/munge.key"
+if [ -n "$munge_key" ]; then
+  install -m 400 "$munge_key" "$work/munge.key"
+else
+  dd if=/dev/urandom of="$work/munge.key" bs=1024 count=1 status=none
+  chmod 400 "$work/munge.key"
+fi
 check munged-start "$munged" --force --key-file="$work/munge.key" --socket="$work/munge.socket" \
   --pid-file="$work/munged.pid" --log-file="$work/munged.log" --seed-file="$work/munge.seed"
 
 cat > "$work/slurm.conf" <<CONF
 ClusterName=verify
-SlurmctldHost=$host
+SlurmctldHost=$controller
 AuthType=auth/munge
 AuthInfo=socket=$work/munge.socket
 CredType=cred/munge
@@ -112,7 +149,7 @@ SlurmctldPidFile=$work/slurmctld.pid
 SlurmdPidFile=$work/slurmd.pid
 SlurmctldLogFile=$work/slurmctld.log
 SlurmdLogFile=$work/slurmd.log
-NodeName=$host CPUs=$(nproc) State=UNKNOWN
+NodeName=$(IFS=,; echo "${nodes[*]}") CPUs=$(nproc) State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 # JWT beside munge, for slurmrestd: `scontrol token` signs with this key.
@@ -128,6 +165,12 @@ export PATH="$root/bin:$root/sbin:$PATH"
 # wrapper data at the new prefix (their components are built into the libraries).
 export PMIX_PREFIX="$root" OPAL_PREFIX="$root" PRTE_PREFIX="$root"
 
+# slurmstepd's path is compiled in (the build prefix): point slurmd at the relocated one.
+if $node_only; then
+  check slurmd-start slurmd -d "$root/sbin/slurmstepd"
+  exit $failed
+fi
+
 check sinfo-version sinfo --version
 mpi_list_pmix() {
   local out
@@ -137,48 +180,56 @@ mpi_list_pmix() {
 }
 check mpi-list-pmix mpi_list_pmix
 check slurmctld-start slurmctld
-# slurmstepd's path is compiled in (the build prefix): point slurmd at the relocated one.
 check slurmd-start slurmd -d "$root/sbin/slurmstepd"
 
-node_idle() {
-  for _ in $(seq 60); do
-    state=$(sinfo -h -N -o %t 2>/dev/null | head -n1)
-    [ "$state" = idle ] && { sinfo; return 0; }
+nodes_idle() {
+  local idle
+  for _ in $(seq 90); do
+    idle=$(sinfo -h -N -t idle -o %N 2>/dev/null | sort -u | grep -c . || true)
+    [ "$idle" -eq "$node_count" ] && { sinfo -N; return 0; }
     sleep 1
   done
-  sinfo; tail -n 20 "$work/slurmctld.log" "$work/slurmd.log"; return 1
+  sinfo -N; tail -n 20 "$work/slurmctld.log" "$work/slurmd.log"; return 1
 }
-check node-idle node_idle
+check node-idle nodes_idle
 
 srun_hostname() {
   local out
-  out=$(timeout 60 srun -N1 hostname) || return 1
+  out=$(timeout 60 srun -N"$node_count" hostname) || return 1
   echo "$out"
-  [ "$out" = "$host" ]
+  [ "$(sort <<<"$out")" = "$(printf '%s\n' "${nodes[@]}" | sort)" ]
 }
 check srun-hostname srun_hostname
 
 sbatch_job() {
-  local id
-  id=$(timeout 60 sbatch --parsable -o "$work/job-%j.out" --wrap 'echo job ran on $(hostname)') || return 1
+  local id batch_host out
+  # shellcheck disable=SC2016 # $(hostname) runs in the job, on each node
+  id=$(timeout 60 sbatch --parsable -N"$node_count" -o "$work/job-%j.out" \
+    --wrap 'srun sh -c "echo job ran on \$(hostname)"') || return 1
   for _ in $(seq 60); do
     squeue -h -j "$id" 2>/dev/null | grep -q . || break
     sleep 1
   done
-  cat "$work/job-$id.out"
-  grep -qx "job ran on $host" "$work/job-$id.out"
+  # The output file is where the script ran: the job's batch host, which
+  # need not be this one. Slurm reads it there.
+  batch_host=$(scontrol show job "$id" | sed -n 's/.*BatchHost=\([^ ]*\).*/\1/p')
+  echo "batch host: $batch_host"
+  out=$(timeout 60 srun -N1 -w "$batch_host" cat "$work/job-$id.out") || return 1
+  echo "$out"
+  [ "$(sort <<<"$out")" = "$(printf 'job ran on %s\n' "${nodes[@]}" | sort)" ]
 }
 check sbatch-job sbatch_job
 
 # An MPI job started by Slurm through PMIx: the package's own program
-# (scripts/mpi-allreduce.c), each rank on its host, the allreduce checked.
+# (scripts/mpi-allreduce.c), two ranks on each node, the allreduce checked.
 mpi_allreduce() {
-  local out ranks
-  out=$(timeout 120 srun --mpi=pmix -N1 -n2 "$root/libexec/slurm-factory/mpi-allreduce" 2>&1)
-  local status=$?
+  local out status=0 size=$((2 * node_count)) on_hosts
+  out=$(timeout 120 srun --mpi=pmix -N"$node_count" -n"$size" \
+    "$root/libexec/slurm-factory/mpi-allreduce" 2>&1) || status=$?
   echo "$out"
-  ranks=$(grep -c "^rank [0-9]* of 2 on $host\$" <<<"$out")
-  [ "$status" -eq 0 ] && [ "$ranks" -eq 2 ] && grep -qx 'allreduce: sum of ranks 1, expected 1' <<<"$out"
+  on_hosts=$(sed -n "s/^rank [0-9]* of $size on //p" <<<"$out" | sort)
+  [ "$status" -eq 0 ] && [ "$on_hosts" = "$(printf '%s\n' "${nodes[@]}" "${nodes[@]}" | sort)" ] \
+    && grep -qx "allreduce: sum of ranks $((size * (size - 1) / 2)), expected $((size * (size - 1) / 2))" <<<"$out"
 }
 check mpi-pmix-allreduce mpi_allreduce
 
