@@ -65,7 +65,7 @@ die() { printf 'setup-lxd: %s\n' "$*" >&2; exit 1; }
 
 # ---- Packages ----
 need=()
-for pkg in lxd lxd-client debootstrap btrfs-progs zstd python3-pip python3-venv; do
+for pkg in lxd lxd-client iptables debootstrap btrfs-progs zstd python3-pip python3-venv; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
         || need+=("$pkg")
 done

@@ -3,7 +3,7 @@
 # Debian packages the tests need (the app's build needs are a subset).
 TEST_PACKAGES=(
   build-essential pkg-config git curl ca-certificates
-  lxd lxd-client debootstrap btrfs-progs
+  lxd lxd-client iptables debootstrap btrfs-progs
   patchelf binutils file zstd lmod ccache
   autoconf automake libtool pkgconf autopoint python3-pip python3-venv shellcheck rpm
   gpg gpg-agent docker-registry
