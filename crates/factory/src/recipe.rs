@@ -125,6 +125,8 @@ pub struct SpackContext {
     pub git_ref: String,
     pub packages_git_url: String,
     pub packages_ref: String,
+    /// Spack's `concurrent_packages`: packages built at once.
+    pub concurrent_packages: u64,
 }
 
 /// How the Lmod modules are laid out in the package.
@@ -271,6 +273,7 @@ impl RecipeContext {
                 git_ref: settings.spack_ref.clone(),
                 packages_git_url: settings.spack_packages_git_url.clone(),
                 packages_ref: settings.spack_packages_ref.clone(),
+                concurrent_packages: settings.spack_concurrent_packages,
             },
             offline,
             upstream_mirror: settings.upstream_mirror.is_some(),

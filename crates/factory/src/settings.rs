@@ -49,6 +49,10 @@ pub struct Settings {
     pub spack_packages_git_url: String,
     /// The spack-packages tag paired with `spack_ref`.
     pub spack_packages_ref: String,
+    /// How many packages Spack builds at once (its `concurrent_packages`),
+    /// each with the request's jobs: configure steps, which use one core,
+    /// overlap another package's compile.
+    pub spack_concurrent_packages: u64,
     /// A local Spack checkout or tarball for offline sites; unset = clone from git.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spack_root: Option<PathBuf>,
@@ -149,6 +153,7 @@ const KEYS: &[Key] = &[
     key("spack_ref", Kind::Text, "Spack", "Spack release", "the Spack tag builds use"),
     key("spack_packages_git_url", Kind::Text, "Spack", "Package recipes git URL", "where spack-packages (Spack's package recipes) is cloned from"),
     key("spack_packages_ref", Kind::Text, "Spack", "Package recipes release", "the spack-packages tag paired with the Spack release"),
+    key("spack_concurrent_packages", Kind::Integer, "Spack", "Packages built at once", "how many packages Spack builds at the same time, each with the build's jobs (Spack's concurrent_packages)"),
     key("spack_root", Kind::OptionalPath, "Spack", "Local Spack", "a Spack checkout or tarball for offline sites; empty = clone from git"),
     key("spack_packages_root", Kind::OptionalPath, "Spack", "Local package recipes", "a spack-packages checkout or tarball for offline sites"),
     key("wheels_dir", Kind::OptionalPath, "Spack", "Solver wheels", "clingo wheels for the build image's Python, installed offline"),
@@ -195,6 +200,7 @@ impl Settings {
             spack_ref: "v1.1.0".into(),
             spack_packages_git_url: "https://github.com/spack/spack-packages.git".into(),
             spack_packages_ref: "v2025.11.0".into(),
+            spack_concurrent_packages: 2,
             spack_root: None,
             spack_packages_root: None,
             wheels_dir: None,
@@ -249,6 +255,12 @@ impl Settings {
                 crate::error::shown(&self.verify_subnet)
             )
         })?;
+        if !(1..=64).contains(&self.spack_concurrent_packages) {
+            return Err(format!(
+                "spack_concurrent_packages = {}: use 1 to 64",
+                self.spack_concurrent_packages
+            ));
+        }
         if let Some(list) = &self.remotes {
             crate::remotes::parse_list(list).map_err(|e| format!("remotes: {e}"))?;
         }
