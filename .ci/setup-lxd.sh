@@ -25,8 +25,9 @@ SUITE=bookworm
 BASE_PACKAGES="systemd-sysv bash coreutils tar ca-certificates"
 # Compilers and ELF tools for the build stage of the test recipe.
 PACKAGES_sf_test_build="zstd lmod gcc g++ make binutils patchelf file"
-# A clean instance for verification: no compiler on purpose.
-PACKAGES_sf_test_plain="zstd lmod procps hostname"
+# A clean instance for verification: no compiler on purpose. iproute2, as in
+# every cloud image: a verify node takes its address on the verify network.
+PACKAGES_sf_test_plain="zstd lmod procps hostname iproute2"
 # The real Spack build (tests/tests/spack.rs): exactly what the product's
 # provision.sh installs with apt when it has a network (its list is data in
 # templates/scripts/_apt-packages.j2); build containers have none here.
