@@ -713,12 +713,7 @@ impl<'a> Build<'a> {
         if *self.job != Job::Build {
             return Ok(Output::Mirror(report, trees));
         }
-        let verify_nodes: Vec<String> = (1..=self.options.request.package_type.verify_nodes())
-            .map(|n| match n {
-                1 => self.run_instance_name("verify"),
-                n => self.run_instance_name(&format!("verify-{n}")),
-            })
-            .collect();
+        let verify_nodes = self.verify_node_names();
         let verify = self.options.flags.verify;
         if verify {
             self.instances.extend(verify_nodes.iter().cloned());

@@ -18,6 +18,17 @@ pub(super) struct VerifyNetwork {
 }
 
 impl Build<'_> {
+    /// The instances (and host names) of this run's verify nodes:
+    /// `sf-verify-RUN`, then `sf-verify-2-RUN`, …; the first runs slurmctld.
+    pub(super) fn verify_node_names(&self) -> Vec<String> {
+        (1..=self.options.request.package_type.verify_nodes())
+            .map(|n| match n {
+                1 => self.run_instance_name("verify"),
+                n => self.run_instance_name(&format!("verify-{n}")),
+            })
+            .collect()
+    }
+
     /// The verify network, created if missing, when this build verifies on
     /// more than one node; checked here, before anything is compiled.
     pub(super) async fn verify_network(&self) -> Result<Option<VerifyNetwork>> {
@@ -126,13 +137,12 @@ impl Build<'_> {
     /// (builds at once rarely try the same one first), round to the start.
     fn address_candidates(&self, subnet: Subnet) -> impl Iterator<Item = Ipv4Addr> {
         use std::hash::{Hash, Hasher};
-        let all: Vec<Ipv4Addr> = subnet.instance_addresses().collect();
+        let mut all: Vec<Ipv4Addr> = subnet.instance_addresses().collect();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.run.id.hash(&mut hasher);
         let start = (hasher.finish() % all.len() as u64) as usize;
-        let (head, tail) = all.split_at(start);
-        let rotated: Vec<Ipv4Addr> = tail.iter().chain(head).copied().collect();
-        rotated.into_iter()
+        all.rotate_left(start);
+        all.into_iter()
     }
 
     /// The verify image's glibc against the newest `GLIBC_` version the
