@@ -125,6 +125,15 @@ if ((${#links[@]})); then
         target_of[${links[$i]}]=${targets[$i]}
     done
 fi
+# Pass 1 copies in batches, one cp per directory of links: a Spack view has thousands
+# of links that leave it, and one cp per link took seconds.
+batch_dir="" batch=()
+flush_copies() {
+    if ((${#batch[@]})); then
+        cp -RL --remove-destination --preserve=mode,timestamps -t "$batch_dir" -- "${batch[@]}"
+    fi
+    batch=()
+}
 fix_links() {
     local pass=$1 link rel target
     for link in "${links[@]}"; do
@@ -152,9 +161,16 @@ fix_links() {
         fi
         # A link to a directory must go first, or cp copies into what it points at.
         [[ -d $target ]] && rm -f "$link"
-        cp -RL --remove-destination --preserve=mode,timestamps "$target" "$link"
+        if ((pass == 1)); then
+            # The link has the target's name: copied into the link's directory.
+            [[ ${link%/*} == "$batch_dir" ]] || { flush_copies; batch_dir=${link%/*}; }
+            batch+=("$target")
+        else
+            cp -RL --remove-destination --preserve=mode,timestamps "$target" "$link"
+        fi
         copy_of[$target]=$link
     done
+    flush_copies
 }
 fix_links 1
 fix_links 2

@@ -302,6 +302,75 @@ async fn disk_devices_are_writable_and_files_belong_to_the_host_user() {
     assert!(!ro.path().join("nope").exists());
 }
 
+/// Builds copy a stopped instance whose files LXD already shifted (a
+/// fresh instance of an image is shifted file by file at its first start):
+/// two builds making it at once leave one, unlabelled, and no scratch; a
+/// copy gets its own labels and devices, with the host user's mapping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shifted_instance_is_made_once_and_copies_start_with_their_own_devices() {
+    let Some(t) = test_lxd("shifted_copies") else {
+        return;
+    };
+    let shifted = unique("shifted");
+    let _shifted = Cleanup::instance(&shifted);
+    let (a, b) = (unique("scratch-a"), unique("scratch-b"));
+    let (_a, _b) = (Cleanup::instance(&a), Cleanup::instance(&b));
+    let label = "user.slurm-factory.run";
+    let scratch_keys = [label];
+    let (spec_a, spec_b) = (t.spec(&a), t.spec(&b));
+    let (made_a, made_b) = tokio::join!(
+        t.lxc.make_shifted(&spec_a, &shifted, &scratch_keys),
+        t.lxc.make_shifted(&spec_b, &shifted, &scratch_keys),
+    );
+    made_a.unwrap();
+    made_b.unwrap();
+    let info = t.lxc.instance(&shifted).await.unwrap().expect("made");
+    assert!(!info.is_running(), "{info:?}");
+    assert_eq!(info.user.get(label), None, "the scratch's run label stays");
+    for scratch in [&a, &b] {
+        assert!(
+            !t.lxc.instance_exists(scratch).await.unwrap(),
+            "{scratch} left"
+        );
+    }
+
+    let cache = tempfile::tempdir().unwrap();
+    let copy = unique("copy");
+    let _copy = Cleanup::instance(&copy);
+    let mut spec = t.spec(&copy);
+    spec.config = vec![
+        current_user_idmap().unwrap(),
+        (label.into(), "e2e-copy".into()),
+    ];
+    spec.devices = vec![DiskDevice {
+        name: "cache".into(),
+        source: cache.path().into(),
+        pool: None,
+        path: "/var/cache/sf".into(),
+        readonly: false,
+    }];
+    spec.copy_of = Some(shifted.clone());
+    t.lxc.launch(&spec).await.unwrap();
+    let info = t.lxc.instance(&copy).await.unwrap().expect("launched");
+    assert!(info.is_running(), "{info:?}");
+    assert_eq!(info.user.get(label).map(String::as_str), Some("e2e-copy"));
+    let write = argv(&["sh", "-c", "echo built > /var/cache/sf/f"]);
+    let out = t.lxc.exec_capture(&copy, &write, &[]).await.unwrap();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let written = cache.path().join("f");
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), "built\n");
+    assert_eq!(std::fs::metadata(&written).unwrap().uid(), host_uid());
+
+    // A source that is gone: said so, and nothing is created.
+    let orphan = unique("orphan");
+    let _orphan = Cleanup::instance(&orphan);
+    let mut spec = t.spec(&orphan);
+    spec.copy_of = Some(unique("gone"));
+    let err = t.lxc.launch(&spec).await.unwrap_err();
+    assert!(matches!(err, Error::InstanceNotFound { .. }), "{err:?}");
+    assert!(!t.lxc.instance_exists(&orphan).await.unwrap());
+}
+
 #[tokio::test]
 async fn files_and_trees_push_and_pull() {
     let Some(t) = test_lxd("files_and_trees") else {

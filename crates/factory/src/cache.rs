@@ -23,6 +23,38 @@ use sha2::{Digest, Sha256};
 /// Base images carry this alias prefix: `sf-base-<hash of their inputs>`.
 pub const BASE_IMAGE_PREFIX: &str = "sf-base-";
 
+/// The stopped instance of base image `alias` that builds are copied from,
+/// its files shifted to the idmap of host user `uid` (`None`: LXD's default
+/// map, for a server without the host's dirs): `sf-base-<hash>-shifted-u<uid>`.
+pub fn shifted_instance_name(alias: &str, uid: Option<u32>) -> String {
+    match uid {
+        Some(uid) => format!("{alias}{SHIFTED}-u{uid}"),
+        None => format!("{alias}{SHIFTED}"),
+    }
+}
+
+const SHIFTED: &str = "-shifted";
+
+/// Deletes the shifted instances whose base image is gone (deleted by hand,
+/// or by `cache clean` on an older Slurm Factory): nothing copies them.
+pub async fn prune_shifted_instances(lxc: &Lxc) -> Result<()> {
+    let aliases: std::collections::BTreeSet<String> = lxc
+        .images()
+        .await?
+        .into_iter()
+        .flat_map(|i| i.aliases)
+        .collect();
+    for instance in lxc.instances().await? {
+        let Some((alias, _)) = instance.name.split_once(SHIFTED) else {
+            continue;
+        };
+        if alias.starts_with(BASE_IMAGE_PREFIX) && !aliases.contains(alias) {
+            lxc.delete(&instance.name).await?;
+        }
+    }
+    Ok(())
+}
+
 /// `sf-base-<hash>`: changes whenever anything that shapes the base image
 /// does: the image it starts from, where Spack comes from (offline: what is
 /// really in the local trees), the provision script and the repositories the
@@ -410,8 +442,14 @@ pub async fn clean(settings: &Settings, lxc: &Lxc, layer: Layer) -> Result<u64> 
     Ok(freed)
 }
 
-/// Deletes the base images of the handle's server; returns their bytes.
+/// Deletes the base images of the handle's server, and the shifted
+/// instances builds copy of them; returns the images' bytes.
 async fn clean_base_images(lxc: &Lxc) -> Result<u64> {
+    for instance in lxc.instances().await? {
+        if instance.name.starts_with(BASE_IMAGE_PREFIX) {
+            lxc.delete(&instance.name).await?;
+        }
+    }
     let mut freed = 0;
     for image in base_images(lxc).await? {
         for alias in image

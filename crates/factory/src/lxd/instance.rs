@@ -35,6 +35,12 @@ pub struct LaunchSpec {
     pub loopback_ports: Vec<u16>,
     /// Deleted by LXD when it stops.
     pub ephemeral: bool,
+    /// A stopped instance of `image` to copy instead, one that has started
+    /// once with the same idmap (see [`Lxc::make_shifted`]): LXD shifts an
+    /// image's files to a new instance's idmap one by one at its first
+    /// start, 5 s for a base image that holds Spack; a copy of a shifted
+    /// instance starts in a fraction of a second.
+    pub copy_of: Option<String>,
 }
 
 /// A host directory (or file), or a custom storage volume, mounted into the
@@ -114,12 +120,15 @@ impl From<ApiInstance> for InstanceInfo {
 /// files root writes into mounted host dirs belong to that user on the host.
 /// LXD accepts it only if `/etc/subuid` and `/etc/subgid` give `root:<uid>:1`.
 pub fn current_user_idmap() -> Result<(String, String)> {
+    Ok(("raw.idmap".into(), format!("both {} 0", current_uid()?)))
+}
+
+/// This process's user id: the owner of /proc/self (no libc needed).
+pub fn current_uid() -> Result<u32> {
     use std::os::unix::fs::MetadataExt;
-    // The owner of /proc/self is this process's uid: no libc needed.
-    let uid = std::fs::metadata("/proc/self")
+    Ok(std::fs::metadata("/proc/self")
         .map_err(|e| Error::io("finding the current user id", "/proc/self", e))?
-        .uid();
-    Ok(("raw.idmap".into(), format!("both {uid} 0")))
+        .uid())
 }
 
 impl Lxc {
@@ -178,6 +187,9 @@ impl Lxc {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
+        if let Some(source) = &spec.copy_of {
+            return self.launch_copy(spec, source, config, devices).await;
+        }
         let body = serde_json::json!({ "config": config, "devices": devices });
         // `lxc launch` creates and starts in one client call: with `init` and
         // `start` the extra client round trip was measurable in launch_bench.
@@ -233,6 +245,110 @@ impl Lxc {
             }
         }
         result
+    }
+
+    /// [`Lxc::launch`] of a copy of `source`: created by the API (the client's
+    /// `lxc copy` takes config on argv one key at a time, and devices not at
+    /// all), then started. The body holds names, paths and labels, no secret.
+    async fn launch_copy(
+        &self,
+        spec: &LaunchSpec,
+        source: &str,
+        config: BTreeMap<&str, &str>,
+        mut devices: BTreeMap<String, BTreeMap<&str, String>>,
+    ) -> Result<()> {
+        check_instance_name(source)?;
+        if let Some(pool) = &spec.storage_pool {
+            devices.insert(
+                "root".into(),
+                BTreeMap::from([
+                    ("type", "disk".to_string()),
+                    ("path", "/".into()),
+                    ("pool", pool.clone()),
+                ]),
+            );
+        }
+        let body = serde_json::json!({
+            "name": spec.name,
+            "source": { "type": "copy", "source": source },
+            "config": config,
+            "devices": devices,
+            "ephemeral": spec.ephemeral,
+        });
+        let url = self.on_remote(&format!("/1.0/instances?project={}", self.project));
+        let created = self
+            .run(&[
+                "query",
+                "-X",
+                "POST",
+                "--wait",
+                "-d",
+                &body.to_string(),
+                &url,
+            ])
+            .await;
+        if let Err(e) = created {
+            // The copy is made or not at all; a missing source is the error to say.
+            return Err(
+                if is_not_found(&e) && !self.instance_exists(source).await? {
+                    Error::InstanceNotFound {
+                        name: source.into(),
+                    }
+                } else {
+                    e
+                },
+            );
+        }
+        let result = match self.run(&["start", &self.on_remote(&spec.name)]).await {
+            Ok(_) => self.wait_ready(&spec.name).await,
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            if let Err(cleanup) = self.delete(&spec.name).await {
+                tracing::warn!(instance = %spec.name, "cleanup after a failed launch: {cleanup}");
+            }
+        }
+        result
+    }
+
+    /// Makes `name`, unless it exists, a stopped instance of `spec`'s image
+    /// with `spec`'s config that has started once, so its files are shifted
+    /// to that config's idmap: what [`LaunchSpec::copy_of`] copies. It is made
+    /// as `spec.name` and renamed when done, so a concurrent build never
+    /// copies a half-made one; `scratch_keys` (a run's label, which lets an
+    /// interrupted run's cleanup find the scratch) are dropped then.
+    pub async fn make_shifted(
+        &self,
+        spec: &LaunchSpec,
+        name: &str,
+        scratch_keys: &[&str],
+    ) -> Result<()> {
+        check_instance_name(name)?;
+        if self.instance_exists(name).await? {
+            return Ok(());
+        }
+        self.launch(spec).await?;
+        let scratch = self.on_remote(&spec.name);
+        let made = async {
+            self.run(&["stop", "--force", &scratch]).await?;
+            // Renamed before the labels go: killed in between, the run's
+            // cleanup deletes it, where a scratch without its label would stay.
+            self.run(&["move", &scratch, &self.on_remote(name)]).await?;
+            for key in scratch_keys {
+                self.run(&["config", "unset", &self.on_remote(name), key])
+                    .await?;
+            }
+            Ok::<_, Error>(())
+        }
+        .await;
+        if let Err(e) = made {
+            self.delete(&spec.name).await?;
+            // Another build made it first: theirs serves as well.
+            if !self.instance_exists(name).await? {
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// Waits until a command runs in the instance and, where it has systemd,

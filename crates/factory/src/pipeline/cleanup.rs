@@ -12,6 +12,8 @@ impl Build<'_> {
         let started = Instant::now();
         let keep = failed && self.options.flags.keep_on_failure && !self.cancel.is_cancelled();
         let mut notes = Vec::new();
+        // All at once: each delete waits for LXD to stop the instance.
+        let mut deleting = tokio::task::JoinSet::new();
         for name in &self.instances {
             if keep {
                 notes.push(format!(
@@ -19,7 +21,14 @@ impl Build<'_> {
                 ));
                 continue;
             }
-            if let Err(e) = self.lxc.delete(name).await {
+            let (lxc, name) = (self.lxc.clone(), name.clone());
+            deleting.spawn(async move {
+                let deleted = lxc.delete(&name).await;
+                (name, deleted)
+            });
+        }
+        while let Some(done) = deleting.join_next().await {
+            if let Ok((name, Err(e))) = done {
                 self.emit(BuildEvent::Warning {
                     stage: Stage::Cleanup,
                     message: format!("could not delete instance {name}: {e}"),

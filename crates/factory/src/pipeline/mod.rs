@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorReport, Result};
 use crate::events::BuildEvent;
 use crate::kinds::{Layer, Outcome, Stage, StageOutcome};
 use crate::layout;
-use crate::lxd::{DiskDevice, LaunchSpec, Lxc, NicDevice};
+use crate::lxd::{DiskDevice, LaunchSpec, Lxc};
 use crate::mirror::OfflineTrees;
 use crate::package::{
     Allowlist, ArchiveFormat, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult,
@@ -681,8 +681,10 @@ impl<'a> Build<'a> {
         let prepared = self.stage(Stage::Preflight, self.preflight()).await?;
         let rendered = &prepared.rendered;
         let build_instance = self.run_instance_name("build");
-        // The base image's prep instance too: a cancel drops provision mid-way.
+        // The base image's prep instance and the scratch of its shifted copy
+        // too: a cancel drops provision mid-way.
         self.instances.push(self.run_instance_name("prep"));
+        self.instances.push(self.run_instance_name("shift"));
         self.instances.push(build_instance.clone());
         self.stage(Stage::Provision, self.provision(&prepared, &build_instance))
             .await?;
@@ -777,35 +779,25 @@ impl<'a> Build<'a> {
         vec![(crate::runs::RUN_LABEL.into(), self.run.id.clone())]
     }
 
-    /// Launches an instance of this run (labelled, so an interrupted run's
-    /// instances are found) from `image`, and pushes the recipe into it.
-    /// With host dirs among `devices`, the host user is mapped to the
-    /// container's root, so what it writes there belongs to the user.
-    async fn launch(
-        &self,
-        name: &str,
-        image: &str,
-        devices: Vec<DiskDevice>,
-        loopback_ports: Vec<u16>,
-        nics: Vec<NicDevice>,
-    ) -> Result<()> {
-        let mut config = self.labels();
-        if devices.iter().any(|d| d.pool.is_none()) {
-            config.push(crate::lxd::current_user_idmap()?);
+    /// Launches an instance of this run as `spec` says (see
+    /// [`Build::instance_spec`]) and pushes the recipe into it.
+    async fn launch(&self, spec: LaunchSpec) -> Result<()> {
+        let spec = self.instance_spec(spec)?;
+        self.lxc.launch(&spec).await?;
+        self.push_recipe(&spec.name).await
+    }
+
+    /// `spec` labelled (so an interrupted run's instances are found) and in
+    /// the settings' pool; with host dirs among its devices, the host user
+    /// is mapped to the container's root, so what it writes there belongs
+    /// to the user.
+    fn instance_spec(&self, mut spec: LaunchSpec) -> Result<LaunchSpec> {
+        spec.config.extend(self.labels());
+        if spec.devices.iter().any(|d| d.pool.is_none()) {
+            spec.config.push(crate::lxd::current_user_idmap()?);
         }
-        self.lxc
-            .launch(&LaunchSpec {
-                image: image.into(),
-                name: name.into(),
-                storage_pool: Some(self.settings.storage_pool.clone()),
-                config,
-                devices,
-                nics,
-                loopback_ports,
-                ephemeral: false,
-            })
-            .await?;
-        self.push_recipe(name).await
+        spec.storage_pool = Some(self.settings.storage_pool.clone());
+        Ok(spec)
     }
 
     async fn push_recipe(&self, instance: &str) -> Result<()> {

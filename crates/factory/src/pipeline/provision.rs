@@ -42,14 +42,15 @@ impl Build<'_> {
                 readonly: false,
             });
         }
-        self.launch(
-            instance,
-            &alias,
+        let mut spec = LaunchSpec {
+            image: alias.clone(),
+            name: instance.into(),
             devices,
-            self.publishing.loopback_ports(),
-            Vec::new(),
-        )
-        .await?;
+            loopback_ports: self.publishing.loopback_ports(),
+            ..LaunchSpec::default()
+        };
+        spec.copy_of = Some(self.shifted_base(&spec).await?);
+        self.launch(spec).await?;
         self.push_install_from(instance).await?;
         self.make_out(instance).await?;
         self.sync_layer(Stage::Provision, instance, Layer::Mirror, Way::Both)
@@ -67,19 +68,49 @@ impl Build<'_> {
         .detail(detail))
     }
 
+    /// The stopped instance of the base image that `build` is copied from:
+    /// its files already shifted to `build`'s idmap (see
+    /// [`LaunchSpec::copy_of`]), made by the first build that needs it. It
+    /// belongs to the base images' cache layer.
+    async fn shifted_base(&self, build: &LaunchSpec) -> Result<String> {
+        let build = self.instance_spec(build.clone())?;
+        let idmap: Vec<(String, String)> = build
+            .config
+            .into_iter()
+            .filter(|(key, _)| key == "raw.idmap")
+            .collect();
+        let uid = (!idmap.is_empty())
+            .then(crate::lxd::current_uid)
+            .transpose()?;
+        let name = crate::cache::shifted_instance_name(&build.image, uid);
+        if self.lxc.instance_exists(&name).await? {
+            return Ok(name);
+        }
+        crate::cache::prune_shifted_instances(&self.lxc).await?;
+        let scratch = LaunchSpec {
+            image: build.image,
+            name: self.run_instance_name("shift"),
+            storage_pool: build.storage_pool,
+            config: idmap.into_iter().chain(self.labels()).collect(),
+            ..LaunchSpec::default()
+        };
+        self.lxc
+            .make_shifted(&scratch, &name, &[crate::runs::RUN_LABEL])
+            .await?;
+        Ok(name)
+    }
+
     pub(super) async fn prepare_base_image(
         &self,
         prep: &str,
         alias: &str,
         source: &SpackSource,
     ) -> Result<()> {
-        self.launch(
-            prep,
-            &self.settings.image,
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-        )
+        self.launch(LaunchSpec {
+            image: self.settings.image.clone(),
+            name: prep.into(),
+            ..LaunchSpec::default()
+        })
         .await?;
         // Offline: each local tree lands at its layout path, whatever it is called.
         for push in source.pushes() {

@@ -78,20 +78,19 @@ impl Build<'_> {
         network: Option<&VerifyNetwork>,
     ) -> Result<bool> {
         match network {
-            None => {
-                self.launch(
-                    &nodes[0],
-                    &self.settings.verify_image,
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
-                )
-                .await?
-            }
+            None => self.launch(self.verify_spec(&nodes[0])).await?,
             Some(network) => self.start_verify_cluster(nodes, network).await?,
         }
         let probe = ["sh", "-c", "command -v zstd"].map(String::from);
         Ok(self.lxc.exec_capture(&nodes[0], &probe, &[]).await?.status == 0)
+    }
+
+    fn verify_spec(&self, node: &str) -> LaunchSpec {
+        LaunchSpec {
+            image: self.settings.verify_image.clone(),
+            name: node.into(),
+            ..LaunchSpec::default()
+        }
     }
 
     /// Each node on the network at an address LXD holds for it (images
@@ -111,11 +110,11 @@ impl Build<'_> {
                     network: network.name.clone(),
                     ipv4_address: Some(address),
                 };
-                let image = &self.settings.verify_image;
-                match self
-                    .launch(node, image, Vec::new(), Vec::new(), vec![nic])
-                    .await
-                {
+                let spec = LaunchSpec {
+                    nics: vec![nic],
+                    ..self.verify_spec(node)
+                };
+                match self.launch(spec).await {
                     Err(e) if is_address_taken(&e) => continue,
                     Err(e) => return Err(e),
                     Ok(()) => break address,

@@ -184,10 +184,10 @@ check slurmd-start slurmd -d "$root/sbin/slurmstepd"
 
 nodes_idle() {
   local idle
-  for _ in $(seq 90); do
+  for _ in $(seq 450); do
     idle=$(sinfo -h -N -t idle -o %N 2>/dev/null | sort -u | grep -c . || true)
     [ "$idle" -eq "$node_count" ] && { sinfo -N; return 0; }
-    sleep 1
+    sleep 0.2
   done
   sinfo -N; tail -n 20 "$work/slurmctld.log" "$work/slurmd.log"; return 1
 }
@@ -206,9 +206,9 @@ sbatch_job() {
   # shellcheck disable=SC2016 # $(hostname) runs in the job, on each node
   id=$(timeout 60 sbatch --parsable -N"$node_count" -o "$work/job-%j.out" \
     --wrap 'srun sh -c "echo job ran on \$(hostname)"') || return 1
-  for _ in $(seq 60); do
+  for _ in $(seq 300); do
     squeue -h -j "$id" 2>/dev/null | grep -q . || break
-    sleep 1
+    sleep 0.2
   done
   # The output file is where the script ran: the job's batch host, which
   # need not be this one. Slurm reads it there.
@@ -251,9 +251,9 @@ slurmrestd_ping() {
   SLURM_JWT=daemon slurmrestd -u "$(id -u nobody)" -g "$(id -g nobody)" -a rest_auth/jwt 127.0.0.1:6820 \
     >"$work/slurmrestd.log" 2>&1 &
   echo $! >"$work/slurmrestd.pid"
-  for _ in $(seq 30); do
+  for _ in $(seq 150); do
     (exec 3<>/dev/tcp/127.0.0.1/6820) 2>/dev/null && break
-    sleep 1
+    sleep 0.2
   done
   exec 3<>/dev/tcp/127.0.0.1/6820 || { tail -n 20 "$work/slurmrestd.log"; return 1; }
   printf 'GET /slurm/v0.0.%s/ping HTTP/1.1\r\nHost: localhost\r\nX-SLURM-USER-NAME: nobody\r\nX-SLURM-USER-TOKEN: %s\r\nConnection: close\r\n\r\n' \

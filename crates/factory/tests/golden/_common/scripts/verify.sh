@@ -157,10 +157,10 @@ check slurmd-start slurmd -d "$root/sbin/slurmstepd"
 
 nodes_idle() {
   local idle
-  for _ in $(seq 90); do
+  for _ in $(seq 450); do
     idle=$(sinfo -h -N -t idle -o %N 2>/dev/null | sort -u | grep -c . || true)
     [ "$idle" -eq "$node_count" ] && { sinfo -N; return 0; }
-    sleep 1
+    sleep 0.2
   done
   sinfo -N; tail -n 20 "$work/slurmctld.log" "$work/slurmd.log"; return 1
 }
@@ -179,9 +179,9 @@ sbatch_job() {
   # shellcheck disable=SC2016 # $(hostname) runs in the job, on each node
   id=$(timeout 60 sbatch --parsable -N"$node_count" -o "$work/job-%j.out" \
     --wrap 'srun sh -c "echo job ran on \$(hostname)"') || return 1
-  for _ in $(seq 60); do
+  for _ in $(seq 300); do
     squeue -h -j "$id" 2>/dev/null | grep -q . || break
-    sleep 1
+    sleep 0.2
   done
   # The output file is where the script ran: the job's batch host, which
   # need not be this one. Slurm reads it there.
