@@ -760,18 +760,84 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     assert_eq!(list.len(), 2, "both builds are in the store: {list:?}");
     assert!(list.iter().all(|a| a["verified"] == true), "{list:?}");
 
+    // 5. A buildcache entry cut short (a full disk or a killed copy while it
+    // was pushed): Spack refuses it (its checksum) and compiles the spec
+    // instead; the build says so, and the push writes the entry whole again.
+    let minimal_lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(result.run_dir.join("spack.lock")).unwrap()).unwrap();
+    let (zlib_hash, zlib_version) = minimal_lock["concrete_specs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, s)| s["name"] == "zlib")
+        .map(|(hash, s)| (hash.clone(), s["version"].as_str().unwrap().to_string()))
+        .expect("zlib in the minimal closure");
+    let zlib_manifest = buildcache.join(format!(
+        "v3/manifests/spec/zlib/zlib-{zlib_version}-{zlib_hash}.spec.manifest.json"
+    ));
+    let archive_of = |manifest: &Path| -> (PathBuf, u64, String) {
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+        let archive = m["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["mediaType"].as_str().unwrap().contains("tar"))
+            .unwrap();
+        let sum = archive["checksum"].as_str().unwrap().to_string();
+        let blob = buildcache.join("blobs/sha256").join(&sum[..2]).join(&sum);
+        (blob, archive["contentLength"].as_u64().unwrap(), sum)
+    };
+    let (blob, length, _) = archive_of(&zlib_manifest);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&blob)
+        .unwrap()
+        .set_len(length / 2)
+        .unwrap();
+    let events = build_through_cli();
+    let finished = events.iter().find(|e| e["type"] == "run_finished").unwrap();
+    assert_eq!(finished["outcome"], "succeeded", "{finished}");
+    let install = events
+        .iter()
+        .find(|e| e["type"] == "stage_finished" && e["stage"] == "install")
+        .unwrap();
+    let (from_cache, built) = install_counts(install["detail"].as_str().unwrap());
+    assert_eq!(built, 1, "zlib alone is compiled: {install}");
+    let warnings: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "warning")
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    println!(
+        "cut buildcache entry: {from_cache} from the buildcache, {built} built; {warnings:#?}"
+    );
+    let named = format!("zlib-{zlib_version} (/{})", &zlib_hash[..7]);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(&named) && w.contains(&format!(" of {length} bytes"))),
+        "the damaged entry is named with what is wrong: {warnings:?}"
+    );
+    let (blob, length, sum) = archive_of(&zlib_manifest);
+    let bytes = std::fs::read(&blob).unwrap();
+    assert_eq!(bytes.len() as u64, length, "the pushed entry is whole");
+    assert_eq!(factory::fsutil::hex(&sha2::Sha256::digest(&bytes)), sum);
+
     // 4. The default package of the catalogue's default release (26.05.3, as
     // SchedMD ships it): Slurm with hwloc, PMIx, slurmrestd and readline, and
     // OpenMPI on the same PMIx, built on what the minimal build left in the
     // buildcache and verified on a system with none of it.
     // Its modules in the Lmod hierarchy: verify loads OpenMPI under its compiler.
+    // It compiles (a cold run: OpenMPI, PMIx, PRRTE, Slurm, for 25 min) while
+    // steps 6 to 8 build the minimal package beside it; checked after them.
     let newest = factory::catalog::Catalog::builtin()
         .default_release()
         .clone();
     let default_stages: Stages = Arc::default();
-    let default = pipeline::build(
-        &settings,
-        BuildOptions {
+    let default_build = {
+        let settings = settings.clone();
+        let options = BuildOptions {
             request: request_of(&settings, "", false),
             flags: BuildFlags {
                 package: pipeline::PackageOptions {
@@ -780,12 +846,65 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
                 },
                 ..flags.clone()
             },
-        },
-        sink("default", &default_stages),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("the default package failed: {e}\n  hint: {}", e.hint()));
+        };
+        let sink = sink("default", &default_stages);
+        // Its own runtime: the steps beside it block theirs.
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(pipeline::build(
+                    &settings,
+                    options,
+                    sink,
+                    CancellationToken::new(),
+                ))
+        })
+    };
+
+    // 6. Two builds of it at once on every shared layer (buildcache, its
+    // index, mirror, ccache, locks, the store): Spack's and our own locks
+    // hold, and both packages are verified.
+    let before = cli(&["artifacts", "list", "--json"]);
+    let before: Vec<serde_json::Value> = serde_json::from_str(&before).unwrap();
+    let started = std::time::Instant::now();
+    let outcomes: Vec<String> = std::thread::scope(|s| {
+        let builds: Vec<_> = (0..2).map(|_| s.spawn(build_through_cli)).collect();
+        builds
+            .into_iter()
+            .map(|b| {
+                let events = b.join().expect("a concurrent build");
+                let finished = events.iter().find(|e| e["type"] == "run_finished").unwrap();
+                finished["outcome"].as_str().unwrap().to_string()
+            })
+            .collect()
+    });
+    println!(
+        "two builds at once: {outcomes:?} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(outcomes, ["succeeded", "succeeded"]);
+    let after: Vec<serde_json::Value> =
+        serde_json::from_str(&cli(&["artifacts", "list", "--json"])).unwrap();
+    // The default package (step 4) may have landed meanwhile.
+    let minimal = |list: &[serde_json::Value]| {
+        list.iter()
+            .filter(|a| a["package_type"] == "minimal")
+            .count()
+    };
+    assert_eq!(minimal(&after), minimal(&before) + 2, "{after:?}");
+    assert!(after.iter().all(|a| a["verified"] == true), "{after:?}");
+
+    // 8. Publishing for a cluster, and a cluster installing from it.
+    publish_and_install_from_it(&site, root, &vars, &warm_build);
+
+    // 7. The same build on a second LXD server.
+    build_on_the_remote_server(root, &vars, &warm_build);
+
+    // 4, checked.
+    let default = default_build
+        .join()
+        .expect("the default package's build thread")
+        .unwrap_or_else(|e| panic!("the default package failed: {e}\n  hint: {}", e.hint()));
     let (from_cache, built) = install_counts(&detail_of(&default_stages, Stage::Install));
     eprintln!("default package: {built} built, {from_cache} from the buildcache");
     // Two nodes: an MPI job must cross hosts.
@@ -919,105 +1038,13 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
             gz.file
         );
     }
+}
 
-    // 5. A buildcache entry cut short (a full disk or a killed copy while it
-    // was pushed): Spack refuses it (its checksum) and compiles the spec
-    // instead; the build says so, and the push writes the entry whole again.
-    let minimal_lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(result.run_dir.join("spack.lock")).unwrap()).unwrap();
-    let (zlib_hash, zlib_version) = minimal_lock["concrete_specs"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(_, s)| s["name"] == "zlib")
-        .map(|(hash, s)| (hash.clone(), s["version"].as_str().unwrap().to_string()))
-        .expect("zlib in the minimal closure");
-    let zlib_manifest = buildcache.join(format!(
-        "v3/manifests/spec/zlib/zlib-{zlib_version}-{zlib_hash}.spec.manifest.json"
-    ));
-    let archive_of = |manifest: &Path| -> (PathBuf, u64, String) {
-        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).unwrap())
-            .unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
-        let archive = m["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["mediaType"].as_str().unwrap().contains("tar"))
-            .unwrap();
-        let sum = archive["checksum"].as_str().unwrap().to_string();
-        let blob = buildcache.join("blobs/sha256").join(&sum[..2]).join(&sum);
-        (blob, archive["contentLength"].as_u64().unwrap(), sum)
-    };
-    let (blob, length, _) = archive_of(&zlib_manifest);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&blob)
-        .unwrap()
-        .set_len(length / 2)
-        .unwrap();
-    let events = build_through_cli();
-    let finished = events.iter().find(|e| e["type"] == "run_finished").unwrap();
-    assert_eq!(finished["outcome"], "succeeded", "{finished}");
-    let install = events
-        .iter()
-        .find(|e| e["type"] == "stage_finished" && e["stage"] == "install")
-        .unwrap();
-    let (from_cache, built) = install_counts(install["detail"].as_str().unwrap());
-    assert_eq!(built, 1, "zlib alone is compiled: {install}");
-    let warnings: Vec<&str> = events
-        .iter()
-        .filter(|e| e["type"] == "warning")
-        .map(|e| e["message"].as_str().unwrap())
-        .collect();
-    println!(
-        "cut buildcache entry: {from_cache} from the buildcache, {built} built; {warnings:#?}"
-    );
-    let named = format!("zlib-{zlib_version} (/{})", &zlib_hash[..7]);
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains(&named) && w.contains(&format!(" of {length} bytes"))),
-        "the damaged entry is named with what is wrong: {warnings:?}"
-    );
-    let (blob, length, sum) = archive_of(&zlib_manifest);
-    let bytes = std::fs::read(&blob).unwrap();
-    assert_eq!(bytes.len() as u64, length, "the pushed entry is whole");
-    assert_eq!(factory::fsutil::hex(&sha2::Sha256::digest(&bytes)), sum);
-
-    // 6. Two builds of it at once on every shared layer (buildcache, its
-    // index, mirror, ccache, locks, the store): Spack's and our own locks
-    // hold, and both packages are verified.
-    let before = cli(&["artifacts", "list", "--json"]);
-    let before: Vec<serde_json::Value> = serde_json::from_str(&before).unwrap();
-    let started = std::time::Instant::now();
-    let outcomes: Vec<String> = std::thread::scope(|s| {
-        let builds: Vec<_> = (0..2).map(|_| s.spawn(build_through_cli)).collect();
-        builds
-            .into_iter()
-            .map(|b| {
-                let events = b.join().expect("a concurrent build");
-                let finished = events.iter().find(|e| e["type"] == "run_finished").unwrap();
-                finished["outcome"].as_str().unwrap().to_string()
-            })
-            .collect()
-    });
-    println!(
-        "two builds at once: {outcomes:?} in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    assert_eq!(outcomes, ["succeeded", "succeeded"]);
-    let after: Vec<serde_json::Value> =
-        serde_json::from_str(&cli(&["artifacts", "list", "--json"])).unwrap();
-    assert_eq!(after.len(), before.len() + 2, "{after:?}");
-    assert!(after.iter().all(|a| a["verified"] == true), "{after:?}");
-
-    // 8. Publishing for a cluster, and a cluster installing from it.
-    publish_and_install_from_it(&site, root, &vars, &warm_build);
-
-    // 7. The same build on a second LXD server, over HTTPS (`sf-remote`):
-    // the images it lacks are copied there, its base image is made there,
-    // the mirror and buildcache layers reach its volumes: it compiles
-    // nothing, and the package comes back verified.
+/// Step 7: the same build on a second LXD server, over HTTPS (`sf-remote`):
+/// the images it lacks are copied there, its base image is made there, the
+/// mirror and buildcache layers reach its volumes: it compiles nothing, and
+/// the package comes back verified.
+fn build_on_the_remote_server(root: &Path, vars: &BTreeMap<String, String>, warm_build: &[&str]) {
     let Some(server) = slurm_factory_e2e::RemoteServer::from_env("real_spack_build_on_a_remote")
     else {
         return;

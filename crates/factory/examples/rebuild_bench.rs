@@ -8,11 +8,17 @@
 //! `REBUILD_BENCH_CACHE=DIR` starts from that cache dir instead (only the
 //! base image is then cold).
 //!
+//! `REBUILD_BENCH_PACKAGE=default` builds the default package of the
+//! catalogue's default release instead of the minimal one of the site's Slurm.
+//!
 //! ```sh
 //! export $(cat ~/.cache/slurm-factory-ci/env)
 //! # The real job: built-in templates, the offline Spack site (a cold build
 //! # compiles the minimal Slurm closure from source: ~25 min on 2 cores).
 //! cargo run --release -p factory --example rebuild_bench
+//! # The default package (OpenMPI on PMIx) from the CI's caches.
+//! REBUILD_BENCH_PACKAGE=default REBUILD_BENCH_CACHE=$SLURM_FACTORY_TEST_CACHE \
+//!     cargo run --release -p factory --example rebuild_bench
 //! # The machinery alone, with a test recipe (seconds).
 //! cargo run --release -p factory --example rebuild_bench -- tests/recipes/hello
 //! ```
@@ -106,9 +112,15 @@ async fn main() -> Bench {
             ),
         )?;
         settings.templates_dir = Some(templates);
+        let default_package = std::env::var("REBUILD_BENCH_PACKAGE").as_deref() == Ok("default");
         BuildRequest {
-            slurm_version: slurm,
-            minimal: true,
+            // Empty: the catalogue's default release.
+            slurm_version: if default_package {
+                String::new()
+            } else {
+                slurm
+            },
+            minimal: !default_package,
             target: Some("x86_64_v3".into()),
             jobs: Some(2),
             ..Default::default()
@@ -127,6 +139,9 @@ async fn main() -> Bench {
     let alias = factory::cache::base_image_alias(&settings, &source, &rendered)?;
     let lxc = Lxc::new(&settings);
     lxc.delete_image(&alias).await?;
+    let uid = factory::lxd::current_uid()?;
+    lxc.delete(&factory::cache::shifted_instance_name(&alias, Some(uid)))
+        .await?;
 
     let mut runs = Vec::new();
     let mut warm_run_dir = PathBuf::new();

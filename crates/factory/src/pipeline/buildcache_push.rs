@@ -7,9 +7,13 @@ impl Build<'_> {
         &self,
         rendered: &Rendered,
         instance: &str,
+        new_binaries: bool,
     ) -> Result<Done<()>> {
         if !rendered.files.contains_key("scripts/buildcache-push.sh") {
             return Ok(Done::skipped((), "the recipe has no buildcache-push.sh"));
+        }
+        if !new_binaries {
+            return Ok(Done::skipped((), "every package came from the buildcache"));
         }
         self.run_script(Stage::BuildcachePush, instance, "buildcache-push.sh")
             .await?;

@@ -3,7 +3,9 @@
 use super::*;
 
 impl Build<'_> {
-    pub(super) async fn install(&self, instance: &str, to_build: u32) -> Result<Done<()>> {
+    /// Done with whether there is anything to push to the buildcache layer:
+    /// not when Spack took every package from it.
+    pub(super) async fn install(&self, instance: &str, to_build: u32) -> Result<Done<bool>> {
         self.remove_damaged_binaries().await?;
         self.sync_layer(Stage::Install, instance, Layer::Buildcache, Way::Up)
             .await?;
@@ -67,10 +69,13 @@ impl Build<'_> {
             return Err(self.sources_missing(spack.fetch_failures()));
         }
         result?;
+        // Spack-built gcc (`--compiler spack-gcc`) is pushed with the rest.
+        let toolchain = self.options.request.compiler == crate::request::Compiler::SpackGcc;
+        let new_binaries = built > 0 || cached == 0 || toolchain;
         Ok(match (cached, built) {
-            (0, 0) => Done::new(()),
+            (0, 0) => Done::new(new_binaries),
             (cached, built) => {
-                Done::new(()).detail(format!("{cached} from buildcache, {built} built"))
+                Done::new(new_binaries).detail(format!("{cached} from buildcache, {built} built"))
             }
         })
     }

@@ -742,10 +742,10 @@ impl<'a> Build<'a> {
                 Some(started)
             }
         );
-        installed?;
+        let new_binaries = installed?;
         self.stage(
             Stage::BuildcachePush,
-            self.buildcache_push(rendered, &build_instance),
+            self.buildcache_push(rendered, &build_instance, new_binaries),
         )
         .await?;
         let verify_lacks_zstd = matches!(verify_ready, Some(Ok(false)));

@@ -30,4 +30,9 @@ class Slurm(BuiltinSlurm):
             args.append("--with-yaml={0}".format(self.spec["libyaml"].prefix))
         if self.spec.satisfies("+multiple_slurmd"):
             args.append("--enable-multiple-slurmd")
+        # Slurm's configure builds for debugging unless told not to
+        # (auxdir/x_ac_debug.m4: -ggdb3 -O1 last on the line, so -O1 wins):
+        # the optimised build its sites run, and a buildcache entry of 56 MB
+        # rather than 122 MB (26.05 +restd) that every rebuild unpacks.
+        args.append("--disable-debug")
         return args
