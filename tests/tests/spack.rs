@@ -1056,7 +1056,7 @@ fn build_on_the_remote_server(root: &Path, vars: &BTreeMap<String, String>, warm
     remote_vars.insert("SLURM_FACTORY_LXD_REMOTE".into(), remote.clone());
     remote_vars.insert("LXD_CONF".into(), server.lxd_conf.clone());
     let started = std::time::Instant::now();
-    let out = slurm_factory_e2e::slurm_factory(root, &remote_vars, &warm_build);
+    let out = slurm_factory_e2e::slurm_factory(root, &remote_vars, warm_build);
     let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
