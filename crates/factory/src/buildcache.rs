@@ -143,24 +143,39 @@ pub fn lock_specs(lock: &Path) -> Vec<String> {
 /// it), so Spack builds it and pushes it again instead of quietly refusing
 /// it every time.
 pub fn remove_damaged(buildcache: &Path, specs: &[String]) -> Result<Vec<Damaged>> {
+    // Hashing is the cost (the default package's binaries are 200 MB): one
+    // share of the specs per core.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let share = specs.len().div_ceil(threads).max(1);
+    let found: Vec<(String, PathBuf, String, Vec<PathBuf>)> = std::thread::scope(|s| {
+        let checks: Vec<_> = specs
+            .chunks(share)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .filter_map(|spec| {
+                            let manifest = manifest_of(buildcache, spec)?;
+                            let (problem, bad) = problem_of(buildcache, &manifest);
+                            Some((spec.clone(), manifest, problem?, bad))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        checks
+            .into_iter()
+            .flat_map(|c| c.join().expect("a buildcache check does not panic"))
+            .collect()
+    });
     let mut damaged = Vec::new();
-    for spec in specs {
-        let Some(manifest) = manifest_of(buildcache, spec) else {
-            continue;
-        };
-        let (Some(problem), bad) = problem_of(buildcache, &manifest) else {
-            continue;
-        };
+    for (spec, manifest, problem, bad) in found {
         std::fs::remove_file(&manifest)
             .map_err(|e| Error::io("removing a damaged buildcache entry", &manifest, e))?;
         for blob in bad {
             std::fs::remove_file(&blob)
                 .map_err(|e| Error::io("removing a damaged buildcache blob", &blob, e))?;
         }
-        damaged.push(Damaged {
-            spec: spec.clone(),
-            problem,
-        });
+        damaged.push(Damaged { spec, problem });
     }
     Ok(damaged)
 }

@@ -482,3 +482,48 @@ fn the_slurm_overlay_names_the_requested_release_and_its_checksum() {
         .unwrap();
     assert_eq!(rendered.files[OVERLAY], "# the site's own slurm\n");
 }
+
+/// concretize.sh stops a build whose solve takes a runtime library from the
+/// container (an external), before anything is installed.
+#[test]
+fn concretize_sh_refuses_a_runtime_library_from_the_container() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_str().unwrap();
+    let mut ctx = ctx("26.05-default");
+    ctx.paths = factory::layout::Paths::under(root);
+    let rendered = Templates::load(None).unwrap().render(&ctx).unwrap();
+    let recipe = std::path::Path::new(&ctx.paths.recipe);
+    rendered.write_to(recipe).unwrap();
+    std::fs::create_dir_all(&ctx.paths.env).unwrap();
+    let python = std::path::Path::new(&ctx.paths.python_venv).join("bin");
+    std::fs::create_dir_all(&python).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/python3", python.join("python")).unwrap();
+    let concretize = |openssl: serde_json::Value| {
+        let lock = serde_json::json!({ "concrete_specs": {
+            "aaaa": { "name": "slurm", "version": "26-05-3-1" },
+            "bbbb": openssl,
+            "cccc": { "name": "gmake", "version": "4.3", "external": { "path": "/usr" } },
+        }});
+        std::fs::write(recipe.join("spack.lock"), lock.to_string()).unwrap();
+        std::process::Command::new("bash")
+            .arg(recipe.join("scripts/concretize.sh"))
+            .output()
+            .unwrap()
+    };
+    // A build tool from the container is fine; Spack's own openssl too.
+    let out = concretize(serde_json::json!({ "name": "openssl", "version": "3.0.20" }));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = concretize(serde_json::json!({
+        "name": "openssl", "version": "3.0.2", "external": { "path": "/usr" }
+    }));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("runtime library openssl would come from /usr"),
+        "{stderr}"
+    );
+}

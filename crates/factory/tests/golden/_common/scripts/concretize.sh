@@ -1,7 +1,9 @@
 #!/bin/bash
 # Solves the environment into spack.lock. A spack.lock pushed next to the
 # recipe (from an identical earlier build) is reused: Spack installs from a
-# lock without solving again.
+# lock without solving again. Then checks that every runtime library is one
+# Spack builds, not an external from the container: known here, before any
+# install.
 # shellcheck disable=SC2034  # a shared prologue: not every script uses every name
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
@@ -21,3 +23,18 @@ if [ -f "$RECIPE_DIR/spack.lock" ]; then
 else
     "$SPACK" -e "$ENV_DIR" concretize -f
 fi
+
+"$SPACK_PYTHON" - "$ENV_DIR/spack.lock" munge json-c hwloc pmix libevent lz4 curl openssl zlib-ng glib readline ncurses libyaml libjwt http-parser jansson libxml2 xz numactl libpciaccess libgcrypt libgpg-error nghttp2 prrte gettext <<'PY'
+import json
+import sys
+
+lock, runtime_libs = sys.argv[1], set(sys.argv[2:])
+bad = 0
+for spec in json.load(open(lock))["concrete_specs"].values():
+    if spec["name"] in runtime_libs and "external" in spec:
+        path = spec["external"].get("path")
+        print(f"error: runtime library {spec['name']} would come from {path} (an external "
+              "of the container), not from Spack's store", file=sys.stderr)
+        bad = 1
+sys.exit(bad)
+PY
