@@ -13,7 +13,10 @@ impl Build<'_> {
             return Ok(Done::skipped((), "the recipe has no buildcache-push.sh"));
         }
         if !new_binaries {
-            return Ok(Done::skipped((), "every package came from the buildcache"));
+            return Ok(Done::skipped(
+                (),
+                "every package came from the buildcache layer",
+            ));
         }
         self.run_script(Stage::BuildcachePush, instance, "buildcache-push.sh")
             .await?;

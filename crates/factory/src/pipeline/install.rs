@@ -4,7 +4,7 @@ use super::*;
 
 impl Build<'_> {
     /// Done with whether there is anything to push to the buildcache layer:
-    /// not when Spack took every package from it.
+    /// not when Spack took every package from that layer.
     pub(super) async fn install(&self, instance: &str, to_build: u32) -> Result<Done<bool>> {
         self.remove_damaged_binaries().await?;
         self.sync_layer(Stage::Install, instance, Layer::Buildcache, Way::Up)
@@ -69,9 +69,11 @@ impl Build<'_> {
             return Err(self.sources_missing(spack.fetch_failures()));
         }
         result?;
-        // Spack-built gcc (`--compiler spack-gcc`) is pushed with the rest.
+        // Spack-built gcc (`--compiler spack-gcc`) is pushed with the rest, and
+        // what came from a `--from` buildcache reaches the local layer.
         let toolchain = self.options.request.compiler == crate::request::Compiler::SpackGcc;
-        let new_binaries = built > 0 || cached == 0 || toolchain;
+        let from_elsewhere = !self.publishing.from.is_empty();
+        let new_binaries = built > 0 || cached == 0 || toolchain || from_elsewhere;
         Ok(match (cached, built) {
             (0, 0) => Done::new(new_binaries),
             (cached, built) => {
