@@ -14,6 +14,18 @@ fn ctx(name: &str) -> factory::recipe::RecipeContext {
     common::context(&case)
 }
 
+/// The built-in recipe of case `name`, rendered with every path under
+/// `root` and written to its recipe dir there, so its scripts run here.
+fn recipe_under(root: &std::path::Path, name: &str) -> factory::recipe::RecipeContext {
+    let mut ctx = ctx(name);
+    ctx.paths = factory::layout::Paths::under(root.to_str().unwrap());
+    let rendered = Templates::load(None).unwrap().render(&ctx).unwrap();
+    rendered
+        .write_to(std::path::Path::new(&ctx.paths.recipe))
+        .unwrap();
+    ctx
+}
+
 #[test]
 fn a_user_file_replaces_one_template_and_the_rest_stay_built_in() {
     let dir = tempfile::tempdir().unwrap();
@@ -242,12 +254,8 @@ fn install_sh_reports_this_builds_ccache_lookups() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_str().unwrap();
-    let mut ctx = ctx("26.05-minimal");
-    ctx.paths = factory::layout::Paths::under(root);
-    let rendered = Templates::load(None).unwrap().render(&ctx).unwrap();
+    let ctx = recipe_under(tmp.path(), "26.05-minimal");
     let recipe = std::path::Path::new(&ctx.paths.recipe);
-    rendered.write_to(recipe).unwrap();
     let src = tmp.path().join("src");
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("a.c"), "int a(void) { return 1; }\n").unwrap();
@@ -488,12 +496,8 @@ fn the_slurm_overlay_names_the_requested_release_and_its_checksum() {
 #[test]
 fn concretize_sh_refuses_a_runtime_library_from_the_container() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_str().unwrap();
-    let mut ctx = ctx("26.05-default");
-    ctx.paths = factory::layout::Paths::under(root);
-    let rendered = Templates::load(None).unwrap().render(&ctx).unwrap();
+    let ctx = recipe_under(tmp.path(), "26.05-default");
     let recipe = std::path::Path::new(&ctx.paths.recipe);
-    rendered.write_to(recipe).unwrap();
     std::fs::create_dir_all(&ctx.paths.env).unwrap();
     let python = std::path::Path::new(&ctx.paths.python_venv).join("bin");
     std::fs::create_dir_all(&python).unwrap();
