@@ -485,6 +485,22 @@ fn report_package(run_dir: &Path, m: &Manifest) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // glib is only for sview (+gtk): none of its chain is built or bundled.
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("spack.lock")).unwrap()).unwrap();
+    let built: Vec<&str> = lock["concrete_specs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    for sview_only in ["glib", "gettext", "elfutils", "pcre2"] {
+        assert!(
+            !built.contains(&sview_only),
+            "{sview_only} is in the closure of {}: {built:?}",
+            m.name
+        );
+    }
     let glibc = factory::package::glibc_floor(&m.inspection.floor).expect("a glibc floor");
     assert!(
         factory::package::dotted(&glibc.version) <= factory::package::dotted("2.36"),

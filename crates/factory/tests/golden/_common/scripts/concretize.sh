@@ -24,7 +24,7 @@ else
     "$SPACK" -e "$ENV_DIR" concretize -f
 fi
 
-"$SPACK_PYTHON" - "$ENV_DIR/spack.lock" munge json-c hwloc pmix libevent lz4 curl openssl zlib-ng glib readline ncurses libyaml libjwt http-parser jansson libxml2 xz numactl libpciaccess libgcrypt libgpg-error nghttp2 prrte gettext <<'PY'
+"$SPACK_PYTHON" - "$ENV_DIR/spack.lock" munge json-c hwloc pmix libevent lz4 curl openssl zlib zlib-ng glib readline ncurses libyaml libjwt http-parser jansson libxml2 xz numactl libpciaccess libgcrypt libgpg-error nghttp2 prrte gettext <<'PY'
 import json
 import sys
 

@@ -1,6 +1,6 @@
 from spack_repo.builtin.packages.slurm.package import Slurm as BuiltinSlurm
 
-from spack.package import variant, version
+from spack.package import Spec, depends_on, variant, version
 
 
 class Slurm(BuiltinSlurm):
@@ -16,8 +16,19 @@ class Slurm(BuiltinSlurm):
         description="Enable support for multiple slurmd instances",
     )
 
+    # Slurm's configure looks for glib only to build sview, the GTK viewer
+    # (auxdir/x_ac_sview.m4), yet the recipe depends on it always: glib,
+    # gettext, elfutils, pcre2 and libffi compiled and bundled in every
+    # package. Here glib comes with +gtk (the unconditional edge is dropped
+    # below the class).
+    depends_on("glib", when="+gtk")
+
     def configure_args(self):
         args = super().configure_args()
+        if self.spec.satisfies("~gtk"):
+            # Without it configure still probes for glib and gtk, and finds
+            # the container's if it has them.
+            args.append("--disable-sview")
         if self.spec.satisfies("@26-05:"):
             # 26.05 renamed --with-http-parser (auxdir/x_ac_http_parser.m4);
             # the old name is ignored and slurmrestd's configure check fails.
@@ -36,3 +47,8 @@ class Slurm(BuiltinSlurm):
         # rather than 122 MB (26.05 +restd) that every rebuild unpacks.
         args.append("--disable-debug")
         return args
+
+
+# Directives only add: the unconditional glib edge is taken out of this
+# class's own table (DirectiveMeta gives each class a fresh one).
+Slurm.dependencies[Spec()].pop("glib")
