@@ -3,7 +3,6 @@
 
 use factory::cache::{CacheOverview, LayerHits};
 use factory::kinds::Layer;
-use factory::lxd::Lxc;
 use factory::mirror::{Exported, Imported};
 use factory::pipeline::{BuildFlags, BuildOptions, MirrorResult};
 use factory::request::BuildRequest;
@@ -17,7 +16,7 @@ use crate::state::AppState;
 #[tauri::command]
 pub async fn cache_status(state: State<'_, AppState>) -> CmdResult<CacheOverview> {
     let settings = state.settings();
-    factory::cache::overview(&settings, &Lxc::new(&settings))
+    factory::cache::overview(&settings, &settings.lxc())
         .await
         .map_err(report)
 }
@@ -32,7 +31,7 @@ pub fn cache_hits(state: State<'_, AppState>) -> CmdResult<Vec<LayerHits>> {
 #[tauri::command]
 pub async fn cache_clean(state: State<'_, AppState>, layer: Layer) -> CmdResult<Size> {
     let settings = state.settings();
-    factory::cache::clean(&settings, &Lxc::new(&settings), layer)
+    factory::cache::clean(&settings, &settings.lxc(), layer)
         .await
         .map(Size::from)
         .map_err(report)
@@ -42,7 +41,7 @@ pub async fn cache_clean(state: State<'_, AppState>, layer: Layer) -> CmdResult<
 #[tauri::command]
 pub async fn cache_clean_all(state: State<'_, AppState>) -> CmdResult<Size> {
     let settings = state.settings();
-    let lxc = Lxc::new(&settings);
+    let lxc = settings.lxc();
     let mut freed = 0;
     for layer in Layer::ALL {
         freed += factory::cache::clean(&settings, &lxc, layer)

@@ -299,7 +299,8 @@ pub fn store_entries(settings: &Settings) -> Vec<String> {
 
 /// Names of the LXD instances labelled with `run_id`.
 pub async fn instances_of_run(settings: &Settings, run_id: &str) -> Vec<String> {
-    factory::lxd::Lxc::new(settings)
+    settings
+        .lxc()
         .instances()
         .await
         .expect("listing LXD instances")

@@ -400,7 +400,7 @@ async fn recovers_once_freed(
     );
     store_is_whole(settings);
     assert_eq!(
-        factory::runs::recover_interrupted(settings, &factory::lxd::Lxc::new(settings))
+        factory::runs::recover_interrupted(settings, &settings.lxc())
             .await
             .unwrap(),
         Vec::<String>::new(),

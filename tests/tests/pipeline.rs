@@ -638,7 +638,7 @@ async fn two_builds_missing_the_base_image_leave_one_image() {
             &format!("{hello_provision}# base image race test {token}\n"),
         )],
     );
-    let lxc = factory::lxd::Lxc::new(&t.settings(tmp.path(), &recipe));
+    let lxc = t.settings(tmp.path(), &recipe).lxc();
     let base_images = || async {
         lxc.images()
             .await
@@ -919,10 +919,7 @@ async fn offline_provision_names_what_the_image_lacks() {
     let source = factory::spack_source::SpackSource::from_settings(&settings, true).unwrap();
     let alias = factory::cache::base_image_alias(&settings, &source, &rendered).unwrap();
     assert!(
-        !factory::lxd::Lxc::new(&settings)
-            .image_exists(&alias)
-            .await
-            .unwrap(),
+        !settings.lxc().image_exists(&alias).await.unwrap(),
         "no base image {alias} published"
     );
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use factory::lxd::{LaunchSpec, Lxc};
+use factory::lxd::LaunchSpec;
 use factory::runs::RUN_LABEL;
 use factory::runs::{RunDir, RunRecord};
 use serde_json::Value;
@@ -265,7 +265,7 @@ async fn clean_removes_the_instance_of_an_interrupted_run() {
         DeleteInstance(name.clone()),
         DeleteInstance(foreign.clone()),
     ];
-    let lxc = Lxc::new(&settings);
+    let lxc = settings.lxc();
     let spec = |name: &str, run_id: &str| LaunchSpec {
         image: t.plain_image.clone(),
         name: name.into(),

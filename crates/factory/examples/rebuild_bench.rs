@@ -137,7 +137,7 @@ async fn main() -> Bench {
     source.key_parts()?;
     let key_seconds = hashing.elapsed().as_secs_f64();
     let alias = factory::cache::base_image_alias(&settings, &source, &rendered)?;
-    let lxc = Lxc::new(&settings);
+    let lxc = settings.lxc();
     lxc.delete_image(&alias).await?;
     let uid = factory::lxd::current_uid()?;
     lxc.delete(&factory::cache::shifted_instance_name(&alias, Some(uid)))

@@ -70,7 +70,7 @@ fn failed(id: &'static str, title: &'static str, err: &Error) -> Check {
 /// Runs every check against the machine, in order; later LXD checks are
 /// skipped once LXD itself is unusable.
 pub async fn run(settings: &Settings) -> Report {
-    let lxc = Lxc::new(settings);
+    let lxc = settings.lxc();
     let mut checks = lxd_checks(&lxc, settings).await;
     checks.push(disk_check(&settings.cache_dir, settings.min_free_disk_mib));
     if let Some(dir) = &settings.upstream_mirror {
@@ -88,7 +88,7 @@ pub async fn run(settings: &Settings) -> Report {
 /// Another server a matrix builds on: only what concerns that server (the
 /// client, the daemon, trust, its pool, how caches reach it, its CPUs).
 pub async fn for_remote(settings: &Settings, remote: &str) -> Report {
-    let lxc = Lxc::new(settings).on(remote);
+    let lxc = settings.lxc().on(remote);
     Report {
         checks: lxd_checks(&lxc, settings).await,
     }

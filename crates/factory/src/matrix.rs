@@ -24,7 +24,6 @@ use tokio_util::sync::CancellationToken;
 use crate::artifacts::Store;
 use crate::error::{Error, ErrorReport, Result};
 use crate::events::EventRecord;
-use crate::lxd::Lxc;
 use crate::pipeline::{self, BuildFlags, BuildOptions};
 use crate::remotes::Server;
 use crate::request::{BuildRequest, Defaults, ResolvedRequest};
@@ -304,7 +303,7 @@ pub async fn run(
             gone[s] = match e {
                 Error::Cancelled => None,
                 Error::LxdLost { what, .. } => Some(format!("{remote} {what}")),
-                _ => match Lxc::new(settings).on(remote).server_info().await {
+                _ => match settings.lxc().on(remote).server_info().await {
                     Ok(_) => None,
                     Err(_) => Some(format!("{remote} stopped answering")),
                 },

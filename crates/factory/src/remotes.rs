@@ -4,17 +4,9 @@
 
 use serde::Serialize;
 
-use crate::error::{shown, Error, Result};
-use crate::lxd::Lxc;
+use crate::error::{Error, Result};
 use crate::settings::Settings;
-
-/// One entry of the `remotes` setting or a `--remote` flag.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteSlots {
-    pub remote: String,
-    /// Builds at once; `None`: from the server's CPUs.
-    pub slots: Option<u32>,
-}
+pub use crate::settings::{parse_list, parse_one, RemoteSlots};
 
 /// A server as a matrix uses it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,55 +17,6 @@ pub struct Server {
     pub slots: u32,
     /// Its CPU threads, as LXD counts them.
     pub cpus: u32,
-}
-
-/// `name` or `name=N` (1–64 builds at once).
-pub fn parse_one(text: &str) -> std::result::Result<RemoteSlots, String> {
-    let text = text.trim();
-    let (remote, slots) = match text.split_once('=') {
-        Some((remote, n)) => {
-            let n: u32 = n
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| (1..=64).contains(n))
-                .ok_or_else(|| {
-                    format!("`{}`: builds at once is a number from 1 to 64", shown(text))
-                })?;
-            (remote.trim(), Some(n))
-        }
-        None => (text, None),
-    };
-    let valid = !remote.is_empty()
-        && remote.len() <= 64
-        && remote.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && remote
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if !valid {
-        return Err(format!(
-            "`{}`: a remote is a name from `lxc remote list` (letters, digits, `-_.`), \
-             optionally `=N` builds at once",
-            shown(remote)
-        ));
-    }
-    Ok(RemoteSlots {
-        remote: remote.into(),
-        slots,
-    })
-}
-
-/// A comma-separated list, `local=2, builder`; each remote once.
-pub fn parse_list(text: &str) -> std::result::Result<Vec<RemoteSlots>, String> {
-    let mut list: Vec<RemoteSlots> = Vec::new();
-    for part in text.split(',').filter(|p| !p.trim().is_empty()) {
-        let entry = parse_one(part)?;
-        if list.iter().any(|e| e.remote == entry.remote) {
-            return Err(format!("`{}` is listed twice", shown(&entry.remote)));
-        }
-        list.push(entry);
-    }
-    Ok(list)
 }
 
 /// The remotes a matrix uses: `flags` when given, else the `remotes`
@@ -104,7 +47,7 @@ pub async fn servers(
     default_slots: Option<u32>,
     jobs: u32,
 ) -> Result<Vec<Server>> {
-    let lxc = Lxc::new(settings);
+    let lxc = settings.lxc();
     let mut out = Vec::new();
     for w in wanted {
         let cpus = lxc

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 
 /// Every setting. Paths default to the XDG locations of the current user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +174,11 @@ pub const ENV_CONFIG: &str = "SLURM_FACTORY_CONFIG";
 const ENV_NON_KEYS: &[&str] = &[ENV_CONFIG, "SLURM_FACTORY_LOG"];
 
 impl Settings {
+    /// The `lxc` client these settings name: binary, remote and project.
+    pub fn lxc(&self) -> crate::lxd::Lxc {
+        crate::lxd::Lxc::from_parts(&self.lxc_binary, &self.lxd_remote, &self.lxd_project)
+    }
+
     /// Defaults with the config, data and cache dirs under `root` (unit tests).
     #[cfg(test)]
     pub(crate) fn under(root: &Path) -> Settings {
@@ -262,7 +267,7 @@ impl Settings {
             ));
         }
         if let Some(list) = &self.remotes {
-            crate::remotes::parse_list(list).map_err(|e| format!("remotes: {e}"))?;
+            parse_list(list).map_err(|e| format!("remotes: {e}"))?;
         }
         if let Some(name) = &self.toolchain {
             crate::toolchain::validate_name(name).map_err(|_| {
@@ -628,6 +633,63 @@ pub fn update_file(path: &Path, updates: &BTreeMap<String, String>) -> Result<()
     }
     let text = toml::to_string(&file).expect("a table serializes");
     crate::fsutil::write_atomic(path, text.as_bytes())
+}
+
+/// One entry of the `remotes` setting or a `--remote` flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSlots {
+    pub remote: String,
+    /// Builds at once; `None`: from the server's CPUs.
+    pub slots: Option<u32>,
+}
+
+/// `name` or `name=N` (1–64 builds at once).
+pub fn parse_one(text: &str) -> std::result::Result<RemoteSlots, String> {
+    let text = text.trim();
+    let (remote, slots) = match text.split_once('=') {
+        Some((remote, n)) => {
+            let n: u32 = n
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or_else(|| {
+                    format!("`{}`: builds at once is a number from 1 to 64", shown(text))
+                })?;
+            (remote.trim(), Some(n))
+        }
+        None => (text, None),
+    };
+    let valid = !remote.is_empty()
+        && remote.len() <= 64
+        && remote.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && remote
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !valid {
+        return Err(format!(
+            "`{}`: a remote is a name from `lxc remote list` (letters, digits, `-_.`), \
+             optionally `=N` builds at once",
+            shown(remote)
+        ));
+    }
+    Ok(RemoteSlots {
+        remote: remote.into(),
+        slots,
+    })
+}
+
+/// A comma-separated list, `local=2, builder`; each remote once.
+pub fn parse_list(text: &str) -> std::result::Result<Vec<RemoteSlots>, String> {
+    let mut list: Vec<RemoteSlots> = Vec::new();
+    for part in text.split(',').filter(|p| !p.trim().is_empty()) {
+        let entry = parse_one(part)?;
+        if list.iter().any(|e| e.remote == entry.remote) {
+            return Err(format!("`{}` is listed twice", shown(&entry.remote)));
+        }
+        list.push(entry);
+    }
+    Ok(list)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The engine's modules form no import cycle: a module that names another
 //! (`use crate::x`, `crate::x::…`) depends on it, and following those edges
-//! never comes back. Plain kinds live in the leaf `kinds` module so that
+//! never comes back. Every line counts but those of `#[cfg(test)] mod`
+//! blocks. Plain kinds live in the leaf `kinds` module so that
 //! events, runs, cache, request and hardware need not name each other.
 //!
 //! `cargo test -p factory --test module_graph -- --nocapture` prints the graph.
@@ -35,8 +36,8 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            // Test code may name anything.
-            let code = text.split("#[cfg(test)]").next().unwrap();
+            let code = without_test_modules(&text);
+            let code = code.as_str();
             let names = graph.entry(module.clone()).or_default();
             for (i, _) in code.match_indices("crate::") {
                 let rest = &code[i + "crate::".len()..];
@@ -62,6 +63,81 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     graph
+}
+
+/// The file less its `#[cfg(test)] mod … { … }` blocks: test code may name
+/// anything, every other line counts (a `#[cfg(test)]` helper too).
+fn without_test_modules(text: &str) -> String {
+    const MARK: &str = "#[cfg(test)]";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(MARK) {
+        let after = &rest[at + MARK.len()..];
+        let item = after.trim_start();
+        match item.find(['{', ';']) {
+            // `mod tests {`, `pub(crate) mod tests {`
+            Some(open)
+                if item.as_bytes()[open] == b'{'
+                    && item[..open].split_whitespace().any(|w| w == "mod") =>
+            {
+                out.push_str(&rest[..at]);
+                let body = &item[open..];
+                rest = &body[block_len(body)..];
+            }
+            _ => {
+                out.push_str(&rest[..at + MARK.len()]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Length of the `{ … }` block `code` starts with, braces inside strings,
+/// characters and comments not counted.
+fn block_len(code: &str) -> usize {
+    let bytes = code.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i += code[i..].find('\n').unwrap_or(code.len() - i);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += code[i..].find("*/").map_or(code.len() - i, |e| e + 1);
+            }
+            b'r' if matches!(bytes.get(i + 1), Some(b'#' | b'"'))
+                && !bytes[i.saturating_sub(1)].is_ascii_alphanumeric() =>
+            {
+                let hashes = code[i + 1..].bytes().take_while(|b| *b == b'#').count();
+                let close = format!("\"{}", "#".repeat(hashes));
+                let start = i + 2 + hashes;
+                i = start + code[start..].find(&close).unwrap() + close.len() - 1;
+            }
+            b'"' => {
+                i += 1;
+                while bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            // A character literal ('{', '\''), not a lifetime ('a).
+            b'\'' if bytes.get(i + 2) == Some(&b'\'') => i += 2,
+            b'\'' if bytes.get(i + 1) == Some(&b'\\') => {
+                i += 2 + code[i + 2..].find('\'').unwrap();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    panic!("an unclosed block");
 }
 
 /// Strongly connected components with more than one module (Tarjan).
@@ -143,6 +219,29 @@ fn the_engine_modules_form_no_import_cycle() {
     );
     let found = cycles(&graph);
     assert!(found.is_empty(), "import cycles: {found:?}");
+}
+
+#[test]
+fn only_test_modules_are_left_out() {
+    let text = r##"use crate::a::X;
+#[cfg(test)]
+pub(crate) fn helper() -> crate::b::Y { todo!() }
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::c::Z;
+    const BRACES: &str = "}}{ \" }";
+    const RAW: &str = r#"} " }"#;
+    const CLOSE: char = '}';
+    // }
+    fn f<'a>(x: &'a str) -> &'a str { /* } */ x }
+}
+fn after() { crate::d::go() }
+"##;
+    let code = without_test_modules(text);
+    for kept in ["crate::a", "crate::b", "crate::d"] {
+        assert!(code.contains(kept), "{kept} left out: {code}");
+    }
+    assert!(!code.contains("crate::c"), "the test module stayed: {code}");
 }
 
 #[test]

@@ -2,7 +2,6 @@ use std::process::ExitCode;
 
 use factory::cache::{self, LayerHits, LayerStatus};
 use factory::kinds::Layer;
-use factory::lxd::Lxc;
 use factory::settings::Loaded;
 use factory::units::human_bytes;
 
@@ -60,7 +59,7 @@ struct Row<'a> {
 }
 
 pub async fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
-    let lxc = Lxc::new(&loaded.settings);
+    let lxc = loaded.settings.lxc();
     match command {
         Command::Status => {
             let overview = cache::overview(&loaded.settings, &lxc).await?;

@@ -2,7 +2,6 @@ use std::process::ExitCode;
 
 use factory::cache::{self};
 use factory::kinds::Layer;
-use factory::lxd::Lxc;
 use factory::remotes;
 use factory::settings::Loaded;
 use factory::units::human_bytes;
@@ -31,7 +30,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
-    let lxc = Lxc::new(&loaded.settings);
+    let lxc = loaded.settings.lxc();
     if args.full && !args.yes {
         super::confirm(out, "delete leftover instances and empty every cache layer")?;
     }

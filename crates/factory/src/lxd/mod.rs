@@ -28,7 +28,6 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use crate::error::{Error, Result};
-use crate::settings::Settings;
 
 /// A handle on one LXD remote and project.
 #[derive(Debug, Clone)]
@@ -86,15 +85,8 @@ pub struct PoolSpace {
 }
 
 impl Lxc {
-    pub fn new(settings: &Settings) -> Lxc {
-        Lxc::from_parts(
-            &settings.lxc_binary,
-            &settings.lxd_remote,
-            &settings.lxd_project,
-        )
-    }
-
-    /// A handle without a [`Settings`]: client binary, remote and project.
+    /// A handle on a client binary, remote and project
+    /// (`Settings::lxc` takes them from the settings).
     pub fn from_parts(binary: &str, remote: &str, project: &str) -> Lxc {
         Lxc {
             binary: binary.into(),

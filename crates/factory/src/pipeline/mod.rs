@@ -374,7 +374,7 @@ async fn run_job(
     // A toolchain brings its own build and verify images.
     let toolchain = templates.toolchain_of(&options.request)?;
     let settings = &settings.with_toolchain(toolchain.as_ref())?;
-    let lxc = Lxc::new(settings);
+    let lxc = settings.lxc();
     // Bad input fails here, before the run leaves anything behind.
     let publishing = Publishing::check(&options.flags, &lxc)?;
     let run = RunDir::create(&settings.runs_dir())?;
