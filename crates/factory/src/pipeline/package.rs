@@ -136,3 +136,15 @@ impl Build<'_> {
         .detail(detail))
     }
 }
+
+/// What package hands on to verify and export: the package dir, its archives
+/// and what inspecting it found.
+pub(super) struct Staged {
+    pub(super) dir: PathBuf,
+    pub(super) archives: Vec<crate::package::ArchiveFile>,
+    pub(super) unpacked: u64,
+    /// `fsutil::tree_digest` of the package tree.
+    pub(super) tree_sha256: String,
+    pub(super) inspection: crate::package::Inspection,
+    pub(super) verify: Option<VerifyResult>,
+}

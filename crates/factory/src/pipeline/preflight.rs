@@ -118,3 +118,15 @@ impl Build<'_> {
         .detail(detail))
     }
 }
+
+/// What preflight hands on: the rendered recipe, where Spack comes from and
+/// the base image that fits them.
+pub(super) struct Prepared {
+    pub(super) rendered: Rendered,
+    pub(super) source: SpackSource,
+    pub(super) base_alias: String,
+    /// `cache::lock_key`: names the cached spack.lock and its source list.
+    pub(super) lock_key: String,
+    /// Where the verify nodes meet, when there are several.
+    pub(super) verify_network: Option<verify::VerifyNetwork>,
+}

@@ -4,6 +4,7 @@
 
 use std::net::Ipv4Addr;
 
+use super::script::file_name;
 use super::*;
 use crate::lxd::{is_address_taken, NicDevice, Subnet};
 
