@@ -9,11 +9,15 @@ Run as `spack -e ENV python check-buildcache.py URL...`. Prints
 per buildcache; exits 3 if any entry was refused.
 """
 
+import os
 import sys
 
 import spack.environment as ev
 import spack.error
 import spack.url_buildcache as ub
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from protocol import say  # noqa: E402
 
 
 def reason_to_refuse(url, spec):
@@ -51,11 +55,8 @@ def main(urls):
             checked += present
             if reason:
                 refused += 1
-                print(
-                    f"::refused {url} {spec.name}@{spec.version}/{spec.dag_hash(7)} {reason}",
-                    flush=True,
-                )
-        print(f"::buildcache-checked {url} {checked}", flush=True)
+                say("refused", url, f"{spec.name}@{spec.version}/{spec.dag_hash(7)}", reason)
+        say("buildcache-checked", url, checked)
     return 3 if refused else 0
 
 

@@ -9,6 +9,7 @@ REASON` (and exits 4), `::no-index URL` (it answers, but holds no index:
 Spack still looks up each spec there), or `::buildcache-readable URL`.
 """
 
+import os
 import sys
 import urllib.error
 import urllib.parse
@@ -16,6 +17,9 @@ import urllib.parse
 import spack.binary_distribution as bindist
 import spack.util.s3
 from spack.url_buildcache import CURRENT_BUILD_CACHE_LAYOUT_VERSION, MirrorURLAndVersion
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from protocol import say  # noqa: E402
 
 READABLE, NO_INDEX = "readable", "no-index"
 
@@ -53,12 +57,12 @@ def main(urls):
         except Exception as e:  # the network's own errors, as they are
             result = f"{type(e).__name__}: {e}"
         if result == READABLE:
-            print(f"::buildcache-readable {url}", flush=True)
+            say("buildcache-readable", url)
         elif result == NO_INDEX:
-            print(f"::no-index {url}", flush=True)
+            say("no-index", url)
         else:
             status = 4
-            print(f"::unreadable {url} {' '.join(result.split())}", flush=True)
+            say("unreadable", url, *result.split())
     return status
 
 

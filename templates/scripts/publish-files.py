@@ -18,6 +18,9 @@ import spack.oci.oci as oci
 import spack.util.web as web
 from spack.oci.image import Digest, ImageReference
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from protocol import say  # noqa: E402
+
 #: OCI's empty descriptor: the config of an artifact that is only its layers.
 EMPTY_CONFIG = b"{}"
 ARTIFACT_TYPE = "application/vnd.slurm-factory.package.v1"
@@ -45,7 +48,7 @@ def publish_s3(url, artifact_id, files):
     for path in files:
         dest = f"{url.rstrip('/')}/packages/{artifact_id}/{os.path.basename(path)}"
         web.push_to_url(path, dest, keep_original=True)
-        print(f"::published {dest}", flush=True)
+        say("published", dest)
 
 
 def publish_oci(url, artifact_id, files, workdir):
@@ -81,7 +84,7 @@ def publish_oci(url, artifact_id, files, workdir):
         "annotations": {"org.opencontainers.image.title": artifact_id},
     }
     digest, _ = oci.upload_manifest(ref, manifest)
-    print(f"::published {ref} ({len(layers)} files, {digest})", flush=True)
+    say("published", f"{ref} ({len(layers)} files, {digest})")
 
 
 def main(argv):

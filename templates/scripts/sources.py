@@ -5,8 +5,13 @@
 # Externals and bundle packages fetch nothing; files the package
 # repository itself carries need no mirror.
 import json
+import os
+import sys
 
 import spack.environment as ev
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from protocol import say  # noqa: E402
 
 seen = set()
 for spec in ev.active_environment().all_specs():
@@ -33,4 +38,4 @@ for spec in ev.active_environment().all_specs():
             "sha256": getattr(fetcher, "digest", None),
             "url": url,
         }
-        print("::source " + json.dumps(need), flush=True)
+        say("source", json.dumps(need))

@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod presets;
 pub mod progress;
+pub mod protocol;
 pub mod publish;
 pub mod recipe;
 pub mod remotes;

@@ -7,8 +7,8 @@
 //! ::check pass|fail NAME
 //! ```
 
-use crate::kinds::Layer;
 use crate::layout;
+use crate::protocol::ScriptLine;
 
 /// What one line of output says about progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +54,12 @@ impl SpackProgress {
 
     /// Feeds one line; returns an update when progress changed.
     pub fn feed(&mut self, line: &str) -> Option<Update> {
-        if let Some(update) = parse_protocol(line) {
-            return Some(update);
+        if let Some(ScriptLine::Progress { done, total, label }) = ScriptLine::parse(line) {
+            return Some(Update {
+                done,
+                total,
+                label: label.into(),
+            });
         }
         let line = line.trim_end();
         if self.reading_urls {
@@ -205,36 +209,6 @@ fn package_name(full: &str) -> String {
     }
 }
 
-/// `::progress 3 10 compiling libgreet`.
-pub fn parse_protocol(line: &str) -> Option<Update> {
-    let rest = line.trim_end().strip_prefix("::progress ")?;
-    let mut parts = rest.splitn(3, ' ');
-    let done = parts.next()?.parse().ok()?;
-    let total = parts.next()?.parse().ok()?;
-    let label = parts.next().unwrap_or("").to_string();
-    (done <= total).then_some(Update { done, total, label })
-}
-
-/// `::cache ccache 40 52`: a script's own count of lookups in a cache layer
-/// (what Spack's output does not tell). `None` unless hits <= lookups > 0.
-pub fn parse_cache_protocol(line: &str) -> Option<(Layer, u32, u32)> {
-    let mut parts = line.trim_end().strip_prefix("::cache ")?.split(' ');
-    let layer = parts.next()?.parse().ok()?;
-    let hits = parts.next()?.parse().ok()?;
-    let lookups = parts.next()?.parse().ok()?;
-    (parts.next().is_none() && lookups > 0 && hits <= lookups).then_some((layer, hits, lookups))
-}
-
-/// `::check pass unpack`: one verification check and whether it passed.
-pub fn parse_check_protocol(line: &str) -> Option<(bool, &str)> {
-    let rest = line.trim_end().strip_prefix("::check ")?;
-    match rest.split_once(' ') {
-        Some(("pass", name)) => Some((true, name)),
-        Some(("fail", name)) => Some((false, name)),
-        _ => None,
-    }
-}
-
 /// Counts what `spack concretize` says: (specs to build, specs already present or external).
 pub fn concretize_counts(output: &str) -> (u32, u32) {
     let mut to_build = 0;
@@ -367,44 +341,5 @@ mod tests {
         let (build, present) = concretize_counts(&fixture("concretize-slurm-openmpi.txt"));
         assert_eq!(present, 2, "gcc and glibc are externals");
         assert!(build > 70, "{build}");
-    }
-
-    #[test]
-    fn protocol_lines_are_progress() {
-        assert_eq!(
-            parse_protocol("::progress 2 3 compiling hello"),
-            Some(Update {
-                done: 2,
-                total: 3,
-                label: "compiling hello".into()
-            })
-        );
-        assert_eq!(parse_protocol("::progress 4 3 x"), None);
-        assert_eq!(
-            parse_cache_protocol("::cache ccache 40 52"),
-            Some((Layer::Ccache, 40, 52))
-        );
-        for bad in [
-            "::cache ccache 0 0",
-            "::cache ccache 5 4",
-            "::cache disk 1 1",
-            "::cache ccache 1",
-            "::cache ccache 1 2 3",
-            "cache ccache 1 2",
-        ] {
-            assert_eq!(parse_cache_protocol(bad), None, "{bad}");
-        }
-        assert_eq!(parse_protocol("progress 1 2"), None);
-        assert_eq!(
-            parse_check_protocol("::check pass srun-hostname"),
-            Some((true, "srun-hostname"))
-        );
-        assert_eq!(
-            parse_check_protocol("::check fail unpack\n"),
-            Some((false, "unpack"))
-        );
-        for bad in ["::check maybe x", "::check pass", "check pass x"] {
-            assert_eq!(parse_check_protocol(bad), None, "{bad}");
-        }
     }
 }

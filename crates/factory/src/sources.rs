@@ -11,9 +11,6 @@ use serde::{Deserialize, Serialize};
 use crate::cache::CacheDirs;
 use crate::error::{Error, Result};
 
-/// How `sources.py` marks its lines.
-const LINE_PREFIX: &str = "::source ";
-
 /// One source a spec of the closure fetches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceNeed {
@@ -27,13 +24,6 @@ pub struct SourceNeed {
     pub sha256: Option<String>,
     /// Where Spack downloads it from when no mirror has it.
     pub url: Option<String>,
-}
-
-impl SourceNeed {
-    /// A `::source {json}` line of `sources.py`.
-    pub fn parse_line(line: &str) -> Option<SourceNeed> {
-        serde_json::from_str(line.strip_prefix(LINE_PREFIX)?).ok()
-    }
 }
 
 /// The sources of one solved request. A pure function of the lock (and the
@@ -204,15 +194,6 @@ mod tests {
     fn touch(path: &Path) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, "x").unwrap();
-    }
-
-    #[test]
-    fn sources_py_lines_parse_and_other_lines_do_not() {
-        let line = r#"::source {"package": "lz4", "version": "1.9.4", "hash": "abc", "paths": ["_source-cache/archive/0b/0b0e.tar.gz", "lz4/lz4-1.9.4.tar.gz"], "sha256": "0b0e", "url": null}"#;
-        let n = SourceNeed::parse_line(line).unwrap();
-        assert_eq!((n.package.as_str(), n.paths.len()), ("lz4", 2));
-        assert_eq!(SourceNeed::parse_line("==> Installing lz4"), None);
-        assert_eq!(SourceNeed::parse_line("::source {broken"), None);
     }
 
     #[test]

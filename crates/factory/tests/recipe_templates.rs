@@ -295,8 +295,15 @@ fn install_sh_reports_this_builds_ccache_lookups() {
     let (ok, line, out) = install("0");
     assert!(ok, "{out}");
     assert_eq!(line.as_deref(), Some("::cache ccache 1 3"), "{out}");
-    let parsed = factory::progress::parse_cache_protocol(line.as_deref().unwrap());
-    assert_eq!(parsed, Some((factory::kinds::Layer::Ccache, 1, 3)));
+    let parsed = factory::protocol::ScriptLine::parse(line.as_deref().unwrap());
+    assert_eq!(
+        parsed,
+        Some(factory::protocol::ScriptLine::Cache {
+            layer: factory::kinds::Layer::Ccache,
+            hits: 1,
+            lookups: 3
+        })
+    );
     // Warm, and failing: this build's three hits only, not the cache dir's totals.
     let (ok, line, out) = install("1");
     assert!(!ok, "{out}");

@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use factory::progress::{self, SpackProgress};
+use factory::protocol::ScriptLine;
 use factory::request::{BuildRequest, Defaults};
 use factory::settings::XdgDirs;
-use factory::sources::SourceNeed;
 use proptest::prelude::*;
 
 /// Text a user (or a broken tool) might hand over: any unicode, shell
@@ -126,10 +126,7 @@ proptest! {
         let mut spack = SpackProgress::new();
         for line in &lines {
             let _ = spack.feed(line);
-            let _ = progress::parse_protocol(line);
-            let _ = progress::parse_cache_protocol(line);
-            let _ = progress::parse_check_protocol(line);
-            let _ = SourceNeed::parse_line(line);
+            let _ = ScriptLine::parse(line);
         }
         let _ = progress::concretize_counts(&lines.join("\n"));
         let _ = (spack.from_buildcache(), spack.built_from_source(), spack.fetch_failures());
@@ -153,12 +150,6 @@ fn protocol_lines_with_absurd_numbers_are_ignored_not_trusted() {
         "::check maybe name",
         "::source {\"package\": 1}",
     ] {
-        let _ = progress::parse_protocol(line);
-        let _ = progress::parse_check_protocol(line);
-        assert_eq!(SourceNeed::parse_line(line), None, "{line}");
+        assert_eq!(ScriptLine::parse(line), None, "{line}");
     }
-    assert_eq!(
-        progress::parse_cache_protocol("::cache nosuchlayer 1 1"),
-        None
-    );
 }

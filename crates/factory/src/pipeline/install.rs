@@ -24,17 +24,22 @@ impl Build<'_> {
         }
         let result = self
             .script(Stage::Install, instance, "install.sh", &[], &mut |line| {
-                refused.extend(url_and_rest(line, "::refused "));
-                unreadable.extend(url_and_rest(line, "::unreadable "));
-                if let Some(url) = line.strip_prefix("::no-index ") {
-                    self.emit(BuildEvent::Warning {
+                match ScriptLine::parse(line) {
+                    Some(ScriptLine::Refused { url, entry }) => {
+                        refused.push((url.into(), entry.into()));
+                    }
+                    Some(ScriptLine::Unreadable { url, reason }) => {
+                        unreadable.push((url.into(), reason.into()));
+                    }
+                    Some(ScriptLine::NoIndex { url }) => self.emit(BuildEvent::Warning {
                         stage: Stage::Install,
                         message: format!(
                             "the buildcache {} holds no index (pushed without \
                              --update-index?): Spack looks each spec up there instead",
                             self.publishing.host_url(url)
                         ),
-                    });
+                    }),
+                    _ => {}
                 }
                 if let Some(u) = spack.feed(line) {
                     self.emit(BuildEvent::Progress {
@@ -149,10 +154,4 @@ impl Build<'_> {
             log: self.run.file("build.log"),
         }
     }
-}
-
-/// `URL REST` of a script's `PREFIX URL REST` line.
-fn url_and_rest(line: &str, prefix: &str) -> Option<(String, String)> {
-    let (url, rest) = line.strip_prefix(prefix)?.split_once(' ')?;
-    Some((url.to_string(), rest.to_string()))
 }

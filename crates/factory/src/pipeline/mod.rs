@@ -26,6 +26,7 @@ use crate::package::{
     Allowlist, ArchiveFormat, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult,
 };
 use crate::progress::{self, SpackProgress};
+use crate::protocol::ScriptLine;
 use crate::publish::{CheckedPublish, Place, PublishOptions};
 use crate::recipe::{RecipeContext, Rendered, Templates};
 use crate::runs::{Emitter, RunDir, RunRecord, Sink};

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::events::BuildEvent;
 use crate::kinds::Stage;
 use crate::layout;
-use crate::progress;
+use crate::protocol::ScriptLine;
 
 use super::diagnose::says_no_space;
 use super::Build;
@@ -56,7 +56,12 @@ impl Build<'_> {
                     if says_no_space(&line) {
                         self.wrote_to_full_disk.store(true, Ordering::Relaxed);
                     }
-                    if let Some((layer, hits, lookups)) = progress::parse_cache_protocol(&line) {
+                    if let Some(ScriptLine::Cache {
+                        layer,
+                        hits,
+                        lookups,
+                    }) = ScriptLine::parse(&line)
+                    {
                         self.cache_use(layer, hits, lookups);
                     }
                     let mut tail = last_lines.lock().expect("tail lock");

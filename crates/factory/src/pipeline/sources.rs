@@ -1,7 +1,7 @@
 //! The sources stage.
 
 use super::*;
-use crate::sources::{SourceList, SourceNeed};
+use crate::sources::SourceList;
 
 impl Build<'_> {
     /// Checks the mirror layer for every source of the solved closure (after
@@ -46,7 +46,9 @@ impl Build<'_> {
             None => {
                 let mut needs = Vec::new();
                 self.script(Stage::Sources, instance, "sources.sh", &[], &mut |line| {
-                    needs.extend(SourceNeed::parse_line(line));
+                    if let Some(ScriptLine::Source(need)) = ScriptLine::parse(line) {
+                        needs.push(need);
+                    }
                 })
                 .await?;
                 let list = SourceList {

@@ -242,8 +242,8 @@ impl Build<'_> {
         let mut on_line = |line: &str| {
             log_text.push_str(line);
             log_text.push('\n');
-            match progress::parse_check_protocol(line) {
-                Some((passed, name)) => {
+            match ScriptLine::parse(line) {
+                Some(ScriptLine::Check { passed, name }) => {
                     checks.push(VerifyCheck {
                         name: name.to_string(),
                         passed,
@@ -251,8 +251,8 @@ impl Build<'_> {
                     });
                     since_last_check.clear();
                 }
-                None if since_last_check.len() < 40 => since_last_check.push(line.to_string()),
-                None => {}
+                _ if since_last_check.len() < 40 => since_last_check.push(line.to_string()),
+                _ => {}
             }
         };
         // The other nodes' slurmd first: each registers once slurmctld is up.

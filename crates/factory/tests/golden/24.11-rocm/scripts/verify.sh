@@ -8,6 +8,8 @@
 #                munged and slurmd, and leave them running
 # Prints `::check pass|fail NAME` per check; exits non-zero if any failed.
 set -euo pipefail
+# One line for the engine: say KIND ARGS...
+say() { local IFS=' '; printf '::%s\n' "$*"; }
 archive=$1
 prefix=$2
 shift 2
@@ -45,10 +47,10 @@ check() {
   [ "$(type -t "$1")" = function ] && run=()
   if out=$("${run[@]}" "$@" 2>&1); then
     [ -n "$out" ] && printf '%s\n' "$out"
-    echo "::check pass $name"
+    say check pass "$name"
   else
     [ -n "$out" ] && printf '%s\n' "$out"
-    echo "::check fail $name"
+    say check fail "$name"
     failed=1
   fi
 }
@@ -64,9 +66,9 @@ $node_only || trap stop_daemons EXIT
 
 mkdir -p "$prefix"
 # GNU tar picks the decompressor by the name: .tar.zst (zstd) or .tar.gz.
-tar -C "$prefix" -xf "$archive" || { echo "::check fail ${check_prefix}unpack"; exit 1; }
+tar -C "$prefix" -xf "$archive" || { say check fail "${check_prefix}unpack"; exit 1; }
 root=$(find "$prefix" -mindepth 1 -maxdepth 1 -type d | head -n1)
-echo "::check pass ${check_prefix}unpack"
+say check pass "${check_prefix}unpack"
 echo "unpacked at $root"
 
 if ! $node_only; then
@@ -104,7 +106,7 @@ fi
 munged=$(command -v munged || true)
 [ -x "$root/sbin/munged" ] && munged="$root/sbin/munged"
 if [ -z "$munged" ]; then
-  echo "::check fail ${check_prefix}munge-present"
+  say check fail "${check_prefix}munge-present"
   echo "no munged in the package or the verify image"
   exit 1
 fi

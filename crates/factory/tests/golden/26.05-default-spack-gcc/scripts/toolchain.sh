@@ -15,6 +15,8 @@ ENV_DIR=/opt/slurm-factory/env
 CONFIG_DIR=/opt/slurm-factory/config
 RECIPE_DIR=/opt/slurm-factory/recipe
 log() { printf '==> slurm-factory: %s\n' "$*"; }
+# One line for the engine: say KIND ARGS...
+say() { local IFS=' '; printf '::%s\n' "$*"; }
 TOOLCHAIN_DIR=/opt/slurm-factory/toolchain
 
 "$SPACK" -e "$TOOLCHAIN_DIR" concretize -f

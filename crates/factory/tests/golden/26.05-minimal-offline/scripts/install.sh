@@ -13,17 +13,19 @@ ENV_DIR=/opt/slurm-factory/env
 CONFIG_DIR=/opt/slurm-factory/config
 RECIPE_DIR=/opt/slurm-factory/recipe
 log() { printf '==> slurm-factory: %s\n' "$*"; }
+# One line for the engine: say KIND ARGS...
+say() { local IFS=' '; printf '::%s\n' "$*"; }
 
 # This build's own ccache counters (the ones in the shared cache dir mix every
 # build's): ccache appends one line per counter per call to the stats log.
-# Reported as `::cache ccache HITS LOOKUPS`, even when the install fails.
+# Reported as `say cache ccache HITS LOOKUPS`, even when the install fails.
 export CCACHE_STATSLOG
 CCACHE_STATSLOG=$(mktemp)
 report_ccache() {
     local hits misses
     hits=$(grep -cxE 'direct_cache_hit|preprocessed_cache_hit' "$CCACHE_STATSLOG" || true)
     misses=$(grep -cx 'cache_miss' "$CCACHE_STATSLOG" || true)
-    echo "::cache ccache $hits $((hits + misses))"
+    say cache ccache "$hits" "$((hits + misses))"
     rm -f "$CCACHE_STATSLOG"
 }
 trap report_ccache EXIT

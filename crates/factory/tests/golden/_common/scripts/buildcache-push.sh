@@ -13,5 +13,7 @@ ENV_DIR=/opt/slurm-factory/env
 CONFIG_DIR=/opt/slurm-factory/config
 RECIPE_DIR=/opt/slurm-factory/recipe
 log() { printf '==> slurm-factory: %s\n' "$*"; }
+# One line for the engine: say KIND ARGS...
+say() { local IFS=' '; printf '::%s\n' "$*"; }
 
 "$SPACK" -e "$ENV_DIR" buildcache push --unsigned --update-index local-buildcache

@@ -16,6 +16,8 @@ ENV_DIR=/opt/slurm-factory/env
 CONFIG_DIR=/opt/slurm-factory/config
 RECIPE_DIR=/opt/slurm-factory/recipe
 log() { printf '==> slurm-factory: %s\n' "$*"; }
+# One line for the engine: say KIND ARGS...
+say() { local IFS=' '; printf '::%s\n' "$*"; }
 
 if [ -f "$RECIPE_DIR/spack.lock" ]; then
     log "reusing the cached spack.lock"

@@ -24,6 +24,8 @@ ENV_DIR=/opt/slurm-factory/env
 CONFIG_DIR=/opt/slurm-factory/config
 RECIPE_DIR=/opt/slurm-factory/recipe
 log() { printf '==> slurm-factory: %s\n' "$*"; }
+# One line for the engine: say KIND ARGS...
+say() { local IFS=' '; printf '::%s\n' "$*"; }
 # read_login FILE: the `username=`/`password=` lines of FILE into the
 # exported variables a mirror's login names; FILE is removed.
 read_login() {

@@ -14,6 +14,8 @@ ENV_DIR=/opt/slurm-factory/env
 CONFIG_DIR=/opt/slurm-factory/config
 RECIPE_DIR=/opt/slurm-factory/recipe
 log() { printf '==> slurm-factory: %s\n' "$*"; }
+# One line for the engine: say KIND ARGS...
+say() { local IFS=' '; printf '::%s\n' "$*"; }
 
 mkdir -p "$ENV_DIR" "$CONFIG_DIR"
 cp "$RECIPE_DIR/spack.yaml" "$ENV_DIR/spack.yaml"
