@@ -3,8 +3,9 @@
 without a word and compiles what it would have installed from it (a login
 it was not given, a CA it does not trust, a host that does not answer).
 
-Run as `spack -e ENV python probe-buildcaches.py URL...` (ENV's mirrors
-carry the logins and endpoints). Prints per buildcache `::unreadable URL
+Run as `spack -e ENV python probe-buildcaches.py oci|s3 URL ...` (each URL
+after its kind, as the engine knows it; ENV's mirrors carry the logins and
+endpoints). Prints per buildcache `::unreadable URL
 REASON` (and exits 4), `::no-index URL` (it answers, but holds no index:
 Spack still looks up each spec there), or `::buildcache-readable URL`.
 """
@@ -49,11 +50,11 @@ def probe_s3(url):
     return READABLE
 
 
-def main(urls):
+def main(args):
     status = 0
-    for url in urls:
+    for kind, url in zip(args[::2], args[1::2]):
         try:
-            result = probe_s3(url) if url.startswith("s3://") else probe_oci(url)
+            result = probe_s3(url) if kind == "s3" else probe_oci(url)
         except Exception as e:  # the network's own errors, as they are
             result = f"{type(e).__name__}: {e}"
         if result == READABLE:

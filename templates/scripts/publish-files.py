@@ -88,11 +88,11 @@ def publish_oci(url, artifact_id, files, workdir):
 
 
 def main(argv):
-    if len(argv) < 4:
-        print("usage: publish-files.py URL ID FILE...", file=sys.stderr)
+    if len(argv) < 5 or argv[1] not in ("s3", "oci"):
+        print("usage: publish-files.py s3|oci URL ID FILE...", file=sys.stderr)
         return 2
-    url, artifact_id, files = argv[1], argv[2], argv[3:]
-    if url.startswith("s3://"):
+    kind, url, artifact_id, files = argv[1], argv[2], argv[3], argv[4:]
+    if kind == "s3":
         publish_s3(url, artifact_id, files)
     else:
         publish_oci(url, artifact_id, files, os.path.dirname(files[0]))

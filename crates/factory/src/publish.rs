@@ -171,6 +171,16 @@ impl BuildcacheUrl {
         matches!(self.place, Place::Oci { .. })
     }
 
+    /// `file`, `oci` or `s3`: what the scripts are told, so none of them
+    /// reads it from the URL again.
+    pub fn kind(&self) -> &'static str {
+        match self.place {
+            Place::Dir(_) => "file",
+            Place::Oci { .. } => "oci",
+            Place::S3 { .. } => "s3",
+        }
+    }
+
     pub fn is_s3(&self) -> bool {
         matches!(self.place, Place::S3 { .. })
     }

@@ -91,12 +91,10 @@ pub struct InstallFrom {
     /// A registry or bucket that wants the `--from-credentials` login: its
     /// mirror names the variables install.sh sets from `paths.registry_login`.
     pub login: bool,
-    /// An OCI registry or S3 bucket, not a directory (install.sh reads its
-    /// index before the install).
-    pub remote: bool,
-    /// An S3 bucket (Spack reads it with boto3; its index is read first
-    /// too), at `s3_endpoint` or Amazon S3.
-    pub s3: bool,
+    /// `file` (a directory), `oci` (a registry) or `s3` (a bucket, which
+    /// Spack reads with boto3, at `s3_endpoint` or Amazon S3). install.sh
+    /// reads a registry's or bucket's index before the install.
+    pub kind: &'static str,
     pub s3_endpoint: Option<String>,
 }
 

@@ -373,8 +373,7 @@ fn install_from_and_the_hierarchy_render_clean_scripts() {
                 url: "file:///opt/slurm-factory/install-from/0".into(),
                 signed: true,
                 login: false,
-                remote: false,
-                s3: false,
+                kind: "file",
                 s3_endpoint: None,
             },
             InstallFrom {
@@ -382,8 +381,7 @@ fn install_from_and_the_hierarchy_render_clean_scripts() {
                 url: "oci://registry.site.example/hpc/slurm".into(),
                 signed: true,
                 login: true,
-                remote: true,
-                s3: false,
+                kind: "oci",
                 s3_endpoint: None,
             },
             InstallFrom {
@@ -391,8 +389,7 @@ fn install_from_and_the_hierarchy_render_clean_scripts() {
                 url: "s3://site-cache/slurm".into(),
                 signed: true,
                 login: true,
-                remote: true,
-                s3: true,
+                kind: "s3",
                 s3_endpoint: Some("https://s3.site.example:9000".into()),
             },
         ]);
@@ -419,9 +416,9 @@ fn install_from_and_the_hierarchy_render_clean_scripts() {
         .lines()
         .find(|l| l.contains("probe-buildcaches.py"))
         .unwrap_or_else(|| panic!("no probe: {install}"));
+    // Each URL after its kind: the script reads the kind, not the URL.
     assert!(
-        probe.contains("oci://registry.site.example/hpc/slurm")
-            && probe.contains("s3://site-cache/slurm"),
+        probe.ends_with(" oci oci://registry.site.example/hpc/slurm s3 s3://site-cache/slurm"),
         "{probe}"
     );
     assert!(!probe.contains("file://"), "{probe}");

@@ -109,6 +109,7 @@ impl Build<'_> {
         beside: Option<(&[PathBuf], &str)>,
     ) -> Result<()> {
         let mut args = vec![
+            checked.to.kind().to_string(),
             checked.to.in_instance(layout::PUBLISH),
             options.buildcache.as_str().to_string(),
         ];

@@ -215,8 +215,7 @@ impl Publishing {
                 url: url.in_instance(&install_from_mount(n)),
                 signed: !self.trust.is_empty(),
                 login: url.is_remote() && self.from_login.is_some(),
-                remote: url.is_remote(),
-                s3: url.is_s3(),
+                kind: url.kind(),
                 s3_endpoint: match &url.place {
                     Place::S3 {
                         endpoint: Some(endpoint),

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Publishes this build to the buildcache the user gave (file://, s3://, oci://):
-#   publish.sh URL all|deps|none [--key KEY_FILE] [--credentials FILE] [--ca CERT]
+#   publish.sh file|s3|oci URL all|deps|none [--key KEY_FILE] [--credentials FILE] [--ca CERT]
 #              [--endpoint S3_URL] [--files DIR --artifact ID]
 # Pushes the Spack binaries (`deps`: every dependency, not the environment's
 # roots; `none`: no binaries). With --key (a secret GPG key put there for this
@@ -51,9 +51,10 @@ ensure_boto3() {
     log "installing boto3 (Spack's S3 client)"
     "$SPACK_PYTHON" -m pip install --quiet boto3
 }
-url=$1
-scope=$2
-shift 2
+kind=$1
+url=$2
+scope=$3
+shift 3
 key_file=""
 credentials=""
 ca=""
@@ -99,7 +100,7 @@ fi
 if [ -n "$ca" ]; then trust_ca "$ca"; fi
 
 s3=false
-case $url in s3://*) s3=true ;; esac
+[ "$kind" = s3 ] && s3=true
 if $s3; then ensure_boto3; fi
 
 # A named mirror carries the endpoint and the names of the login's
@@ -136,5 +137,5 @@ if [ "$scope" != none ]; then
     fi
 fi
 if [ -n "$files" ]; then
-    "$SPACK" -e "$ENV_DIR" python "$RECIPE_DIR/scripts/publish-files.py" "$url" "$artifact" "$files"/*
+    "$SPACK" -e "$ENV_DIR" python "$RECIPE_DIR/scripts/publish-files.py" "$kind" "$url" "$artifact" "$files"/*
 fi
