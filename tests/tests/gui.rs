@@ -604,6 +604,12 @@ async fn app_screens_work_as_a_person_uses_them() {
         .await;
     assert!(err.contains("invalid optimization target `Zen3`"), "{err}");
     assert!(err.contains("What to do"), "{err}");
+    // The remedy in the app's words: the panel that suggests a target, not
+    // the CLI's `slurm-factory detect`.
+    assert!(
+        err.contains("the Host panel on the Build page") && !err.contains("slurm-factory"),
+        "{err}"
+    );
     target.send_keys(&backspace.repeat(4)).await.unwrap();
     target.send_keys(&suggested).await.unwrap();
     gui.click("input[type=radio][value=default]").await;

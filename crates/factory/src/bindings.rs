@@ -21,8 +21,8 @@ pub fn typescript() -> String {
     }
     use crate::{
         artifacts, cache, catalog, doctor, error, events, hardware, history, kinds, matrix, mirror,
-        package, pipeline, plan, publish, recipe, remotes, request, runs, settings, sources,
-        toolchain, units,
+        package, pipeline, plan, publish, recipe, remedy, remotes, request, runs, settings,
+        sources, toolchain, units,
     };
     export!(
         error::ExitKind,
@@ -109,6 +109,10 @@ pub fn typescript() -> String {
         matrix::BuildOutcome,
         matrix::MatrixEvent,
         remotes::Server,
+        remedy::Remedy,
+        remedy::RemedyPart,
+        remedy::Flag,
+        remedy::Command,
     );
     out.truncate(out.trim_end().len());
     out.push('\n');

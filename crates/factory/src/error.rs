@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::kinds::GpuVendor;
+use crate::remedy::{code, remedy, setting, Command, Flag, Remedy};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -363,268 +364,429 @@ fn first_few(entries: &[String]) -> String {
 }
 
 impl Error {
-    /// What the user should do next, in one or two sentences.
+    /// What the user should do next, in one or two sentences: the CLI's
+    /// words for [`Error::remedy`].
     pub fn hint(&self) -> String {
+        self.remedy().cli()
+    }
+
+    /// What the user should do next, as data: the option, command or
+    /// setting to use, which the CLI and the app each name in their own way.
+    pub fn remedy(&self) -> Remedy {
         match self {
-            Error::UnknownSlurmVersion { known, .. } => format!(
-                "use one of {} or a full Spack version such as `24-11-6-1`",
-                known.join(", ")
-            ),
-            Error::MinimalWithGpu => {
-                "drop `--minimal` to build a GPU package, or drop `--gpu` for a minimal one".into()
-            }
-            Error::InvalidTarget { .. } => {
-                "use a Spack target name such as `x86_64_v3`, `zen3` or `skylake_avx512` \
-                 (`slurm-factory detect` suggests one for this machine)"
-                    .into()
-            }
-            Error::UnknownTarget { known, .. } => format!(
-                "use a Spack target archspec knows (`slurm-factory detect` suggests one): {}",
-                known.join(", ")
-            ),
+            Error::UnknownSlurmVersion { known, .. } => remedy![
+                format!(
+                    "use one of {} or a full Spack version such as ",
+                    known.join(", ")
+                ),
+                code("24-11-6-1")
+            ],
+            Error::MinimalWithGpu => remedy![
+                "drop ",
+                Flag::Minimal,
+                " to build a GPU package, or drop ",
+                Flag::Gpu,
+                " for a minimal one"
+            ],
+            Error::InvalidTarget { .. } => remedy![
+                "use a Spack target name such as ",
+                code("x86_64_v3"),
+                ", ",
+                code("zen3"),
+                " or ",
+                code("skylake_avx512"),
+                " (",
+                Command::Detect,
+                " suggests one for this machine)"
+            ],
+            Error::UnknownTarget { known, .. } => remedy![
+                "use a Spack target archspec knows (",
+                Command::Detect,
+                format!(" suggests one): {}", known.join(", "))
+            ],
             Error::InvalidGpuArch { vendor, .. } => match vendor {
-                GpuVendor::Cuda => {
-                    "give CUDA compute capabilities as numbers, e.g. `80` or `80,90`".into()
-                }
-                GpuVendor::Rocm => {
-                    "give ROCm targets as gfx names, e.g. `gfx90a` or `gfx90a,gfx942`".into()
-                }
+                GpuVendor::Cuda => remedy![
+                    "give CUDA compute capabilities as numbers, e.g. ",
+                    code("80"),
+                    " or ",
+                    code("80,90")
+                ],
+                GpuVendor::Rocm => remedy![
+                    "give ROCm targets as gfx names, e.g. ",
+                    code("gfx90a"),
+                    " or ",
+                    code("gfx90a,gfx942")
+                ],
             },
-            Error::GpuArchWithoutGpu => "add `--gpu cuda` or `--gpu rocm`".into(),
-            Error::InvalidJobs(_) => "pass `--jobs N` with N between 1 and 1024".into(),
-            Error::InvalidValue { .. } => "check the value against `--help`".into(),
-            Error::ConfigUnreadable { path, .. } => format!(
-                "make {} readable, or point SLURM_FACTORY_CONFIG at another file",
-                path.display()
-            ),
-            Error::ConfigMalformed { path, .. } => format!(
-                "fix {} (TOML; `slurm-factory config show` lists the keys)",
-                path.display()
-            ),
-            Error::EnvOverride { var, .. } => {
-                format!("fix or unset {var}; `slurm-factory config show` lists valid values")
+            Error::GpuArchWithoutGpu => {
+                remedy![
+                    "add ",
+                    Flag::Gpu.with("cuda"),
+                    " or ",
+                    Flag::Gpu.with("rocm")
+                ]
             }
-            Error::LxcNotFound { binary } => format!(
-                "install LXD (`apt-get install lxd lxd-client` on Debian, `snap install lxd` \
-                 elsewhere) and run `lxd init`, or set SLURM_FACTORY_LXC_BINARY if `{binary}` \
-                 lives elsewhere"
-            ),
-            Error::LxdUnreachable { .. } => {
-                "start the daemon (`systemctl start lxd`, or `lxd --group lxd &`) and run \
-                 `lxd init` once"
-                    .into()
+            Error::InvalidJobs(_) => {
+                remedy!["pass ", Flag::Jobs.with("N"), " with N between 1 and 1024"]
             }
-            Error::LxdPermission { .. } => {
-                "add your user to the `lxd` group (`sudo usermod -aG lxd $USER`), then log out \
-                 and in again"
-                    .into()
-            }
-            Error::StoragePoolMissing { pool } => format!(
-                "create it (`lxc storage create {pool} dir`) or run `lxd init`; set \
-                 SLURM_FACTORY_STORAGE_POOL to use another pool"
-            ),
+            Error::InvalidValue { .. } => remedy!["check the value against ", Flag::Help],
+            Error::ConfigUnreadable { path, .. } => remedy![
+                format!("make {} readable, or point ", path.display()),
+                code("SLURM_FACTORY_CONFIG"),
+                " at another file"
+            ],
+            Error::ConfigMalformed { path, .. } => remedy![
+                format!("fix {} (TOML; ", path.display()),
+                Command::ConfigShow,
+                " lists the keys)"
+            ],
+            Error::EnvOverride { var, .. } => remedy![
+                "fix or unset ",
+                code(var.as_str()),
+                "; ",
+                Command::ConfigShow,
+                " lists valid values"
+            ],
+            Error::LxcNotFound { binary } => remedy![
+                "install LXD (",
+                code("apt-get install lxd lxd-client"),
+                " on Debian, ",
+                code("snap install lxd"),
+                " elsewhere) and run ",
+                code("lxd init"),
+                ", or set ",
+                code("SLURM_FACTORY_LXC_BINARY"),
+                " if ",
+                code(binary.as_str()),
+                " lives elsewhere"
+            ],
+            Error::LxdUnreachable { .. } => remedy![
+                "start the daemon (",
+                code("systemctl start lxd"),
+                ", or ",
+                code("lxd --group lxd &"),
+                ") and run ",
+                code("lxd init"),
+                " once"
+            ],
+            Error::LxdPermission { .. } => remedy![
+                "add your user to the ",
+                code("lxd"),
+                " group (",
+                code("sudo usermod -aG lxd $USER"),
+                "), then log out and in again"
+            ],
+            Error::StoragePoolMissing { pool } => remedy![
+                "create it (",
+                code(format!("lxc storage create {pool} dir")),
+                ") or run ",
+                code("lxd init"),
+                "; set ",
+                setting("storage_pool"),
+                " to use another pool"
+            ],
             Error::NetworkNotCreated {
                 network,
                 subnet,
                 detail,
             } => {
-                let firewall = if detail.contains("iptables") || detail.contains("nft") {
-                    "LXD needs the host's firewall tool to run a bridge: install iptables \
-                     (`apt install iptables`) and run the build again; otherwise "
-                } else {
-                    ""
-                };
-                format!(
-                    "{firewall}create it yourself (`lxc network create {network} \
-                     ipv4.address={subnet} ipv4.nat=false ipv6.address=none`), or set \
-                     `verify_subnet` to a free range or `verify_network` to another private bridge"
-                )
+                let mut parts = Vec::new();
+                if detail.contains("iptables") || detail.contains("nft") {
+                    parts.extend(
+                        remedy![
+                        "LXD needs the host's firewall tool to run a bridge: install iptables (",
+                        code("apt install iptables"),
+                        ") and run the build again; otherwise "
+                    ]
+                        .0,
+                    );
+                }
+                parts.extend(
+                    remedy![
+                        "create it yourself (",
+                        code(format!(
+                            "lxc network create {network} ipv4.address={subnet} \
+                             ipv4.nat=false ipv6.address=none"
+                        )),
+                        "), or set ",
+                        setting("verify_subnet"),
+                        " to a free range or ",
+                        setting("verify_network"),
+                        " to another private bridge"
+                    ]
+                    .0,
+                );
+                Remedy(parts)
             }
-            Error::NetworkUnusable { .. } => {
-                "set `verify_network` (SLURM_FACTORY_VERIFY_NETWORK) to a new name, which is \
-                 created as a private bridge, or to a managed bridge with an IPv4 address"
-                    .into()
-            }
-            Error::ImageNotFound { image } => format!(
-                "`lxc image list` shows the images there are; import one (`lxc image import \
-                 TARBALL --alias {image}`), or point SLURM_FACTORY_IMAGE at another image \
-                 (`remote:alias` for a remote one)"
-            ),
-            Error::InstanceNotFound { .. } => {
-                "it was deleted while in use (`slurm-factory clean` or `lxc delete`); run the \
-                 command again"
-                    .into()
-            }
-            Error::InstanceNotReady { name, .. } => format!(
-                "see why it did not boot with `lxc console {name} --show-log` and `lxc info \
-                 {name} --show-log`; the image needs /sbin/init"
-            ),
-            Error::Lxc { .. } => "run the command by hand to see more; `slurm-factory doctor` \
-                                  checks the LXD setup"
-                .into(),
-            Error::DiskFull { path, .. } => format!(
-                "free space in {} (`slurm-factory cache clean` removes cached layers) or move \
-                 the cache with SLURM_FACTORY_CACHE_DIR",
-                path.display()
-            ),
-            Error::LxdLost { .. } => "the build's commands run through the LXD daemon and broke \
-                                      with it: check it (`lxc info`, its log or `journalctl -u \
-                                      lxd`), then build again; `slurm-factory clean` removes \
-                                      what this run left, and the caches are whole"
-                .into(),
-            Error::RanOutOfDisk { path, .. } => format!(
-                "free space in {} (`slurm-factory cache clean` removes cached layers, \
-                 `slurm-factory artifacts delete ID` old packages) and build again: what the \
-                 caches and the artifact store hold is whole; or move them with \
-                 SLURM_FACTORY_CACHE_DIR and SLURM_FACTORY_DATA_DIR",
-                path.display()
-            ),
-            Error::PoolFull { pool, .. } => format!(
-                "the build instances' disks are on that pool: `lxc storage info {pool}` shows \
-                 what uses it; `slurm-factory clean` deletes instances earlier builds left and \
-                 `lxc image list` shows old images; grow a loop-backed pool with `lxc storage set \
-                 {pool} size=…`, or set `storage_pool` (SLURM_FACTORY_STORAGE_POOL) to a larger \
-                 one; then build again: the caches and the artifact store are whole"
-            ),
+            Error::NetworkUnusable { .. } => remedy![
+                "set ",
+                setting("verify_network"),
+                " (",
+                code("SLURM_FACTORY_VERIFY_NETWORK"),
+                ") to a new name, which is created as a private bridge, or to a managed bridge \
+                 with an IPv4 address"
+            ],
+            Error::ImageNotFound { image } => remedy![
+                code("lxc image list"),
+                " shows the images there are; import one (",
+                code(format!("lxc image import TARBALL --alias {image}")),
+                "), or set ",
+                setting("image"),
+                " to another image (",
+                code("remote:alias"),
+                " for a remote one)"
+            ],
+            Error::InstanceNotFound { .. } => remedy![
+                "it was deleted while in use (",
+                Command::Clean,
+                " or ",
+                code("lxc delete"),
+                "); run the command again"
+            ],
+            Error::InstanceNotReady { name, .. } => remedy![
+                "see why it did not boot with ",
+                code(format!("lxc console {name} --show-log")),
+                " and ",
+                code(format!("lxc info {name} --show-log")),
+                "; the image needs /sbin/init"
+            ],
+            Error::Lxc { .. } => remedy![
+                "run the command by hand to see more; ",
+                Command::Doctor,
+                " checks the LXD setup"
+            ],
+            Error::DiskFull { path, .. } => remedy![
+                format!("free space in {} (", path.display()),
+                Command::CacheClean,
+                " removes cached layers) or move the cache with ",
+                setting("cache_dir")
+            ],
+            Error::LxdLost { .. } => remedy![
+                "the build's commands run through the LXD daemon and broke with it: check it (",
+                code("lxc info"),
+                ", its log or ",
+                code("journalctl -u lxd"),
+                "), then build again; ",
+                Command::Clean,
+                " removes what this run left, and the caches are whole"
+            ],
+            Error::RanOutOfDisk { path, .. } => remedy![
+                format!("free space in {} (", path.display()),
+                Command::CacheClean,
+                " removes cached layers, ",
+                Command::ArtifactsDelete,
+                " old packages) and build again: what the caches and the artifact store hold \
+                 is whole; or move them with ",
+                setting("cache_dir"),
+                " and ",
+                setting("data_dir")
+            ],
+            Error::PoolFull { pool, .. } => remedy![
+                "the build instances' disks are on that pool: ",
+                code(format!("lxc storage info {pool}")),
+                " shows what uses it; ",
+                Command::Clean,
+                " deletes instances earlier builds left and ",
+                code("lxc image list"),
+                " shows old images; grow a loop-backed pool with ",
+                code(format!("lxc storage set {pool} size=…")),
+                ", or set ",
+                setting("storage_pool"),
+                " to a larger one; then build again: the caches and the artifact store are whole"
+            ],
             Error::Io { path, .. } => {
-                format!("check that {} exists and is writable", path.display())
+                remedy![format!(
+                    "check that {} exists and is writable",
+                    path.display()
+                )]
             }
             Error::NotReady { fixes, .. } if !fixes.is_empty() => {
-                format!("{fixes}; then `slurm-factory doctor` checks again")
+                remedy![format!("{fixes}; then "), Command::Doctor, " checks again"]
             }
-            Error::NotReady { .. } => {
-                "run `slurm-factory doctor` and apply the fix it prints for each failed check"
-                    .into()
-            }
-            Error::BuildFailed { log, .. } => format!(
-                "read the full log in {}; rerun with `--keep` to keep the build instance for \
-                 a look inside (`lxc exec <instance> -- bash`)",
-                log.display()
-            ),
-            Error::GlibcTooOld { needed, .. } => format!(
-                "the package runs only where glibc is {needed} or newer (the build system's \
-                 glibc decides which versions its binaries use): build it on the oldest OS it \
-                 must run on (set `image` to it), or, if it is only for newer systems, verify \
-                 it on one of those (`verify_image`)"
-            ),
-            Error::VerifyFailed { log, .. } => format!(
-                "the package would not run at another prefix; see {} for the checks, and the \
-                 package templates (`slurm-factory templates export`) for how it was relocated",
-                log.display()
-            ),
-            Error::OfflineSetup { fix, .. } => fix.clone(),
-            Error::SourcesMissing { wanted, log, .. } => format!(
-                "put each source archive in the mirror layer under the name Spack wants ({}), \
-                 or fill the mirror where there is network (`slurm-factory mirror create` with \
-                 the same request, then `mirror export` / `mirror import`); the run's log is \
-                 in {}",
-                wanted
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                log.display()
-            ),
-            Error::PresetInvalid { .. } => {
+            Error::NotReady { .. } => remedy![
+                "run ",
+                Command::Doctor,
+                " and apply the fix it prints for each failed check"
+            ],
+            Error::BuildFailed { log, .. } => remedy![
+                format!("read the full log in {}; rerun with ", log.display()),
+                Flag::Keep,
+                " to keep the build instance for a look inside (",
+                code("lxc exec <instance> -- bash"),
+                ")"
+            ],
+            Error::GlibcTooOld { needed, .. } => remedy![
+                format!(
+                    "the package runs only where glibc is {needed} or newer (the build \
+                     system's glibc decides which versions its binaries use): build it on the \
+                     oldest OS it must run on (set "
+                ),
+                setting("image"),
+                " to it), or, if it is only for newer systems, verify it on one of those (",
+                setting("verify_image"),
+                ")"
+            ],
+            Error::VerifyFailed { log, .. } => remedy![
+                format!(
+                    "the package would not run at another prefix; see {} for the checks, and \
+                     the package templates (",
+                    log.display()
+                ),
+                Command::TemplatesExport,
+                ") for how it was relocated"
+            ],
+            Error::OfflineSetup { fix, .. } => remedy![fix.as_str()],
+            Error::SourcesMissing { wanted, log, .. } => remedy![
+                format!(
+                    "put each source archive in the mirror layer under the name Spack wants \
+                     ({}), or fill the mirror where there is network (",
+                    wanted
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Command::MirrorCreate,
+                " with the same request, then ",
+                Command::MirrorExport,
+                " there and ",
+                Command::MirrorImport,
+                format!(" here); the run's log is in {}", log.display())
+            ],
+            Error::PresetInvalid { .. } => remedy![
                 "presets are YAML with the keys slurm_version, gpu, minimal, target, gpu_arch, \
-                 jobs, compiler, toolchain; `slurm-factory plan --save-preset FILE` writes a valid one"
-                    .into()
-            }
-            Error::RemoteUnusable { remote, .. } => format!(
-                "`slurm-factory doctor --remote {}` says what is wrong with it; `lxc remote \
-                 list` shows the names this client knows; or leave it out of the `remotes` \
-                 setting (or the --remote flags)",
-                shown(remote)
-            ),
-            Error::NoServerLeft { .. } => "start the servers again (`lxc info REMOTE:` answers \
-                                           once one is back), then `slurm-factory matrix FILE \
-                                           --resume` builds only what is not verified yet"
-                .into(),
-            Error::MatrixInvalid { .. } => {
-                "a matrix is YAML: `axes:` maps request fields (slurm_version, minimal, gpu, \
-                 gpu_arch, target, jobs, compiler, toolchain) to lists of values; `base:` holds \
-                 fields every build shares and `exclude:` combinations to leave out; \
-                 `slurm-factory matrix FILE --dry-run` lists the builds"
-                    .into()
-            }
-            Error::RunNotFound { .. } => "list runs with `slurm-factory runs list`".into(),
-            Error::UnknownToolchain { known, .. } if known.is_empty() => {
-                "a toolchain is a lowercase name of letters, digits and `.`, like debian12 or \
-                 ubuntu24.04"
-                    .into()
-            }
-            Error::UnknownToolchain { known, .. } => format!(
+                 jobs, compiler, toolchain; ",
+                Command::PlanSavePreset,
+                " writes a valid one"
+            ],
+            Error::RemoteUnusable { remote, .. } => remedy![
+                Command::Doctor.with(format!("--remote {}", shown(remote))),
+                " says what is wrong with it; ",
+                code("lxc remote list"),
+                " shows the names this client knows; or leave it out of the ",
+                setting("remotes"),
+                " setting (or the ",
+                Flag::Remote,
+                " flags)"
+            ],
+            Error::NoServerLeft { .. } => remedy![
+                "start the servers again (",
+                code("lxc info REMOTE:"),
+                " answers once one is back), then ",
+                Command::MatrixResume,
+                " builds only what is not verified yet"
+            ],
+            Error::MatrixInvalid { .. } => remedy![
+                "a matrix is YAML: ",
+                code("axes:"),
+                " maps request fields (slurm_version, minimal, gpu, gpu_arch, target, jobs, \
+                 compiler, toolchain) to lists of values; ",
+                code("base:"),
+                " holds fields every build shares and ",
+                code("exclude:"),
+                " combinations to leave out; ",
+                Command::MatrixDryRun,
+                " lists the builds"
+            ],
+            Error::RunNotFound { .. } => remedy!["list runs with ", Command::RunsList],
+            Error::UnknownToolchain { known, .. } if known.is_empty() => remedy![
+                "a toolchain is a lowercase name of letters, digits and ",
+                code("."),
+                ", like debian12 or ubuntu24.04"
+            ],
+            Error::UnknownToolchain { known, .. } => remedy![format!(
                 "use one of {} (files in the templates' toolchains/; add your own there)",
                 known.join(", ")
-            ),
-            Error::Template { user: true, .. } => {
-                "fix that file in your templates dir (setting `templates_dir`), or delete it to \
-                 use the built-in one; `slurm-factory templates export DIR` writes the originals"
-                    .into()
-            }
+            )],
+            Error::Template { user: true, .. } => remedy![
+                "fix that file in your templates dir (setting ",
+                setting("templates_dir"),
+                "), or delete it to use the built-in one; ",
+                Command::TemplatesExport,
+                " writes the originals"
+            ],
             Error::Template { user: false, .. } => {
-                "a built-in template is broken: please report this bug".into()
+                remedy!["a built-in template is broken: please report this bug"]
             }
-            Error::RecipeInvalid { .. } => {
-                "check the templates in your templates dir against the built-ins \
-                 (`slurm-factory templates export DIR`); `slurm-factory plan --output DIR` \
-                 shows what was rendered"
-                    .into()
-            }
-            Error::FileExists { .. } => {
-                "choose an empty directory, or pass `--force` to overwrite".into()
-            }
-            Error::Cancelled => "nothing was kept; run the command again to retry".into(),
-            Error::RunRecordMalformed { path, .. } => format!(
+            Error::RecipeInvalid { .. } => remedy![
+                "check the templates in your templates dir against the built-ins (",
+                Command::TemplatesExport,
+                "); ",
+                Command::PlanOutput,
+                " shows what was rendered"
+            ],
+            Error::FileExists { .. } => remedy![
+                "choose an empty directory, or pass ",
+                Flag::Force,
+                " to overwrite"
+            ],
+            Error::Cancelled => remedy!["nothing was kept; run the command again to retry"],
+            Error::RunRecordMalformed { path, .. } => remedy![format!(
                 "the run's record was cut off or edited (a crash mid-write?); its log and \
                  events are still in {}; delete that directory if you no longer need the run",
                 path.parent().unwrap_or(path).display()
-            ),
-            Error::ManifestMalformed { .. } => {
-                "the artifact is damaged or from an incompatible version; delete it \
-                 (`slurm-factory artifacts delete ID`) and build it again"
-                    .into()
-            }
+            )],
+            Error::ManifestMalformed { .. } => remedy![
+                "the artifact is damaged or from an incompatible version; delete it (",
+                Command::ArtifactsDelete,
+                ") and build it again"
+            ],
             Error::InvalidArtifactId { .. } | Error::ArtifactNotFound { .. } => {
-                "`slurm-factory artifacts list` shows the ids in the store".into()
+                remedy![Command::ArtifactsList, " shows the ids in the store"]
             }
             Error::ArtifactIncomplete { .. } => {
-                "a file of the artifact is missing; delete it and build it again".into()
+                remedy!["a file of the artifact is missing; delete it and build it again"]
             }
-            Error::ChecksumMismatch { .. } => {
+            Error::ChecksumMismatch { .. } => remedy![
                 "the file was damaged on disk; nothing was written at the destination. Build \
-                 the package again (`slurm-factory artifacts delete ID` removes the bad copy)"
-                    .into()
-            }
-            Error::BundleInvalid { .. } => {
-                "nothing was imported. Copy the bundle again from the machine that made it \
-                 (`slurm-factory mirror export FILE` there), and compare its sha256 with the one \
-                 export printed"
-                    .into()
-            }
-            Error::ExportTargetExists { .. } => {
-                "pass `--force` to replace it, or choose another destination".into()
-            }
-            Error::NeedsConfirmation { .. } => "pass `--yes` to confirm".into(),
-            Error::Signing { .. } => "give --sign a key id your keyring holds (`gpg \
-                                      --list-secret-keys`), without a passphrase or with \
-                                      gpg-agent holding it, or a file with the secret key \
-                                      (`gpg --armor --export-secret-keys ID > key.asc`)"
-                .into(),
-            Error::SignatureInvalid { .. } => "do not use the file: get it again from its \
-                                               publisher, and check that you have their public \
-                                               key (`--key FILE`)"
-                .into(),
-            Error::BuildcacheUnreadable { .. } => "Spack would have compiled what it holds: \
-                 give the registry's login with --from-credentials FILE (and its CA with \
-                 --from-registry-ca FILE), check the URL, or build without that --from"
-                .into(),
-            Error::BuildcacheRefused { log, .. } => format!(
+                 the package again (",
+                Command::ArtifactsDelete,
+                " removes the bad copy)"
+            ],
+            Error::BundleInvalid { .. } => remedy![
+                "nothing was imported. Copy the bundle again from the machine that made it (",
+                Command::MirrorExport,
+                " there), and compare its sha256 with the one export printed"
+            ],
+            Error::ExportTargetExists { .. } => remedy![
+                "pass ",
+                Flag::Force,
+                " to replace it, or choose another destination"
+            ],
+            Error::NeedsConfirmation { .. } => remedy!["pass ", Flag::Yes, " to confirm"],
+            Error::Signing { .. } => remedy![
+                "give ",
+                Flag::Sign,
+                " a key id your keyring holds (",
+                code("gpg --list-secret-keys"),
+                "), without a passphrase or with gpg-agent holding it, or a file with the \
+                 secret key (",
+                code("gpg --armor --export-secret-keys ID > key.asc"),
+                ")"
+            ],
+            Error::SignatureInvalid { .. } => remedy![
+                "do not use the file: get it again from its publisher, and check that you have \
+                 their public key (",
+                Flag::Key.with("FILE"),
+                ")"
+            ],
+            Error::BuildcacheUnreadable { .. } => remedy![
+                "Spack would have compiled what it holds: give the registry's login with ",
+                Flag::FromCredentials.with("FILE"),
+                " (and its CA with ",
+                Flag::FromRegistryCa.with("FILE"),
+                "), check the URL, or build without that ",
+                Flag::From
+            ],
+            Error::BuildcacheRefused { log, .. } => remedy![
                 "an entry of a signed buildcache that does not verify was changed, or signed \
                  by a key you do not trust: ask its publisher to publish it again, give its \
-                 key with --trust FILE, or build without --from; the check's output is in {}",
-                log.display()
-            ),
+                 key with ",
+                Flag::Trust.with("FILE"),
+                ", or build without ",
+                Flag::From,
+                format!("; the check's output is in {}", log.display())
+            ],
         }
     }
 
@@ -712,7 +874,11 @@ impl From<crate::kinds::UnknownKind> for Error {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorReport {
     pub error: String,
+    /// The remedy as the CLI says it.
     pub hint: String,
+    /// The remedy as data, for the app to name its own fields and pages.
+    #[serde(default)]
+    pub remedy: Remedy,
     pub kind: ExitKind,
     pub exit_code: u8,
 }
@@ -722,6 +888,7 @@ impl From<&Error> for ErrorReport {
         ErrorReport {
             error: e.to_string(),
             hint: e.hint(),
+            remedy: e.remedy(),
             kind: e.kind(),
             exit_code: e.kind().code(),
         }

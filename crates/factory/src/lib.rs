@@ -28,6 +28,7 @@ pub mod progress;
 pub mod protocol;
 pub mod publish;
 pub mod recipe;
+pub mod remedy;
 pub mod remotes;
 pub mod request;
 pub mod runs;

@@ -3,7 +3,7 @@ import { toReport } from "./api";
 
 describe("toReport", () => {
   it("keeps the engine's reports as they are", () => {
-    const r = { error: "no run `x`", hint: "see `runs list`", kind: "usage" as const, exit_code: 2 };
+    const r = { error: "no run `x`", hint: "see `runs list`", remedy: [], kind: "usage" as const, exit_code: 2 };
     expect(toReport(r)).toBe(r);
   });
 

@@ -18,5 +18,5 @@ export function toReport(e: unknown): ErrorReport {
   if (isErrorReport(e)) return e;
   const text = String(e);
   const error = text.length > 300 ? `${text.slice(0, 300)}… (${text.length} characters)` : text;
-  return { error, hint: "", kind: "internal", exit_code: 1 };
+  return { error, hint: "", remedy: [], kind: "internal", exit_code: 1 };
 }

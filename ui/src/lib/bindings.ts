@@ -3,7 +3,15 @@
 
 export type ExitKind = "usage" | "config" | "environment" | "build" | "cancelled" | "internal";
 
-export type ErrorReport = { error: string, hint: string, kind: ExitKind, exit_code: number, };
+export type ErrorReport = { error: string, 
+/**
+ * The remedy as the CLI says it.
+ */
+hint: string, 
+/**
+ * The remedy as data, for the app to name its own fields and pages.
+ */
+remedy: Remedy, kind: ExitKind, exit_code: number, };
 
 export type Stage = "preflight" | "provision" | "spack-setup" | "concretize" | "sources" | "install" | "buildcache-push" | "package" | "verify" | "export" | "publish" | "cleanup";
 
@@ -829,3 +837,11 @@ slots: number,
  * Its CPU threads, as LXD counts them.
  */
 cpus: number, };
+
+export type Remedy = Array<RemedyPart>;
+
+export type RemedyPart = { "kind": "text", text: string, } | { "kind": "flag", flag: Flag, value: string | null, } | { "kind": "command", command: Command, args: string | null, } | { "kind": "setting", key: string, } | { "kind": "code", code: string, };
+
+export type Flag = "minimal" | "gpu" | "jobs" | "keep" | "force" | "yes" | "sign" | "key" | "from" | "trust" | "from_credentials" | "from_registry_ca" | "remote" | "help";
+
+export type Command = "detect" | "doctor" | "config_show" | "clean" | "cache_clean" | "artifacts_list" | "artifacts_delete" | "runs_list" | "templates_export" | "plan_output" | "plan_save_preset" | "mirror_create" | "mirror_export" | "mirror_import" | "matrix_resume" | "matrix_dry_run";

@@ -49,7 +49,7 @@ describe("applyEvent", () => {
         type: "run_finished",
         outcome: "failed",
         elapsed_ms: 5,
-        error: { error: "LXD storage pool `x` does not exist", hint: "create it", kind: "environment", exit_code: 4 },
+        error: { error: "LXD storage pool `x` does not exist", hint: "create it", remedy: [], kind: "environment", exit_code: 4 },
       },
     ]);
     expect(r.error?.hint).toBe("create it");
