@@ -8,7 +8,7 @@
 app_commands! {
     commands::doctor() -> "Report";
     commands::detect() -> "HostReport";
-    commands::plan(request: "BuildRequest") -> "Plan";
+    commands::plan(request: "BuildRequest", flags: "BuildFlags") -> "Plan";
     commands::releases() -> "Release[]";
     commands::toolchains() -> "OsToolchain[]";
     commands::build_defaults() -> "BuildFlags";

@@ -41,9 +41,14 @@ pub fn detect(state: State<'_, AppState>) -> HostReport {
 }
 
 #[tauri::command]
-pub fn plan(state: State<'_, AppState>, request: BuildRequest) -> CmdResult<Plan> {
+pub fn plan(
+    state: State<'_, AppState>,
+    request: BuildRequest,
+    flags: factory::pipeline::BuildFlags,
+) -> CmdResult<Plan> {
     factory::plan::plan(
         &request,
+        &flags,
         &state.defaults().map_err(report)?,
         &state.settings(),
     )

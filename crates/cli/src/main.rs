@@ -65,7 +65,7 @@ enum Command {
     /// them, optionally signed.
     Publish(cmd::publish::Args),
     /// Validate a build request and show what would be built.
-    Plan(cmd::plan::Args),
+    Plan(Box<cmd::plan::Args>),
     /// Many builds from one file (versions × package types × targets × toolchains), a few at a time.
     Matrix(cmd::matrix::Args),
     /// Show this machine's CPU target and GPUs, and what to build for them.
@@ -124,7 +124,7 @@ fn run(cli: Cli, out: &Out) -> factory::Result<ExitCode> {
         match cli.command {
             Command::Build(args) => cmd::build::run(*args, &settings, out, verbose).await,
             Command::Publish(args) => cmd::publish::run(args, &settings, out, verbose).await,
-            Command::Plan(args) => cmd::plan::run(args, &settings, out),
+            Command::Plan(args) => cmd::plan::run(*args, &settings, out),
             Command::Matrix(args) => cmd::matrix::run(args, &settings, out).await,
             Command::Runs(command) => cmd::runs::run(command, &settings, out),
             Command::Cache(command) => cmd::cache::run(command, &settings, out).await,

@@ -147,6 +147,36 @@ fn plan_takes_its_target_from_detection_and_rejects_unknown_ones() {
 
 /// A release past SchedMD's end of support plans (and builds) with a warning;
 /// a supported one without. The text and `--json` say the same.
+/// `plan` takes every flag `build` takes and checks them as a build would
+/// before it starts: what it renders is the recipe that build would use.
+#[test]
+fn plan_checks_the_build_flags_and_renders_with_them() {
+    let o = run(&["plan", "--debug-archive", "--no-strip"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("debug_archive with no_strip"),
+        "{}",
+        stderr(&o)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let missing = format!("file://{}/no-cache", dir.path().display());
+    let o = run(&["plan", "--from", &missing]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no such directory"), "{}", stderr(&o));
+
+    let out = dir.path().join("recipe");
+    let o = run(&[
+        "plan",
+        "--modules",
+        "hierarchy",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let verify = std::fs::read_to_string(out.join("scripts/verify.sh")).unwrap();
+    assert!(verify.contains("modules/lmod/Core"), "{verify}");
+}
+
 #[test]
 fn plan_warns_about_a_release_past_end_of_support() {
     let o = run(&["plan", "--slurm-version", "24.11", "--target", "x86_64_v3"]);

@@ -249,6 +249,8 @@ pub async fn run(
     sink: MatrixSink,
     cancel: CancellationToken,
 ) -> Result<Vec<BuildOutcome>> {
+    // Flags every build would refuse stop the matrix before any starts.
+    crate::pipeline::check_flags(settings, flags)?;
     let mut outcomes: Vec<Option<BuildOutcome>> = vec![None; builds.len()];
     let mut queue = std::collections::VecDeque::new();
     let done = if resume {

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::catalog::Support;
 use crate::error::Result;
+use crate::pipeline::BuildFlags;
 use crate::request::{BuildRequest, Compiler, Defaults, ResolvedRequest};
 use crate::settings::Settings;
 
@@ -29,8 +30,14 @@ pub struct PlanRow {
     pub value: String,
 }
 
-/// Checks `request` and describes the build it asks for.
-pub fn plan(request: &BuildRequest, defaults: &Defaults, settings: &Settings) -> Result<Plan> {
+/// Checks `request` and `flags` as a build would before it starts, and
+/// describes the build they ask for.
+pub fn plan(
+    request: &BuildRequest,
+    flags: &BuildFlags,
+    defaults: &Defaults,
+    settings: &Settings,
+) -> Result<Plan> {
     let resolved = request.resolve(defaults)?;
     // Only a request with a toolchain needs the templates read.
     let toolchain = match resolved.toolchain {
@@ -54,6 +61,7 @@ pub fn plan(request: &BuildRequest, defaults: &Defaults, settings: &Settings) ->
         value,
     };
     let s = &settings.with_toolchain(toolchain.as_ref())?;
+    crate::pipeline::check_flags(s, flags)?;
     let rows = vec![
         row(
             "Slurm",
@@ -145,7 +153,7 @@ mod tests {
             gpu_arch: vec!["80".into()],
             ..Default::default()
         };
-        let p = plan(&req, &defaults, &settings).unwrap();
+        let p = plan(&req, &BuildFlags::default(), &defaults, &settings).unwrap();
         assert_eq!(p.artifact_name, "slurm-24.11-cuda-x86_64_v3");
         let value = |l: &str| p.rows.iter().find(|r| r.label == l).unwrap().value.clone();
         assert_eq!(value("Target"), "x86_64_v3 (suggested for this machine)");
@@ -159,7 +167,13 @@ mod tests {
         assert_eq!(p.warnings.len(), 1);
         assert!(p.warnings[0].contains("past SchedMD's end of support"));
 
-        let current = plan(&BuildRequest::default(), &defaults, &settings).unwrap();
+        let current = plan(
+            &BuildRequest::default(),
+            &BuildFlags::default(),
+            &defaults,
+            &settings,
+        )
+        .unwrap();
         assert!(current.warnings.is_empty());
         assert_eq!(
             current.rows[0].value,
@@ -171,6 +185,30 @@ mod tests {
             gpu: Some(GpuVendor::Rocm),
             ..Default::default()
         };
-        assert!(plan(&bad, &defaults, &settings).is_err());
+        assert!(plan(&bad, &BuildFlags::default(), &defaults, &settings).is_err());
+    }
+
+    /// The app's live plan shows what a build would refuse of its flags.
+    #[test]
+    fn plan_refuses_the_flags_a_build_would_refuse() {
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = Settings::under(tmp.path());
+        let defaults = Defaults::for_host().with_settings(&settings).unwrap();
+        let request = BuildRequest::default();
+        let mut flags = BuildFlags::default();
+        flags.package.debug_archive = true;
+        flags.package.no_strip = true;
+        let err = plan(&request, &flags, &defaults, &settings).unwrap_err();
+        assert!(
+            err.to_string().contains("debug_archive with no_strip"),
+            "{err}"
+        );
+        let flags = BuildFlags {
+            install_from: vec![format!("file://{}/nowhere", tmp.path().display())],
+            ..BuildFlags::default()
+        };
+        let err = plan(&request, &flags, &defaults, &settings).unwrap_err();
+        assert!(err.to_string().contains("no such directory"), "{err}");
+        assert!(plan(&request, &BuildFlags::default(), &defaults, &settings).is_ok());
     }
 }

@@ -6,7 +6,7 @@ import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildOutcome, Bu
 export const commands = {
   doctor: () => invoke<Report>("doctor"),
   detect: () => invoke<HostReport>("detect"),
-  plan: (request: BuildRequest) => invoke<Plan>("plan", { request }),
+  plan: (request: BuildRequest, flags: BuildFlags) => invoke<Plan>("plan", { request, flags }),
   releases: () => invoke<Release[]>("releases"),
   toolchains: () => invoke<OsToolchain[]>("toolchains"),
   buildDefaults: () => invoke<BuildFlags>("build_defaults"),

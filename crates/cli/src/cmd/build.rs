@@ -43,11 +43,37 @@ pub struct Args {
     /// A saved request (YAML, as `plan --save-preset` writes); flags given here override it.
     #[arg(long, value_name = "FILE")]
     pub preset: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: FlagArgs,
+}
+
+/// Every choice of a build besides its request; `build` and `plan` share
+/// them, and the engine checks them (`pipeline::check_flags`).
+#[derive(Debug, clap::Args)]
+pub struct FlagArgs {
     /// Keep the build instance when the build fails, to look inside.
     #[arg(long)]
     pub keep: bool,
     #[command(flatten)]
     pub run: RunFlags,
+    #[command(flatten)]
+    pub package: PackageArgs,
+    #[command(flatten)]
+    pub publishing: PublishArgs,
+}
+
+impl FlagArgs {
+    pub fn to_flags(&self) -> BuildFlags {
+        let mut flags = self.run.build_flags(self.keep, self.package.to_options());
+        self.publishing.apply(&mut flags);
+        flags
+    }
+}
+
+/// What the package keeps besides the runtime tree, and its module layout;
+/// `build`, `plan` and `matrix` share them.
+#[derive(Debug, clap::Args)]
+pub struct PackageArgs {
     /// Keep headers and pkg-config files (for building against this Slurm).
     #[arg(long, help_heading = "Package contents")]
     pub keep_headers: bool,
@@ -60,8 +86,9 @@ pub struct Args {
     /// Leave debug info in the binaries (bigger package).
     #[arg(long, help_heading = "Package contents")]
     pub no_strip: bool,
-    /// Keep the stripped debug info as a second archive, <name>-debug.tar.zst.
-    #[arg(long, help_heading = "Package contents", conflicts_with = "no_strip")]
+    /// Keep the stripped debug info as a second archive, <name>-debug.tar.zst (not with
+    /// --no-strip).
+    #[arg(long, help_heading = "Package contents")]
     pub debug_archive: bool,
     /// Lmod module layout: flat (modules/lmod/slurm.lua) or hierarchy (Core/slurm/<ver>.lua,
     /// and with OpenMPI Core/gcc/<ver>.lua opening Compiler/gcc/<ver>/openmpi/<ver>.lua).
@@ -72,8 +99,19 @@ pub struct Args {
         help_heading = "Package contents"
     )]
     pub modules: factory::recipe::ModuleLayout,
-    #[command(flatten)]
-    pub publishing: PublishArgs,
+}
+
+impl PackageArgs {
+    pub fn to_options(&self) -> PackageOptions {
+        PackageOptions {
+            keep_headers: self.keep_headers,
+            keep_static: self.keep_static,
+            keep_docs: self.keep_docs,
+            no_strip: self.no_strip,
+            debug_archive: self.debug_archive,
+            modules: self.modules,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -229,21 +267,10 @@ pub async fn run(
 ) -> factory::Result<ExitCode> {
     let request = merge_preset(&args.request, args.preset.as_deref())?;
     let resolved = request.resolve(&Defaults::for_host().with_settings(&loaded.settings)?)?;
-    let mut options = BuildOptions {
+    let options = BuildOptions {
         request: resolved,
-        flags: args.run.build_flags(
-            args.keep,
-            PackageOptions {
-                keep_headers: args.keep_headers,
-                keep_static: args.keep_static,
-                keep_docs: args.keep_docs,
-                no_strip: args.no_strip,
-                debug_archive: args.debug_archive,
-                modules: args.modules,
-            },
-        ),
+        flags: args.flags.to_flags(),
     };
-    args.publishing.apply(&mut options.flags);
     let cancel = cancel_on_ctrl_c(out);
     let result = pipeline::build(&loaded.settings, options, sink(out, verbose), cancel).await?;
     if !out.json && !out.quiet {

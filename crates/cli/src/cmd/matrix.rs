@@ -9,7 +9,6 @@ use std::time::Duration;
 use factory::events::{BuildEvent, EventRecord};
 use factory::kinds::{Outcome, StageOutcome};
 use factory::matrix::{self, BuildOutcome, MatrixBuild};
-use factory::pipeline::PackageOptions;
 use factory::remotes::{self, RemoteSlots};
 use factory::request::Defaults;
 use factory::settings::Loaded;
@@ -65,6 +64,8 @@ pub struct Args {
     pub remotes: Vec<RemoteSlots>,
     #[command(flatten)]
     pub run: super::build::RunFlags,
+    #[command(flatten)]
+    pub package: super::build::PackageArgs,
 }
 
 pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
@@ -100,7 +101,7 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let flags = args.run.build_flags(false, PackageOptions::default());
+    let flags = args.run.build_flags(false, args.package.to_options());
     let table = Arc::new(Mutex::new(Table::new(&builds, out)));
     // The server each build went to, from its first event.
     let placed: Arc<Mutex<Vec<Option<String>>>> = Arc::new(Mutex::new(vec![None; builds.len()]));

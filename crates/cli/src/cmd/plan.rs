@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use factory::hardware;
 use factory::kinds::GpuVendor;
-use factory::recipe::{RecipeContext, Templates};
+use factory::recipe::Templates;
 use factory::request::{BuildRequest, Compiler, Defaults};
 use factory::settings::Loaded;
 
@@ -108,13 +108,16 @@ impl RequestArgs {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Nothing is built: the request is checked and the plan printed.
+    after_help = "Nothing is built: the request and every flag `build` takes are checked as a
+build checks them before it starts, and the plan printed.
 
 Examples:
   slurm-factory plan
   slurm-factory plan --slurm-version 24.11 --gpu cuda --gpu-arch 80,90
   slurm-factory plan --minimal --target x86_64_v3 --json
   slurm-factory plan --gpu rocm --gpu-arch gfx90a --output ./recipe
+  slurm-factory plan --modules hierarchy --output ./recipe   the recipe that build would use
+  slurm-factory plan --from file:///srv/cache --trust site.asc   are the buildcache and key there?
   slurm-factory plan --toolchain rocky8                  built on Rocky 8: runs on glibc 2.28+"
 )]
 pub struct Args {
@@ -126,6 +129,8 @@ pub struct Args {
     /// Also render the Spack recipe (spack.yaml, modules, scripts) into DIR.
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: super::build::FlagArgs,
 }
 
 pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
@@ -134,7 +139,8 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
     let s = &loaded.settings;
     // The engine's plan, as the desktop app shows it too.
     let defaults = Defaults::from_suggestions(&host.suggestions).with_settings(s)?;
-    let plan = factory::plan::plan(&request, &defaults, s)?;
+    let flags = args.flags.to_flags();
+    let plan = factory::plan::plan(&request, &flags, &defaults, s)?;
     if let Some(path) = &args.save_preset {
         factory::presets::save(path, &request)?;
         if !out.json {
@@ -143,10 +149,11 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
     }
     let written = match &args.output {
         Some(dir) => {
-            let templates = Templates::load(s.templates_dir.as_deref())?;
-            let ctx = RecipeContext::for_request(&templates, &plan.request, s, false)?;
-            let rendered = templates.render(&ctx)?;
-            rendered.write_to(dir)?
+            let options = factory::pipeline::BuildOptions {
+                request: plan.request.clone(),
+                flags,
+            };
+            factory::pipeline::render_recipe(s, &options)?.write_to(dir)?
         }
         None => Vec::new(),
     };

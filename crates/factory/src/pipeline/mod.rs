@@ -40,6 +40,7 @@ mod buildcache_push;
 mod cleanup;
 mod concretize;
 mod diagnose;
+mod dry_run;
 mod export;
 mod install;
 mod options;
@@ -55,6 +56,7 @@ mod spack_setup;
 mod stage;
 mod verify;
 
+pub use dry_run::{check_flags, render_recipe};
 pub use options::{BuildFlags, BuildOptions, BuildResult, MirrorResult, PackageOptions};
 use package::Staged;
 use preflight::Prepared;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
 use crate::mirror::OfflineTrees;
 use crate::publish::PublishOptions;
 use crate::request::ResolvedRequest;
@@ -95,7 +96,22 @@ pub struct PackageOptions {
 }
 
 impl PackageOptions {
-    /// relocate.sh's flags for these options.
+    /// Options that contradict each other: refused for the app, presets and
+    /// matrices as for the CLI.
+    pub fn check(&self) -> Result<()> {
+        if self.debug_archive && self.no_strip {
+            return Err(Error::InvalidValue {
+                what: "package options",
+                value: "debug_archive with no_strip".into(),
+                reason: "unstripped binaries keep their debug info, so there is none to put in \
+                         a debug archive: choose one of the two"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// relocate.sh's flags for these (checked) options.
     pub(super) fn relocate_args(&self, debug_dir: &str) -> Vec<String> {
         let mut args = Vec::new();
         for (on, flag) in [
@@ -108,7 +124,7 @@ impl PackageOptions {
                 args.push(flag.to_string());
             }
         }
-        if self.debug_archive && !self.no_strip {
+        if self.debug_archive {
             args.extend(["--debug-tarball-dir".to_string(), debug_dir.to_string()]);
         }
         args

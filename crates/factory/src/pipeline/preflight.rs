@@ -84,14 +84,12 @@ impl Build<'_> {
                 let _ = self.lxc.delete_image(&stale).await;
             }
         }
-        let ctx = RecipeContext::new(
-            &self.options.request,
+        let ctx = super::dry_run::recipe_context(
+            self.options,
             self.settings,
-            self.options.flags.offline,
-        )
-        .with_toolchain(self.toolchain.clone())
-        .with_install_from(self.publishing.install_from())
-        .with_module_layout(self.options.flags.package.modules);
+            self.toolchain.clone(),
+            &self.publishing,
+        );
         let rendered = self.templates.render(&ctx)?;
         rendered.write_to(&self.run.file("recipe"))?;
         // Offline: the local trees are checked (and digested for the cache

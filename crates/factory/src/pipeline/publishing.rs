@@ -23,7 +23,10 @@ pub(super) struct Publishing {
 }
 
 impl Publishing {
+    /// Every build flag checked (the package options too), and what the
+    /// run needs of the publishing ones.
     pub(super) fn check(flags: &BuildFlags, lxc: &Lxc) -> Result<Publishing> {
+        flags.package.check()?;
         let to = match &flags.publish {
             Some(opts) => Some((opts.clone(), opts.check()?)),
             None => None,
