@@ -5,7 +5,7 @@
 //!   SPACK_ROOT=/path/to/spack                      (a Spack >= 1.0 checkout)
 //!   SPACK_PYTHON=/path/to/venv/bin/python          (a venv with `pip install clingo`)
 //!   SPACK_PACKAGES_ROOT=/path/to/spack-packages    (default: $SPACK_ROOT/../spack-packages)
-//!   SLURM_FACTORY_CASES=26.05-default,24.11-cuda   (optional: only these cases)
+//!   SLURM_FACTORY_CASES=26.05-default,26.05-cuda   (optional: only these cases)
 //! Nothing is written to the checkout: config, environments and the store
 //! live in a temporary directory.
 

@@ -197,7 +197,7 @@ fn export_writes_every_built_in_template() {
         );
     }
     // An exported dir used as the user dir renders exactly like the built-ins.
-    let ctx = ctx("24.11-rocm");
+    let ctx = ctx("26.05-rocm");
     assert_eq!(
         Templates::load(Some(dir.path()))
             .unwrap()

@@ -43,6 +43,11 @@ pub fn cases() -> Vec<Case> {
             ),
             ("minimal", None, true, vec![]),
         ] {
+            // An older release changes a GPU recipe only where it names the
+            // version: 26.05's cases cover those.
+            if version == "24.11" && gpu.is_some() {
+                continue;
+            }
             cases.push(Case {
                 name: format!("{version}-{label}"),
                 request: BuildRequest {
