@@ -184,36 +184,21 @@ pub struct Remedy(pub Vec<RemedyPart>);
 impl Remedy {
     /// The remedy as the CLI says it: flags, commands and code in backticks.
     pub fn cli(&self) -> String {
-        let mut out = String::new();
-        for part in &self.0 {
-            match part {
-                RemedyPart::Text { text } => out.push_str(text),
-                RemedyPart::Flag { flag, value } => {
-                    out.push('`');
-                    out.push_str(flag.cli());
-                    if let Some(value) = value {
-                        out.push(' ');
-                        out.push_str(value);
-                    }
-                    out.push('`');
-                }
-                RemedyPart::Command { command, args } => {
-                    out.push('`');
-                    out.push_str(command.cli());
-                    if let Some(args) = args {
-                        out.push(' ');
-                        out.push_str(args);
-                    }
-                    out.push('`');
-                }
+        let quoted = |head: &str, tail: &Option<String>| match tail {
+            Some(tail) => format!("`{head} {tail}`"),
+            None => format!("`{head}`"),
+        };
+        self.0
+            .iter()
+            .map(|part| match part {
+                RemedyPart::Text { text } => text.clone(),
+                RemedyPart::Flag { flag, value } => quoted(flag.cli(), value),
+                RemedyPart::Command { command, args } => quoted(command.cli(), args),
                 RemedyPart::Setting { key: code } | RemedyPart::Code { code } => {
-                    out.push('`');
-                    out.push_str(code);
-                    out.push('`');
+                    quoted(code, &None)
                 }
-            }
-        }
-        out
+            })
+            .collect()
     }
 }
 
