@@ -17,6 +17,7 @@ mod state;
 /// and its result as TypeScript types.
 #[cfg_attr(not(test), allow(dead_code))]
 struct Command {
+    module: &'static str,
     name: &'static str,
     args: &'static [(&'static str, &'static str)],
     returns: &'static str,
@@ -27,6 +28,7 @@ macro_rules! app_commands {
     ($($module:ident :: $name:ident ($($arg:ident : $ty:literal),*) -> $ret:literal;)*) => {
         #[cfg_attr(not(test), allow(dead_code))]
         const COMMANDS: &[Command] = &[$(Command {
+            module: stringify!($module),
             name: stringify!($name),
             args: &[$((stringify!($arg), $ty)),*],
             returns: $ret,
@@ -49,6 +51,8 @@ include!("command_list.rs");
 
 #[cfg(test)]
 mod generated;
+#[cfg(test)]
+mod signatures;
 
 fn main() {
     tracing_subscriber::fmt()

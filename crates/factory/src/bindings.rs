@@ -114,6 +114,22 @@ pub fn typescript() -> String {
         remedy::Flag,
         remedy::Command,
     );
+    // The engine's orders, so the UI lists stages and layers as the engine does.
+    let list = |names: Vec<&str>| {
+        names
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    out.push_str(&format!(
+        "/** Every stage, in pipeline order. */\nexport const STAGES: Stage[] = [{}];\n\n",
+        list(kinds::Stage::ALL.iter().map(|s| s.as_str()).collect())
+    ));
+    out.push_str(&format!(
+        "/** Every cache layer. */\nexport const LAYERS: Layer[] = [{}];\n",
+        list(kinds::Layer::ALL.iter().map(|l| l.as_str()).collect())
+    ));
     out.truncate(out.trim_end().len());
     out.push('\n');
     out

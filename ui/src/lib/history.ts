@@ -1,28 +1,12 @@
 // The History page's plots, as data: every figure comes from the engine's
 // History (crates/factory/src/history.rs, the same `runs stats --json` prints);
 // these only arrange it into the columns uPlot draws.
+import { LAYERS, STAGES } from "./bindings";
 import type { History, Layer, RunStats, Stage } from "./bindings";
 import { stageLabel } from "./format";
 
 /** uPlot's data: x values first, then one array per series (null = no point). */
 export type Columns = [number[], ...(number | null)[][]];
-
-const STAGES: Stage[] = [
-  "preflight",
-  "provision",
-  "spack-setup",
-  "concretize",
-  "sources",
-  "install",
-  "buildcache-push",
-  "package",
-  "verify",
-  "export",
-  "publish",
-  "cleanup",
-];
-
-const LAYERS: Layer[] = ["base-images", "buildcache", "mirror", "ccache", "locks"];
 
 /** A run's x position is its index, oldest first. */
 function xs(h: History): number[] {
