@@ -10,7 +10,7 @@ app_commands! {
     commands::detect() -> "HostReport";
     commands::plan(request: "BuildRequest", flags: "BuildFlags") -> "Plan";
     commands::releases() -> "Release[]";
-    commands::toolchains() -> "OsToolchain[]";
+    commands::toolchains() -> "Toolchain[]";
     commands::build_defaults() -> "BuildFlags";
     commands::settings_get() -> "Overview";
     commands::settings_check(key: "string", value: "string") -> "string | null";

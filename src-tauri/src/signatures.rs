@@ -3,7 +3,6 @@
 //! differs, so the page's typed wrappers (commands.ts) cannot drift from
 //! what the commands take and return.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::COMMANDS;
@@ -11,40 +10,11 @@ use crate::COMMANDS;
 /// Arguments the shell injects: never sent by the page, never listed.
 const INJECTED: &[&str] = &["State", "AppHandle", "Window", "WebviewWindow"];
 
-/// Engine types exported to TypeScript under another name
-/// (`#[ts(rename = "…")]` before `pub struct|enum NAME`).
-fn ts_renames() -> BTreeMap<String, String> {
-    let mut renames = BTreeMap::new();
-    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/factory/src")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for (at, _) in text.match_indices("ts(rename = \"") {
-                let rest = &text[at + "ts(rename = \"".len()..];
-                let ts = &rest[..rest.find('"').unwrap()];
-                let item = rest
-                    .split_whitespace()
-                    .skip_while(|w| !matches!(*w, "struct" | "enum"))
-                    .nth(1)
-                    .unwrap();
-                let rust = item.trim_end_matches(|c: char| !c.is_alphanumeric());
-                renames.insert(rust.to_string(), ts.to_string());
-            }
-        }
-    }
-    renames
-}
-
 /// `ty` as the command list writes it in TypeScript; `None` for an
 /// injected argument.
-fn typescript(ty: &syn::Type, renames: &BTreeMap<String, String>) -> Option<String> {
+fn typescript(ty: &syn::Type) -> Option<String> {
     let path = match ty {
-        syn::Type::Reference(r) => return typescript(&r.elem, renames),
+        syn::Type::Reference(r) => return typescript(&r.elem),
         syn::Type::Tuple(t) if t.elems.is_empty() => return Some("void".into()),
         syn::Type::Path(p) => &p.path,
         _ => panic!("a command type this test does not know (a slice, a tuple, a fn)"),
@@ -62,7 +32,7 @@ fn typescript(ty: &syn::Type, renames: &BTreeMap<String, String>) -> Option<Stri
             .collect(),
         _ => Vec::new(),
     };
-    let param = |i: usize| typescript(params[i], renames).unwrap();
+    let param = |i: usize| typescript(params[i]).unwrap();
     Some(match name.as_str() {
         n if INJECTED.contains(&n) => return None,
         "String" | "str" | "PathBuf" => "string".into(),
@@ -74,17 +44,14 @@ fn typescript(ty: &syn::Type, renames: &BTreeMap<String, String>) -> Option<Stri
         "Channel" => format!("Channel<{}>", param(0)),
         // What the page gets of `Ok`; an `Err` arrives as an ErrorReport.
         "CmdResult" | "Result" => param(0),
-        _ => renames.get(&name).cloned().unwrap_or(name),
+        // An engine type: bindings.ts names it as Rust does.
+        _ => name,
     })
 }
 
 /// The function `name` of `src/<module>.rs`: its arguments the page sends,
 /// and its result, in TypeScript.
-fn signature(
-    module: &str,
-    name: &str,
-    renames: &BTreeMap<String, String>,
-) -> (Vec<(String, String)>, String) {
+fn signature(module: &str, name: &str) -> (Vec<(String, String)>, String) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/{module}.rs"));
     let file = syn::parse_file(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let function = file
@@ -101,7 +68,7 @@ fn signature(
         .iter()
         .filter_map(|input| match input {
             syn::FnArg::Typed(arg) => {
-                let ts = typescript(&arg.ty, renames)?;
+                let ts = typescript(&arg.ty)?;
                 let syn::Pat::Ident(id) = &*arg.pat else {
                     panic!("{name}: an argument without a plain name")
                 };
@@ -112,18 +79,16 @@ fn signature(
         .collect();
     let returns = match &function.sig.output {
         syn::ReturnType::Default => "void".into(),
-        syn::ReturnType::Type(_, ty) => typescript(ty, renames).unwrap(),
+        syn::ReturnType::Type(_, ty) => typescript(ty).unwrap(),
     };
     (args, returns)
 }
 
 #[test]
 fn the_listed_types_are_the_commands_own() {
-    let renames = ts_renames();
-    assert_eq!(renames["Toolchain"], "OsToolchain", "{renames:?}");
     let mut wrong = Vec::new();
     for c in COMMANDS {
-        let (args, returns) = signature(c.module, c.name, &renames);
+        let (args, returns) = signature(c.module, c.name);
         let listed: Vec<(String, String)> = c
             .args
             .iter()

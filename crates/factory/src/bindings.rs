@@ -65,7 +65,7 @@ pub fn typescript() -> String {
         hardware::HostReport,
         hardware::CpuInfo,
         hardware::TargetFlags,
-        hardware::Toolchain,
+        hardware::CompilerVersion,
         hardware::GpuInfo,
         hardware::GpuSupport,
         hardware::Suggestions,

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use factory::hardware::{
-    detect, detect_from, GpuSupport, HostReport, NvmlGpu, NvmlSource, Roots, Toolchain,
+    detect, detect_from, CompilerVersion, GpuSupport, HostReport, NvmlGpu, NvmlSource, Roots,
 };
 use factory::kinds::GpuVendor;
 use factory::request::validate_target;
@@ -151,7 +151,7 @@ fn h100_without_a_driver_is_listed_by_its_pci_name() {
 #[test]
 fn an_old_compiler_falls_back_to_the_closest_target_it_knows() {
     let mut roots = captured("vm-epyc");
-    roots.compiler = Toolchain {
+    roots.compiler = CompilerVersion {
         name: "gcc".into(),
         version: "8".into(),
     };

@@ -120,7 +120,7 @@ jobs: number | null, compiler: Compiler,
  */
 toolchain: string | null, };
 
-export type OsToolchain = { 
+export type Toolchain = { 
 /**
  * The file's name: `debian12`, `rocky9`, ...
  */
@@ -394,7 +394,7 @@ virtualized: boolean,
  */
 flags: TargetFlags, };
 
-export type TargetFlags = { target: string, compiler: Toolchain, 
+export type TargetFlags = { target: string, compiler: CompilerVersion, 
 /**
  * `-march=znver3 -mtune=znver3`; `None` when the compiler cannot target it.
  */
@@ -404,7 +404,7 @@ flags: string | null,
  */
 problem: string | null, };
 
-export type Toolchain = { 
+export type CompilerVersion = { 
 /**
  * archspec's compiler name: `gcc`, `clang`, …
  */

@@ -1,14 +1,14 @@
 // Generated from src-tauri/src/command_list.rs, the app's one list of commands.
 // Do not edit: run `UPDATE_BINDINGS=1 cargo test -p slurm-factory-app generated`.
 import { type Channel, invoke } from "@tauri-apps/api/core";
-import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildOutcome, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, History, HostReport, Imported, Layer, LayerHits, LogPage, MatrixBuild, MatrixEvent, MirrorResult, OsToolchain, Overview, Plan, PublishOptions, Release, Report, RunSummary, Server, SignatureReport, Size } from "./bindings";
+import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildOutcome, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, History, HostReport, Imported, Layer, LayerHits, LogPage, MatrixBuild, MatrixEvent, MirrorResult, Overview, Plan, PublishOptions, Release, Report, RunSummary, Server, SignatureReport, Size, Toolchain } from "./bindings";
 
 export const commands = {
   doctor: () => invoke<Report>("doctor"),
   detect: () => invoke<HostReport>("detect"),
   plan: (request: BuildRequest, flags: BuildFlags) => invoke<Plan>("plan", { request, flags }),
   releases: () => invoke<Release[]>("releases"),
-  toolchains: () => invoke<OsToolchain[]>("toolchains"),
+  toolchains: () => invoke<Toolchain[]>("toolchains"),
   buildDefaults: () => invoke<BuildFlags>("build_defaults"),
   settingsGet: () => invoke<Overview>("settings_get"),
   settingsCheck: (key: string, value: string) => invoke<string | null>("settings_check", { key, value }),

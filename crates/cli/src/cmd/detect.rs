@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use factory::hardware::{self, GpuSupport, HostReport, Roots, Toolchain};
+use factory::hardware::{self, CompilerVersion, GpuSupport, HostReport, Roots};
 
 use crate::output::{table, Out};
 
@@ -30,7 +30,7 @@ pub fn run(args: Args, out: &Out) -> factory::Result<ExitCode> {
         Some(dir) => Roots::captured(dir)?,
         None => Roots::host(),
     };
-    roots.compiler = Toolchain {
+    roots.compiler = CompilerVersion {
         name: "gcc".into(),
         version: args.gcc_version,
     };

@@ -15,24 +15,24 @@ use serde::{Deserialize, Serialize};
 /// The compiler Spack builds with, whose version decides which targets it can optimize for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct Toolchain {
+pub struct CompilerVersion {
     /// archspec's compiler name: `gcc`, `clang`, …
     pub name: String,
     /// `13`, `12.2`, …
     pub version: String,
 }
 
-impl Default for Toolchain {
+impl Default for CompilerVersion {
     /// gcc 13: the system compiler of the default build image (Ubuntu 24.04).
     fn default() -> Self {
-        Toolchain {
+        CompilerVersion {
             name: "gcc".into(),
             version: "13".into(),
         }
     }
 }
 
-impl std::fmt::Display for Toolchain {
+impl std::fmt::Display for CompilerVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}@{}", self.name, self.version)
     }
@@ -43,7 +43,7 @@ impl std::fmt::Display for Toolchain {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TargetFlags {
     pub target: String,
-    pub compiler: Toolchain,
+    pub compiler: CompilerVersion,
     /// `-march=znver3 -mtune=znver3`; `None` when the compiler cannot target it.
     pub flags: Option<String>,
     /// Why `flags` is `None` (compiler too old, or unknown to archspec).
@@ -261,7 +261,7 @@ fn in_range(range: &str, version: &str) -> bool {
 }
 
 /// archspec's `optimization_flags`: the flags for `target` with `compiler`, or why there are none.
-pub fn target_flags(target: &str, compiler: &Toolchain) -> TargetFlags {
+pub fn target_flags(target: &str, compiler: &CompilerVersion) -> TargetFlags {
     let result = |flags: Option<String>, problem: Option<String>| TargetFlags {
         target: target.into(),
         compiler: compiler.clone(),
@@ -315,7 +315,7 @@ pub fn target_flags(target: &str, compiler: &Toolchain) -> TargetFlags {
 }
 
 /// The deepest target among `microarch` and its ancestors that `compiler` can optimize for.
-pub(crate) fn best_supported(cpu: &CpuInfo, compiler: &Toolchain) -> TargetFlags {
+pub(crate) fn best_supported(cpu: &CpuInfo, compiler: &CompilerVersion) -> TargetFlags {
     let known = Microarchitecture::known_targets();
     std::iter::once(&cpu.microarch)
         .chain(&cpu.ancestors)
@@ -331,7 +331,7 @@ pub(crate) fn best_supported(cpu: &CpuInfo, compiler: &Toolchain) -> TargetFlags
 pub(crate) fn detect(
     text: &str,
     memory_bytes: u64,
-    compiler: &Toolchain,
+    compiler: &CompilerVersion,
     notes: &mut Vec<String>,
 ) -> CpuInfo {
     let info = CpuInfoText::parse(text);
@@ -411,7 +411,7 @@ mod tests {
 
     #[test]
     fn flags_for_known_targets_and_old_compilers() {
-        let gcc = |v: &str| Toolchain {
+        let gcc = |v: &str| CompilerVersion {
             name: "gcc".into(),
             version: v.into(),
         };

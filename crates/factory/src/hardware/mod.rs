@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use cpu::{known_targets, CpuInfo, TargetFlags, Toolchain};
+pub use cpu::{known_targets, CompilerVersion, CpuInfo, TargetFlags};
 pub use gpu::{gfx_name, GpuInfo, GpuSupport, NvmlGpu, NvmlSource};
 pub use suggest::{PackageChoice, Suggestion, Suggestions};
 
@@ -31,7 +31,7 @@ pub struct Roots {
     /// CPUs available to builds; `None` counts the processors in `cpuinfo`.
     pub parallelism: Option<u32>,
     /// The compiler the build will use; decides which targets can be optimized for.
-    pub compiler: Toolchain,
+    pub compiler: CompilerVersion,
 }
 
 impl Roots {
@@ -45,7 +45,7 @@ impl Roots {
             parallelism: std::thread::available_parallelism()
                 .ok()
                 .map(|n| n.get() as u32),
-            compiler: Toolchain::default(),
+            compiler: CompilerVersion::default(),
         }
     }
 
@@ -78,7 +78,7 @@ impl Roots {
             sysfs: dir.join("sys"),
             nvml,
             parallelism: None,
-            compiler: Toolchain::default(),
+            compiler: CompilerVersion::default(),
         })
     }
 }

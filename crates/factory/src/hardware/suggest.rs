@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::cpu::{self, CpuInfo, Toolchain};
+use super::cpu::{self, CompilerVersion, CpuInfo};
 use super::gpu::{GpuInfo, GpuSupport};
 use crate::kinds::GpuVendor;
 
@@ -54,7 +54,7 @@ const BYTES_PER_JOB: u64 = 1 << 30;
 pub(crate) fn suggest(
     cpu: &CpuInfo,
     gpus: &[GpuInfo],
-    compiler: &Toolchain,
+    compiler: &CompilerVersion,
     parallelism: u32,
 ) -> Suggestions {
     Suggestions {
@@ -65,7 +65,7 @@ pub(crate) fn suggest(
     }
 }
 
-fn target(cpu: &CpuInfo, compiler: &Toolchain) -> Suggestion<String> {
+fn target(cpu: &CpuInfo, compiler: &CompilerVersion) -> Suggestion<String> {
     let best = cpu::best_supported(cpu, compiler);
     let flags = match best.flags.as_deref() {
         Some("") | None => "no extra flags".to_string(),
@@ -100,7 +100,7 @@ fn target(cpu: &CpuInfo, compiler: &Toolchain) -> Suggestion<String> {
     }
 }
 
-fn portable(cpu: &CpuInfo, compiler: &Toolchain) -> Suggestion<String> {
+fn portable(cpu: &CpuInfo, compiler: &CompilerVersion) -> Suggestion<String> {
     let (value, reason) = match (cpu.arch.as_str(), cpu.generic.as_str()) {
         ("x86_64", "x86_64_v4" | "x86_64_v3") => (
             "x86_64_v3",
