@@ -102,6 +102,7 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
             "scripts/mpi-allreduce.c",
             "scripts/package.sh",
             "scripts/probe-buildcaches.py",
+            "scripts/protocol.py",
             "scripts/provision.sh",
             "scripts/publish-files.py",
             "scripts/publish.sh",
