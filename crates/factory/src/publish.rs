@@ -187,7 +187,7 @@ impl BuildcacheUrl {
 
     /// A registry or a bucket: reached over the network (with a login, a
     /// CA), not a directory of this machine.
-    pub fn is_remote(&self) -> bool {
+    pub fn is_networked(&self) -> bool {
         !matches!(self.place, Place::Dir(_))
     }
 
@@ -408,7 +408,7 @@ impl PublishOptions {
         }
         let credentials =
             match &self.credentials {
-                Some(file) if !to.is_remote() => return Err(invalid(
+                Some(file) if !to.is_networked() => return Err(invalid(
                     "credentials file",
                     file,
                     "credentials are for an OCI registry or S3; a file:// buildcache needs none",

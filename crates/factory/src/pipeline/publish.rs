@@ -60,7 +60,7 @@ impl Build<'_> {
             detail.push(format!("signed by {fingerprint}"));
             files.extend(sigs);
         }
-        let upload_files = checked.to.is_remote();
+        let upload_files = checked.to.is_networked();
         if options.buildcache != BuildcacheScope::None || upload_files {
             if rendered.files.contains_key("scripts/publish.sh") {
                 let beside = upload_files.then_some((files.as_slice(), artifact_id));

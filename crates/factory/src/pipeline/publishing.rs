@@ -98,7 +98,7 @@ impl Publishing {
             }
         }
         let for_registries = |what: &'static str, file: &Path| -> Result<()> {
-            match from.iter().any(BuildcacheUrl::is_remote) {
+            match from.iter().any(BuildcacheUrl::is_networked) {
                 true => Ok(()),
                 false => Err(Error::InvalidValue {
                     what,
@@ -217,7 +217,7 @@ impl Publishing {
                 name: format!("install-from-{n}"),
                 url: url.in_instance(&install_from_mount(n)),
                 signed: !self.trust.is_empty(),
-                login: url.is_remote() && self.from_login.is_some(),
+                login: url.is_networked() && self.from_login.is_some(),
                 kind: url.kind(),
                 s3_endpoint: match &url.place {
                     Place::S3 {
