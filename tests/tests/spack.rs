@@ -1528,7 +1528,8 @@ fn publish_and_install_from_it(
         .filter_map(|spec| spec.split('@').next())
         .map(String::from)
         .collect();
-    assert!(pushed.len() >= MINIMAL_CLOSURE, "{log:#?}");
+    // `--buildcache deps`: the closure less Slurm and munge.
+    assert!(pushed.len() >= MINIMAL_CLOSURE - 2, "{log:#?}");
     let local = cluster_cache.join("buildcache");
     let forgotten: usize = pushed
         .iter()
