@@ -188,7 +188,22 @@ impl Lxc {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         if let Some(source) = &spec.copy_of {
-            return self.launch_copy(spec, source, config, devices).await;
+            match self
+                .launch_copy(spec, source, config.clone(), devices.clone())
+                .await
+            {
+                // The copy only saves the first start's remapping: when LXD
+                // cannot make it (on a `dir` pool under load its rsync
+                // "failed to spawn after 10s"), the instance is launched
+                // from the image as it would be without one.
+                Err(e) if lxc_says(&e, "create instance from copy") => {
+                    tracing::warn!(instance = %spec.name, "copy of {source} failed, launching from the image: {e}");
+                    if let Err(cleanup) = self.delete(&spec.name).await {
+                        tracing::warn!(instance = %spec.name, "cleanup after a failed copy: {cleanup}");
+                    }
+                }
+                copied => return copied,
+            }
         }
         let body = serde_json::json!({ "config": config, "devices": devices });
         // `lxc launch` creates and starts in one client call: with `init` and
