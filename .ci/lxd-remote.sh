@@ -24,9 +24,17 @@ start() {
     mkdir -p "$LXD_DIR"
     # Like /var/lib/lxd: containers' root (mapped) must pass through it.
     chmod 711 "$LXD_DIR"
+    # Started by an earlier run inside its checkout, since deleted: its rsync
+    # would inherit that working directory and fail.
+    local pid
+    pid=$(pgrep -f -- "lxd --group root --logfile $LOG" | head -1)
+    if [ -n "$pid" ] && readlink "/proc/$pid/cwd" | grep -q ' (deleted)$' && up; then
+        note "restarting the second LXD server: its working directory was deleted"
+        lxd shutdown --timeout 60
+    fi
     if ! up; then
         note "starting the second LXD server (LXD_DIR=$LXD_DIR, log: $LOG)"
-        setsid lxd --group root --logfile "$LOG" </dev/null >>"$LOG.out" 2>&1 &
+        (cd / && setsid lxd --group root --logfile "$LOG" </dev/null >>"$LOG.out" 2>&1 &)
         lxd waitready --timeout 60 || die "it did not become ready; last lines of $LOG:
 $(tail -n 20 "$LOG" "$LOG.out" 2>/dev/null)"
     fi

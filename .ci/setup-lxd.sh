@@ -84,8 +84,10 @@ start_lxd() {
         && [ -d /run/systemd/system ]; then
         systemctl start lxd
     else
-        # Detached, so it outlives this script and the CI step that ran it.
-        setsid lxd --group root --logfile "$LXD_LOG" </dev/null >>"$LXD_LOG" 2>&1 &
+        # Detached, so it outlives this script and the CI step that ran it;
+        # from /, so its rsync (copies on a dir pool) never runs in a
+        # checkout a later run deletes.
+        (cd / && setsid lxd --group root --logfile "$LXD_LOG" </dev/null >>"$LXD_LOG" 2>&1 &)
     fi
     lxd waitready --timeout 60 || die "LXD did not become ready; last lines of $LXD_LOG:
 $(tail -n 20 "$LXD_LOG" 2>/dev/null)"
@@ -130,9 +132,22 @@ for f in /etc/subuid /etc/subgid; do
     fi
 done
 
+# A daemon an earlier run started inside its checkout, since deleted: LXD's
+# rsync inherits that working directory and fails ("getcwd(): No such file or
+# directory"), so instance copies on a dir pool fail.
+lxd_cwd_gone() {
+    local pid
+    pid=$(pgrep -f -- "lxd --group root --logfile $LXD_LOG" | head -1)
+    [ -n "$pid" ] && readlink "/proc/$pid/cwd" | grep -q ' (deleted)$'
+}
+
 if lxd_up; then
     if [ "$idmap_changed" = 1 ] || [ "$nss_changed" = 1 ]; then
         note "restarting LXD: /etc/subuid, /etc/subgid or /etc/nsswitch.conf changed"
+        stop_lxd
+        start_lxd
+    elif lxd_cwd_gone; then
+        note "restarting LXD: its working directory was deleted"
         stop_lxd
         start_lxd
     fi

@@ -572,9 +572,11 @@ fn restart_lxd() {
             std::thread::sleep(Duration::from_millis(100));
         }
         // setsid -f: the daemon in a session of its own, outliving this test.
+        // From /: not this checkout, which a later run may delete under it.
         let started = Command::new("setsid")
             .arg("-f")
             .args(&argv)
+            .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
