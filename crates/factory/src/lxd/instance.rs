@@ -193,9 +193,9 @@ impl Lxc {
                 .await
             {
                 // The copy only saves the first start's remapping: when LXD
-                // cannot make it (on a `dir` pool under load its rsync
-                // "failed to spawn after 10s"), the instance is launched
-                // from the image as it would be without one.
+                // cannot make it (on a `dir` pool its rsync fails, e.g. when
+                // the daemon's working directory was deleted), the instance
+                // is launched from the image as it would be without one.
                 Err(e) if lxc_says(&e, "create instance from copy") => {
                     tracing::warn!(instance = %spec.name, "copy of {source} failed, launching from the image: {e}");
                     if let Err(cleanup) = self.delete(&spec.name).await {

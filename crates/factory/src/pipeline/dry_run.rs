@@ -12,11 +12,39 @@ pub fn check_flags(settings: &Settings, flags: &BuildFlags) -> Result<()> {
 
 /// The recipe a build of `options` renders (`plan --output`).
 pub fn render_recipe(settings: &Settings, options: &BuildOptions) -> Result<Rendered> {
-    let templates = Templates::load(settings.templates_dir.as_deref())?;
-    let toolchain = templates.toolchain_of(&options.request)?;
-    let settings = &settings.with_toolchain(toolchain.as_ref())?;
-    let publishing = Publishing::check(&options.flags, &settings.lxc())?;
-    templates.render(&recipe_context(options, settings, toolchain, &publishing))
+    let start = Start::of(settings, options)?;
+    start.templates.render(&recipe_context(
+        options,
+        &start.settings,
+        start.toolchain,
+        &start.publishing,
+    ))
+}
+
+/// What a run of `options` starts from, read and checked before it leaves
+/// anything behind: the templates, the request's toolchain, the settings
+/// on that toolchain, and the checked publishing flags.
+pub(super) struct Start {
+    pub(super) templates: Templates,
+    pub(super) toolchain: Option<crate::toolchain::Toolchain>,
+    pub(super) settings: Settings,
+    pub(super) publishing: Publishing,
+}
+
+impl Start {
+    pub(super) fn of(settings: &Settings, options: &BuildOptions) -> Result<Start> {
+        let templates = Templates::load(settings.templates_dir.as_deref())?;
+        // A toolchain brings its own build and verify images.
+        let toolchain = templates.toolchain_of(&options.request)?;
+        let settings = settings.with_toolchain(toolchain.as_ref())?;
+        let publishing = Publishing::check(&options.flags, &settings.lxc())?;
+        Ok(Start {
+            templates,
+            toolchain,
+            settings,
+            publishing,
+        })
+    }
 }
 
 /// The templates' context of a build: its request, flags and toolchain.

@@ -245,13 +245,15 @@ async fn run_job(
     sink: Sink,
     cancel: CancellationToken,
 ) -> Result<(RunDir, Output)> {
-    let templates = Templates::load(settings.templates_dir.as_deref())?;
-    // A toolchain brings its own build and verify images.
-    let toolchain = templates.toolchain_of(&options.request)?;
-    let settings = &settings.with_toolchain(toolchain.as_ref())?;
-    let lxc = settings.lxc();
     // Bad input fails here, before the run leaves anything behind.
-    let publishing = Publishing::check(&options.flags, &lxc)?;
+    let dry_run::Start {
+        templates,
+        toolchain,
+        settings,
+        publishing,
+    } = dry_run::Start::of(settings, &options)?;
+    let settings = &settings;
+    let lxc = settings.lxc();
     let run = RunDir::create(&settings.runs_dir())?;
     let emitter = Emitter::new(&run, sink)?;
     let mut record = RunRecord {
