@@ -7,7 +7,9 @@
 #
 #   lxd-remote.sh start   start (and on first use set up) the server; idempotent
 #   lxd-remote.sh stop    shut the daemon down (the remote stops answering)
-set -euo pipefail
+set -eEuo pipefail
+# set -e alone exits without a word; say which command stopped the setup.
+trap 'printf "%s: line %s failed (exit %s): %s\\n" lxd-remote "$LINENO" "$?" "$BASH_COMMAND" >&2' ERR
 
 REMOTE=sf-remote
 export LXD_DIR=/var/lib/sf-lxd-remote
@@ -26,8 +28,9 @@ start() {
     chmod 711 "$LXD_DIR"
     # Started by an earlier run inside its checkout, since deleted: its rsync
     # would inherit that working directory and fail.
+    # (pgrep finds nothing when no daemon runs: not a failure)
     local pid
-    pid=$(pgrep -f -- "lxd --group root --logfile $LOG" | head -1)
+    pid=$(pgrep -f -- "lxd --group root --logfile $LOG" | head -1) || true
     if [ -n "$pid" ] && readlink "/proc/$pid/cwd" | grep -q ' (deleted)$' && up; then
         note "restarting the second LXD server: its working directory was deleted"
         lxd shutdown --timeout 60

@@ -16,7 +16,9 @@
 #   SF_CI_REBUILD=1  rebuild the image tarballs even if cached
 #   SF_CI_BENCH=1    time a launch on every pool (slow on a `dir` pool)
 #   SF_CI_IMAGES     build and import only these images (default: all)
-set -euo pipefail
+set -eEuo pipefail
+# set -e alone exits without a word; say which command stopped the setup.
+trap 'printf "%s: line %s failed (exit %s): %s\\n" setup-lxd "$LINENO" "$?" "$BASH_COMMAND" >&2' ERR
 
 # ---- What the images contain (add an image: a name in IMAGES + its list) ----
 # The Debian suite of every image unless SUITE_<image> names another.
