@@ -16,6 +16,8 @@
 #   SF_CI_REBUILD=1  rebuild the image tarballs even if cached
 #   SF_CI_BENCH=1    time a launch on every pool (slow on a `dir` pool)
 #   SF_CI_IMAGES     build and import only these images (default: all)
+#   SF_CI_READY      a file to create once what the real-Spack test needs is
+#                    ready (the other images are built after it)
 set -eEuo pipefail
 # set -e alone exits without a word; say which command stopped the setup.
 trap 'printf "%s: line %s failed (exit %s): %s\\n" setup-lxd "$LINENO" "$?" "$BASH_COMMAND" >&2' ERR
@@ -217,7 +219,9 @@ build_tarball() {
     suite=$(suite_of "$alias")
     pkgs=$(packages_of "$alias" | tr -s ' ' '\n' | grep -v '^$' | sort -u | paste -sd, -)
     root=$(mktemp -d "$CACHE/rootfs.XXXXXX")
-    trap 'rm -rf "$root"' RETURN
+    # (cleared as it runs: a RETURN trap left set would fire again when the
+    # caller returns, where $root is not set)
+    trap 'rm -rf "$root"; trap - RETURN' RETURN
     mkdir -p "$root/rootfs" "$root/templates" "$CACHE/debs"
     note "debootstrap $suite ($alias): $pkgs"
     debootstrap --variant=minbase --include="$pkgs" --cache-dir="$CACHE/debs" \
@@ -273,8 +277,9 @@ import_image() {
     say "image $alias: imported (${want:0:12}, $(du -h "$tarball" | cut -f1))"
 }
 
-mkdir -p "$CACHE"
-for alias in $IMAGES; do
+# One image: its tarball built when missing (or SF_CI_REBUILD=1), then imported.
+ensure_image() {
+    local alias=$1 key tarball t0
     # The tarball's name carries a hash of what goes into it.
     key=$(printf '%s\n' "$(suite_of "$alias")" "$BASE_PACKAGES" "$(packages_of "$alias")" \
         "$IMAGE_RECIPE_VERSION" "$(dpkg --print-architecture)" | sha256sum | cut -c1-16)
@@ -287,6 +292,15 @@ for alias in $IMAGES; do
         find "$CACHE" -maxdepth 1 -name "$alias-*.tar.zst" ! -name "${tarball##*/}" -delete
     fi
     import_image "$alias" "$tarball"
+}
+
+# The real-Spack test's images come first: that test, the longest, starts as
+# soon as they, the Spack site, the remote and the S3 server are ready (the
+# file SF_CI_READY names appears), while the other images are built.
+SPACK_TEST_IMAGES=" sf-spack-build sf-verify-bare "
+mkdir -p "$CACHE"
+for alias in $IMAGES; do
+    case "$SPACK_TEST_IMAGES" in *" $alias "*) ensure_image "$alias" ;; esac
 done
 
 # ---- Which pool the tests use ----
@@ -298,24 +312,6 @@ fi
 # ---- A second LXD server, reached over HTTPS as the remote `sf-remote` ----
 bash "$(dirname "$0")/lxd-remote.sh" start
 say "second LXD server: remote sf-remote ($(lxc storage list sf-remote: --format csv | cut -d, -f1 | paste -sd' ' -))"
-
-# Seconds from `lxc launch` until `lxc exec` works, as "1.2".
-time_launch() {
-    local p=$1 name="sf-ci-probe-$$" t0 ms
-    lxc delete -f "$name" >/dev/null 2>&1 || true
-    t0=$(date +%s%N)
-    lxc launch sf-test-build "$name" -s "$p" >/dev/null
-    until lxc exec "$name" -- true >/dev/null 2>&1; do sleep 0.1; done
-    ms=$((($(date +%s%N) - t0) / 1000000))
-    lxc delete -f "$name" >/dev/null
-    printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100))
-}
-
-if [ "${SF_CI_BENCH:-0}" = 1 ]; then
-    for p in $(lxc storage list --format csv | cut -d, -f1); do
-        say "launch sf-test-build on pool $p: first $(time_launch "$p") s, second $(time_launch "$p") s"
-    done
-fi
 
 # ---- The offline Spack site the real-Spack test builds with ----
 spack_site_env=$(SF_CI_CACHE="$CACHE" bash "$(dirname "$0")/spack-site.sh" x86_64_v3)
@@ -351,6 +347,31 @@ EOF
     [ -d /run/systemd/system ] || echo "SLURM_FACTORY_TEST_LXD_LOG=$LXD_LOG"
     cat "$spack_site_env"
 } >"$CACHE/env"
+
+# The real-Spack test may start now; the other tests wait for the end.
+[ -z "${SF_CI_READY:-}" ] || touch "$SF_CI_READY"
+
+for alias in $IMAGES; do
+    case "$SPACK_TEST_IMAGES" in *" $alias "*) ;; *) ensure_image "$alias" ;; esac
+done
+
+# Seconds from `lxc launch` until `lxc exec` works, as "1.2".
+time_launch() {
+    local p=$1 name="sf-ci-probe-$$" t0 ms
+    lxc delete -f "$name" >/dev/null 2>&1 || true
+    t0=$(date +%s%N)
+    lxc launch sf-test-build "$name" -s "$p" >/dev/null
+    until lxc exec "$name" -- true >/dev/null 2>&1; do sleep 0.1; done
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    lxc delete -f "$name" >/dev/null
+    printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100))
+}
+
+if [ "${SF_CI_BENCH:-0}" = 1 ]; then
+    for p in $(lxc storage list --format csv | cut -d, -f1); do
+        say "launch sf-test-build on pool $p: first $(time_launch "$p") s, second $(time_launch "$p") s"
+    done
+fi
 
 echo
 note "summary ($((SECONDS - START)) s)"

@@ -28,7 +28,7 @@ TARGET=${1:?usage: spack-site.sh TARGET}
 CACHE="${SF_CI_CACHE:-$HOME/.cache/slurm-factory-ci}"
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Bump when what this script produces changes: a new site is then made.
-SITE_VERSION=5
+SITE_VERSION=6
 SITE="$CACHE/spack-site-$TARGET-v$SITE_VERSION"
 SRC_CACHE="$CACHE/debian-sources"
 SPACK_TARBALL=spack-v1.1.0.tar.zst
@@ -39,11 +39,10 @@ note() { printf '==> spack-site: %s\n' "$*" >&2; }
 
 # The closure of the minimal and the default package, as Spack names each package, and the
 # Debian source package and suite it comes from. bookworm where its version builds
-# with Spack's recipe; trixie where bookworm's does not (libffi 3.4.4 wants a patch
-# from the internet, libgcrypt 1.10.1 rejects Spack's flag patch and 1.11 needs
-# libgpg-error >= 1.49; munge, zlib and zstd: versions Spack's recipes know).
-# glib comes from bookworm (2.74.6): 2.84 needs meson >= 1.4, and Debian 12 has 1.0.1;
-# the product's Spack repo overlay fixes the recipe for it. Slurm is the newest
+# with Spack's recipe; trixie where bookworm's does not (libgcrypt 1.10.1 rejects
+# Spack's flag patch and 1.11 needs libgpg-error >= 1.49; munge, zlib and zstd:
+# versions Spack's recipes know). No glib (nor gettext, elfutils, pcre2, libffi):
+# the overlay's Slurm needs it only for sview (+gtk). Slurm is the newest
 # release whose tarball the archive serves here (trixie's 24.11.5; sid's 26.05.5 is
 # listed but its pool files answer 404), a version spack-packages does not know: the
 # test adds it to the product's overlay repo with this tarball's checksum, as a site
@@ -58,19 +57,14 @@ note() { printf '==> spack-site: %s\n' "$*" >&2; }
 CLOSURE="
 bzip2           bzip2        bookworm
 curl            curl         bookworm
-elfutils        elfutils     bookworm
-gettext         gettext      bookworm
-glib            glib2.0      bookworm
 json-c          json-c       bookworm
 libxml2         libxml2      bookworm
 lz4             lz4          bookworm
 ncurses         ncurses      bookworm
 nghttp2         nghttp2      bookworm
 openssl         openssl      bookworm
-pcre2           pcre2        bookworm
 xz              xz-utils     bookworm
 slurm           slurm-wlm    trixie
-libffi          libffi       trixie
 libgcrypt       libgcrypt20  trixie
 libgpg-error    libgpg-error trixie
 munge           munge        trixie
@@ -91,7 +85,7 @@ prrte           openmpi      trixie
 "
 # Orig tarballs that are git snapshots without a generated configure: made into
 # the release tarball upstream would ship (autoreconf), once, here.
-AUTORECONF="libffi munge nghttp2 libyaml"
+AUTORECONF="munge nghttp2 libyaml"
 
 if [ -f "$SITE/env" ]; then
     printf '%s\n' "$SITE/env"

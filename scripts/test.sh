@@ -6,9 +6,10 @@
 # Spack build of Slurm, and the app window driven over WebDriver under Xvfb.
 # Idempotent: a second run skips what is already in place.
 #
-# The LXD setup (debootstrap, downloads) runs while the Rust code compiles, and
-# the real Spack build (tests/tests/spack.rs, the longest test) runs beside the
-# other tests; its output is printed when it ends.
+# The LXD setup (debootstrap, downloads) runs while the Rust code compiles. The
+# real Spack build (tests/tests/spack.rs, the longest test) starts as soon as
+# its binaries, images and Spack site are ready, and everything else runs
+# beside it; its output is printed when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -23,7 +24,13 @@ trap 'rm -rf "$work"' EXIT
 
 step "LXD, test images and the offline Spack site (in the background; log below)"
 ci_cache="${SF_CI_CACHE:-$HOME/.cache/slurm-factory-ci}"
-$SUDO env SF_CI_CACHE="$ci_cache" bash .ci/setup-lxd.sh >"$work/setup.log" 2>&1 &
+# $work/spack-ready appears once what the real Spack build needs is ready;
+# $work/setup.rc when the whole setup has ended.
+(
+  set +e
+  $SUDO env SF_CI_CACHE="$ci_cache" SF_CI_READY="$work/spack-ready" bash .ci/setup-lxd.sh >"$work/setup.log" 2>&1
+  echo $? >"$work/setup.rc"
+) &
 setup_pid=$!
 
 step "tauri-driver (drives the app window over WebDriver)"
@@ -39,24 +46,49 @@ ensure_node
 step "cargo fmt"
 cargo fmt --all --check
 
+# The real Spack build is the longest test by far: it starts as soon as its
+# binaries and its part of the LXD setup are ready, and everything below runs
+# beside it, niced so that its compiles keep the cores. Built with the whole
+# workspace's features, so the later builds reuse what this one compiles.
+step "the real Spack build's test and the CLI it drives (the build starts in the background)"
+export SLURM_FACTORY_REQUIRE_GUI=1 SLURM_FACTORY_REQUIRE_LXD=1
+spack_test=real_spack_build_of_slurm_offline_verified_on_a_bare_system
+cargo build --workspace --locked --bin slurm-factory
+spack_bin=$(cargo test --workspace --locked --no-run --test spack --message-format=json |
+  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+[ -x "$spack_bin" ] || { echo "no test binary for tests/tests/spack.rs" >&2; exit 1; }
+(
+  until [ -e "$work/spack-ready" ] || [ -e "$work/setup.rc" ]; do sleep 2; done
+  [ -e "$work/spack-ready" ] || { echo "the LXD setup failed before the real Spack build could start"; exit 1; }
+  set -a
+  # shellcheck disable=SC1091
+  source "$ci_cache/env"
+  set +a
+  # As cargo runs it: from its package's directory.
+  cd tests && exec "$spack_bin" --nocapture --exact "$spack_test"
+) >"$work/spack.log" 2>&1 &
+spack_pid=$!
+
 step "cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+nice cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "TypeScript bindings are current"
-cargo test -p factory --features ts --locked --lib bindings
+nice cargo test -p factory --features ts --locked --lib bindings
 
 step "build the app and every test"
-cargo build -p slurm-factory-app --locked
-cargo test --workspace --locked --no-run
+nice cargo build -p slurm-factory-app --locked
+nice cargo test --workspace --locked --no-run
 
 # The installed-app test (tests/tests/gui.rs) installs this .deb into a clean root.
 step "app bundles: .deb and .rpm (Tauri's bundler, debug build)"
-ui/node_modules/.bin/tauri build --debug --bundles deb rpm --ci -- --locked
+nice ui/node_modules/.bin/tauri build --debug --bundles deb rpm --ci -- --locked
 
 step "waiting for the LXD setup"
-if ! wait "$setup_pid"; then
+wait "$setup_pid"
+if [ "$(cat "$work/setup.rc")" != 0 ]; then
   cat "$work/setup.log"
   echo "LXD setup failed (.ci/setup-lxd.sh)" >&2
+  kill "$spack_pid" 2>/dev/null
   exit 1
 fi
 cat "$work/setup.log"
@@ -67,11 +99,6 @@ source "$ci_cache/env"
 set +a
 
 step "cargo test (unit, CLI, real LXD, the app window under Xvfb; the real Spack build beside them)"
-export SLURM_FACTORY_REQUIRE_GUI=1 SLURM_FACTORY_REQUIRE_LXD=1
-spack_test=real_spack_build_of_slurm_offline_verified_on_a_bare_system
-cargo test -p slurm-factory-e2e --locked --test spack -- --nocapture --exact "$spack_test" \
-  >"$work/spack.log" 2>&1 &
-spack_pid=$!
 # If the LXD daemon dies under the tests, the time it stopped answering is
 # noted here and told once at the end with its log; each LXD test after it
 # fails saying the daemon is gone (tests/src/lib.rs).
@@ -102,7 +129,7 @@ if ! lxc query /1.0 >/dev/null 2>&1; then
 fi
 # Alone, after the others: it restarts the LXD daemon they all use.
 step "LXD restarted under a build (tests/tests/faults.rs, run alone)"
-cargo test -p slurm-factory-e2e --locked --test faults -- --ignored --exact \
+cargo test --workspace --locked --test faults -- --ignored --exact \
   lxd_restarted_during_install_fails_naming_lxd --nocapture 2>&1 | tee -a "$work/tests.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || test_status=1
 set -e
