@@ -12,7 +12,8 @@ TEST_PACKAGES=(
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step with the minutes and seconds since the script started.
+step() { printf '\n==> %s  [%d:%02d]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 # Installs the packages that are missing; apt-get update only when needed.
 ensure_packages() {
