@@ -37,7 +37,8 @@ start() {
     fi
     if ! up; then
         note "starting the second LXD server (LXD_DIR=$LXD_DIR, log: $LOG)"
-        (cd / && setsid lxd --group root --logfile "$LOG" </dev/null >>"$LOG.out" 2>&1 &)
+        # exec: no shell stays behind holding our stdout (see setup-lxd.sh).
+        (cd / && exec setsid lxd --group root --logfile "$LOG" </dev/null >>"$LOG.out" 2>&1 &)
         lxd waitready --timeout 60 || die "it did not become ready; last lines of $LOG:
 $(tail -n 20 "$LOG" "$LOG.out" 2>/dev/null)"
     fi

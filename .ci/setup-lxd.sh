@@ -90,8 +90,9 @@ start_lxd() {
     else
         # Detached, so it outlives this script and the CI step that ran it;
         # from /, so its rsync (copies on a dir pool) never runs in a
-        # checkout a later run deletes.
-        (cd / && setsid lxd --group root --logfile "$LXD_LOG" </dev/null >>"$LXD_LOG" 2>&1 &)
+        # checkout a later run deletes. exec: no shell stays behind holding
+        # this script's stdout (a pipe to `tee` would then never end).
+        (cd / && exec setsid lxd --group root --logfile "$LXD_LOG" </dev/null >>"$LXD_LOG" 2>&1 &)
     fi
     lxd waitready --timeout 60 || die "LXD did not become ready; last lines of $LXD_LOG:
 $(tail -n 20 "$LXD_LOG" 2>/dev/null)"
