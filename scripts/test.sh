@@ -20,7 +20,8 @@ step "system packages"
 ensure_packages "${TEST_PACKAGES[@]}" "${APP_PACKAGES[@]}" "${GUI_TEST_PACKAGES[@]}"
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# A step that fails ends the run: the real Spack build beside it too.
+trap '[ -z "${spack_pid:-}" ] || kill "$spack_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 step "LXD, test images and the offline Spack site (in the background; log below)"
 ci_cache="${SF_CI_CACHE:-$HOME/.cache/slurm-factory-ci}"
