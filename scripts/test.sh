@@ -20,8 +20,10 @@ step "system packages"
 ensure_packages "${TEST_PACKAGES[@]}" "${APP_PACKAGES[@]}" "${GUI_TEST_PACKAGES[@]}"
 
 work=$(mktemp -d)
-# A step that fails ends the run: the real Spack build beside it too.
-trap '[ -z "${spack_pid:-}" ] || kill "$spack_pid" 2>/dev/null; rm -rf "$work"' EXIT
+# A step that fails ends the run: the real Spack build beside it too. (No
+# `a || b` here: under set -e a failing kill of a finished build would make
+# the run's exit status 1.)
+trap 'if [ -n "${spack_pid:-}" ]; then kill "$spack_pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 
 step "LXD, test images and the offline Spack site (in the background; log below)"
 ci_cache="${SF_CI_CACHE:-$HOME/.cache/slurm-factory-ci}"
