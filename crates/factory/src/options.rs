@@ -63,6 +63,9 @@ pub struct Choice {
     pub help: &'static str,
 }
 
+/// An option's check of its value (the value's serde form): the reason it is refused.
+pub type ValueCheck = fn(&serde_json::Value) -> std::result::Result<(), String>;
+
 /// One build option, as [`options_struct!`] describes it.
 #[derive(Debug, Clone, Copy)]
 pub struct OptionSpec {
@@ -85,6 +88,11 @@ pub struct OptionSpec {
     pub conflicts: Option<&'static str>,
     /// The app's words for it.
     pub label: &'static str,
+    /// Kept in the package's manifest when given (what shaped the package,
+    /// or what its builder said of it), shown with the artifact.
+    pub recorded: bool,
+    /// Refuses a bad value with the reason.
+    pub check: Option<ValueCheck>,
     /// The field's doc comment, one line per `///` line.
     pub doc: &'static str,
 }
@@ -102,6 +110,8 @@ impl OptionSpec {
         requires: None,
         conflicts: None,
         label: "",
+        recorded: false,
+        check: None,
         doc: "",
     };
 
@@ -133,6 +143,7 @@ impl OptionSpec {
             requires: self.requires,
             conflicts: self.conflicts,
             label: self.label,
+            recorded: self.recorded,
             help: self.help(),
         }
     }
@@ -153,6 +164,7 @@ pub struct OptionDescription {
     pub requires: Option<&'static str>,
     pub conflicts: Option<&'static str>,
     pub label: &'static str,
+    pub recorded: bool,
     pub help: String,
 }
 
@@ -265,17 +277,25 @@ macro_rules! options_struct {
 }
 pub(crate) use options_struct;
 
-/// Refuses options given without the one they need, or together with one
-/// they exclude. `given` is the values' serde form; an option counts as given
-/// when it differs from `defaults`. Options are named by their field, the
-/// same words for the CLI and the app.
-pub fn check_relations(
+/// Refuses a bad value, or options given without the one they need or
+/// together with one they exclude. `given` is the values' serde form; an
+/// option counts as given when it differs from `defaults`. Options are named
+/// by their field, the same words for the CLI and the app.
+pub fn check_values(
     options: &[&OptionSpec],
     given: &serde_json::Value,
     defaults: &serde_json::Value,
 ) -> Result<()> {
     let is_given = |name: &str| given.get(name) != defaults.get(name);
     for option in options.iter().filter(|o| is_given(o.name)) {
+        let value = &given[option.name];
+        if let Some(reason) = option.check.and_then(|check| check(value).err()) {
+            return Err(Error::InvalidValue {
+                what: "build options",
+                value: format!("{} = {value}", option.name),
+                reason,
+            });
+        }
         if let Some(needed) = option.requires.filter(|&n| !is_given(n)) {
             return Err(Error::InvalidValue {
                 what: "build options",
@@ -290,6 +310,32 @@ pub fn check_relations(
                 reason: format!("{}; choose one of the two", option.help()),
             });
         }
+    }
+    Ok(())
+}
+
+/// The given options among `options` that are recorded, by name: what a
+/// package's manifest keeps of them.
+pub fn recorded(
+    options: &[&OptionSpec],
+    given: &serde_json::Value,
+    defaults: &serde_json::Value,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    options
+        .iter()
+        .filter(|o| o.recorded && given.get(o.name) != defaults.get(o.name))
+        .map(|o| (o.name.to_string(), given[o.name].clone()))
+        .collect()
+}
+
+/// A short line of text: printable, at most 120 characters.
+pub fn short_text(value: &serde_json::Value) -> std::result::Result<(), String> {
+    let text = value.as_str().unwrap_or_default();
+    if text.chars().count() > 120 {
+        return Err("at most 120 characters".into());
+    }
+    if text.chars().any(char::is_control) {
+        return Err("one line of printable text".into());
     }
     Ok(())
 }

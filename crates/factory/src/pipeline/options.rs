@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::mirror::OfflineTrees;
-use crate::options::{check_relations, options_struct, OptionGroup};
+use crate::options::{options_struct, OptionGroup};
 use crate::publish::{BuildcacheScope, PublishOptions};
 use crate::request::ResolvedRequest;
 use crate::sources::SourcesReport;
@@ -97,14 +97,22 @@ options_struct! {
 }
 
 impl BuildFlags {
-    /// Options given without the one they need or with one they exclude,
-    /// refused for the app, presets and matrices as for the CLI.
+    /// Bad values, and options given without the one they need or with one
+    /// they exclude, refused for the app, presets and matrices as for the CLI.
     pub fn check(&self) -> Result<()> {
-        check_relations(
-            &BuildFlags::all_options(),
-            &serde_json::to_value(self).expect("build flags serialize"),
-            &serde_json::to_value(BuildFlags::default()).expect("build flags serialize"),
-        )
+        let (given, defaults) = self.with_defaults();
+        crate::options::check_values(&BuildFlags::all_options(), &given, &defaults)
+    }
+
+    /// What the package's manifest keeps of these options.
+    pub fn recorded(&self) -> std::collections::BTreeMap<String, serde_json::Value> {
+        let (given, defaults) = self.with_defaults();
+        crate::options::recorded(&BuildFlags::all_options(), &given, &defaults)
+    }
+
+    fn with_defaults(&self) -> (serde_json::Value, serde_json::Value) {
+        let json = |flags: &BuildFlags| serde_json::to_value(flags).expect("build flags serialize");
+        (json(self), json(&BuildFlags::default()))
     }
 
     /// These flags, publishing as `publish` says.
@@ -140,24 +148,24 @@ options_struct! {
     #[serde(default)]
     pub struct PackageOptions {
         /// Keep headers and pkg-config files (for building against this Slurm).
-        #[option(group = OptionGroup::Package, label = "Keep headers and pkg-config files (to build plugins against it)")]
+        #[option(group = OptionGroup::Package, recorded = true, label = "Keep headers and pkg-config files (to build plugins against it)")]
         pub keep_headers: bool = false,
         /// Keep static archives (.a).
-        #[option(group = OptionGroup::Package, label = "Keep static libraries (.a)")]
+        #[option(group = OptionGroup::Package, recorded = true, label = "Keep static libraries (.a)")]
         pub keep_static: bool = false,
         /// Keep share/doc and share/info.
-        #[option(group = OptionGroup::Package, label = "Keep documentation (share/doc, share/info)")]
+        #[option(group = OptionGroup::Package, recorded = true, label = "Keep documentation (share/doc, share/info)")]
         pub keep_docs: bool = false,
         /// Leave debug info in the binaries (bigger package).
-        #[option(group = OptionGroup::Package, label = "Leave debug info in the binaries (bigger package)")]
+        #[option(group = OptionGroup::Package, recorded = true, label = "Leave debug info in the binaries (bigger package)")]
         pub no_strip: bool = false,
         /// Keep the stripped debug info as a second archive, <name>-debug.tar.zst (of stripped
         /// binaries: unstripped ones keep theirs).
-        #[option(group = OptionGroup::Package, conflicts = Some("no_strip"), label = "Keep the stripped debug info in a second archive")]
+        #[option(group = OptionGroup::Package, recorded = true, conflicts = Some("no_strip"), label = "Keep the stripped debug info in a second archive")]
         pub debug_archive: bool = false,
         /// Lmod module layout: flat (modules/lmod/slurm.lua) or hierarchy (Core/slurm/<ver>.lua,
         /// and with OpenMPI Core/gcc/<ver>.lua opening Compiler/gcc/<ver>/openmpi/<ver>.lua).
-        #[option(group = OptionGroup::Package, value_name = "LAYOUT", label = "Lmod modules")]
+        #[option(group = OptionGroup::Package, recorded = true, value_name = "LAYOUT", label = "Lmod modules")]
         pub modules: crate::recipe::ModuleLayout = crate::recipe::ModuleLayout::Flat,
     }
 }
