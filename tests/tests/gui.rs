@@ -471,6 +471,7 @@ fn seed_artifact(settings: &factory::settings::Settings, scratch: &Path, payload
         tool_version: "0.1.0".into(),
         build_prefix: "/opt/slurm-build".into(),
         request: serde_json::json!({ "slurm_version": "24.11" }),
+        options: Default::default(),
         spack_lock_sha256: None,
         sizes: Sizes {
             unpacked: factory::fsutil::tree_usage(&tree).0,
