@@ -651,6 +651,11 @@ verify: boolean,
  */
 gzip: boolean, 
 /**
+ * A label kept in the package's manifest and shown with it (the cluster, course or
+ * ticket it is for): one line, at most 120 characters.
+ */
+label: string | null, 
+/**
  * Publish the build once stored: its Spack binaries to the buildcache at URL
  * (file:///DIR, s3://BUCKET/PATH, oci://REGISTRY/REPO, oci+http://… for a registry
  * without TLS), its archives and manifest beside them: DIR/packages/<artifact id>/,
@@ -1000,6 +1005,21 @@ export const BUILD_OPTIONS: OptionDescription[] = [
     "label": "Also write a .tar.gz for systems without zstd",
     "recorded": false,
     "help": "Also write a .tar.gz next to the .tar.zst (verify uses it where there is no zstd)."
+  },
+  {
+    "name": "label",
+    "flag": "label",
+    "group": "build",
+    "heading": "Build",
+    "kind": "value",
+    "value_name": "TEXT",
+    "choices": [],
+    "inverted": false,
+    "requires": null,
+    "conflicts": null,
+    "label": "Label",
+    "recorded": true,
+    "help": "A label kept in the package's manifest and shown with it (the cluster, course or ticket it is for): one line, at most 120 characters."
   },
   {
     "name": "keep_headers",

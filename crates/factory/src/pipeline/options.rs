@@ -40,6 +40,10 @@ options_struct! {
         /// Also write a .tar.gz next to the .tar.zst (verify uses it where there is no zstd).
         #[option(label = "Also write a .tar.gz for systems without zstd")]
         pub gzip: bool = false,
+        /// A label kept in the package's manifest and shown with it (the cluster, course or
+        /// ticket it is for): one line, at most 120 characters.
+        #[option(value_name = "TEXT", recorded = true, check = Some(crate::options::short_text), label = "Label")]
+        pub label: Option<String> = None,
         /// Publish the build once stored: its Spack binaries to the buildcache at URL
         /// (file:///DIR, s3://BUCKET/PATH, oci://REGISTRY/REPO, oci+http://… for a registry
         /// without TLS), its archives and manifest beside them: DIR/packages/<artifact id>/,
@@ -209,4 +213,76 @@ pub struct MirrorResult {
     /// `mirror create`: where the snapshot of Spack, spack-packages and the
     /// wheels now lives (the settings name it).
     pub offline: Option<OfflineTrees>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_refuse_what_they_need_or_exclude_for_the_app_as_for_the_cli() {
+        let signed = BuildFlags {
+            sign: Some("builder@site.example".into()),
+            ..BuildFlags::default()
+        };
+        let err = signed.check().unwrap_err().to_string();
+        assert!(err.contains("sign without publish"), "{err}");
+        let published = BuildFlags {
+            publish: Some("file:///srv/cache".into()),
+            ..signed
+        };
+        published.check().unwrap();
+
+        let mut both = BuildFlags::default();
+        both.package.no_strip = true;
+        both.package.debug_archive = true;
+        let err = both.check().unwrap_err().to_string();
+        assert!(err.contains("debug_archive with no_strip"), "{err}");
+    }
+
+    #[test]
+    fn a_label_is_one_short_line_and_recorded() {
+        for bad in ["two\nlines", &"x".repeat(121)] {
+            let flags = BuildFlags {
+                label: Some(bad.to_string()),
+                ..BuildFlags::default()
+            };
+            assert!(flags.check().is_err(), "{bad:?} accepted");
+        }
+        let mut flags = BuildFlags {
+            label: Some("lab 3, room 101".into()),
+            ..BuildFlags::default()
+        };
+        flags.package.modules = crate::recipe::ModuleLayout::Hierarchy;
+        flags.check().unwrap();
+        // Given and recorded: kept; defaults and what is not recorded: not.
+        flags.gzip = true;
+        let recorded: Vec<(String, serde_json::Value)> = flags.recorded().into_iter().collect();
+        assert_eq!(
+            recorded,
+            [
+                ("label".to_string(), serde_json::json!("lab 3, room 101")),
+                ("modules".to_string(), serde_json::json!("hierarchy")),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_option_has_a_flag_of_its_own_help_and_existing_relations() {
+        let options = BuildFlags::all_options();
+        let mut flags: Vec<String> = options.iter().map(|o| o.flag()).collect();
+        flags.sort();
+        flags.dedup();
+        assert_eq!(flags.len(), options.len(), "{flags:?}");
+        for o in &options {
+            assert!(!o.help().is_empty() && !o.label.is_empty(), "{}", o.name);
+            for related in o.requires.iter().chain(&o.conflicts) {
+                assert!(
+                    options.iter().any(|x| x.name == *related),
+                    "{}: {related}",
+                    o.name
+                );
+            }
+        }
+    }
 }
