@@ -215,9 +215,10 @@ title: string, status: Status,
  */
 detail: string, 
 /**
- * What to do; empty when the check passed.
+ * What to do; empty when the check passed. The CLI says it with flags
+ * and commands, the app with its pages and fields.
  */
-hint: string, };
+remedy: Remedy, };
 
 export type Report = { checks: Array<Check>, };
 
@@ -936,7 +937,7 @@ export type RemedyPart = { "kind": "text", text: string, } | { "kind": "flag", f
 
 export type Flag = "minimal" | "gpu" | "jobs" | "keep" | "force" | "yes" | "sign" | "key" | "from" | "trust" | "from_credentials" | "from_registry_ca" | "remote" | "help";
 
-export type Command = "detect" | "doctor" | "config_show" | "clean" | "cache_clean" | "artifacts_list" | "artifacts_delete" | "runs_list" | "templates_export" | "plan_output" | "plan_save_preset" | "mirror_create" | "mirror_export" | "mirror_import" | "matrix_resume" | "matrix_dry_run";
+export type Command = "detect" | "doctor" | "config_show" | "clean" | "cache_clean" | "cache_status" | "artifacts_list" | "artifacts_delete" | "runs_list" | "templates_export" | "plan_output" | "plan_save_preset" | "mirror_check" | "mirror_create" | "mirror_export" | "mirror_import" | "matrix_resume" | "matrix_dry_run";
 
 /** Every stage, in pipeline order. */
 export const STAGES: Stage[] = ["preflight", "provision", "spack-setup", "concretize", "sources", "install", "buildcache-push", "package", "verify", "export", "publish", "cleanup"];
