@@ -471,6 +471,7 @@ fn seed_artifact(settings: &factory::settings::Settings, scratch: &Path, payload
         tool_version: "0.1.0".into(),
         build_prefix: "/opt/slurm-build".into(),
         request: serde_json::json!({ "slurm_version": "24.11" }),
+        options: Default::default(),
         spack_lock_sha256: None,
         sizes: Sizes {
             unpacked: factory::fsutil::tree_usage(&tree).0,
@@ -536,9 +537,15 @@ async fn app_screens_work_as_a_person_uses_them() {
         })
         .collect();
     assert_eq!(shown, engine);
-    for c in expected.checks.iter().filter(|c| !c.hint.is_empty()) {
+    // Each fix in the app's words: its text as the engine says it, no CLI commands.
+    for c in expected.checks.iter().filter(|c| !c.remedy.0.is_empty()) {
         let fix = gui.text(&format!("[data-check='{}'] .fix", c.id)).await;
-        assert!(fix.contains(&c.hint), "{}: {fix}", c.id);
+        for part in &c.remedy.0 {
+            if let factory::remedy::RemedyPart::Text { text } = part {
+                assert!(fix.contains(text.trim()), "{}: {fix}", c.id);
+            }
+        }
+        assert!(!fix.contains("slurm-factory "), "{}: {fix}", c.id);
     }
     let summary = gui.text("[data-testid=doctor-summary]").await;
     assert!(

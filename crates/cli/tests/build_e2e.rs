@@ -92,6 +92,8 @@ fn build_json_then_artifacts_and_cache() {
             TARGET,
             "--jobs",
             "2",
+            "--label",
+            "lab 3, room 101",
             "--json",
         ],
     );
@@ -135,6 +137,24 @@ fn build_json_then_artifacts_and_cache() {
     assert_eq!(list[0]["name"], ARTIFACT_NAME);
     assert_eq!(list[0]["verified"], true);
     assert!(list[0]["size"].as_u64().unwrap() > 0);
+    // --label: kept in the manifest, shown with the artifact.
+    assert_eq!(
+        list[0]["options"],
+        serde_json::json!(["label=lab 3, room 101"])
+    );
+    let shown = json(&cli(
+        &t,
+        root,
+        &recipe,
+        &["artifacts", "show", &artifact_id, "--json"],
+    ));
+    assert_eq!(shown["manifest"]["options"]["label"], "lab 3, room 101");
+    let text = stdout(&cli(&t, root, &recipe, &["artifacts", "list"]));
+    assert!(
+        text.lines()
+            .any(|l| l.contains(&artifact_id) && l.ends_with("label=lab 3, room 101")),
+        "{text}"
+    );
 
     let out = cli(&t, root, &recipe, &["cache", "status", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

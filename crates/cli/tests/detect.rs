@@ -151,13 +151,18 @@ fn plan_takes_its_target_from_detection_and_rejects_unknown_ones() {
 /// before it starts: what it renders is the recipe that build would use.
 #[test]
 fn plan_checks_the_build_flags_and_renders_with_them() {
+    // Refused by the arguments the options' descriptions make (the engine
+    // refuses the same for the app: factory::plan's tests).
     let o = run(&["plan", "--debug-archive", "--no-strip"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("debug_archive with no_strip"),
+        stderr(&o).contains("'--debug-archive' cannot be used with '--no-strip'"),
         "{}",
         stderr(&o)
     );
+    let o = run(&["plan", "--sign", "me@site.example"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--publish <URL>"), "{}", stderr(&o));
     let dir = tempfile::tempdir().unwrap();
     let missing = format!("file://{}/no-cache", dir.path().display());
     let o = run(&["plan", "--from", &missing]);

@@ -46,6 +46,8 @@ pub struct ArtifactSummary {
     pub created: jiff::Timestamp,
     /// Verification ran and passed.
     pub verified: bool,
+    /// The recorded build options (the manifest's), as `name=value` words.
+    pub options: Vec<String>,
 }
 
 /// A file inside an artifact's directory.
@@ -97,6 +99,7 @@ impl Artifact {
             unpacked_text: human_bytes(m.sizes.unpacked),
             created: m.created,
             verified: m.verified(),
+            options: m.option_words(),
         }
     }
 

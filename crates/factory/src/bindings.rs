@@ -21,8 +21,8 @@ pub fn typescript() -> String {
     }
     use crate::{
         artifacts, cache, catalog, doctor, error, events, hardware, history, kinds, matrix, mirror,
-        package, pipeline, plan, publish, recipe, remedy, remotes, request, runs, settings,
-        sources, toolchain, units,
+        options, package, pipeline, plan, publish, recipe, remedy, remotes, request, runs,
+        settings, sources, toolchain, units,
     };
     export!(
         error::ExitKind,
@@ -88,6 +88,10 @@ pub fn typescript() -> String {
         serde_json::Value,
         pipeline::BuildFlags,
         pipeline::PackageOptions,
+        options::OptionKind,
+        options::OptionGroup,
+        options::Choice,
+        options::OptionDescription,
         publish::PublishOptions,
         publish::GoodSignature,
         artifacts::SignatureReport,
@@ -127,8 +131,17 @@ pub fn typescript() -> String {
         list(kinds::Stage::ALL.iter().map(|s| s.as_str()).collect())
     ));
     out.push_str(&format!(
-        "/** Every cache layer. */\nexport const LAYERS: Layer[] = [{}];\n",
+        "/** Every cache layer. */\nexport const LAYERS: Layer[] = [{}];\n\n",
         list(kinds::Layer::ALL.iter().map(|l| l.as_str()).collect())
+    ));
+    let options: Vec<options::OptionDescription> = pipeline::BuildFlags::all_options()
+        .into_iter()
+        .map(|o| o.describe())
+        .collect();
+    out.push_str(&format!(
+        "/** Every build option, group by group: the Build page's Advanced form. */\n\
+         export const BUILD_OPTIONS: OptionDescription[] = {};\n",
+        serde_json::to_string_pretty(&options).expect("options serialize")
     ));
     out.truncate(out.trim_end().len());
     out.push('\n');

@@ -1,4 +1,4 @@
-//! Checks that this machine can run builds, each with a hint when it cannot.
+//! Checks that this machine can run builds, each with its remedy when it cannot.
 //! The CLI's `doctor`, the app's first-run screen and a build's preflight all
 //! run these same checks.
 
@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::lxd::Lxc;
+use crate::remedy::{code, remedy, setting, Command, Flag, Remedy};
 use crate::settings::Settings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,8 +32,9 @@ pub struct Check {
     pub status: Status,
     /// What was found.
     pub detail: String,
-    /// What to do; empty when the check passed.
-    pub hint: String,
+    /// What to do; empty when the check passed. The CLI says it with flags
+    /// and commands, the app with its pages and fields.
+    pub remedy: Remedy,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,7 +55,7 @@ fn check(id: &'static str, title: &'static str, status: Status, detail: String) 
         title,
         status,
         detail,
-        hint: String::new(),
+        remedy: Remedy::default(),
     }
 }
 
@@ -63,7 +65,7 @@ fn failed(id: &'static str, title: &'static str, err: &Error) -> Check {
         title,
         status: Status::Fail,
         detail: err.to_string(),
-        hint: err.hint(),
+        remedy: err.remedy(),
     }
 }
 
@@ -229,12 +231,12 @@ fn verify_network_check(
     const ID: &str = "verify-network";
     const TITLE: &str = "verify network for packages with MPI";
     let name = &settings.verify_network;
-    let warn = |detail: String, hint: String| Check {
+    let warn = |detail: String, remedy: Remedy| Check {
         id: ID,
         title: TITLE,
         status: Status::Warn,
         detail,
-        hint,
+        remedy,
     };
     match found {
         Err(err) => Check {
@@ -246,11 +248,16 @@ fn verify_network_check(
                 "`{name}` does not exist, and LXD cannot create a bridge here: the host has \
                  neither iptables nor nft"
             ),
-            format!(
-                "install iptables (`sudo apt install iptables`), or create the network yourself \
-                 (`lxc network create {name} ipv4.address={} ipv4.nat=false ipv6.address=none`)",
-                settings.verify_subnet
-            ),
+            remedy![
+                "install iptables (",
+                code("sudo apt install iptables"),
+                "), or create the network yourself (",
+                code(format!(
+                    "lxc network create {name} ipv4.address={} ipv4.nat=false ipv6.address=none",
+                    settings.verify_subnet
+                )),
+                ")"
+            ],
         ),
         Ok(None) => check(
             ID,
@@ -267,11 +274,15 @@ fn verify_network_check(
                     network: name.clone(),
                     problem,
                 };
-                warn(err.to_string(), err.hint())
+                warn(err.to_string(), err.remedy())
             }
             (None, Some(subnet)) if info.nat => warn(
                 format!("`{name}` ({subnet}) has NAT: verify instances can reach past this host"),
-                "set `verify_network` to a new name: it is created without NAT or uplink".into(),
+                remedy![
+                    "set ",
+                    setting("verify_network"),
+                    " to a new name: it is created without NAT or uplink"
+                ],
             ),
             (None, subnet) => check(
                 ID,
@@ -300,7 +311,11 @@ async fn cpu_check(lxc: &Lxc) -> Check {
         // Only a matrix's default number of builds at once needs it: a build can go on.
         Err(err) => Check {
             status: Status::Warn,
-            hint: "give the server's builds at once yourself (`--remote NAME=N`)".into(),
+            remedy: remedy![
+                "give the server's builds at once yourself (",
+                Flag::Remote.with("NAME=N"),
+                ")"
+            ],
             ..failed("cpus", CPUS, &err)
         },
     }
@@ -343,9 +358,13 @@ async fn pool_check(lxc: &Lxc, wanted: &str) -> Check {
                     format!("`{}` uses the {} driver{cost}", pool.name, pool.driver),
                 );
                 if status == Status::Warn {
-                    c.hint = "for faster launches: `lxc storage create sf-btrfs btrfs size=20GiB` \
-                              and set SLURM_FACTORY_STORAGE_POOL=sf-btrfs"
-                        .into();
+                    c.remedy = remedy![
+                        "for faster launches: ",
+                        code("lxc storage create sf-btrfs btrfs size=20GiB"),
+                        " and set ",
+                        setting("storage_pool"),
+                        " to sf-btrfs"
+                    ];
                 }
                 c
             }
@@ -377,11 +396,13 @@ fn idmap_check(subuid: &Path, subgid: &Path) -> Check {
             title: TITLE,
             status: Status::Fail,
             detail: format!("missing {}", missing.join(" and ")),
-            hint: format!(
-                "run `echo root:{uid}:1 | sudo tee -a /etc/subuid` and `echo root:{gid}:1 | sudo \
-                 tee -a /etc/subgid`, then restart LXD; containers can then write the cache \
-                 dirs as you"
-            ),
+            remedy: remedy![
+                "run ",
+                code(format!("echo root:{uid}:1 | sudo tee -a /etc/subuid")),
+                " and ",
+                code(format!("echo root:{gid}:1 | sudo tee -a /etc/subgid")),
+                ", then restart LXD; containers can then write the cache dirs as you"
+            ],
         }
     }
 }
@@ -435,12 +456,16 @@ fn name_lookup_check(nsswitch: &Path, systemd_runtime: &Path) -> Check {
             nsswitch.display(),
             with_systemd.join("/")
         ),
-        hint: format!(
-            "remove `systemd` from those lines (nss-systemd answers nothing without systemd): \
-             `sudo sed -i -E '/^(passwd|group|shadow|gshadow):/s/[[:space:]]+systemd([[:space:]]|$)/\\1/' \
-             {}`, then restart LXD",
-            nsswitch.display()
-        ),
+        remedy: remedy![
+            "remove ",
+            code("systemd"),
+            " from those lines (nss-systemd answers nothing without systemd): ",
+            code(format!(
+                "sudo sed -i -E '/^(passwd|group|shadow|gshadow):/s/[[:space:]]+systemd([[:space:]]|$)/\\1/' {}",
+                nsswitch.display()
+            )),
+            ", then restart LXD"
+        ],
     }
 }
 
@@ -516,10 +541,13 @@ fn upstream_on_remote_check(remote: &str) -> Check {
             "upstream_mirror is a directory of this machine; instances on the remote `{remote}` \
              cannot mount it"
         ),
-        hint: "unset upstream_mirror for builds on other servers, or copy its files into the \
-               mirror layer (`slurm-factory cache status` shows where): that layer reaches every \
-               server"
-            .into(),
+        remedy: remedy![
+            "unset ",
+            setting("upstream_mirror"),
+            " for builds on other servers, or copy its files into the mirror layer (",
+            Command::CacheStatus,
+            " shows where): that layer reaches every server"
+        ],
     }
 }
 
@@ -539,9 +567,11 @@ fn upstream_check(dir: &Path) -> Check {
         title: TITLE,
         status: Status::Fail,
         detail: format!("upstream_mirror = {} is not a directory", dir.display()),
-        hint: "point upstream_mirror (or SLURM_FACTORY_UPSTREAM_MIRROR) at a directory \
-               holding a Spack source mirror, or unset it"
-            .into(),
+        remedy: remedy![
+            "point ",
+            setting("upstream_mirror"),
+            " at a directory holding a Spack source mirror, or unset it"
+        ],
     }
 }
 
@@ -556,8 +586,8 @@ fn offline_sources_check(settings: &Settings) -> Check {
             "offline-sources",
             TITLE,
             Status::Pass,
-            "no request listed yet: an offline build or `slurm-factory mirror check --offline` \
-             lists its sources before anything is built"
+            "no request listed yet: an offline build or a mirror check lists its sources before \
+             anything is built"
                 .into(),
         );
     };
@@ -578,17 +608,23 @@ fn offline_sources_check(settings: &Settings) -> Check {
         title: TITLE,
         status: Status::Warn,
         detail: report.summary() + &format!(" (of {})", report.artifact_name),
-        hint: format!(
-            "put the missing files in the mirror layer ({}), import a bundle that has them, \
-             or `slurm-factory mirror create` where there is network; `slurm-factory mirror \
-             check --offline` lists each with its download URL",
-            report
-                .missing
-                .iter()
-                .map(|m| m.file.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        remedy: remedy![
+            format!(
+                "put the missing files in the mirror layer ({}), import a bundle that has them (",
+                report
+                    .missing
+                    .iter()
+                    .map(|m| m.file.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Command::MirrorImport,
+            "), or fill the mirror where there is network (",
+            Command::MirrorCreate,
+            "); ",
+            Command::MirrorCheck,
+            " lists each with its download URL"
+        ],
     }
 }
 
@@ -620,14 +656,11 @@ mod tests {
         let c = name_lookup_check(&nsswitch, &no_systemd);
         assert_eq!(c.status, Status::Warn, "{c:?}");
         assert!(c.detail.contains("passwd/group"), "{}", c.detail);
-        assert!(c.hint.contains("restart LXD"), "{}", c.hint);
+        assert!(c.remedy.cli().contains("restart LXD"), "{}", c.remedy.cli());
 
         // The fix the hint gives, applied as a user would: the check passes.
-        let sed = c
-            .hint
-            .split('`')
-            .find(|s| s.starts_with("sudo sed"))
-            .unwrap();
+        let fix = c.remedy.cli();
+        let sed = fix.split('`').find(|s| s.starts_with("sudo sed")).unwrap();
         let sed = sed.trim_start_matches("sudo ");
         let status = std::process::Command::new("sh")
             .args(["-c", sed])
@@ -665,9 +698,9 @@ mod tests {
         let no_firewall = verify_network_check(Ok(None), &settings, false);
         assert_eq!(no_firewall.status, Status::Warn);
         assert!(
-            no_firewall.hint.contains("apt install iptables"),
+            no_firewall.remedy.cli().contains("apt install iptables"),
             "{}",
-            no_firewall.hint
+            no_firewall.remedy.cli()
         );
         let bridge = |nat, managed| crate::lxd::NetworkInfo {
             name: "sf-verify".into(),
@@ -694,9 +727,12 @@ mod tests {
             unmanaged.detail
         );
         assert!(
-            unmanaged.hint.contains("SLURM_FACTORY_VERIFY_NETWORK"),
+            unmanaged
+                .remedy
+                .cli()
+                .contains("SLURM_FACTORY_VERIFY_NETWORK"),
             "{}",
-            unmanaged.hint
+            unmanaged.remedy.cli()
         );
     }
 
@@ -707,7 +743,7 @@ mod tests {
         std::fs::write(&f, "").unwrap();
         let c = idmap_check(&f, &f);
         assert_eq!(c.status, Status::Fail);
-        assert!(c.hint.contains("/etc/subuid"), "{}", c.hint);
+        assert!(c.remedy.cli().contains("/etc/subuid"), "{}", c.remedy.cli());
     }
 
     #[test]
@@ -740,7 +776,11 @@ mod tests {
             "{}",
             c.detail
         );
-        assert!(c.hint.contains("slurm-24-11-5-1.tar.bz2"), "{}", c.hint);
+        assert!(
+            c.remedy.cli().contains("slurm-24-11-5-1.tar.bz2"),
+            "{}",
+            c.remedy.cli()
+        );
         let file = dirs.mirror.join("slurm/slurm-24-11-5-1.tar.bz2");
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(&file, "source").unwrap();
@@ -756,6 +796,6 @@ mod tests {
         assert_eq!(disk_check(&missing, 1).status, Status::Pass);
         let c = disk_check(&missing, u64::MAX / (1024 * 1024));
         assert_eq!(c.status, Status::Fail);
-        assert!(c.hint.contains("cache clean"), "{}", c.hint);
+        assert!(c.remedy.cli().contains("cache clean"), "{}", c.remedy.cli());
     }
 }

@@ -219,7 +219,7 @@ pub enum Error {
     NotReady {
         failures: String,
         /// What the failed checks say to do, so the error itself tells the fix.
-        fixes: String,
+        fixes: crate::remedy::Remedy,
     },
 
     #[error("stage {stage} failed: {message}")]
@@ -600,8 +600,12 @@ impl Error {
                     path.display()
                 )]
             }
-            Error::NotReady { fixes, .. } if !fixes.is_empty() => {
-                remedy![format!("{fixes}; then "), Command::Doctor, " checks again"]
+            Error::NotReady { fixes, .. } if !fixes.0.is_empty() => {
+                let mut remedy = fixes.clone();
+                remedy
+                    .0
+                    .extend(remedy!["; then ", Command::Doctor, " checks again"].0);
+                remedy
             }
             Error::NotReady { .. } => remedy![
                 "run ",

@@ -20,6 +20,7 @@ pub mod layout;
 pub mod lxd;
 pub mod matrix;
 pub mod mirror;
+pub mod options;
 pub mod package;
 pub mod pipeline;
 pub mod plan;

@@ -39,13 +39,32 @@ impl BuildcacheScope {
         BuildcacheScope::All,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             BuildcacheScope::None => "none",
             BuildcacheScope::Deps => "deps",
             BuildcacheScope::All => "all",
         }
     }
+}
+
+impl crate::options::OptionType for BuildcacheScope {
+    const KIND: crate::options::OptionKind = crate::options::OptionKind::Choice;
+    const VALUE_NAME: &'static str = "SCOPE";
+    const CHOICES: &'static [crate::options::Choice] = &[
+        crate::options::Choice {
+            value: BuildcacheScope::All.as_str(),
+            help: "every binary, Slurm too: a build that installs from it compiles nothing",
+        },
+        crate::options::Choice {
+            value: BuildcacheScope::Deps.as_str(),
+            help: "every dependency, not Slurm (a site that builds its own Slurm)",
+        },
+        crate::options::Choice {
+            value: BuildcacheScope::None.as_str(),
+            help: "only the archives and manifest",
+        },
+    ];
 }
 
 impl std::str::FromStr for BuildcacheScope {

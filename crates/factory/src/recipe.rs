@@ -143,12 +143,27 @@ pub enum ModuleLayout {
 impl ModuleLayout {
     pub const ALL: [ModuleLayout; 2] = [ModuleLayout::Flat, ModuleLayout::Hierarchy];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             ModuleLayout::Flat => "flat",
             ModuleLayout::Hierarchy => "hierarchy",
         }
     }
+}
+
+impl crate::options::OptionType for ModuleLayout {
+    const KIND: crate::options::OptionKind = crate::options::OptionKind::Choice;
+    const VALUE_NAME: &'static str = "LAYOUT";
+    const CHOICES: &'static [crate::options::Choice] = &[
+        crate::options::Choice {
+            value: ModuleLayout::Flat.as_str(),
+            help: "modules/lmod/slurm.lua",
+        },
+        crate::options::Choice {
+            value: ModuleLayout::Hierarchy.as_str(),
+            help: "Lmod's hierarchy: Core/slurm/<ver>.lua, OpenMPI under its compiler",
+        },
+    ];
 }
 
 impl std::str::FromStr for ModuleLayout {

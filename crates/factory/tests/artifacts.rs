@@ -38,6 +38,7 @@ fn stage(base: &Path, name: &str, created: jiff::Timestamp, verified: bool) -> P
         tool_version: "0.1.0".into(),
         build_prefix: "/opt/slurm-build".into(),
         request: serde_json::json!({ "slurm_version": "24.11" }),
+        options: Default::default(),
         spack_lock_sha256: None,
         sizes: Sizes {
             unpacked: factory::fsutil::tree_usage(&tree).0,

@@ -215,9 +215,10 @@ title: string, status: Status,
  */
 detail: string, 
 /**
- * What to do; empty when the check passed.
+ * What to do; empty when the check passed. The CLI says it with flags
+ * and commands, the app with its pages and fields.
  */
-hint: string, };
+remedy: Remedy, };
 
 export type Report = { checks: Array<Check>, };
 
@@ -496,7 +497,11 @@ created: string,
 /**
  * Verification ran and passed.
  */
-verified: boolean, };
+verified: boolean, 
+/**
+ * The recorded build options (the manifest's), as `name=value` words.
+ */
+options: Array<string>, };
 
 export type StoredFile = { name: string, bytes: number, size_text: string, };
 
@@ -560,7 +565,12 @@ build_prefix: string,
 /**
  * The resolved build request, as the pipeline recorded it.
  */
-request: JsonValue, spack_lock_sha256?: string | null, sizes: Sizes, 
+request: JsonValue, 
+/**
+ * The build options that are recorded (`OptionSpec::recorded`), where
+ * given: what shaped the package, what its builder said of it.
+ */
+options?: { [option in string]?: JsonValue }, spack_lock_sha256?: string | null, sizes: Sizes, 
 /**
  * The package tree's digest (`fsutil::tree_digest`: paths, modes, bytes):
  * a rebuild that makes the same tree reuses these archives.
@@ -625,64 +635,147 @@ export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in
 
 export type BuildFlags = { 
 /**
- * Keep the build instance when the build fails, for debugging.
+ * Keep the build instance when the build fails, to look inside.
  */
 keep_on_failure: boolean, 
 /**
- * No network: Spack, spack-packages and the clingo wheels from the local
- * copies the settings name (spack_root, spack_packages_root, wheels_dir).
+ * No network: Spack, spack-packages and clingo from the local copies the settings
+ * spack_root, spack_packages_root and wheels_dir name; sources from the mirror layer.
  */
 offline: boolean, 
 /**
- * Run the verify stage (unpack at another prefix in a clean instance).
+ * Verify the package at another prefix in a clean instance.
  */
 verify: boolean, 
 /**
- * Also write a `.tar.gz` for systems without zstd (written anyway when
- * the verify image has no zstd, and verified then).
+ * Also write a .tar.gz next to the .tar.zst (verify uses it where there is no zstd).
  */
-gzip: boolean, package: PackageOptions, 
+gzip: boolean, 
 /**
- * Publish the build once it is stored (`--publish`).
+ * A label kept in the package's manifest and shown with it (the cluster, course or
+ * ticket it is for): one line, at most 120 characters.
  */
-publish: PublishOptions | null, 
+label: string | null, 
 /**
- * Buildcaches Spack installs from besides the local one (`--from URL`).
+ * Publish the build once stored: its Spack binaries to the buildcache at URL
+ * (file:///DIR, s3://BUCKET/PATH, oci://REGISTRY/REPO, oci+http://… for a registry
+ * without TLS), its archives and manifest beside them: DIR/packages/<artifact id>/,
+ * s3://BUCKET/PATH/packages/<artifact id>/, or REGISTRY/REPO:<artifact id>.
+ */
+publish: string | null, 
+/**
+ * Which binaries are published: all, deps (everything but Slurm) or none.
+ */
+buildcache: BuildcacheScope, 
+/**
+ * Sign what is published with this GPG key: a key id of your keyring (no passphrase,
+ * or gpg-agent holding it) or a file with the secret key. Spack signs file:// and
+ * s3:// buildcaches, not OCI ones (publish no binaries there).
+ */
+sign: string | null, 
+/**
+ * The login to publish with: a file of `username=NAME` and `password=SECRET` lines
+ * (OCI), or an S3 key as in ~/.aws/credentials. The secret never reaches an argv or
+ * a log.
+ */
+credentials: string | null, 
+/**
+ * A CA certificate (PEM) the registry's or S3 endpoint's TLS certificate is signed
+ * by, trusted for the push besides the system's (a site's own).
+ */
+registry_ca: string | null, 
+/**
+ * The S3 endpoint of an s3:// URL to publish to (https://HOST[:PORT], a site's own
+ * object store); without it, Amazon S3.
+ */
+s3_endpoint: string | null, 
+/**
+ * Also install binaries from this published buildcache (file:///DIR,
+ * s3://BUCKET/PATH, oci://…). Repeatable.
  */
 install_from: Array<string>, 
 /**
- * Public key files: with any, the `install_from` buildcaches must be
- * signed by one of them (`--trust FILE`).
+ * A publisher's public key (a file): the buildcaches installed from must be signed
+ * by it, and an entry that does not verify stops the build. Repeatable.
  */
 trust: Array<string>, 
 /**
- * The login of the `install_from` OCI registries or S3 buckets: a file
- * of `username=` and `password=` lines, or an S3 key as in
- * `~/.aws/credentials` (`--from-credentials FILE`).
+ * The login of the OCI registries (a file of `username=NAME` and `password=SECRET`
+ * lines) or S3 buckets (a key as in ~/.aws/credentials) installed from.
  */
 from_credentials: string | null, 
 /**
- * A CA certificate (PEM) their TLS certificates are signed by.
+ * A CA certificate (PEM) the TLS certificates of the registries or S3 endpoint
+ * installed from are signed by.
  */
 from_registry_ca: string | null, 
 /**
- * The S3 endpoint of the `s3://` `install_from` buckets (none: Amazon S3).
+ * The S3 endpoint of the s3:// buckets installed from (https://HOST[:PORT]); without
+ * it, Amazon S3.
  */
-from_s3_endpoint: string | null, };
-
-export type PackageOptions = { keep_headers: boolean, keep_static: boolean, keep_docs: boolean, 
+from_s3_endpoint: string | null, 
 /**
- * Leave debug info in the binaries.
+ * Keep headers and pkg-config files (for building against this Slurm).
+ */
+keep_headers: boolean, 
+/**
+ * Keep static archives (.a).
+ */
+keep_static: boolean, 
+/**
+ * Keep share/doc and share/info.
+ */
+keep_docs: boolean, 
+/**
+ * Leave debug info in the binaries (bigger package).
  */
 no_strip: boolean, 
 /**
- * Keep the stripped debug info as a second archive, `<name>-debug.tar.zst`.
+ * Keep the stripped debug info as a second archive, <name>-debug.tar.zst (of stripped
+ * binaries: unstripped ones keep theirs).
  */
 debug_archive: boolean, 
 /**
- * How the Lmod modules are laid out in the package.
+ * Lmod module layout: flat (modules/lmod/slurm.lua) or hierarchy (Core/slurm/<ver>.lua,
+ * and with OpenMPI Core/gcc/<ver>.lua opening Compiler/gcc/<ver>/openmpi/<ver>.lua).
  */
 modules: ModuleLayout, };
+
+export type PackageOptions = { 
+/**
+ * Keep headers and pkg-config files (for building against this Slurm).
+ */
+keep_headers: boolean, 
+/**
+ * Keep static archives (.a).
+ */
+keep_static: boolean, 
+/**
+ * Keep share/doc and share/info.
+ */
+keep_docs: boolean, 
+/**
+ * Leave debug info in the binaries (bigger package).
+ */
+no_strip: boolean, 
+/**
+ * Keep the stripped debug info as a second archive, <name>-debug.tar.zst (of stripped
+ * binaries: unstripped ones keep theirs).
+ */
+debug_archive: boolean, 
+/**
+ * Lmod module layout: flat (modules/lmod/slurm.lua) or hierarchy (Core/slurm/<ver>.lua,
+ * and with OpenMPI Core/gcc/<ver>.lua opening Compiler/gcc/<ver>/openmpi/<ver>.lua).
+ */
+modules: ModuleLayout, };
+
+export type OptionKind = "switch" | "value" | "list" | "choice";
+
+export type OptionGroup = "build" | "package" | "publishing" | "install-from";
+
+export type Choice = { value: string, help: string, };
+
+export type OptionDescription = { name: string, flag: string, group: OptionGroup, heading: string, kind: OptionKind, value_name: string, choices: Array<Choice>, inverted: boolean, requires: string | null, conflicts: string | null, label: string, recorded: boolean, help: string, };
 
 export type PublishOptions = { 
 /**
@@ -844,10 +937,366 @@ export type RemedyPart = { "kind": "text", text: string, } | { "kind": "flag", f
 
 export type Flag = "minimal" | "gpu" | "jobs" | "keep" | "force" | "yes" | "sign" | "key" | "from" | "trust" | "from_credentials" | "from_registry_ca" | "remote" | "help";
 
-export type Command = "detect" | "doctor" | "config_show" | "clean" | "cache_clean" | "artifacts_list" | "artifacts_delete" | "runs_list" | "templates_export" | "plan_output" | "plan_save_preset" | "mirror_create" | "mirror_export" | "mirror_import" | "matrix_resume" | "matrix_dry_run";
+export type Command = "detect" | "doctor" | "config_show" | "clean" | "cache_clean" | "cache_status" | "artifacts_list" | "artifacts_delete" | "runs_list" | "templates_export" | "plan_output" | "plan_save_preset" | "mirror_check" | "mirror_create" | "mirror_export" | "mirror_import" | "matrix_resume" | "matrix_dry_run";
 
 /** Every stage, in pipeline order. */
 export const STAGES: Stage[] = ["preflight", "provision", "spack-setup", "concretize", "sources", "install", "buildcache-push", "package", "verify", "export", "publish", "cleanup"];
 
 /** Every cache layer. */
 export const LAYERS: Layer[] = ["base-images", "buildcache", "mirror", "ccache", "locks"];
+
+/** Every build option, group by group: the Build page's Advanced form. */
+export const BUILD_OPTIONS: OptionDescription[] = [
+  {
+    "name": "keep_on_failure",
+    "flag": "keep",
+    "group": "build",
+    "heading": "Build",
+    "kind": "switch",
+    "value_name": "",
+    "choices": [],
+    "inverted": false,
+    "requires": null,
+    "conflicts": null,
+    "label": "Keep the build container when the build fails",
+    "recorded": false,
+    "help": "Keep the build instance when the build fails, to look inside."
+  },
+  {
+    "name": "offline",
+    "flag": "offline",
+    "group": "build",
+    "heading": "Build",
+    "kind": "switch",
+    "value_name": "",
+    "choices": [],
+    "inverted": false,
+    "requires": null,
+    "conflicts": null,
+    "label": "Offline: Spack, its recipes and clingo from the local copies in Settings; sources from the mirror layer",
+    "recorded": false,
+    "help": "No network: Spack, spack-packages and clingo from the local copies the settings spack_root, spack_packages_root and wheels_dir name; sources from the mirror layer."
+  },
+  {
+    "name": "verify",
+    "flag": "no-verify",
+    "group": "build",
+    "heading": "Build",
+    "kind": "switch",
+    "value_name": "",
+    "choices": [],
+    "inverted": true,
+    "requires": null,
+    "conflicts": null,
+    "label": "Verify the package in a clean container",
+    "recorded": false,
+    "help": "Verify the package at another prefix in a clean instance."
+  },
+  {
+    "name": "gzip",
+    "flag": "gzip",
+    "group": "build",
+    "heading": "Build",
+    "kind": "switch",
+    "value_name": "",
+    "choices": [],
+    "inverted": false,
+    "requires": null,
+    "conflicts": null,
+    "label": "Also write a .tar.gz for systems without zstd",
+    "recorded": false,
+    "help": "Also write a .tar.gz next to the .tar.zst (verify uses it where there is no zstd)."
+  },
+  {
+    "name": "label",
+    "flag": "label",
+    "group": "build",
+    "heading": "Build",
+    "kind": "value",
+    "value_name": "TEXT",
+    "choices": [],
+    "inverted": false,
+    "requires": null,
+    "conflicts": null,
+    "label": "Label",
+    "recorded": true,
+    "help": "A label kept in the package's manifest and shown with it (the cluster, course or ticket it is for): one line, at most 120 characters."
+  },
+  {
+    "name": "keep_headers",
+    "flag": "keep-headers",
+    "group": "package",
+    "heading": "Package contents",
+    "kind": "switch",
+    "value_name": "",
+    "choices": [],
+    "inverted": false,
+    "requires": null,
+    "conflicts": null,
+    "label": "Keep headers and pkg-config files (to build plugins against it)",
+    "recorded": true,
+    "help": "Keep headers and pkg-config files (for building against this Slurm)."
+  },
+  {
+    "name": "keep_static",
+    "flag": "keep-static",
+    "group": "package",
+    "heading": "Package contents",
+    "kind": "switch",
+    "value_name": "",
+    "choices": [],
+    "inverted": false,
+    "requires": null,
+    "conflicts": null,
+    "label": "Keep static libraries (.a)",
+    "recorded": true,
+    "help": "Keep static archives (.a)."
+  },
+  {
+    "name": "keep_docs",
+    "flag": "keep-docs",
+    "group": "package",
+    "heading": "Package contents",
+    "kind": "switch",
+    "value_name": "",
+    "choices": [],
+    "inverted": false,
+    "requires": null,
+    "conflicts": null,
+    "label": "Keep documentation (share/doc, share/info)",
+    "recorded": true,
+    "help": "Keep share/doc and share/info."
+  },
+  {
+    "name": "no_strip",
+    "flag": "no-strip",
+    "group": "package",
+    "heading": "Package contents",
+    "kind": "switch",
+    "value_name": "",
+    "choices": [],
+    "inverted": false,
+    "requires": null,
+    "conflicts": null,
+    "label": "Leave debug info in the binaries (bigger package)",
+    "recorded": true,
+    "help": "Leave debug info in the binaries (bigger package)."
+  },
+  {
+    "name": "debug_archive",
+    "flag": "debug-archive",
+    "group": "package",
+    "heading": "Package contents",
+    "kind": "switch",
+    "value_name": "",
+    "choices": [],
+    "inverted": false,
+    "requires": null,
+    "conflicts": "no_strip",
+    "label": "Keep the stripped debug info in a second archive",
+    "recorded": true,
+    "help": "Keep the stripped debug info as a second archive, <name>-debug.tar.zst (of stripped binaries: unstripped ones keep theirs)."
+  },
+  {
+    "name": "modules",
+    "flag": "modules",
+    "group": "package",
+    "heading": "Package contents",
+    "kind": "choice",
+    "value_name": "LAYOUT",
+    "choices": [
+      {
+        "value": "flat",
+        "help": "modules/lmod/slurm.lua"
+      },
+      {
+        "value": "hierarchy",
+        "help": "Lmod's hierarchy: Core/slurm/<ver>.lua, OpenMPI under its compiler"
+      }
+    ],
+    "inverted": false,
+    "requires": null,
+    "conflicts": null,
+    "label": "Lmod modules",
+    "recorded": true,
+    "help": "Lmod module layout: flat (modules/lmod/slurm.lua) or hierarchy (Core/slurm/<ver>.lua, and with OpenMPI Core/gcc/<ver>.lua opening Compiler/gcc/<ver>/openmpi/<ver>.lua)."
+  },
+  {
+    "name": "publish",
+    "flag": "publish",
+    "group": "publishing",
+    "heading": "Publishing",
+    "kind": "value",
+    "value_name": "URL",
+    "choices": [],
+    "inverted": false,
+    "requires": null,
+    "conflicts": null,
+    "label": "Publish to",
+    "recorded": false,
+    "help": "Publish the build once stored: its Spack binaries to the buildcache at URL (file:///DIR, s3://BUCKET/PATH, oci://REGISTRY/REPO, oci+http://… for a registry without TLS), its archives and manifest beside them: DIR/packages/<artifact id>/, s3://BUCKET/PATH/packages/<artifact id>/, or REGISTRY/REPO:<artifact id>."
+  },
+  {
+    "name": "buildcache",
+    "flag": "buildcache",
+    "group": "publishing",
+    "heading": "Publishing",
+    "kind": "choice",
+    "value_name": "SCOPE",
+    "choices": [
+      {
+        "value": "all",
+        "help": "every binary, Slurm too: a build that installs from it compiles nothing"
+      },
+      {
+        "value": "deps",
+        "help": "every dependency, not Slurm (a site that builds its own Slurm)"
+      },
+      {
+        "value": "none",
+        "help": "only the archives and manifest"
+      }
+    ],
+    "inverted": false,
+    "requires": "publish",
+    "conflicts": null,
+    "label": "Binaries",
+    "recorded": false,
+    "help": "Which binaries are published: all, deps (everything but Slurm) or none."
+  },
+  {
+    "name": "sign",
+    "flag": "sign",
+    "group": "publishing",
+    "heading": "Publishing",
+    "kind": "value",
+    "value_name": "KEY",
+    "choices": [],
+    "inverted": false,
+    "requires": "publish",
+    "conflicts": null,
+    "label": "Sign with GPG key",
+    "recorded": false,
+    "help": "Sign what is published with this GPG key: a key id of your keyring (no passphrase, or gpg-agent holding it) or a file with the secret key. Spack signs file:// and s3:// buildcaches, not OCI ones (publish no binaries there)."
+  },
+  {
+    "name": "credentials",
+    "flag": "credentials",
+    "group": "publishing",
+    "heading": "Publishing",
+    "kind": "value",
+    "value_name": "FILE",
+    "choices": [],
+    "inverted": false,
+    "requires": "publish",
+    "conflicts": null,
+    "label": "Login",
+    "recorded": false,
+    "help": "The login to publish with: a file of `username=NAME` and `password=SECRET` lines (OCI), or an S3 key as in ~/.aws/credentials. The secret never reaches an argv or a log."
+  },
+  {
+    "name": "registry_ca",
+    "flag": "registry-ca",
+    "group": "publishing",
+    "heading": "Publishing",
+    "kind": "value",
+    "value_name": "FILE",
+    "choices": [],
+    "inverted": false,
+    "requires": "publish",
+    "conflicts": null,
+    "label": "CA certificate",
+    "recorded": false,
+    "help": "A CA certificate (PEM) the registry's or S3 endpoint's TLS certificate is signed by, trusted for the push besides the system's (a site's own)."
+  },
+  {
+    "name": "s3_endpoint",
+    "flag": "s3-endpoint",
+    "group": "publishing",
+    "heading": "Publishing",
+    "kind": "value",
+    "value_name": "URL",
+    "choices": [],
+    "inverted": false,
+    "requires": "publish",
+    "conflicts": null,
+    "label": "S3 endpoint",
+    "recorded": false,
+    "help": "The S3 endpoint of an s3:// URL to publish to (https://HOST[:PORT], a site's own object store); without it, Amazon S3."
+  },
+  {
+    "name": "install_from",
+    "flag": "from",
+    "group": "install-from",
+    "heading": "Installing from published buildcaches",
+    "kind": "list",
+    "value_name": "URL",
+    "choices": [],
+    "inverted": false,
+    "requires": null,
+    "conflicts": null,
+    "label": "Install from",
+    "recorded": false,
+    "help": "Also install binaries from this published buildcache (file:///DIR, s3://BUCKET/PATH, oci://…). Repeatable."
+  },
+  {
+    "name": "trust",
+    "flag": "trust",
+    "group": "install-from",
+    "heading": "Installing from published buildcaches",
+    "kind": "list",
+    "value_name": "FILE",
+    "choices": [],
+    "inverted": false,
+    "requires": "install_from",
+    "conflicts": null,
+    "label": "Trusted key",
+    "recorded": false,
+    "help": "A publisher's public key (a file): the buildcaches installed from must be signed by it, and an entry that does not verify stops the build. Repeatable."
+  },
+  {
+    "name": "from_credentials",
+    "flag": "from-credentials",
+    "group": "install-from",
+    "heading": "Installing from published buildcaches",
+    "kind": "value",
+    "value_name": "FILE",
+    "choices": [],
+    "inverted": false,
+    "requires": "install_from",
+    "conflicts": null,
+    "label": "Login",
+    "recorded": false,
+    "help": "The login of the OCI registries (a file of `username=NAME` and `password=SECRET` lines) or S3 buckets (a key as in ~/.aws/credentials) installed from."
+  },
+  {
+    "name": "from_registry_ca",
+    "flag": "from-registry-ca",
+    "group": "install-from",
+    "heading": "Installing from published buildcaches",
+    "kind": "value",
+    "value_name": "FILE",
+    "choices": [],
+    "inverted": false,
+    "requires": "install_from",
+    "conflicts": null,
+    "label": "CA certificate",
+    "recorded": false,
+    "help": "A CA certificate (PEM) the TLS certificates of the registries or S3 endpoint installed from are signed by."
+  },
+  {
+    "name": "from_s3_endpoint",
+    "flag": "from-s3-endpoint",
+    "group": "install-from",
+    "heading": "Installing from published buildcaches",
+    "kind": "value",
+    "value_name": "URL",
+    "choices": [],
+    "inverted": false,
+    "requires": "install_from",
+    "conflicts": null,
+    "label": "S3 endpoint",
+    "recorded": false,
+    "help": "The S3 endpoint of the s3:// buckets installed from (https://HOST[:PORT]); without it, Amazon S3."
+  }
+];

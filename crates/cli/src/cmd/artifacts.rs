@@ -86,7 +86,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                     store.dir().display()
                 );
             } else {
-                let rows: Vec<[String; 6]> = list
+                let rows: Vec<[String; 7]> = list
                     .iter()
                     .map(|a| {
                         [
@@ -96,10 +96,13 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                             a.size_text.clone(),
                             a.created.strftime("%Y-%m-%d").to_string(),
                             if a.verified { "yes" } else { "no" }.to_string(),
+                            a.options.join(" "),
                         ]
                     })
                     .collect();
-                let header = ["ID", "TYPE", "TARGET", "SIZE", "CREATED", "VERIFIED"];
+                let header = [
+                    "ID", "TYPE", "TARGET", "SIZE", "CREATED", "VERIFIED", "OPTIONS",
+                ];
                 let widths: Vec<usize> = (0..header.len())
                     .map(|i| {
                         rows.iter()
@@ -188,6 +191,13 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                         ),
                         ("type", m.package_type.clone()),
                         ("target", m.target.clone()),
+                        ("options", {
+                            let words = m.option_words();
+                            match words.is_empty() {
+                                true => "the defaults".to_string(),
+                                false => words.join(", "),
+                            }
+                        }),
                         ("gpu", gpu),
                         (
                             "toolchain",

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use factory::events::{BuildEvent, EventRecord};
 use factory::kinds::{Outcome, Stage, StageOutcome};
-use factory::pipeline::{self, BuildFlags, BuildOptions, PackageOptions};
+use factory::pipeline::{self, BuildOptions};
 use factory::request::{BuildRequest, Defaults};
 use factory::settings::Loaded;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -47,217 +47,7 @@ pub struct Args {
     pub flags: FlagArgs,
 }
 
-/// Every choice of a build besides its request; `build` and `plan` share
-/// them, and the engine checks them (`pipeline::check_flags`).
-#[derive(Debug, clap::Args)]
-pub struct FlagArgs {
-    /// Keep the build instance when the build fails, to look inside.
-    #[arg(long)]
-    pub keep: bool,
-    #[command(flatten)]
-    pub run: RunFlags,
-    #[command(flatten)]
-    pub package: PackageArgs,
-    #[command(flatten)]
-    pub publishing: PublishArgs,
-}
-
-impl FlagArgs {
-    pub fn to_flags(&self) -> BuildFlags {
-        let mut flags = self.run.build_flags(self.keep, self.package.to_options());
-        self.publishing.apply(&mut flags);
-        flags
-    }
-}
-
-/// What the package keeps besides the runtime tree, and its module layout;
-/// `build`, `plan` and `matrix` share them.
-#[derive(Debug, clap::Args)]
-pub struct PackageArgs {
-    /// Keep headers and pkg-config files (for building against this Slurm).
-    #[arg(long, help_heading = "Package contents")]
-    pub keep_headers: bool,
-    /// Keep static archives (.a).
-    #[arg(long, help_heading = "Package contents")]
-    pub keep_static: bool,
-    /// Keep share/doc and share/info.
-    #[arg(long, help_heading = "Package contents")]
-    pub keep_docs: bool,
-    /// Leave debug info in the binaries (bigger package).
-    #[arg(long, help_heading = "Package contents")]
-    pub no_strip: bool,
-    /// Keep the stripped debug info as a second archive, <name>-debug.tar.zst (not with
-    /// --no-strip).
-    #[arg(long, help_heading = "Package contents")]
-    pub debug_archive: bool,
-    /// Lmod module layout: flat (modules/lmod/slurm.lua) or hierarchy (Core/slurm/<ver>.lua,
-    /// and with OpenMPI Core/gcc/<ver>.lua opening Compiler/gcc/<ver>/openmpi/<ver>.lua).
-    #[arg(
-        long,
-        value_name = "LAYOUT",
-        default_value = "flat",
-        help_heading = "Package contents"
-    )]
-    pub modules: factory::recipe::ModuleLayout,
-}
-
-impl PackageArgs {
-    pub fn to_options(&self) -> PackageOptions {
-        PackageOptions {
-            keep_headers: self.keep_headers,
-            keep_static: self.keep_static,
-            keep_docs: self.keep_docs,
-            no_strip: self.no_strip,
-            debug_archive: self.debug_archive,
-            modules: self.modules,
-        }
-    }
-}
-
-#[derive(Debug, clap::Args)]
-pub struct PublishArgs {
-    /// Publish the build once stored: its Spack binaries to the buildcache at URL
-    /// (file:///DIR, s3://BUCKET/PATH, oci://REGISTRY/REPO, oci+http://… for a registry
-    /// without TLS), its archives and manifest beside them: DIR/packages/<artifact id>/,
-    /// s3://BUCKET/PATH/packages/<artifact id>/, or REGISTRY/REPO:<artifact id>.
-    #[arg(long, value_name = "URL", help_heading = "Publishing")]
-    pub publish: Option<String>,
-    /// Which binaries --publish pushes: all, deps (everything but Slurm) or none.
-    #[arg(
-        long,
-        value_name = "SCOPE",
-        default_value = "all",
-        requires = "publish",
-        help_heading = "Publishing"
-    )]
-    pub buildcache: factory::publish::BuildcacheScope,
-    /// Sign what --publish pushes with this GPG key: a key id of your keyring (no
-    /// passphrase, or gpg-agent holding it) or a file with the secret key. Spack signs
-    /// file:// and s3:// buildcaches, not OCI ones (use --buildcache none there).
-    #[arg(
-        long,
-        value_name = "KEY",
-        requires = "publish",
-        help_heading = "Publishing"
-    )]
-    pub sign: Option<String>,
-    /// The login for --publish: a file of `username=NAME` and `password=SECRET` lines (OCI),
-    /// or an S3 key as in ~/.aws/credentials. The secret never reaches an argv or a log.
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "publish",
-        help_heading = "Publishing"
-    )]
-    pub credentials: Option<String>,
-    /// A CA certificate (PEM) the --publish registry's or S3 endpoint's TLS certificate is
-    /// signed by, trusted for the push besides the system's (a site's own).
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "publish",
-        help_heading = "Publishing"
-    )]
-    pub registry_ca: Option<String>,
-    /// The S3 endpoint of an s3:// --publish URL (https://HOST[:PORT], a site's own object
-    /// store); without it, Amazon S3.
-    #[arg(
-        long,
-        value_name = "URL",
-        requires = "publish",
-        help_heading = "Publishing"
-    )]
-    pub s3_endpoint: Option<String>,
-    /// Also install binaries from this published buildcache (file:///DIR, s3://BUCKET/PATH,
-    /// oci://…). Repeatable.
-    #[arg(long = "from", value_name = "URL", help_heading = "Publishing")]
-    pub from: Vec<String>,
-    /// A publisher's public key (a file): the --from buildcaches must be signed by it,
-    /// and an entry that does not verify stops the build. Repeatable.
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "from",
-        help_heading = "Publishing"
-    )]
-    pub trust: Vec<PathBuf>,
-    /// The login of the --from OCI registries (a file of `username=NAME` and
-    /// `password=SECRET` lines) or S3 buckets (a key as in ~/.aws/credentials).
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "from",
-        help_heading = "Publishing"
-    )]
-    pub from_credentials: Option<PathBuf>,
-    /// A CA certificate (PEM) the --from registries' or S3 endpoint's TLS certificates are
-    /// signed by.
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "from",
-        help_heading = "Publishing"
-    )]
-    pub from_registry_ca: Option<PathBuf>,
-    /// The S3 endpoint of the s3:// --from buckets (https://HOST[:PORT]); without it,
-    /// Amazon S3.
-    #[arg(
-        long,
-        value_name = "URL",
-        requires = "from",
-        help_heading = "Publishing"
-    )]
-    pub from_s3_endpoint: Option<String>,
-}
-
-impl PublishArgs {
-    fn apply(&self, flags: &mut BuildFlags) {
-        flags.publish = self
-            .publish
-            .as_ref()
-            .map(|to| factory::publish::PublishOptions {
-                to: to.clone(),
-                buildcache: self.buildcache,
-                sign: self.sign.clone(),
-                credentials: self.credentials.clone(),
-                registry_ca: self.registry_ca.clone(),
-                s3_endpoint: self.s3_endpoint.clone(),
-            });
-        flags.install_from = self.from.clone();
-        flags.trust = self.trust.clone();
-        flags.from_credentials = self.from_credentials.clone();
-        flags.from_registry_ca = self.from_registry_ca.clone();
-        flags.from_s3_endpoint = self.from_s3_endpoint.clone();
-    }
-}
-
-/// How a build runs, for `build` and each build of a `matrix`.
-#[derive(Debug, clap::Args)]
-pub struct RunFlags {
-    /// No network: Spack, spack-packages and clingo from the local copies named by
-    /// spack_root, spack_packages_root and wheels_dir; sources from the mirror layer.
-    #[arg(long)]
-    pub offline: bool,
-    /// Skip verification at another prefix in a clean instance.
-    #[arg(long)]
-    pub no_verify: bool,
-    /// Also write a .tar.gz next to the .tar.zst (verify uses it where there is no zstd).
-    #[arg(long)]
-    pub gzip: bool,
-}
-
-impl RunFlags {
-    pub fn build_flags(&self, keep_on_failure: bool, package: PackageOptions) -> BuildFlags {
-        BuildFlags {
-            keep_on_failure,
-            offline: self.offline,
-            verify: !self.no_verify,
-            gzip: self.gzip,
-            package,
-            ..BuildFlags::default()
-        }
-    }
-}
+pub use super::flags::FlagArgs;
 
 pub async fn run(
     args: Args,
@@ -269,7 +59,7 @@ pub async fn run(
     let resolved = request.resolve(&Defaults::for_host().with_settings(&loaded.settings)?)?;
     let options = BuildOptions {
         request: resolved,
-        flags: args.flags.to_flags(),
+        flags: args.flags.flags,
     };
     let cancel = cancel_on_ctrl_c(out);
     let result = pipeline::build(&loaded.settings, options, sink(out, verbose), cancel).await?;

@@ -76,8 +76,8 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                 Status::Skip => out.dim("skip"),
             };
             outln!("{mark}  {}: {}", c.title, c.detail);
-            if !c.hint.is_empty() {
-                outln!("      {} {}", out.dim("fix:"), c.hint);
+            if !c.remedy.0.is_empty() {
+                outln!("      {} {}", out.dim("fix:"), c.remedy.cli());
             }
         }
     }

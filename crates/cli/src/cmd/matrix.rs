@@ -63,9 +63,7 @@ pub struct Args {
     #[arg(long = "remote", value_name = "NAME[=N]", value_parser = parse_remote)]
     pub remotes: Vec<RemoteSlots>,
     #[command(flatten)]
-    pub run: super::build::RunFlags,
-    #[command(flatten)]
-    pub package: super::build::PackageArgs,
+    pub flags: super::flags::FlagArgs<super::flags::ForMatrix>,
 }
 
 pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> {
@@ -101,7 +99,7 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let flags = args.run.build_flags(false, args.package.to_options());
+    let flags = args.flags.flags;
     let table = Arc::new(Mutex::new(Table::new(&builds, out)));
     // The server each build went to, from its first event.
     let placed: Arc<Mutex<Vec<Option<String>>>> = Arc::new(Mutex::new(vec![None; builds.len()]));

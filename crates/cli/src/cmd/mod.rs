@@ -6,6 +6,7 @@ pub mod completions;
 pub mod config;
 pub mod detect;
 pub mod doctor;
+pub mod flags;
 pub mod matrix;
 pub mod mirror;
 pub mod plan;

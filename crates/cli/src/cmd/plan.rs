@@ -139,7 +139,7 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
     let s = &loaded.settings;
     // The engine's plan, as the desktop app shows it too.
     let defaults = Defaults::from_suggestions(&host.suggestions).with_settings(s)?;
-    let flags = args.flags.to_flags();
+    let flags = args.flags.flags;
     let plan = factory::plan::plan(&request, &flags, &defaults, s)?;
     if let Some(path) = &args.save_preset {
         factory::presets::save(path, &request)?;

@@ -42,6 +42,11 @@ pub struct Manifest {
     pub build_prefix: String,
     /// The resolved build request, as the pipeline recorded it.
     pub request: serde_json::Value,
+    /// The build options that are recorded (`OptionSpec::recorded`), where
+    /// given: what shaped the package, what its builder said of it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "ts", ts(type = "{ [option in string]?: JsonValue }"))]
+    pub options: BTreeMap<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spack_lock_sha256: Option<String>,
     pub sizes: Sizes,
@@ -118,6 +123,19 @@ pub struct VerifyCheck {
 }
 
 impl Manifest {
+    /// The recorded build options as `name=value` words (`modules=hierarchy`,
+    /// `keep_headers`, `label=for the lab`): what both front ends show.
+    pub fn option_words(&self) -> Vec<String> {
+        self.options
+            .iter()
+            .map(|(name, value)| match value {
+                serde_json::Value::Bool(true) => name.clone(),
+                serde_json::Value::String(text) => format!("{name}={text}"),
+                other => format!("{name}={other}"),
+            })
+            .collect()
+    }
+
     /// Records the archives and their sizes.
     pub fn set_archives(&mut self, files: &[ArchiveFile]) {
         self.archives = files.iter().map(ArchiveEntry::from).collect();
@@ -168,6 +186,7 @@ pub(crate) mod tests {
             tool_version: "0.1.0".into(),
             build_prefix: "/opt/slurm-build".into(),
             request: serde_json::json!({"slurm_version": "24.11"}),
+            options: BTreeMap::new(),
             spack_lock_sha256: None,
             sizes: Sizes::default(),
             tree_sha256: None,

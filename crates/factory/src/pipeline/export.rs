@@ -19,6 +19,7 @@ impl Build<'_> {
             tool_version: env!("CARGO_PKG_VERSION").into(),
             build_prefix: layout::STORE.into(),
             request: serde_json::to_value(req).expect("requests serialize"),
+            options: self.options.flags.recorded(),
             spack_lock_sha256: spack_lock
                 .is_file()
                 .then(|| crate::package::sha256_file(&spack_lock))

@@ -171,9 +171,9 @@ pub async fn publish(
         flags: BuildFlags {
             offline,
             verify: false,
-            publish: Some(publish),
             ..BuildFlags::default()
-        },
+        }
+        .publishing(publish),
     };
     let job = Job::Publish {
         artifact_id: artifact_id.into(),

@@ -30,7 +30,17 @@ impl Build<'_> {
             };
             return Err(Error::NotReady {
                 failures: join(&|c| format!("{}: {}", c.title, c.detail)),
-                fixes: join(&|c| c.hint.clone()),
+                fixes: crate::remedy::Remedy(
+                    failed
+                        .iter()
+                        .filter(|c| !c.remedy.0.is_empty())
+                        .enumerate()
+                        .flat_map(|(i, c)| {
+                            let separator = (i > 0).then(|| "; ".into());
+                            separator.into_iter().chain(c.remedy.0.iter().cloned())
+                        })
+                        .collect(),
+                ),
             });
         }
         if let Some(message) = self.options.request.slurm.warning() {

@@ -26,9 +26,12 @@ impl Publishing {
     /// Every build flag checked (the package options too), and what the
     /// run needs of the publishing ones.
     pub(super) fn check(flags: &BuildFlags, lxc: &Lxc) -> Result<Publishing> {
-        flags.package.check()?;
-        let to = match &flags.publish {
-            Some(opts) => Some((opts.clone(), opts.check()?)),
+        flags.check()?;
+        let to = match flags.publish_options() {
+            Some(opts) => {
+                let checked = opts.check()?;
+                Some((opts, checked))
+            }
             None => None,
         };
         let mut from = flags
