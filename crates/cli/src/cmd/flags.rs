@@ -52,7 +52,8 @@ pub struct FlagArgs<S = All> {
 impl<S: Selection> clap::Args for FlagArgs<S> {
     fn augment_args(cmd: clap::Command) -> clap::Command {
         let defaults = serde_json::to_value(BuildFlags::default()).expect("build flags serialize");
-        cmd.args(S::options().into_iter().map(|o| arg_of(o, &defaults)))
+        let options = S::options();
+        cmd.args(options.iter().map(|o| arg_of(o, &options, &defaults)))
     }
 
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
@@ -77,15 +78,23 @@ impl<S: Selection> clap::FromArgMatches for FlagArgs<S> {
     }
 }
 
-/// One option's argument; `defaults` are the options' default values.
-fn arg_of(option: &'static OptionSpec, defaults: &serde_json::Value) -> Arg {
+/// One option's argument; `options` are the command's (an option it
+/// excludes is named by its flag), `defaults` their default values.
+fn arg_of(
+    option: &'static OptionSpec,
+    options: &[&'static OptionSpec],
+    defaults: &serde_json::Value,
+) -> Arg {
     let flag = option.flag();
     let mut help = option.help();
     if option.inverted {
         help.push_str(" [on by default: this turns it off]");
     }
-    if let Some(other) = option.conflicts {
-        help.push_str(&format!(" [not with --{}]", other.replace('_', "-")));
+    if let Some(other) = option
+        .conflicts
+        .and_then(|name| options.iter().find(|o| o.name == name))
+    {
+        help.push_str(&format!(" [not with --{}]", other.flag()));
     }
     let mut arg = Arg::new(option.name)
         .long(flag)

@@ -21,15 +21,12 @@ impl Build<'_> {
             });
         }
         if !failed.is_empty() {
-            let join = |part: &dyn Fn(&doctor::Check) -> String| {
-                failed
-                    .iter()
-                    .map(|c| part(c))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            };
             return Err(Error::NotReady {
-                failures: join(&|c| format!("{}: {}", c.title, c.detail)),
+                failures: failed
+                    .iter()
+                    .map(|c| format!("{}: {}", c.title, c.detail))
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 fixes: crate::remedy::Remedy(
                     failed
                         .iter()
