@@ -15,8 +15,8 @@ app_commands! {
     commands::settings_get() -> "Overview";
     commands::settings_check(key: "string", value: "string") -> "string | null";
     commands::settings_set(updates: "Record<string, string>") -> "Overview";
-    commands::preset_save(request: "BuildRequest") -> "string | null";
-    commands::preset_load() -> "BuildRequest | null";
+    commands::preset_save(request: "BuildRequest", flags: "BuildFlags") -> "string | null";
+    commands::preset_load() -> "Preset | null";
     commands::runs_list() -> "RunSummary[]";
     commands::runs_stats(last: "number | null") -> "History";
     commands::run_events(id: "string") -> "EventRecord[]";

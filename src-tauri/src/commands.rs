@@ -10,7 +10,9 @@ use factory::error::ErrorReport;
 use factory::events::EventRecord;
 use factory::hardware::HostReport;
 use factory::history::History;
+use factory::pipeline::BuildFlags;
 use factory::plan::Plan;
+use factory::presets::Preset;
 use factory::request::BuildRequest;
 use factory::runs::{LogPage, RunDir, RunSummary};
 use factory::settings::Overview;
@@ -44,7 +46,7 @@ pub fn detect(state: State<'_, AppState>) -> HostReport {
 pub fn plan(
     state: State<'_, AppState>,
     request: BuildRequest,
-    flags: factory::pipeline::BuildFlags,
+    flags: BuildFlags,
 ) -> CmdResult<Plan> {
     factory::plan::plan(
         &request,
@@ -67,7 +69,7 @@ pub fn toolchains(state: State<'_, AppState>) -> CmdResult<Vec<factory::toolchai
 /// What a build does without flags (verified, nothing kept, zstd only): the
 /// Build form starts from it.
 #[tauri::command]
-pub fn build_defaults() -> factory::pipeline::BuildFlags {
+pub fn build_defaults() -> BuildFlags {
     factory::pipeline::BuildFlags::default()
 }
 
@@ -105,9 +107,14 @@ pub fn settings_set(
     Ok(state.reload().map_err(report)?.overview())
 }
 
-/// Asks where to save (native dialog) and writes the preset; `None` = the user cancelled.
+/// Asks where to save (native dialog) and writes the preset (the request and
+/// the flags that differ from their defaults); `None` = the user cancelled.
 #[tauri::command]
-pub async fn preset_save(app: AppHandle, request: BuildRequest) -> CmdResult<Option<String>> {
+pub async fn preset_save(
+    app: AppHandle,
+    request: BuildRequest,
+    flags: BuildFlags,
+) -> CmdResult<Option<String>> {
     let dialog = app
         .dialog()
         .file()
@@ -117,13 +124,13 @@ pub async fn preset_save(app: AppHandle, request: BuildRequest) -> CmdResult<Opt
     let Some(path) = ask_path(dialog, Pick::Save).await? else {
         return Ok(None);
     };
-    factory::presets::save(&path, &request).map_err(report)?;
+    factory::presets::save(&path, &Preset { request, flags }).map_err(report)?;
     Ok(Some(path.display().to_string()))
 }
 
 /// Asks for a preset file (native dialog) and reads it; `None` = the user cancelled.
 #[tauri::command]
-pub async fn preset_load(app: AppHandle) -> CmdResult<Option<BuildRequest>> {
+pub async fn preset_load(app: AppHandle) -> CmdResult<Option<Preset>> {
     let dialog = app
         .dialog()
         .file()

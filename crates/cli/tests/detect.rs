@@ -160,10 +160,31 @@ fn plan_checks_the_build_flags_and_renders_with_them() {
         "{}",
         stderr(&o)
     );
+    // What an option needs may come from a preset, so the engine checks it
+    // once the two are merged.
     let o = run(&["plan", "--sign", "me@site.example"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--publish <URL>"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("sign without publish"),
+        "{}",
+        stderr(&o)
+    );
     let dir = tempfile::tempdir().unwrap();
+    let preset = dir.path().join("lab.yaml");
+    std::fs::create_dir(dir.path().join("cache")).unwrap();
+    let cache = format!("file://{}/cache", dir.path().display());
+    std::fs::write(&preset, format!("publish: {cache}\nminimal: true\n")).unwrap();
+    let o = run(&[
+        "plan",
+        "--preset",
+        preset.to_str().unwrap(),
+        "--sign",
+        "me@site.example",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(plan["request"]["package_type"]["kind"], "minimal", "{plan}");
     let missing = format!("file://{}/no-cache", dir.path().display());
     let o = run(&["plan", "--from", &missing]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

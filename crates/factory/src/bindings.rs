@@ -21,7 +21,7 @@ pub fn typescript() -> String {
     }
     use crate::{
         artifacts, cache, catalog, doctor, error, events, hardware, history, kinds, matrix, mirror,
-        options, package, pipeline, plan, publish, recipe, remedy, remotes, request, runs,
+        options, package, pipeline, plan, presets, publish, recipe, remedy, remotes, request, runs,
         settings, sources, toolchain, units,
     };
     export!(
@@ -88,6 +88,7 @@ pub fn typescript() -> String {
         serde_json::Value,
         pipeline::BuildFlags,
         pipeline::PackageOptions,
+        presets::Preset,
         options::OptionKind,
         options::OptionGroup,
         options::Choice,

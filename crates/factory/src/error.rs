@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::kinds::GpuVendor;
-use crate::remedy::{code, remedy, setting, Command, Flag, Remedy};
+use crate::remedy::{build_option, code, remedy, setting, Command, Flag, Remedy};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -383,9 +383,9 @@ impl Error {
             ],
             Error::MinimalWithGpu => remedy![
                 "drop ",
-                Flag::Minimal,
+                build_option!("minimal"),
                 " to build a GPU package, or drop ",
-                Flag::Gpu,
+                build_option!("gpu"),
                 " for a minimal one"
             ],
             Error::InvalidTarget { .. } => remedy![
@@ -421,13 +421,17 @@ impl Error {
             Error::GpuArchWithoutGpu => {
                 remedy![
                     "add ",
-                    Flag::Gpu.with("cuda"),
+                    build_option!("gpu", "cuda"),
                     " or ",
-                    Flag::Gpu.with("rocm")
+                    build_option!("gpu", "rocm")
                 ]
             }
             Error::InvalidJobs(_) => {
-                remedy!["pass ", Flag::Jobs.with("N"), " with N between 1 and 1024"]
+                remedy![
+                    "pass ",
+                    build_option!("jobs", "N"),
+                    " with N between 1 and 1024"
+                ]
             }
             Error::InvalidValue { .. } => remedy!["check the value against ", Flag::Help],
             Error::ConfigUnreadable { path, .. } => remedy![
@@ -614,7 +618,7 @@ impl Error {
             ],
             Error::BuildFailed { log, .. } => remedy![
                 format!("read the full log in {}; rerun with ", log.display()),
-                Flag::Keep,
+                build_option!("keep_on_failure"),
                 " to keep the build instance for a look inside (",
                 code("lxc exec <instance> -- bash"),
                 ")"
@@ -658,8 +662,8 @@ impl Error {
                 format!(" here); the run's log is in {}", log.display())
             ],
             Error::PresetInvalid { .. } => remedy![
-                "presets are YAML with the keys slurm_version, gpu, minimal, target, gpu_arch, \
-                 jobs, compiler, toolchain; ",
+                "a preset is YAML whose keys are build options' names (slurm_version, gpu, \
+                 jobs, gzip, keep_headers, publish, ...: the flags with `_` for `-`); ",
                 Command::PlanSavePreset,
                 " writes a valid one"
             ],
@@ -760,7 +764,7 @@ impl Error {
             Error::NeedsConfirmation { .. } => remedy!["pass ", Flag::Yes, " to confirm"],
             Error::Signing { .. } => remedy![
                 "give ",
-                Flag::Sign,
+                build_option!("sign"),
                 " a key id your keyring holds (",
                 code("gpg --list-secret-keys"),
                 "), without a passphrase or with gpg-agent holding it, or a file with the \
@@ -776,19 +780,19 @@ impl Error {
             ],
             Error::BuildcacheUnreadable { .. } => remedy![
                 "Spack would have compiled what it holds: give the registry's login with ",
-                Flag::FromCredentials.with("FILE"),
+                build_option!("from_credentials", "FILE"),
                 " (and its CA with ",
-                Flag::FromRegistryCa.with("FILE"),
+                build_option!("from_registry_ca", "FILE"),
                 "), check the URL, or build without that ",
-                Flag::From
+                build_option!("install_from")
             ],
             Error::BuildcacheRefused { log, .. } => remedy![
                 "an entry of a signed buildcache that does not verify was changed, or signed \
                  by a key you do not trust: ask its publisher to publish it again, give its \
                  key with ",
-                Flag::Trust.with("FILE"),
+                build_option!("trust", "FILE"),
                 ", or build without ",
-                Flag::From,
+                build_option!("install_from"),
                 format!("; the check's output is in {}", log.display())
             ],
         }

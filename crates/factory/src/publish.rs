@@ -16,70 +16,8 @@ use std::process::{Command, Stdio};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::kinds::UnknownKind;
 
-/// Which of the build's Spack binaries go to the buildcache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "lowercase")]
-pub enum BuildcacheScope {
-    /// Only the archives and manifest.
-    None,
-    /// Every dependency, not Slurm itself (a site that builds its own Slurm).
-    Deps,
-    /// Everything, Slurm too: a build that installs from it compiles nothing.
-    #[default]
-    All,
-}
-
-impl BuildcacheScope {
-    pub const ALL: [BuildcacheScope; 3] = [
-        BuildcacheScope::None,
-        BuildcacheScope::Deps,
-        BuildcacheScope::All,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            BuildcacheScope::None => "none",
-            BuildcacheScope::Deps => "deps",
-            BuildcacheScope::All => "all",
-        }
-    }
-}
-
-impl crate::options::OptionType for BuildcacheScope {
-    const KIND: crate::options::OptionKind = crate::options::OptionKind::Choice;
-    const VALUE_NAME: &'static str = "SCOPE";
-    const CHOICES: &'static [crate::options::Choice] = &[
-        crate::options::Choice {
-            value: BuildcacheScope::All.as_str(),
-            help: "every binary, Slurm too: a build that installs from it compiles nothing",
-        },
-        crate::options::Choice {
-            value: BuildcacheScope::Deps.as_str(),
-            help: "every dependency, not Slurm (a site that builds its own Slurm)",
-        },
-        crate::options::Choice {
-            value: BuildcacheScope::None.as_str(),
-            help: "only the archives and manifest",
-        },
-    ];
-}
-
-impl std::str::FromStr for BuildcacheScope {
-    type Err = UnknownKind;
-    fn from_str(s: &str) -> Result<BuildcacheScope, UnknownKind> {
-        BuildcacheScope::ALL
-            .into_iter()
-            .find(|b| b.as_str() == s)
-            .ok_or_else(|| UnknownKind {
-                what: "buildcache scope",
-                value: s.into(),
-                expected: BuildcacheScope::ALL.map(|b| b.as_str()).join(", "),
-            })
-    }
-}
+pub use crate::options::BuildcacheScope;
 
 /// What `build --publish` does after the package is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use include_dir::{include_dir, Dir};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::kinds::GpuVendor;
@@ -127,58 +127,7 @@ pub struct SpackContext {
     pub concurrent_packages: u64,
 }
 
-/// How the Lmod modules are laid out in the package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "lowercase")]
-pub enum ModuleLayout {
-    /// `modules/lmod/slurm.lua`: `module use <prefix>/modules/lmod; module load slurm`.
-    #[default]
-    Flat,
-    /// Lmod's hierarchy under `modules/lmod/`: `Core/slurm/<ver>.lua`, and with
-    /// OpenMPI `Core/gcc/<ver>.lua` opening `Compiler/gcc/<ver>/openmpi/<ver>.lua`.
-    Hierarchy,
-}
-
-impl ModuleLayout {
-    pub const ALL: [ModuleLayout; 2] = [ModuleLayout::Flat, ModuleLayout::Hierarchy];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ModuleLayout::Flat => "flat",
-            ModuleLayout::Hierarchy => "hierarchy",
-        }
-    }
-}
-
-impl crate::options::OptionType for ModuleLayout {
-    const KIND: crate::options::OptionKind = crate::options::OptionKind::Choice;
-    const VALUE_NAME: &'static str = "LAYOUT";
-    const CHOICES: &'static [crate::options::Choice] = &[
-        crate::options::Choice {
-            value: ModuleLayout::Flat.as_str(),
-            help: "modules/lmod/slurm.lua",
-        },
-        crate::options::Choice {
-            value: ModuleLayout::Hierarchy.as_str(),
-            help: "Lmod's hierarchy: Core/slurm/<ver>.lua, OpenMPI under its compiler",
-        },
-    ];
-}
-
-impl std::str::FromStr for ModuleLayout {
-    type Err = crate::kinds::UnknownKind;
-    fn from_str(s: &str) -> std::result::Result<ModuleLayout, Self::Err> {
-        ModuleLayout::ALL
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| crate::kinds::UnknownKind {
-                what: "module layout",
-                value: s.into(),
-                expected: ModuleLayout::ALL.map(|m| m.as_str()).join(", "),
-            })
-    }
-}
+pub use crate::options::ModuleLayout;
 
 /// Where each module file goes in the package: the layout, and the
 /// versions only the solved environment knows.

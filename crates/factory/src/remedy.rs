@@ -1,29 +1,22 @@
-//! What fixes an error, as data: text, and the option, command or setting
-//! to use. The CLI renders an option as its flag and a command as
-//! `slurm-factory …`; the app names its own field, page or button for each
-//! (ui/src/lib/remedy.ts, which must have one for every [`Flag`] and
-//! [`Command`]).
+//! What fixes an error, as data: text, and the build option, flag, command
+//! or setting to use. The CLI renders a build option as its flag (from the
+//! options' table) and a command as `slurm-factory …`; the app names its own
+//! field, page or button for each (ui/src/lib/remedy.ts: a build option by
+//! its label, and one for every [`Flag`] and [`Command`]).
 
 use serde::{Deserialize, Serialize};
 
-/// A choice the user makes for one run: a flag of the CLI, a field of the
-/// app's forms.
+use crate::options::OptionSpec;
+
+/// A flag of the CLI that is not a build option (those are named by
+/// [`build_option!`]), and its counterpart in the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Flag {
-    Minimal,
-    Gpu,
-    Jobs,
-    Keep,
     Force,
     Yes,
-    Sign,
     Key,
-    From,
-    Trust,
-    FromCredentials,
-    FromRegistryCa,
     Remote,
     Help,
 }
@@ -31,18 +24,9 @@ pub enum Flag {
 impl Flag {
     pub fn cli(self) -> &'static str {
         match self {
-            Flag::Minimal => "--minimal",
-            Flag::Gpu => "--gpu",
-            Flag::Jobs => "--jobs",
-            Flag::Keep => "--keep",
             Flag::Force => "--force",
             Flag::Yes => "--yes",
-            Flag::Sign => "--sign",
             Flag::Key => "--key",
-            Flag::From => "--from",
-            Flag::Trust => "--trust",
-            Flag::FromCredentials => "--from-credentials",
-            Flag::FromRegistryCa => "--from-registry-ca",
             Flag::Remote => "--remote",
             Flag::Help => "--help",
         }
@@ -128,6 +112,11 @@ pub enum RemedyPart {
         flag: Flag,
         value: Option<String>,
     },
+    /// A build option, by its name in the options' tables (`keep_on_failure`).
+    Option {
+        option: String,
+        value: Option<String>,
+    },
     Command {
         command: Command,
         args: Option<String>,
@@ -160,6 +149,35 @@ impl From<Flag> for RemedyPart {
         RemedyPart::Flag { flag, value: None }
     }
 }
+
+impl From<&'static OptionSpec> for RemedyPart {
+    fn from(option: &'static OptionSpec) -> RemedyPart {
+        RemedyPart::Option {
+            option: option.name.into(),
+            value: None,
+        }
+    }
+}
+
+/// A build option with a value, as in `--jobs N`.
+pub fn option_with(option: &'static OptionSpec, value: &str) -> RemedyPart {
+    RemedyPart::Option {
+        option: option.name.into(),
+        value: Some(value.into()),
+    }
+}
+
+/// A build option a remedy names, its name checked when the engine compiles:
+/// `build_option!("jobs")`, `build_option!("jobs", "N")`.
+macro_rules! build_option {
+    ($name:literal) => {
+        $crate::remedy::RemedyPart::from(const { $crate::options::named($name) })
+    };
+    ($name:literal, $value:expr) => {
+        $crate::remedy::option_with(const { $crate::options::named($name) }, $value)
+    };
+}
+pub(crate) use build_option;
 
 impl From<Command> for RemedyPart {
     fn from(command: Command) -> RemedyPart {
@@ -197,6 +215,10 @@ impl Remedy {
             .map(|part| match part {
                 RemedyPart::Text { text } => text.clone(),
                 RemedyPart::Flag { flag, value } => quoted(flag.cli(), value),
+                RemedyPart::Option { option, value } => {
+                    let flag = crate::options::find(option).map_or(option.clone(), |o| o.flag());
+                    quoted(&format!("--{flag}"), value)
+                }
                 RemedyPart::Command { command, args } => quoted(command.cli(), args),
                 RemedyPart::Setting { key: code } | RemedyPart::Code { code } => {
                     quoted(code, &None)
@@ -206,7 +228,7 @@ impl Remedy {
     }
 }
 
-/// `remedy!["pass ", Flag::Jobs.with("N"), " with N between 1 and 1024"]`.
+/// `remedy!["pass ", build_option!("jobs", "N"), " with N between 1 and 1024"]`.
 macro_rules! remedy {
     ($($part:expr),* $(,)?) => {
         $crate::remedy::Remedy(vec![$($crate::remedy::RemedyPart::from($part)),*])
@@ -222,9 +244,9 @@ mod tests {
     fn the_cli_says_flags_commands_and_code_in_backticks() {
         let r = remedy![
             "pass ",
-            Flag::Jobs.with("N"),
+            build_option!("jobs", "N"),
             " or ",
-            Flag::Minimal,
+            build_option!("keep_on_failure"),
             "; ",
             Command::Doctor.with("--remote b"),
             " and ",
@@ -237,7 +259,7 @@ mod tests {
         ];
         assert_eq!(
             r.cli(),
-            "pass `--jobs N` or `--minimal`; `slurm-factory doctor --remote b` and \
+            "pass `--jobs N` or `--keep`; `slurm-factory doctor --remote b` and \
              `slurm-factory cache clean`, set `image` (`lxc image list`)"
         );
     }

@@ -12,46 +12,7 @@ use crate::catalog::{Catalog, Release, Support};
 use crate::error::{Error, Result};
 use crate::kinds::GpuVendor;
 
-/// The compiler Spack builds with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "kebab-case")]
-pub enum Compiler {
-    /// The container's own gcc, taken as a Spack external (fast).
-    #[default]
-    System,
-    /// A gcc built by Spack first, for packages that run on older systems.
-    SpackGcc,
-}
-
-/// A build request as the user (CLI flags, a preset file, the UI form) states it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(default, deny_unknown_fields)]
-pub struct BuildRequest {
-    /// `26.05`, `25.11`, … or a full Spack version such as `24-11-6-1`. Empty = default.
-    pub slurm_version: String,
-    /// GPU support; `None` builds the CPU package.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gpu: Option<GpuVendor>,
-    /// Slurm alone, fewest dependencies, no OpenMPI.
-    pub minimal: bool,
-    /// Spack target (`zen3`, `x86_64_v3`, …); `None` = the detected suggestion.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    /// `cuda_arch` values (`80`, `90`) or `amdgpu_target` values (`gfx90a`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub gpu_arch: Vec<String>,
-    /// Parallel build jobs; `None` = a suggestion from the host.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jobs: Option<u32>,
-    pub compiler: Compiler,
-    /// The OS the package is built on and verified on (`debian12`, `rocky9`,
-    /// ... a file in the templates' toolchains/); `None` = the `toolchain`
-    /// setting, else the `image` and `verify_image` settings as they are.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub toolchain: Option<String>,
-}
+pub use crate::options::{BuildRequest, Compiler};
 
 /// The three kinds of package Slurm Factory builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

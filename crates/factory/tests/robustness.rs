@@ -82,9 +82,10 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("preset.yaml");
         std::fs::write(&path, &bytes).unwrap();
-        if let Ok(request) = factory::presets::load(&path) {
+        if let Ok(preset) = factory::presets::load(&path) {
             // What loads resolves or is refused like any request.
-            let _ = request.resolve(&defaults());
+            let _ = preset.request.resolve(&defaults());
+            let _ = preset.flags.check();
         }
     }
 

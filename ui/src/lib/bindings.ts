@@ -90,11 +90,11 @@ export type Compiler = "system" | "spack-gcc";
 
 export type BuildRequest = { 
 /**
- * `26.05`, `25.11`, … or a full Spack version such as `24-11-6-1`. Empty = default.
+ * Slurm release, or a full Spack version (24-11-6-1). Empty: the newest supported.
  */
 slurm_version: string, 
 /**
- * GPU support; `None` builds the CPU package.
+ * Build GPU support for this vendor.
  */
 gpu: GpuVendor | null, 
 /**
@@ -102,21 +102,27 @@ gpu: GpuVendor | null,
  */
 minimal: boolean, 
 /**
- * Spack target (`zen3`, `x86_64_v3`, …); `None` = the detected suggestion.
+ * Spack optimization target (zen3, skylake_avx512, x86_64_v3, ...); default: this
+ * machine's.
  */
 target: string | null, 
 /**
- * `cuda_arch` values (`80`, `90`) or `amdgpu_target` values (`gfx90a`).
+ * GPU architectures: CUDA compute capabilities (80,90) or ROCm targets (gfx90a);
+ * default: the GPUs of this machine of that vendor.
  */
 gpu_arch: Array<string>, 
 /**
- * Parallel build jobs; `None` = a suggestion from the host.
+ * Parallel build jobs; default: one per core.
  */
-jobs: number | null, compiler: Compiler, 
+jobs: number | null, 
 /**
- * The OS the package is built on and verified on (`debian12`, `rocky9`,
- * ... a file in the templates' toolchains/); `None` = the `toolchain`
- * setting, else the `image` and `verify_image` settings as they are.
+ * Compiler Spack builds with.
+ */
+compiler: Compiler, 
+/**
+ * OS to build on and verify on: a built-in toolchain or a file of your templates'
+ * toolchains/; the package runs where glibc is at least that OS's. Default: the
+ * toolchain setting, else the image setting.
  */
 toolchain: string | null, };
 
@@ -769,9 +775,11 @@ debug_archive: boolean,
  */
 modules: ModuleLayout, };
 
-export type OptionKind = "switch" | "value" | "list" | "choice";
+export type Preset = { request: BuildRequest, flags: BuildFlags, };
 
-export type OptionGroup = "build" | "package" | "publishing" | "install-from";
+export type OptionKind = "switch" | "value" | "list" | "number" | "choice";
+
+export type OptionGroup = "request" | "build" | "package" | "publishing" | "install-from";
 
 export type Choice = { value: string, help: string, };
 
@@ -933,9 +941,9 @@ cpus: number, };
 
 export type Remedy = Array<RemedyPart>;
 
-export type RemedyPart = { "kind": "text", text: string, } | { "kind": "flag", flag: Flag, value: string | null, } | { "kind": "command", command: Command, args: string | null, } | { "kind": "setting", key: string, } | { "kind": "code", code: string, };
+export type RemedyPart = { "kind": "text", text: string, } | { "kind": "flag", flag: Flag, value: string | null, } | { "kind": "option", option: string, value: string | null, } | { "kind": "command", command: Command, args: string | null, } | { "kind": "setting", key: string, } | { "kind": "code", code: string, };
 
-export type Flag = "minimal" | "gpu" | "jobs" | "keep" | "force" | "yes" | "sign" | "key" | "from" | "trust" | "from_credentials" | "from_registry_ca" | "remote" | "help";
+export type Flag = "force" | "yes" | "key" | "remote" | "help";
 
 export type Command = "detect" | "doctor" | "config_show" | "clean" | "cache_clean" | "cache_status" | "artifacts_list" | "artifacts_delete" | "runs_list" | "templates_export" | "plan_output" | "plan_save_preset" | "mirror_check" | "mirror_create" | "mirror_export" | "mirror_import" | "matrix_resume" | "matrix_dry_run";
 

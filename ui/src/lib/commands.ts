@@ -1,7 +1,7 @@
 // Generated from src-tauri/src/command_list.rs, the app's one list of commands.
 // Do not edit: run `UPDATE_BINDINGS=1 cargo test -p slurm-factory-app generated`.
 import { type Channel, invoke } from "@tauri-apps/api/core";
-import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildOutcome, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, History, HostReport, Imported, Layer, LayerHits, LogPage, MatrixBuild, MatrixEvent, MirrorResult, Overview, Plan, PublishOptions, Release, Report, RunSummary, Server, SignatureReport, Size, Toolchain } from "./bindings";
+import type { Artifact, ArtifactSummary, BatchItem, BuildFlags, BuildOutcome, BuildRequest, CacheOverview, EventRecord, ExportResult, Exported, History, HostReport, Imported, Layer, LayerHits, LogPage, MatrixBuild, MatrixEvent, MirrorResult, Overview, Plan, Preset, PublishOptions, Release, Report, RunSummary, Server, SignatureReport, Size, Toolchain } from "./bindings";
 
 export const commands = {
   doctor: () => invoke<Report>("doctor"),
@@ -13,8 +13,8 @@ export const commands = {
   settingsGet: () => invoke<Overview>("settings_get"),
   settingsCheck: (key: string, value: string) => invoke<string | null>("settings_check", { key, value }),
   settingsSet: (updates: Record<string, string>) => invoke<Overview>("settings_set", { updates }),
-  presetSave: (request: BuildRequest) => invoke<string | null>("preset_save", { request }),
-  presetLoad: () => invoke<BuildRequest | null>("preset_load"),
+  presetSave: (request: BuildRequest, flags: BuildFlags) => invoke<string | null>("preset_save", { request, flags }),
+  presetLoad: () => invoke<Preset | null>("preset_load"),
   runsList: () => invoke<RunSummary[]>("runs_list"),
   runsStats: (last: number | null) => invoke<History>("runs_stats", { last }),
   runEvents: (id: string) => invoke<EventRecord[]>("run_events", { id }),

@@ -6,7 +6,7 @@ describe("showRemedy", () => {
   it("names the app's field and page where the CLI names a flag and a command", () => {
     const remedy: Remedy = [
       { kind: "text", text: "pass " },
-      { kind: "flag", flag: "jobs", value: "N" },
+      { kind: "option", option: "jobs", value: "N" },
       { kind: "text", text: " with N between 1 and 1024; " },
       { kind: "command", command: "doctor", args: null },
       { kind: "text", text: " checks; set " },
@@ -23,7 +23,14 @@ describe("showRemedy", () => {
   });
 
   it("says which GPU vendor", () => {
-    const shown = showRemedy([{ kind: "flag", flag: "gpu", value: "cuda" }]);
+    const shown = showRemedy([{ kind: "option", option: "gpu", value: "cuda" }]);
     expect(shown[0].text).toContain("CUDA");
+  });
+
+  it("names a build flag by its label and group, as the Advanced form shows it", () => {
+    const shown = showRemedy([{ kind: "option", option: "keep_on_failure", value: null }]);
+    expect(shown[0].text).toBe("“Keep the build container when the build fails” (Build page, Advanced: Build)");
+    const from = showRemedy([{ kind: "option", option: "from_credentials", value: "FILE" }]);
+    expect(from[0].text).toBe("“Login” (Build page, Advanced: Installing from published buildcaches)");
   });
 });

@@ -1,27 +1,38 @@
 // An error's remedy in the app's words: the field, page or button to use for
 // each option and command the engine names (crates/factory/src/remedy.rs).
-// The records are exhaustive: a new Flag or Command fails the type check
-// until it has its words here.
-import type { Command, Flag, Remedy } from "./bindings";
+// A build flag is named by its label in the options' table (BUILD_OPTIONS), a
+// request option by its field on the Build page; the records are exhaustive:
+// a new request option, Flag or Command fails the type check until it has
+// its words here.
+import { BUILD_OPTIONS, type BuildRequest, type Command, type Flag, type Remedy } from "./bindings";
 
-const ADVANCED = "Build page, Advanced";
+/** The Build page's fields for the request's options. */
+export const REQUEST_WORDS: Record<keyof BuildRequest, string> = {
+  slurm_version: "the Slurm version (Build page)",
+  gpu: "the GPU package type (Build page)",
+  minimal: "the Minimal package type (Build page)",
+  target: "the Target field (Build page)",
+  gpu_arch: "the GPU architectures field (Build page)",
+  jobs: "Build jobs (Build page)",
+  compiler: "the Compiler (Build page)",
+  toolchain: "the Toolchain (Build page)",
+};
 
 export const FLAG_WORDS: Record<Flag, string> = {
-  minimal: "the Minimal package type (Build page)",
-  gpu: "the GPU package type (Build page)",
-  jobs: "Build jobs (Build page)",
-  keep: `“Keep the build container when the build fails” (${ADVANCED})`,
   force: "replacing what is there when asked",
   yes: "confirming when asked",
-  sign: `Sign with GPG key (${ADVANCED}, Publish to)`,
   key: "the signer's public key file (Artifacts page, signatures)",
-  from: `Install from (${ADVANCED})`,
-  trust: `Trusted public key (${ADVANCED}, Install from)`,
-  from_credentials: `Login (${ADVANCED}, Install from)`,
-  from_registry_ca: `CA certificate (${ADVANCED}, Install from)`,
   remote: "the remotes setting (Settings page)",
   help: "the field's description",
 };
+
+/** A build option as the app names it: its label and where it is. */
+export function optionWords(name: string, value: string | null): string {
+  if (name === "gpu" && value) return `the GPU package type with vendor ${value.toUpperCase()} (Build page)`;
+  if (name in REQUEST_WORDS) return REQUEST_WORDS[name as keyof BuildRequest];
+  const option = BUILD_OPTIONS.find((o) => o.name === name);
+  return option ? `“${option.label}” (Build page, Advanced: ${option.heading})` : name;
+}
 
 export const COMMAND_WORDS: Record<Command, string> = {
   detect: "the Host panel on the Build page",
@@ -56,7 +67,9 @@ export function showRemedy(remedy: Remedy): Shown[] {
       case "text":
         return { text: p.text, code: false };
       case "flag":
-        return { text: p.flag === "gpu" && p.value ? `the GPU package type with vendor ${p.value.toUpperCase()} (Build page)` : FLAG_WORDS[p.flag], code: false };
+        return { text: FLAG_WORDS[p.flag], code: false };
+      case "option":
+        return { text: optionWords(p.option, p.value), code: false };
       case "command":
         return { text: COMMAND_WORDS[p.command], code: false };
       case "setting":

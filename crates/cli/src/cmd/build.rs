@@ -1,5 +1,5 @@
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -7,12 +7,12 @@ use std::time::Duration;
 use factory::events::{BuildEvent, EventRecord};
 use factory::kinds::{Outcome, Stage, StageOutcome};
 use factory::pipeline::{self, BuildOptions};
-use factory::request::{BuildRequest, Defaults};
+use factory::request::Defaults;
 use factory::settings::Loaded;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
-use super::plan::RequestArgs;
+use super::flags::{with_preset, RequestArgs};
 use crate::output::Out;
 
 #[derive(Debug, clap::Args)]
@@ -40,7 +40,8 @@ Examples:
 pub struct Args {
     #[command(flatten)]
     pub request: RequestArgs,
-    /// A saved request (YAML, as `plan --save-preset` writes); flags given here override it.
+    /// A saved build (YAML, as `plan --save-preset` writes): its options, and over them
+    /// the ones given here.
     #[arg(long, value_name = "FILE")]
     pub preset: Option<PathBuf>,
     #[command(flatten)]
@@ -55,11 +56,12 @@ pub async fn run(
     out: &Out,
     verbose: bool,
 ) -> factory::Result<ExitCode> {
-    let request = merge_preset(&args.request, args.preset.as_deref())?;
-    let resolved = request.resolve(&Defaults::for_host().with_settings(&loaded.settings)?)?;
+    let preset = with_preset(&args.request, &args.flags, args.preset.as_deref())?;
     let options = BuildOptions {
-        request: resolved,
-        flags: args.flags.flags,
+        request: preset
+            .request
+            .resolve(&Defaults::for_host().with_settings(&loaded.settings)?)?,
+        flags: preset.flags,
     };
     let cancel = cancel_on_ctrl_c(out);
     let result = pipeline::build(&loaded.settings, options, sink(out, verbose), cancel).await?;
@@ -100,38 +102,6 @@ pub fn sink(out: &Out, verbose: bool) -> factory::runs::Sink {
         let view = Arc::new(Mutex::new(Progress::new(out.quiet, verbose)));
         Arc::new(move |rec: &EventRecord| view.lock().expect("view lock").on(rec))
     }
-}
-
-/// The preset is the base; every flag the user typed wins over it.
-pub fn merge_preset(args: &RequestArgs, preset: Option<&Path>) -> factory::Result<BuildRequest> {
-    let from_flags = args.to_request();
-    let Some(path) = preset else {
-        return Ok(from_flags);
-    };
-    let mut req = factory::presets::load(path)?;
-    if !args.slurm_version.is_empty() {
-        req.slurm_version = from_flags.slurm_version;
-    }
-    if from_flags.gpu.is_some() {
-        req.gpu = from_flags.gpu;
-    }
-    req.minimal |= from_flags.minimal;
-    if from_flags.target.is_some() {
-        req.target = from_flags.target;
-    }
-    if !from_flags.gpu_arch.is_empty() {
-        req.gpu_arch = from_flags.gpu_arch;
-    }
-    if from_flags.jobs.is_some() {
-        req.jobs = from_flags.jobs;
-    }
-    if from_flags.toolchain.is_some() {
-        req.toolchain = from_flags.toolchain;
-    }
-    if args.compiler_given() {
-        req.compiler = from_flags.compiler;
-    }
-    Ok(req)
 }
 
 /// Draws the run: one line per finished stage, a bar for the stages and one

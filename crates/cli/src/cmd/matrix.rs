@@ -99,7 +99,7 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let flags = args.flags.flags;
+    let flags = args.flags.values;
     let table = Arc::new(Mutex::new(Table::new(&builds, out)));
     // The server each build went to, from its first event.
     let placed: Arc<Mutex<Vec<Option<String>>>> = Arc::new(Mutex::new(vec![None; builds.len()]));

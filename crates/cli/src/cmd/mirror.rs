@@ -8,8 +8,8 @@ use factory::request::Defaults;
 use factory::settings::Loaded;
 use factory::units::human_bytes;
 
-use super::build::{cancel_on_ctrl_c, merge_preset, sink};
-use super::plan::RequestArgs;
+use super::build::{cancel_on_ctrl_c, sink};
+use super::flags::{with_preset, FlagArgs, RequestArgs};
 use crate::output::Out;
 
 #[derive(Debug, clap::Subcommand)]
@@ -79,7 +79,8 @@ Examples:
 pub struct MirrorArgs {
     #[command(flatten)]
     pub request: RequestArgs,
-    /// A saved request (YAML, as `plan --save-preset` writes); flags given here override it.
+    /// A saved build (YAML, as `plan --save-preset` writes): its request, and over it the
+    /// options given here.
     #[arg(long, value_name = "FILE")]
     pub preset: Option<PathBuf>,
     /// Spack, spack-packages and clingo from spack_root, spack_packages_root and
@@ -93,15 +94,20 @@ pub struct MirrorArgs {
 
 impl MirrorArgs {
     fn options(&self, loaded: &Loaded) -> factory::Result<BuildOptions> {
-        let request = merge_preset(&self.request, self.preset.as_deref())?;
+        let flags = BuildFlags {
+            keep_on_failure: self.keep,
+            offline: self.offline,
+            verify: false,
+            ..BuildFlags::default()
+        };
+        // A preset's flags are a build's: a mirror run takes only its request.
+        let none: FlagArgs = Default::default();
+        let preset = with_preset(&self.request, &none, self.preset.as_deref())?;
         Ok(BuildOptions {
-            request: request.resolve(&Defaults::for_host().with_settings(&loaded.settings)?)?,
-            flags: BuildFlags {
-                keep_on_failure: self.keep,
-                offline: self.offline,
-                verify: false,
-                ..BuildFlags::default()
-            },
+            request: preset
+                .request
+                .resolve(&Defaults::for_host().with_settings(&loaded.settings)?)?,
+            flags,
         })
     }
 }

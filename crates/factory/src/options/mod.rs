@@ -1,17 +1,26 @@
-//! Every build option described once, where its field is declared.
+//! Every build option described once: what is built ([`BuildRequest`], in
+//! `request.rs`) and how ([`BuildFlags`], in `flags.rs`).
 //!
 //! [`options_struct!`] declares a struct whose fields are options together
 //! with its `OPTIONS` table: name, kind, default, group, help (the field's doc
 //! comment) and how it relates to the others. The CLI makes its arguments from
-//! the table (`slurm-factory build`, `plan`, `matrix`), the desktop app its
-//! Advanced form (exported as `BUILD_OPTIONS`), and the engine checks what
-//! needs or excludes what ([`check_relations`]). The values travel as the
-//! struct's serde form, one flat object keyed by option name: what the app
-//! sends, and what the CLI makes of its arguments.
+//! the tables (`slurm-factory build`, `plan`, `matrix`), the desktop app its
+//! Advanced form (exported as `BUILD_OPTIONS`), presets their keys, an error's
+//! remedy the option it names ([`named`]), and the engine checks what needs or
+//! excludes what ([`check_values`]). The values travel as the struct's serde
+//! form, one flat object keyed by option name: what the app sends, what the
+//! CLI makes of its arguments, what a preset holds.
+//!
+//! A leaf of the engine, but for the plain kinds: every module may name an
+//! option.
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+mod flags;
+mod request;
+
+pub use flags::{BuildFlags, BuildcacheScope, ModuleLayout, PackageOptions};
+pub use request::{BuildRequest, Compiler};
 
 /// What kind of value an option takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -24,6 +33,8 @@ pub enum OptionKind {
     Value,
     /// Any number of values (`--from URL`, repeatable).
     List,
+    /// A whole number (`--jobs N`), or none.
+    Number,
     /// One of its choices (`--modules flat|hierarchy`).
     Choice,
 }
@@ -33,6 +44,8 @@ pub enum OptionKind {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum OptionGroup {
+    /// What is built: the request.
+    Request,
     /// How the build runs.
     Build,
     /// What the package keeps, and its modules.
@@ -47,6 +60,7 @@ impl OptionGroup {
     /// The heading the CLI's help and the app's form show.
     pub fn heading(self) -> &'static str {
         match self {
+            OptionGroup::Request => "Package",
             OptionGroup::Build => "Build",
             OptionGroup::Package => "Package contents",
             OptionGroup::Publishing => "Publishing",
@@ -74,6 +88,8 @@ pub struct OptionSpec {
     /// The CLI's long flag when it is not the name in kebab case (`keep`
     /// for `keep_on_failure`).
     pub flag: Option<&'static str>,
+    /// The CLI's short flag, if it has one (`-j`).
+    pub short: Option<char>,
     pub group: OptionGroup,
     pub kind: OptionKind,
     /// The value's placeholder in the CLI's help (`URL`, `FILE`).
@@ -102,6 +118,7 @@ impl OptionSpec {
     pub const DEFAULT: OptionSpec = OptionSpec {
         name: "",
         flag: None,
+        short: None,
         group: OptionGroup::Build,
         kind: OptionKind::Switch,
         value_name: "",
@@ -179,9 +196,19 @@ impl OptionType for bool {
     const KIND: OptionKind = OptionKind::Switch;
 }
 
+impl OptionType for String {
+    const KIND: OptionKind = OptionKind::Value;
+    const VALUE_NAME: &'static str = "TEXT";
+}
+
 impl OptionType for Option<String> {
     const KIND: OptionKind = OptionKind::Value;
     const VALUE_NAME: &'static str = "TEXT";
+}
+
+impl OptionType for Option<u32> {
+    const KIND: OptionKind = OptionKind::Number;
+    const VALUE_NAME: &'static str = "N";
 }
 
 impl OptionType for Option<std::path::PathBuf> {
@@ -277,6 +304,14 @@ macro_rules! options_struct {
 }
 pub(crate) use options_struct;
 
+/// Why options were refused: what was given, and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// `sign without publish`, `label = "…"`.
+    pub value: String,
+    pub reason: String,
+}
+
 /// Refuses a bad value, or options given without the one they need or
 /// together with one they exclude. `given` is the values' serde form; an
 /// option counts as given when it differs from `defaults`. Options are named
@@ -285,27 +320,24 @@ pub fn check_values(
     options: &[&OptionSpec],
     given: &serde_json::Value,
     defaults: &serde_json::Value,
-) -> Result<()> {
+) -> std::result::Result<(), Refused> {
     let is_given = |name: &str| given.get(name) != defaults.get(name);
     for option in options.iter().filter(|o| is_given(o.name)) {
         let value = &given[option.name];
         if let Some(reason) = option.check.and_then(|check| check(value).err()) {
-            return Err(Error::InvalidValue {
-                what: "build options",
+            return Err(Refused {
                 value: format!("{} = {value}", option.name),
                 reason,
             });
         }
         if let Some(needed) = option.requires.filter(|&n| !is_given(n)) {
-            return Err(Error::InvalidValue {
-                what: "build options",
+            return Err(Refused {
                 value: format!("{} without {needed}", option.name),
                 reason: format!("{} goes with {needed}: give that too", option.name),
             });
         }
         if let Some(other) = option.conflicts.filter(|&n| is_given(n)) {
-            return Err(Error::InvalidValue {
-                what: "build options",
+            return Err(Refused {
                 value: format!("{} with {other}", option.name),
                 reason: format!("{}; choose one of the two", option.help()),
             });
@@ -338,4 +370,53 @@ pub fn short_text(value: &serde_json::Value) -> std::result::Result<(), String> 
         return Err("one line of printable text".into());
     }
     Ok(())
+}
+
+/// Every table of options: the request's, the flags', the package's.
+const TABLES: [&[OptionSpec]; 3] = [
+    BuildRequest::OPTIONS,
+    BuildFlags::OPTIONS,
+    PackageOptions::OPTIONS,
+];
+
+/// The option of that name. In a `const` (`const { named("sign") }`, as
+/// remedies name options) a name no table has fails the build (`cargo
+/// build`; `cargo check` does not evaluate it).
+pub const fn named(name: &str) -> &'static OptionSpec {
+    let mut t = 0;
+    while t < TABLES.len() {
+        let table = TABLES[t];
+        let mut i = 0;
+        while i < table.len() {
+            if same(table[i].name, name) {
+                return &table[i];
+            }
+            i += 1;
+        }
+        t += 1;
+    }
+    panic!("no build option has that name")
+}
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The option of that name, if there is one (a name read at run time).
+pub fn find(name: &str) -> Option<&'static OptionSpec> {
+    TABLES
+        .iter()
+        .flat_map(|t| t.iter())
+        .find(|o| o.name == name)
 }
