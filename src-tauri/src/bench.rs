@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use factory::artifacts::ExportResult;
 use factory::events::{BatchItem, BuildEvent, EventRecord};
 use factory::kinds::{Stage, Stream};
+use factory::store::artifacts::ExportResult;
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use factory::events::{self, BatchItem, BuildEvent, EventRecord};
 use factory::pipeline::{BuildFlags, BuildOptions};
 use factory::request::BuildRequest;
-use factory::runs::Sink;
+use factory::store::runs::Sink;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, State};
 use tokio_util::sync::CancellationToken;

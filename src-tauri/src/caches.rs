@@ -1,9 +1,9 @@
 //! The cache layers: their sizes, hit rates and cleaning them; the source
 //! mirror of an air-gapped site: check, fill, export, import.
 
-use factory::cache::{CacheOverview, LayerHits};
+use factory::caches::cache::{CacheOverview, LayerHits};
+use factory::caches::mirror::{Exported, Imported};
 use factory::kinds::Layer;
-use factory::mirror::{Exported, Imported};
 use factory::pipeline::{BuildFlags, BuildOptions, MirrorResult};
 use factory::request::BuildRequest;
 use factory::units::Size;
@@ -16,7 +16,7 @@ use crate::state::AppState;
 #[tauri::command]
 pub async fn cache_status(state: State<'_, AppState>) -> CmdResult<CacheOverview> {
     let settings = state.settings();
-    factory::cache::overview(&settings, &settings.lxc())
+    factory::caches::cache::overview(&settings, &settings.lxc())
         .await
         .map_err(report)
 }
@@ -24,14 +24,14 @@ pub async fn cache_status(state: State<'_, AppState>) -> CmdResult<CacheOverview
 /// Each layer's hits and lookups summed over every recorded run.
 #[tauri::command]
 pub fn cache_hits(state: State<'_, AppState>) -> CmdResult<Vec<LayerHits>> {
-    factory::cache::hit_rates(&state.settings()).map_err(report)
+    factory::caches::cache::hit_rates(&state.settings()).map_err(report)
 }
 
 /// Empties one layer; returns the bytes freed.
 #[tauri::command]
 pub async fn cache_clean(state: State<'_, AppState>, layer: Layer) -> CmdResult<Size> {
     let settings = state.settings();
-    factory::cache::clean(&settings, &settings.lxc(), layer)
+    factory::caches::cache::clean(&settings, &settings.lxc(), layer)
         .await
         .map(Size::from)
         .map_err(report)
@@ -44,7 +44,7 @@ pub async fn cache_clean_all(state: State<'_, AppState>) -> CmdResult<Size> {
     let lxc = settings.lxc();
     let mut freed = 0;
     for layer in Layer::ALL {
-        freed += factory::cache::clean(&settings, &lxc, layer)
+        freed += factory::caches::cache::clean(&settings, &lxc, layer)
             .await
             .map_err(report)?;
     }
@@ -69,7 +69,7 @@ pub async fn mirror_export(
     };
     let settings = state.settings();
     // The dialog asked before replacing a file: that is the user's consent.
-    blocking(move || factory::mirror::export(&settings, &path, true))
+    blocking(move || factory::caches::mirror::export(&settings, &path, true))
         .await
         .map(Some)
 }
@@ -90,9 +90,10 @@ pub async fn mirror_import(
         return Ok(None);
     };
     let loaded = state.loaded();
-    let imported =
-        blocking(move || factory::mirror::import(&loaded.settings, &path, &loaded.config_path))
-            .await?;
+    let imported = blocking(move || {
+        factory::caches::mirror::import(&loaded.settings, &path, &loaded.config_path)
+    })
+    .await?;
     state.reload().map_err(report)?;
     Ok(Some(imported))
 }

@@ -4,18 +4,18 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use factory::artifacts::{Artifact, ArtifactSummary, ExportResult, SignatureReport, Store};
 use factory::doctor::Report;
 use factory::error::ErrorReport;
 use factory::events::EventRecord;
 use factory::hardware::HostReport;
-use factory::history::History;
+use factory::pipeline::plan::Plan;
 use factory::pipeline::BuildFlags;
-use factory::plan::Plan;
-use factory::presets::Preset;
+use factory::request::presets::Preset;
 use factory::request::BuildRequest;
-use factory::runs::{LogPage, RunDir, RunSummary};
 use factory::settings::Overview;
+use factory::store::artifacts::{Artifact, ArtifactSummary, ExportResult, SignatureReport, Store};
+use factory::store::history::History;
+use factory::store::runs::{LogPage, RunDir, RunSummary};
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_opener::OpenerExt;
@@ -48,7 +48,7 @@ pub fn plan(
     request: BuildRequest,
     flags: BuildFlags,
 ) -> CmdResult<Plan> {
-    factory::plan::plan(
+    factory::pipeline::plan::plan(
         &request,
         &flags,
         &state.defaults().map_err(report)?,
@@ -76,7 +76,7 @@ pub fn build_defaults() -> BuildFlags {
 /// The Slurm releases the catalogue knows (the templates dir's included),
 /// newest first, judged today.
 #[tauri::command]
-pub fn releases(state: State<'_, AppState>) -> CmdResult<Vec<factory::catalog::Release>> {
+pub fn releases(state: State<'_, AppState>) -> CmdResult<Vec<factory::request::catalog::Release>> {
     Ok(state
         .defaults()
         .map_err(report)?
@@ -124,7 +124,7 @@ pub async fn preset_save(
     let Some(path) = ask_path(dialog, Pick::Save).await? else {
         return Ok(None);
     };
-    factory::presets::save(&path, &Preset { request, flags }).map_err(report)?;
+    factory::request::presets::save(&path, &Preset { request, flags }).map_err(report)?;
     Ok(Some(path.display().to_string()))
 }
 
@@ -139,7 +139,9 @@ pub async fn preset_load(app: AppHandle) -> CmdResult<Option<Preset>> {
     let Some(path) = ask_path(dialog, Pick::Open).await? else {
         return Ok(None);
     };
-    factory::presets::load(&path).map(Some).map_err(report)
+    factory::request::presets::load(&path)
+        .map(Some)
+        .map_err(report)
 }
 
 /// Which native file dialog to show.
@@ -178,7 +180,7 @@ pub async fn ask_path(
 
 #[tauri::command]
 pub fn runs_list(state: State<'_, AppState>) -> CmdResult<Vec<RunSummary>> {
-    Ok(factory::runs::list(&state.settings().runs_dir())
+    Ok(factory::store::runs::list(&state.settings().runs_dir())
         .into_iter()
         .map(Into::into)
         .collect())
@@ -188,14 +190,14 @@ pub fn runs_list(state: State<'_, AppState>) -> CmdResult<Vec<RunSummary>> {
 #[tauri::command]
 pub fn runs_stats(state: State<'_, AppState>, last: Option<usize>) -> History {
     let settings = state.settings();
-    factory::history::history(&settings.runs_dir(), &store(&state), last)
+    factory::store::history::history(&settings.runs_dir(), &store(&state), last)
 }
 
 /// A run's stage events (no log lines), to draw its timeline.
 #[tauri::command]
 pub fn run_events(state: State<'_, AppState>, id: String) -> CmdResult<Vec<EventRecord>> {
     let run = RunDir::open(&state.settings().runs_dir(), &id).map_err(report)?;
-    factory::runs::read_events(&run).map_err(report)
+    factory::store::runs::read_events(&run).map_err(report)
 }
 
 /// A page of a run's `build.log` from byte `offset`.
@@ -207,7 +209,7 @@ pub fn run_log(
     max_bytes: usize,
 ) -> CmdResult<LogPage> {
     let run = RunDir::open(&state.settings().runs_dir(), &id).map_err(report)?;
-    factory::runs::read_log(&run, offset, max_bytes.clamp(1, MAX_LOG_PAGE)).map_err(report)
+    factory::store::runs::read_log(&run, offset, max_bytes.clamp(1, MAX_LOG_PAGE)).map_err(report)
 }
 
 pub fn store(state: &AppState) -> Store {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use factory::events::{BuildEvent, EventRecord};
-use factory::matrix::{self, BuildOutcome, MatrixBuild, MatrixEvent};
+use factory::pipeline::matrix::{self, BuildOutcome, MatrixBuild, MatrixEvent};
 use factory::pipeline::BuildFlags;
 use factory::remotes::{self, Server};
 use tauri::ipc::Channel;

@@ -229,7 +229,7 @@ pub fn request() -> ResolvedRequest {
         jobs: 2,
         gpu: None,
         toolchain: None,
-        catalog: factory::catalog::Catalog::builtin(),
+        catalog: factory::request::catalog::Catalog::builtin(),
     })
     .expect("the test request is valid")
 }
@@ -253,7 +253,12 @@ pub async fn instances_of_run(settings: &Settings, run_id: &str) -> Vec<String> 
         .await
         .expect("listing LXD instances")
         .into_iter()
-        .filter(|i| i.user.get(factory::runs::RUN_LABEL).map(String::as_str) == Some(run_id))
+        .filter(|i| {
+            i.user
+                .get(factory::store::runs::RUN_LABEL)
+                .map(String::as_str)
+                == Some(run_id)
+        })
         .map(|i| i.name)
         .collect()
 }

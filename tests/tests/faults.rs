@@ -10,9 +10,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use factory::artifacts::Store;
 use factory::kinds::{RunStatus, Stage};
 use factory::settings::Settings;
+use factory::store::artifacts::Store;
 use slurm_factory_e2e::{
     hello_recipe, instances_of_run, slurm_factory, slurm_factory_command, store_entries, TestEnv,
     TARGET,
@@ -107,7 +107,7 @@ async fn cli_killed_at_each_stage_leaves_nothing_broken() {
         let run_id = build_killed_at(tmp.path(), &vars, stage)
             .unwrap_or_else(|why| panic!("the build ended before {stage} started: {why}"));
         // The run is recorded as interrupted, not running or failed.
-        let dir = factory::runs::RunDir::open(&settings.runs_dir(), &run_id).unwrap();
+        let dir = factory::store::runs::RunDir::open(&settings.runs_dir(), &run_id).unwrap();
         assert_eq!(dir.record().unwrap().status(), RunStatus::Interrupted);
         // Half the time `clean` tidies up; else the next build's preflight does.
         if i % 2 == 0 {
@@ -155,7 +155,7 @@ async fn cli_killed_at_each_stage_leaves_nothing_broken() {
         "{} artifacts: {artifacts:?}",
         artifacts.len()
     );
-    let history = factory::history::history(&settings.runs_dir(), &store, None);
+    let history = factory::store::history::history(&settings.runs_dir(), &store, None);
     let interrupted = history
         .runs
         .iter()
@@ -224,7 +224,7 @@ async fn two_builds_at_once_share_every_cache() {
     let store = Store::new(settings.artifacts_dir());
     assert_eq!(store.list().unwrap().len(), 4);
     // One lock per request solved, whichever build got there first.
-    let locks = factory::cache::CacheDirs::new(&settings).locks;
+    let locks = factory::caches::cache::CacheDirs::new(&settings).locks;
     let lock_files = std::fs::read_dir(&locks)
         .unwrap()
         .flatten()
@@ -380,7 +380,7 @@ async fn recovers_once_freed(
     free: impl FnOnce(),
 ) {
     store_is_whole(settings);
-    let pushed = factory::cache::CacheDirs::new(settings)
+    let pushed = factory::caches::cache::CacheDirs::new(settings)
         .buildcache
         .join("hello-recipe-v1.tar");
     if pushed.exists() {
@@ -400,7 +400,7 @@ async fn recovers_once_freed(
     );
     store_is_whole(settings);
     assert_eq!(
-        factory::runs::recover_interrupted(settings, &settings.lxc())
+        factory::store::runs::recover_interrupted(settings, &settings.lxc())
             .await
             .unwrap(),
         Vec::<String>::new(),
@@ -633,7 +633,7 @@ async fn lxd_restarted_during_install_fails_naming_lxd() {
     );
     // Whatever the failed run could not delete while LXD was down, the next
     // build's preflight did.
-    for run in factory::runs::list(&settings.runs_dir()) {
+    for run in factory::store::runs::list(&settings.runs_dir()) {
         assert_eq!(
             instances_of_run(&settings, &run.id).await,
             Vec::<String>::new(),
@@ -785,7 +785,7 @@ async fn a_base_image_publish_cut_short_leaves_one_whole_image() {
         .collect();
     assert_eq!(ours.len(), 1, "one new base image: {ours:?}");
     assert_eq!(ours[0].1.len(), 1, "and it has its alias: {ours:?}");
-    for run in factory::runs::list(&settings.runs_dir()) {
+    for run in factory::store::runs::list(&settings.runs_dir()) {
         assert_eq!(
             instances_of_run(&settings, &run.id).await,
             Vec::<String>::new()

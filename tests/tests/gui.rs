@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use factory::events::BuildEvent;
 use factory::kinds::{Outcome, Stage, StageOutcome, Stream};
-use factory::runs::{Emitter, RunDir, RunRecord};
+use factory::store::runs::{Emitter, RunDir, RunRecord};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -343,7 +343,7 @@ async fn launch(
 /// long enough to prove the viewer is virtualized.
 fn seed_run(data_dir: &Path, lines: usize) -> String {
     let run = RunDir::create(&data_dir.join("runs")).unwrap();
-    let sink: factory::runs::Sink = std::sync::Arc::new(|_| {});
+    let sink: factory::store::runs::Sink = std::sync::Arc::new(|_| {});
     let em = Emitter::new(&run, sink).unwrap();
     em.emit(BuildEvent::RunStarted {
         run_id: run.id.clone(),
@@ -492,7 +492,7 @@ fn seed_artifact(settings: &factory::settings::Settings, scratch: &Path, payload
     };
     manifest.set_archives(&files);
     manifest.write_atomic(&staging.join(MANIFEST_FILE)).unwrap();
-    factory::artifacts::Store::new(settings.artifacts_dir())
+    factory::store::artifacts::Store::new(settings.artifacts_dir())
         .add(&staging)
         .unwrap()
         .id
@@ -509,7 +509,7 @@ async fn app_screens_work_as_a_person_uses_them() {
     let dead_run = seed_dead_run(&settings.data_dir);
     let scratch = tempfile::tempdir().unwrap();
     let artifact_id = seed_artifact(&settings, scratch.path(), 0);
-    let store = factory::artifacts::Store::new(settings.artifacts_dir());
+    let store = factory::store::artifacts::Store::new(settings.artifacts_dir());
     let sha256 = store.show(&artifact_id).unwrap().manifest.archives[0]
         .sha256
         .clone();
@@ -541,7 +541,7 @@ async fn app_screens_work_as_a_person_uses_them() {
     for c in expected.checks.iter().filter(|c| !c.remedy.0.is_empty()) {
         let fix = gui.text(&format!("[data-check='{}'] .fix", c.id)).await;
         for part in &c.remedy.0 {
-            if let factory::remedy::RemedyPart::Text { text } = part {
+            if let factory::error::remedy::RemedyPart::Text { text } = part {
                 assert!(fix.contains(text.trim()), "{}: {fix}", c.id);
             }
         }
@@ -571,7 +571,7 @@ async fn app_screens_work_as_a_person_uses_them() {
     assert!(cpu.contains(&host.cpu.microarch), "{cpu}");
     assert_eq!(gui.text("[data-testid=suggested-target]").await, suggested);
     let plan_name = "return document.querySelector('[data-testid=plan-name]')?.textContent ?? ''";
-    let default = factory::catalog::Catalog::builtin()
+    let default = factory::request::catalog::Catalog::builtin()
         .default_release()
         .slurm
         .clone();
@@ -1008,7 +1008,7 @@ async fn app_commands_take_garbage_without_harm() {
         result["longest_example"]
     );
     assert!(!marker.exists(), "a shell ran a command from the input");
-    let store = factory::artifacts::Store::new(settings.artifacts_dir());
+    let store = factory::store::artifacts::Store::new(settings.artifacts_dir());
     store
         .show(&artifact_id)
         .expect("the package survives deletes of garbage ids");
@@ -1163,7 +1163,7 @@ fn run_instances(run_id: &str) -> Vec<String> {
         .expect("lxc list");
     let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
     all.iter()
-        .filter(|i| i["config"][factory::runs::RUN_LABEL] == run_id)
+        .filter(|i| i["config"][factory::store::runs::RUN_LABEL] == run_id)
         .filter_map(|i| i["name"].as_str().map(str::to_owned))
         .collect()
 }
@@ -1286,7 +1286,7 @@ async fn matrix_page_runs_two_builds_against_real_lxd() {
     );
     gui.screenshot("matrix");
     let settings = app_settings(home.path(), &env);
-    let stored = factory::artifacts::Store::new(settings.artifacts_dir())
+    let stored = factory::store::artifacts::Store::new(settings.artifacts_dir())
         .list()
         .unwrap();
     assert_eq!(stored.len(), 2);
@@ -1310,7 +1310,7 @@ async fn build_cancel_and_caches_against_real_lxd() {
         return;
     };
     let settings = app_settings(home.path(), &env);
-    let store = factory::artifacts::Store::new(settings.artifacts_dir());
+    let store = factory::store::artifacts::Store::new(settings.artifacts_dir());
 
     gui.go("doctor", "Doctor").await;
     let summary = gui.text("[data-testid=doctor-summary]").await;
@@ -1441,7 +1441,7 @@ async fn build_cancel_and_caches_against_real_lxd() {
         .await;
     // The engine's text, which `slurm-factory cache status` prints too.
     let cli_status = cli(home.path(), &env, &["cache", "status"]);
-    for h in factory::cache::hit_rates(&settings).unwrap() {
+    for h in factory::caches::cache::hit_rates(&settings).unwrap() {
         let text = shown.iter().find(|(l, _)| l == h.layer.as_str());
         assert_eq!(
             text.map(|(_, t)| t.as_str()),
@@ -1485,7 +1485,7 @@ async fn build_cancel_and_caches_against_real_lxd() {
         |b| *b == 0,
     )
     .await;
-    let dir = factory::cache::CacheDirs::new(&settings).buildcache;
+    let dir = factory::caches::cache::CacheDirs::new(&settings).buildcache;
     assert_eq!(factory::fsutil::tree_usage(&dir).0, 0);
 
     // History: three more real builds through the CLI (one compiling again
@@ -1511,7 +1511,7 @@ async fn build_cancel_and_caches_against_real_lxd() {
         !out.status.success(),
         "a package with an absolute RPATH passed"
     );
-    let history = factory::history::history(&settings.runs_dir(), &store, None);
+    let history = factory::store::history::history(&settings.runs_dir(), &store, None);
     assert_eq!(history.runs.len(), 5, "{history:#?}");
     gui.go("history", "History").await;
     let summary: String = gui

@@ -8,8 +8,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use factory::caches::spack_source::SpackSource;
 use factory::settings::{self, XdgDirs};
-use factory::spack_source::SpackSource;
 use slurm_factory_e2e::{slurm_factory, SpackSite};
 
 /// No settings beyond the home dir's own.

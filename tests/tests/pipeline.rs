@@ -17,12 +17,12 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use factory::cache::{self, CacheDirs, RunHits};
+use factory::caches::cache::{self, CacheDirs, RunHits};
 use factory::events::{BuildEvent, EventRecord};
 use factory::kinds::{Layer, Outcome, Stage, StageOutcome};
 use factory::pipeline::{self, BuildFlags, BuildOptions, BuildResult};
-use factory::runs::{RunDir, RunRecord, Sink};
 use factory::settings::Settings;
+use factory::store::runs::{RunDir, RunRecord, Sink};
 use factory::Error;
 use sha2::{Digest, Sha256};
 use slurm_factory_e2e::{
@@ -121,7 +121,7 @@ async fn build(
 
 /// The one run under the data dir (tests that fail have no BuildResult to ask).
 fn only_run(settings: &Settings) -> RunDir {
-    let runs = factory::runs::list(&settings.runs_dir());
+    let runs = factory::store::runs::list(&settings.runs_dir());
     assert_eq!(runs.len(), 1, "one run expected: {runs:?}");
     RunDir::open(&settings.runs_dir(), &runs[0].id).unwrap()
 }
@@ -398,7 +398,7 @@ async fn full_build_then_cached_rebuild() {
     assert_eq!(std::fs::read_dir(&cache.locks).unwrap().count(), 1);
     assert_ne!(second.artifact_id, result.artifact_id);
     assert_eq!(
-        factory::artifacts::Store::new(settings.artifacts_dir())
+        factory::store::artifacts::Store::new(settings.artifacts_dir())
             .list()
             .unwrap()
             .len(),
@@ -422,7 +422,7 @@ async fn full_build_then_cached_rebuild() {
     );
     let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let runs = history["runs"].as_array().unwrap();
-    let store = factory::artifacts::Store::new(settings.artifacts_dir());
+    let store = factory::store::artifacts::Store::new(settings.artifacts_dir());
     assert_eq!(runs.len(), 2, "{history:#}");
     for (run, built) in runs.iter().zip([&result, &second]) {
         assert_eq!(run["id"], built.run_id.as_str(), "oldest first");
@@ -745,7 +745,7 @@ async fn verify_image_without_zstd_takes_the_gzip_archive() {
             if message.contains(&format!("`{bare}` has no zstd")))
     });
     assert!(warned, "no warning about the verify image's zstd");
-    let artifact = factory::artifacts::Store::new(settings.artifacts_dir())
+    let artifact = factory::store::artifacts::Store::new(settings.artifacts_dir())
         .show(&result.artifact_id)
         .unwrap();
     let files: Vec<&str> = artifact
@@ -853,7 +853,7 @@ async fn a_target_older_than_the_glibc_floor_is_refused() {
     let events = Events::default();
     let (result, _) = build(&settings, &events, CancellationToken::new()).await;
     let result = result.unwrap_or_else(|e| panic!("{e}\n  hint: {}", e.hint()));
-    let store = factory::artifacts::Store::new(settings.artifacts_dir());
+    let store = factory::store::artifacts::Store::new(settings.artifacts_dir());
     let m = store.show(&result.artifact_id).unwrap().manifest;
     let glibc = factory::package::glibc_floor(&m.inspection.floor).unwrap();
     assert_eq!(&glibc.version, needed);
@@ -916,8 +916,9 @@ async fn offline_provision_names_what_the_image_lacks() {
             true,
         ))
         .unwrap();
-    let source = factory::spack_source::SpackSource::from_settings(&settings, true).unwrap();
-    let alias = factory::cache::base_image_alias(&settings, &source, &rendered).unwrap();
+    let source =
+        factory::caches::spack_source::SpackSource::from_settings(&settings, true).unwrap();
+    let alias = factory::caches::cache::base_image_alias(&settings, &source, &rendered).unwrap();
     assert!(
         !settings.lxc().image_exists(&alias).await.unwrap(),
         "no base image {alias} published"

@@ -32,13 +32,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use factory::artifacts::{Store, VERIFY_LOG};
 use factory::events::BuildEvent;
 use factory::kinds::Stage;
 use factory::package::Manifest;
 use factory::pipeline::{self, BuildFlags, BuildOptions};
 use factory::request::{BuildRequest, Defaults};
 use factory::settings::{self, Settings, XdgDirs};
+use factory::store::artifacts::{Store, VERIFY_LOG};
 use factory::Error;
 use sha2::Digest;
 use slurm_factory_e2e::SpackSite;
@@ -59,7 +59,7 @@ fn site_templates(site: &SpackSite, root: &Path) -> PathBuf {
     let dir = root.join("templates");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
-        dir.join(factory::catalog::RELEASES_FILE),
+        dir.join(factory::request::catalog::RELEASES_FILE),
         format!(
             "# The release this site builds: Debian's orig tarball of it.\n\
              [[release]]\nslurm = \"{series}\"\nspack = \"{}\"\nsha256 = \"{}\"\n\
@@ -212,9 +212,9 @@ fn request_of(
         toolchain: None,
         // The site's releases.toml (build_vars' templates dir) adds its Slurm.
         catalog: Arc::new(
-            factory::catalog::Catalog::load(
+            factory::request::catalog::Catalog::load(
                 settings.templates_dir.as_deref(),
-                factory::catalog::today(),
+                factory::request::catalog::today(),
             )
             .unwrap(),
         ),
@@ -225,7 +225,7 @@ fn request_of(
 /// Stage (name, outcome, seconds, detail) rows of one run, printed as they come.
 type Stages = Arc<Mutex<Vec<(Stage, String, f64, String)>>>;
 
-fn sink(label: &'static str, stages: &Stages) -> factory::runs::Sink {
+fn sink(label: &'static str, stages: &Stages) -> factory::store::runs::Sink {
     let stages = stages.clone();
     Arc::new(move |rec| {
         if let BuildEvent::StageFinished {
@@ -419,7 +419,7 @@ async fn mirror_check(
     settings: &Settings,
     site: &SpackSite,
     label: &'static str,
-) -> factory::sources::SourcesReport {
+) -> factory::caches::sources::SourcesReport {
     mirror_check_of(settings, request(site, settings), label)
         .await
         .sources
@@ -851,7 +851,7 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     // Its modules in the Lmod hierarchy: verify loads OpenMPI under its compiler.
     // It compiles (a cold run: OpenMPI, PMIx, PRRTE, Slurm, for 25 min) while
     // steps 6 to 8 build the minimal package beside it; checked after them.
-    let newest = factory::catalog::Catalog::builtin()
+    let newest = factory::request::catalog::Catalog::builtin()
         .default_release()
         .clone();
     let default_stages: Stages = Arc::default();
@@ -1174,35 +1174,134 @@ fn clearsigned_json(path: &Path) -> serde_json::Value {
 /// same package from it with the publisher's key trusted: nothing compiled,
 /// the package verified. An entry changed after signing, and a buildcache
 /// nobody signed, are refused by name. Then the same through a real OCI
-/// registry on 127.0.0.1, reached from the build instance by a proxy device.
+/// registry on 127.0.0.1, reached from the build instance by a proxy device,
+/// a site's registry with a login and its own CA, and an S3 bucket.
 fn publish_and_install_from_it(
     site: &SpackSite,
     root: &Path,
     vars: &BTreeMap<String, String>,
     warm_build: &[&str],
 ) {
-    let key = slurm_factory_e2e::SigningKey::new(root);
+    // The cluster machine: an empty cache dir, not even the sources (an
+    // offline build needs none of what the published buildcache holds).
+    let cluster_cache = root.join("cluster-cache");
+    let mut cluster = vars.clone();
+    cluster.insert(
+        "SLURM_FACTORY_CACHE_DIR".into(),
+        cluster_cache.display().to_string(),
+    );
     let published = root.join("published");
-    let published_url = format!("file://{}", published.display());
-    let with = |extra: &[&str]| -> Vec<String> {
-        warm_build
+    let p = Publishing {
+        site,
+        root,
+        vars,
+        warm_build,
+        key: slurm_factory_e2e::SigningKey::new(root),
+        published_url: format!("file://{}", published.display()),
+        published,
+        cluster,
+        cluster_cache,
+    };
+    let signed = publish_signed_to_a_directory(&p);
+    a_cluster_installs_from_it(&p, signed.entries);
+    a_changed_entry_is_refused(&p, &signed.slurm_manifest);
+    an_unsigned_buildcache_is_refused(&p);
+    if !through_an_oci_registry(&p) {
+        return;
+    }
+    through_a_site_registry_with_a_login(&p, &signed.artifact_id);
+    through_an_s3_bucket(&p, &signed.artifact_id);
+}
+
+/// What the publishing steps share: the builder and the cluster machine,
+/// the publisher's key, the signed `file://` buildcache.
+struct Publishing<'a> {
+    site: &'a SpackSite,
+    root: &'a Path,
+    /// The builder's settings.
+    vars: &'a BTreeMap<String, String>,
+    warm_build: &'a [&'a str],
+    key: slurm_factory_e2e::SigningKey,
+    published: PathBuf,
+    published_url: String,
+    /// The cluster machine's settings: its own cache dir.
+    cluster: BTreeMap<String, String>,
+    cluster_cache: PathBuf,
+}
+
+impl Publishing<'_> {
+    /// The warm build's arguments and these.
+    fn with(&self, extra: &[&str]) -> Vec<String> {
+        self.warm_build
             .iter()
             .chain(extra)
             .map(|s| s.to_string())
             .collect()
-    };
-    let run = |vars: &BTreeMap<String, String>, label: &str, args: &[String]| {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        cli_events(root, vars, label, &args)
-    };
+    }
 
+    fn run(
+        &self,
+        vars: &BTreeMap<String, String>,
+        label: &str,
+        args: &[String],
+    ) -> (Option<i32>, Vec<serde_json::Value>) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli_events(self.root, vars, label, &args)
+    }
+
+    fn public(&self) -> String {
+        self.key.public.display().to_string()
+    }
+
+    /// The secret key's first line of key material: in no log.
+    fn secret_line(&self) -> String {
+        let text = std::fs::read_to_string(&self.key.secret).unwrap();
+        text.lines().nth(3).unwrap().to_string()
+    }
+
+    /// The warm build from the signed `file://` buildcache, its key trusted.
+    fn build_from_published(&self) -> Vec<String> {
+        self.with(&["--from", &self.published_url, "--trust", &self.public()])
+    }
+
+    /// The cluster's own binaries gone: what it installs next comes from
+    /// the buildcache it is given.
+    fn forget_local_binaries(&self) {
+        std::fs::remove_dir_all(self.cluster_cache.join("buildcache")).unwrap();
+    }
+}
+
+/// What the signed publish left.
+struct Signed {
+    /// How many signed entries the buildcache holds.
+    entries: usize,
+    slurm_manifest: PathBuf,
+    artifact_id: String,
+}
+
+/// The build published to a `file://` buildcache and signed: every entry
+/// clearsigned, the key beside them, the archives and manifest beside the
+/// binaries, the secret in no log; the modules in Lmod's hierarchy.
+fn publish_signed_to_a_directory(p: &Publishing) -> Signed {
+    let &Publishing {
+        site,
+        root,
+        vars,
+        ref key,
+        ref published,
+        ref published_url,
+        ..
+    } = p;
+    let with = |extra: &[&str]| p.with(extra);
+    let run =
+        |vars: &BTreeMap<String, String>, label: &str, args: &[String]| p.run(vars, label, args);
     let secret = key.secret.display().to_string();
     let (code, events) = run(
         vars,
         "publish",
         &with(&[
             "--publish",
-            &published_url,
+            published_url,
             "--sign",
             &secret,
             "--modules",
@@ -1217,14 +1316,13 @@ fn publish_and_install_from_it(
         .unwrap()
         .to_string();
     assert!(detail.contains("signed by"), "{detail}");
-    let secret_line = std::fs::read_to_string(&key.secret).unwrap();
-    let secret_line = secret_line.lines().nth(3).unwrap();
+    let secret_line = p.secret_line();
     let run_log = std::fs::read_to_string(
         Path::new(events[0]["run_dir"].as_str().unwrap()).join("build.log"),
     )
     .unwrap();
     assert!(
-        !run_log.contains(secret_line),
+        !run_log.contains(&secret_line),
         "the secret key is in the log"
     );
     let manifests: Vec<PathBuf> = files_under(&published.join("v3/manifests/spec"));
@@ -1293,17 +1391,18 @@ fn publish_and_install_from_it(
         String::from_utf8_lossy(&verify.stderr)
     );
 
-    // The cluster machine: an empty cache dir, not even the sources (an
-    // offline build needs none of what the published buildcache holds).
-    let cluster_cache = root.join("cluster-cache");
-    let mut cluster = vars.clone();
-    cluster.insert(
-        "SLURM_FACTORY_CACHE_DIR".into(),
-        cluster_cache.display().to_string(),
-    );
-    let public = key.public.display().to_string();
-    let from_published = with(&["--from", &published_url, "--trust", &public]);
-    let (code, events) = run(&cluster, "install from it", &from_published);
+    Signed {
+        entries: signed,
+        slurm_manifest,
+        artifact_id,
+    }
+}
+
+/// The cluster machine builds the same package from the signed buildcache:
+/// every entry checked, nothing compiled, no source needed.
+fn a_cluster_installs_from_it(p: &Publishing, signed: usize) {
+    let from_published = p.build_from_published();
+    let (code, events) = p.run(&p.cluster, "install from it", &from_published);
     assert_eq!(code, Some(0), "{events:#?}");
     let (cached, built) =
         install_counts(stage_event(&events, "install")["detail"].as_str().unwrap());
@@ -1329,13 +1428,19 @@ fn publish_and_install_from_it(
     assert!(sources.starts_with("0 of "), "{sources}");
     // The registries below cannot be looked into from here: with them the
     // cluster has the site's sources.
-    seed_mirror(&site.mirror, &cluster_cache.join("mirror"), None);
-    let forget_local_binaries = || {
-        std::fs::remove_dir_all(cluster_cache.join("buildcache")).unwrap();
-    };
+    seed_mirror(&p.site.mirror, &p.cluster_cache.join("mirror"), None);
+}
 
+/// Slurm's archive changed after it was signed: refused, naming the entry.
+fn a_changed_entry_is_refused(p: &Publishing, slurm_manifest: &Path) {
+    let &Publishing {
+        site,
+        ref published,
+        ref published_url,
+        ..
+    } = p;
     // Slurm's archive changed after it was signed.
-    let tarball = clearsigned_json(&slurm_manifest)["data"]
+    let tarball = clearsigned_json(slurm_manifest)["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -1352,8 +1457,8 @@ fn publish_and_install_from_it(
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
     std::fs::write(&blob, bytes).unwrap();
-    forget_local_binaries();
-    let (code, events) = run(&cluster, "changed entry", &from_published);
+    p.forget_local_binaries();
+    let (code, events) = p.run(&p.cluster, "changed entry", &p.build_from_published());
     let report = events.last().unwrap();
     println!("refusal: {}\n  hint: {}", report["error"], report["hint"]);
     assert_eq!(code, Some(5), "{events:#?}");
@@ -1364,13 +1469,16 @@ fn publish_and_install_from_it(
             && error.contains("was changed"),
         "{error}"
     );
+}
 
+/// A buildcache nobody signed (this machine's own) with a key trusted: refused.
+fn an_unsigned_buildcache_is_refused(p: &Publishing) {
     // A buildcache nobody signed (this machine's own) with a key trusted.
-    let unsigned = format!("file://{}", site.cache_dir.join("buildcache").display());
-    let (code, events) = run(
-        &cluster,
+    let unsigned = format!("file://{}", p.site.cache_dir.join("buildcache").display());
+    let (code, events) = p.run(
+        &p.cluster,
         "unsigned",
-        &with(&["--from", &unsigned, "--trust", &public, "--no-verify"]),
+        &p.with(&["--from", &unsigned, "--trust", &p.public(), "--no-verify"]),
     );
     let report = events.last().unwrap();
     println!("refusal: {}", report["error"]);
@@ -1382,11 +1490,22 @@ fn publish_and_install_from_it(
             .contains("not signed by a trusted key"),
         "{report}"
     );
+}
 
+/// An OCI registry: Spack pushes to it over HTTP through the proxy device,
+/// and the cluster machine installs from it. `false` where no registry can
+/// run here.
+fn through_an_oci_registry(p: &Publishing) -> bool {
+    let &Publishing {
+        vars, ref cluster, ..
+    } = p;
+    let with = |extra: &[&str]| p.with(extra);
+    let run =
+        |vars: &BTreeMap<String, String>, label: &str, args: &[String]| p.run(vars, label, args);
     // An OCI registry: Spack pushes to it over HTTP through the proxy
     // device, and the cluster machine installs from it.
-    let Some(registry) = slurm_factory_e2e::Registry::start(root, None, false) else {
-        return;
+    let Some(registry) = slurm_factory_e2e::Registry::start(p.root, None, false) else {
+        return false;
     };
     let oci = format!("oci+http://127.0.0.1:{}/site/slurm", registry.port);
     let (code, events) = run(
@@ -1432,9 +1551,9 @@ fn publish_and_install_from_it(
     println!("the registry's {oci_artifact}: {titles:?}");
     assert!(titles.contains(&"manifest.json"), "{manifest}");
     assert!(titles.iter().any(|t| t.ends_with(".tar.zst")), "{manifest}");
-    forget_local_binaries();
+    p.forget_local_binaries();
     let (code, events) = run(
-        &cluster,
+        cluster,
         "install from OCI",
         &with(&["--from", &oci, "--no-verify"]),
     );
@@ -1445,6 +1564,23 @@ fn publish_and_install_from_it(
     assert_eq!(built, 0, "everything came from the registry");
     assert!(cached > 0);
 
+    true
+}
+
+/// A site's registry: HTTPS with a certificate of the site's CA, and a
+/// login. The stored artifact is published again, its dependencies only,
+/// and the cluster installs them from there with the login.
+fn through_a_site_registry_with_a_login(p: &Publishing, artifact_id: &str) {
+    let &Publishing {
+        root,
+        vars,
+        ref cluster,
+        ref cluster_cache,
+        ..
+    } = p;
+    let with = |extra: &[&str]| p.with(extra);
+    let run =
+        |vars: &BTreeMap<String, String>, label: &str, args: &[String]| p.run(vars, label, args);
     // A site's registry: HTTPS with a certificate of the site's CA, and a
     // login. The stored artifact is published again (`publish ID`, its
     // environment installed from the buildcache), its dependencies only:
@@ -1453,13 +1589,13 @@ fn publish_and_install_from_it(
     // HTTPS with the site's own CA: Spack 1.1 sends a login over plain HTTP
     // only after a 401, which an upload's body does not survive.
     let locked =
-        slurm_factory_e2e::Registry::start(root, Some(("builder", password)), true).unwrap();
+        slurm_factory_e2e::Registry::start(p.root, Some(("builder", password)), true).unwrap();
     let locked_url = format!("oci://127.0.0.1:{}/site/slurm-deps", locked.port);
     let ca = locked.ca.clone().unwrap().display().to_string();
     let publish_again = |extra: &[&str]| -> Vec<String> {
         [
             "publish",
-            artifact_id.as_str(),
+            artifact_id,
             "--to",
             locked_url.as_str(),
             "--offline",
@@ -1543,7 +1679,7 @@ fn publish_and_install_from_it(
     // Without the login Spack would skip the registry and compile it all:
     // the build stops before the install, naming the registry.
     let (code, events) = run(
-        &cluster,
+        cluster,
         "install without the login",
         &with(&[
             "--from",
@@ -1579,7 +1715,7 @@ fn publish_and_install_from_it(
         "nothing installed or compiled before the stop: {install_log:#?}"
     );
     let (code, events) = run(
-        &cluster,
+        cluster,
         "install with a login",
         &with(&[
             "--from",
@@ -1603,12 +1739,28 @@ fn publish_and_install_from_it(
         "the registry's entries were installed, not compiled"
     );
     no_password_in(&events);
+}
 
+/// An S3 bucket at a site's endpoint: published to with the key, installed
+/// from with it, the secret in no log.
+fn through_an_s3_bucket(p: &Publishing, artifact_id: &str) {
+    let &Publishing {
+        root,
+        vars,
+        ref cluster,
+        ..
+    } = p;
+    let with = |extra: &[&str]| p.with(extra);
+    let run =
+        |vars: &BTreeMap<String, String>, label: &str, args: &[String]| p.run(vars, label, args);
+    let secret = p.key.secret.display().to_string();
+    let secret_line = p.secret_line();
+    let public = p.public();
     // An S3 bucket (moto's server, access control on) at a site's endpoint:
     // `publish ID` with a wrong secret is refused; with the right key the
     // signed buildcache and the signed archives land in the bucket, the
     // secret in no log.
-    let Some(s3) = slurm_factory_e2e::S3Store::start(root) else {
+    let Some(s3) = slurm_factory_e2e::S3Store::start(p.root) else {
         return;
     };
     let bucket_url = format!("s3://{}/slurm", s3.bucket);
@@ -1616,7 +1768,7 @@ fn publish_and_install_from_it(
     let publish_to_s3 = || -> Vec<String> {
         [
             "publish",
-            artifact_id.as_str(),
+            artifact_id,
             "--to",
             bucket_url.as_str(),
             "--s3-endpoint",
@@ -1691,7 +1843,7 @@ fn publish_and_install_from_it(
         }
     };
     secret_key_in(&events, &s3.secret);
-    secret_key_in(&events, secret_line);
+    secret_key_in(&events, &secret_line);
 
     // The cluster installs from the bucket: without the key the build stops
     // before the install; with it (and the publisher's key trusted) every
@@ -1709,7 +1861,7 @@ fn publish_and_install_from_it(
         args.extend_from_slice(extra);
         with(&args)
     };
-    let (code, events) = run(&cluster, "S3 install without the key", &from_bucket(&[]));
+    let (code, events) = run(cluster, "S3 install without the key", &from_bucket(&[]));
     let report = events.last().unwrap();
     println!("from the bucket without the key: {}", report["error"]);
     assert_eq!(code, Some(5), "{events:#?}");
@@ -1720,9 +1872,9 @@ fn publish_and_install_from_it(
             .starts_with(&format!("cannot read the buildcache at {bucket_url}")),
         "{report}"
     );
-    forget_local_binaries();
+    p.forget_local_binaries();
     let (code, events) = run(
-        &cluster,
+        cluster,
         "S3 install",
         &from_bucket(&["--from-credentials", aws.to_str().unwrap()]),
     );
@@ -1838,7 +1990,7 @@ async fn air_gapped_site_from_mirror_create_to_mirror_check_after_import() {
     let settings = load_settings(&a, &from_file);
     assert_eq!(settings.spack_root.as_ref(), Some(&trees.spack_root));
     let bundle = tmp.path().join("site.tar.zst");
-    let exported = factory::mirror::export(&settings, &bundle, false).unwrap();
+    let exported = factory::caches::mirror::export(&settings, &bundle, false).unwrap();
     let files: u64 = exported.manifest.parts.iter().map(|p| p.files).sum();
     println!(
         "bundle: {} files, {} ({})",
@@ -1872,7 +2024,7 @@ async fn air_gapped_site_from_mirror_create_to_mirror_check_after_import() {
         vars_b.insert("SLURM_FACTORY_LXD_PROJECT".into(), project.clone());
     }
     let settings_b = load_settings(&b, &vars_b);
-    factory::mirror::import(&settings_b, &bundle, &b.join("config.toml")).unwrap();
+    factory::caches::mirror::import(&settings_b, &bundle, &b.join("config.toml")).unwrap();
     let settings_b = load_settings(&b, &vars_b);
     let after = mirror_check(&settings_b, &site, "B: check after import").await;
     assert!(after.missing.is_empty(), "{after:#?}");
@@ -1915,9 +2067,9 @@ fn overlay_repo_gives_spack_every_catalogued_release() {
     let root = tmp.path();
     let settings = load_settings(root, &build_vars(&site, root));
     let templates = factory::recipe::Templates::load(settings.templates_dir.as_deref()).unwrap();
-    let catalog = factory::catalog::Catalog::load(
+    let catalog = factory::request::catalog::Catalog::load(
         settings.templates_dir.as_deref(),
-        factory::catalog::today(),
+        factory::request::catalog::today(),
     )
     .unwrap();
     // What the real Spack makes of the repos: the class, every version's

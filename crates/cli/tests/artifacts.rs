@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use factory::artifacts::Store;
 use factory::package::{archive, ArchiveFormat, Manifest, MANIFEST_FILE};
+use factory::store::artifacts::Store;
 
 struct Env {
     _tmp: tempfile::TempDir,

@@ -12,8 +12,8 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 use factory::lxd::LaunchSpec;
-use factory::runs::RUN_LABEL;
-use factory::runs::{RunDir, RunRecord};
+use factory::store::runs::RUN_LABEL;
+use factory::store::runs::{RunDir, RunRecord};
 use serde_json::Value;
 use slurm_factory_e2e::{
     absolute_rpath_recipe, hello_recipe, instances_of_run, TestEnv, ARTIFACT_NAME, TARGET,

@@ -152,7 +152,7 @@ fn plan_takes_its_target_from_detection_and_rejects_unknown_ones() {
 #[test]
 fn plan_checks_the_build_flags_and_renders_with_them() {
     // Refused by the arguments the options' descriptions make (the engine
-    // refuses the same for the app: factory::plan's tests).
+    // refuses the same for the app: factory::pipeline::plan's tests).
     let o = run(&["plan", "--debug-archive", "--no-strip"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(

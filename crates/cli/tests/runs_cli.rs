@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use factory::runs::{RunDir, RunRecord};
+use factory::store::runs::{RunDir, RunRecord};
 
 fn cli(root: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_slurm-factory"))

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use factory::matrix;
+use factory::pipeline::matrix;
 use factory::pipeline::BuildFlags;
 use factory::remotes::{self, RemoteSlots};
 use factory::request::Defaults;

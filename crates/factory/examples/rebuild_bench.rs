@@ -27,7 +27,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use factory::cache::CacheDirs;
+use factory::caches::cache::CacheDirs;
+use factory::caches::spack_source::SpackSource;
 use factory::events::{BuildEvent, EventRecord};
 use factory::layout;
 use factory::lxd::{current_user_idmap, LaunchSpec, Lxc};
@@ -35,7 +36,6 @@ use factory::pipeline::{self, BuildFlags, BuildOptions};
 use factory::recipe::{RecipeContext, Templates};
 use factory::request::{BuildRequest, Defaults};
 use factory::settings::{Settings, XdgDirs};
-use factory::spack_source::SpackSource;
 use tokio_util::sync::CancellationToken;
 
 type Bench = Result<(), Box<dyn std::error::Error>>;
@@ -103,7 +103,7 @@ async fn main() -> Bench {
         let templates = tmp.path().join("templates");
         std::fs::create_dir_all(&templates)?;
         std::fs::write(
-            templates.join(factory::catalog::RELEASES_FILE),
+            templates.join(factory::request::catalog::RELEASES_FILE),
             format!(
                 "[[release]]\nslurm = \"{}\"\nspack = \"{slurm}\"\nsha256 = \"{}\"\n\
                  support_ends = 2026-05-31\n",
@@ -136,12 +136,15 @@ async fn main() -> Bench {
     let hashing = Instant::now();
     source.key_parts()?;
     let key_seconds = hashing.elapsed().as_secs_f64();
-    let alias = factory::cache::base_image_alias(&settings, &source, &rendered)?;
+    let alias = factory::caches::cache::base_image_alias(&settings, &source, &rendered)?;
     let lxc = settings.lxc();
     lxc.delete_image(&alias).await?;
     let uid = factory::lxd::current_uid()?;
-    lxc.delete(&factory::cache::shifted_instance_name(&alias, Some(uid)))
-        .await?;
+    lxc.delete(&factory::caches::cache::shifted_instance_name(
+        &alias,
+        Some(uid),
+    ))
+    .await?;
 
     let mut runs = Vec::new();
     let mut warm_run_dir = PathBuf::new();

@@ -19,10 +19,14 @@ pub fn typescript() -> String {
             out.push_str("\n\n");
         )*};
     }
+    use crate::caches::{cache, mirror, sources};
+    use crate::error::remedy;
+    use crate::pipeline::{matrix, plan};
+    use crate::request::{catalog, presets};
+    use crate::store::{artifacts, history, runs};
     use crate::{
-        artifacts, cache, catalog, doctor, error, events, hardware, history, kinds, matrix, mirror,
-        options, package, pipeline, plan, presets, publish, recipe, remedy, remotes, request, runs,
-        settings, sources, toolchain, units,
+        doctor, error, events, hardware, kinds, options, package, pipeline, publish, recipe,
+        remotes, request, settings, toolchain, units,
     };
     export!(
         error::ExitKind,

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::error::remedy::{code, remedy, setting, Command, Flag, Remedy};
 use crate::error::Error;
 use crate::lxd::Lxc;
-use crate::remedy::{code, remedy, setting, Command, Flag, Remedy};
 use crate::settings::Settings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -580,8 +580,8 @@ fn upstream_check(dir: &Path) -> Check {
 /// a failure: another request's closure may differ.
 fn offline_sources_check(settings: &Settings) -> Check {
     const TITLE: &str = "offline sources in the mirror layer";
-    let dirs = crate::cache::CacheDirs::new(settings);
-    let Some(list) = crate::sources::SourceList::newest(&dirs) else {
+    let dirs = crate::caches::cache::CacheDirs::new(settings);
+    let Some(list) = crate::caches::sources::SourceList::newest(&dirs) else {
         return check(
             "offline-sources",
             TITLE,
@@ -749,12 +749,12 @@ mod tests {
     #[test]
     fn offline_sources_check_names_what_the_last_request_lacks() {
         let tmp = tempfile::tempdir().unwrap();
-        let settings = crate::spack_source::tests::site(tmp.path());
+        let settings = crate::caches::spack_source::tests::site(tmp.path());
         let c = offline_sources_check(&settings);
         assert_eq!(c.status, Status::Pass);
         assert!(c.detail.contains("mirror check"), "{}", c.detail);
-        let dirs = crate::cache::CacheDirs::new(&settings);
-        let need = crate::sources::SourceNeed {
+        let dirs = crate::caches::cache::CacheDirs::new(&settings);
+        let need = crate::caches::sources::SourceNeed {
             package: "slurm".into(),
             version: "24-11-5-1".into(),
             hash: "h".into(),
@@ -762,12 +762,12 @@ mod tests {
             sha256: None,
             url: None,
         };
-        let list = crate::sources::SourceList {
+        let list = crate::caches::sources::SourceList {
             artifact_name: "slurm-24-11-5-1-minimal-x86_64_v3".into(),
             listed: "2026-12-02T00:00:00Z".into(),
             needs: vec![need],
         };
-        list.save(&crate::sources::SourceList::path(&dirs, "k"))
+        list.save(&crate::caches::sources::SourceList::path(&dirs, "k"))
             .unwrap();
         let c = offline_sources_check(&settings);
         assert_eq!(c.status, Status::Warn);

@@ -3,8 +3,8 @@
 //! print them with `say KIND ARGS…` (`scripts/_protocol.sh.j2`), the Python
 //! ones with `protocol.say` (`scripts/protocol.py`).
 
+use crate::caches::sources::SourceNeed;
 use crate::kinds::Layer;
-use crate::sources::SourceNeed;
 
 /// One protocol line. Anything else a script prints is only log.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use factory::artifacts::{Store, VERIFY_LOG};
 use factory::package::{
     archive, ArchiveFormat, InspectionSummary, Manifest, Sizes, VerifyCheck, VerifyResult,
     MANIFEST_FILE,
 };
+use factory::store::artifacts::{Store, VERIFY_LOG};
 use factory::Error;
 
 /// A staging dir as the pipeline leaves it: archives, manifest.json, verify.log.

@@ -111,7 +111,7 @@ fn a_user_spack_yaml_that_drops_the_target_or_a_mirror_is_refused() {
     // The spec the 26.05 context renders, as the catalogue names it.
     let slurm_spec = format!(
         "slurm@{}",
-        factory::catalog::Catalog::builtin()
+        factory::request::catalog::Catalog::builtin()
             .find("26.05")
             .unwrap()
             .spack

@@ -31,7 +31,7 @@ fn defaults() -> Defaults {
         jobs: 2,
         gpu: None,
         toolchain: None,
-        catalog: factory::catalog::Catalog::builtin(),
+        catalog: factory::request::catalog::Catalog::builtin(),
     }
 }
 
@@ -82,7 +82,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("preset.yaml");
         std::fs::write(&path, &bytes).unwrap();
-        if let Ok(preset) = factory::presets::load(&path) {
+        if let Ok(preset) = factory::request::presets::load(&path) {
             // What loads resolves or is refused like any request.
             let _ = preset.request.resolve(&defaults());
             let _ = preset.flags.check();
@@ -136,7 +136,7 @@ proptest! {
     #[test]
     fn manifests_of_any_json_are_read_or_refused(text in garbage()) {
         let _ = serde_json::from_str::<factory::package::Manifest>(&text);
-        let _ = serde_json::from_str::<factory::mirror::BundleManifest>(&text);
+        let _ = serde_json::from_str::<factory::caches::mirror::BundleManifest>(&text);
     }
 }
 

@@ -90,7 +90,7 @@ export type Compiler = "system" | "spack-gcc";
 
 export type BuildRequest = { 
 /**
- * Slurm release, or a full Spack version (24-11-6-1). Empty: the newest supported.
+ * Slurm release, or a full Spack version (24-11-6-1).
  */
 slurm_version: string, 
 /**

@@ -1,5 +1,5 @@
 // The History page's plots, as data: every figure comes from the engine's
-// History (crates/factory/src/history.rs, the same `runs stats --json` prints);
+// History (crates/factory/src/store/history.rs, the same `runs stats --json` prints);
 // these only arrange it into the columns uPlot draws.
 import { LAYERS, STAGES } from "./bindings";
 import type { History, Layer, RunStats, Stage } from "./bindings";

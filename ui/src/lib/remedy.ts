@@ -1,5 +1,5 @@
 // An error's remedy in the app's words: the field, page or button to use for
-// each option and command the engine names (crates/factory/src/remedy.rs).
+// each option and command the engine names (crates/factory/src/error/remedy.rs).
 // A build flag is named by its label in the options' table (BUILD_OPTIONS), a
 // request option by its field on the Build page; the records are exhaustive:
 // a new request option, Flag or Command fails the type check until it has

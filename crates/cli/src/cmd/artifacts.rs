@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use factory::artifacts::Store;
 use factory::settings::Loaded;
+use factory::store::artifacts::Store;
 use factory::units::human_bytes;
 
 use crate::output::{table, Out};

@@ -93,7 +93,7 @@ pub fn cancel_on_ctrl_c(out: &Out) -> CancellationToken {
 }
 
 /// Where a run's events go: JSON lines with `--json`, else the progress view.
-pub fn sink(out: &Out, verbose: bool) -> factory::runs::Sink {
+pub fn sink(out: &Out, verbose: bool) -> factory::store::runs::Sink {
     if out.json {
         Arc::new(|rec: &EventRecord| {
             outln!("{}", serde_json::to_string(rec).expect("events serialize"));

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use factory::cache::{self, LayerHits, LayerStatus};
+use factory::caches::cache::{self, LayerHits, LayerStatus};
 use factory::kinds::Layer;
 use factory::settings::Loaded;
 use factory::units::human_bytes;

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use factory::cache::{self};
+use factory::caches::cache::{self};
 use factory::kinds::Layer;
 use factory::remotes;
 use factory::settings::Loaded;
@@ -34,14 +34,15 @@ pub async fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<Exit
     if args.full && !args.yes {
         super::confirm(out, "delete leftover instances and empty every cache layer")?;
     }
-    let mut removed = factory::runs::recover_interrupted(&loaded.settings, &lxc).await?;
+    let mut removed = factory::store::runs::recover_interrupted(&loaded.settings, &lxc).await?;
     // A matrix's other servers; one that does not answer keeps its leftovers
     // until it does.
     for r in remotes::wanted(&loaded.settings, &[]) {
         if r.remote == loaded.settings.lxd_remote {
             continue;
         }
-        match factory::runs::recover_interrupted(&loaded.settings, &lxc.on(&r.remote)).await {
+        match factory::store::runs::recover_interrupted(&loaded.settings, &lxc.on(&r.remote)).await
+        {
             Ok(names) => removed.extend(names.into_iter().map(|n| format!("{}:{n}", r.remote))),
             Err(e) => out.warn(&format!("skipped the LXD remote `{}`: {e}", r.remote)),
         }

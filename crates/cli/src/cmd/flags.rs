@@ -14,7 +14,7 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches};
 use factory::options::{OptionKind, OptionSpec};
 use factory::pipeline::BuildFlags;
-use factory::presets::Preset;
+use factory::request::presets::Preset;
 use factory::request::BuildRequest;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -100,7 +100,7 @@ pub fn with_preset<S: Selection<Values = BuildFlags>>(
             flags: flags.values.clone(),
         });
     };
-    let mut values = factory::presets::load(path)?.values();
+    let mut values = factory::request::presets::load(path)?.values();
     values.extend(request.given.clone());
     values.extend(flags.given.clone());
     Preset::from_values(values).map_err(|message| factory::Error::PresetInvalid {
@@ -230,7 +230,7 @@ fn given(options: &[&'static OptionSpec], matches: &ArgMatches) -> Map<String, V
 /// The catalogue's releases, for `--slurm-version`'s help: which are supported today, which
 /// the default (a templates dir's releases.toml adds its own; `plan` shows them).
 fn slurm_version_help() -> String {
-    let catalog = factory::catalog::Catalog::builtin();
+    let catalog = factory::request::catalog::Catalog::builtin();
     format!(
         "Supported: {}; past end of support, with a warning: {}. Default: {}.",
         catalog.supported_versions().join(", "),

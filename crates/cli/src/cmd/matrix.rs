@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use factory::events::{BuildEvent, EventRecord};
 use factory::kinds::{Outcome, StageOutcome};
-use factory::matrix::{self, BuildOutcome, MatrixBuild};
+use factory::pipeline::matrix::{self, BuildOutcome, MatrixBuild};
 use factory::remotes::{self, RemoteSlots};
 use factory::request::Defaults;
 use factory::settings::Loaded;

@@ -1,8 +1,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use factory::caches::mirror::OfflineTrees;
 use factory::error::ExitKind;
-use factory::mirror::OfflineTrees;
 use factory::pipeline::{self, BuildFlags, BuildOptions, MirrorResult};
 use factory::request::Defaults;
 use factory::settings::Loaded;
@@ -157,7 +157,7 @@ pub async fn run(
             return Ok(report(&result, out));
         }
         Command::Export(args) => {
-            let exported = factory::mirror::export(settings, &args.file, args.force)?;
+            let exported = factory::caches::mirror::export(settings, &args.file, args.force)?;
             if out.json {
                 out.json(&exported);
                 return Ok(ExitCode::SUCCESS);
@@ -178,7 +178,8 @@ pub async fn run(
             );
         }
         Command::Import(args) => {
-            let imported = factory::mirror::import(settings, &args.file, &loaded.config_path)?;
+            let imported =
+                factory::caches::mirror::import(settings, &args.file, &loaded.config_path)?;
             if out.json {
                 out.json(&imported);
                 return Ok(ExitCode::SUCCESS);

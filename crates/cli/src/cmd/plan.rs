@@ -46,9 +46,9 @@ pub fn run(args: Args, loaded: &Loaded, out: &Out) -> factory::Result<ExitCode> 
     let s = &loaded.settings;
     // The engine's plan, as the desktop app shows it too.
     let defaults = Defaults::from_suggestions(&host.suggestions).with_settings(s)?;
-    let plan = factory::plan::plan(&preset.request, &preset.flags, &defaults, s)?;
+    let plan = factory::pipeline::plan::plan(&preset.request, &preset.flags, &defaults, s)?;
     if let Some(path) = &args.save_preset {
-        factory::presets::save(path, &preset)?;
+        factory::request::presets::save(path, &preset)?;
         if !out.json {
             eprintln!("saved preset {}", path.display());
         }

@@ -1,12 +1,12 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use factory::artifacts::Store;
 use factory::events::BuildEvent;
-use factory::history::{self, History, LayerUse};
 use factory::kinds::RunStatus;
-use factory::runs::{self, RunDir, RunSummary};
 use factory::settings::Loaded;
+use factory::store::artifacts::Store;
+use factory::store::history::{self, History, LayerUse};
+use factory::store::runs::{self, RunDir, RunSummary};
 use factory::units::human_bytes;
 
 use crate::output::Out;
@@ -111,7 +111,7 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
             } else {
                 print_history(&history, out);
                 outln!("cache hit rate per layer (all runs):");
-                for layer in factory::cache::hit_rates(&loaded.settings)? {
+                for layer in factory::caches::cache::hit_rates(&loaded.settings)? {
                     outln!("  {:<12} {}", layer.layer.as_str(), layer.text);
                 }
             }

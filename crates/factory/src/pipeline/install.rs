@@ -91,10 +91,10 @@ impl Build<'_> {
     /// quietly refuse (cut short, corrupted) are named and removed first.
     async fn remove_damaged_binaries(&self) -> Result<()> {
         let buildcache = CacheDirs::new(self.settings).buildcache;
-        let specs = crate::buildcache::lock_specs(&self.run.file("spack.lock"));
+        let specs = crate::caches::buildcache::lock_specs(&self.run.file("spack.lock"));
         // Reads (and hashes) every binary of the build: off the async threads.
         let damaged = tokio::task::spawn_blocking(move || {
-            crate::buildcache::remove_damaged(&buildcache, &specs)
+            crate::caches::buildcache::remove_damaged(&buildcache, &specs)
         })
         .await
         .expect("the buildcache check does not panic")?;

@@ -13,15 +13,16 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::artifacts::Store;
-use crate::cache::CacheDirs;
+use crate::caches::cache::CacheDirs;
+use crate::caches::mirror::OfflineTrees;
+use crate::caches::sources::SourcesReport;
+use crate::caches::spack_source::SpackSource;
 use crate::doctor;
 use crate::error::{Error, ErrorReport, Result};
 use crate::events::BuildEvent;
 use crate::kinds::{Layer, Outcome, Stage, StageOutcome};
 use crate::layout;
 use crate::lxd::{DiskDevice, LaunchSpec, Lxc};
-use crate::mirror::OfflineTrees;
 use crate::package::{
     Allowlist, ArchiveFormat, Manifest, Sizes, StageTiming, VerifyCheck, VerifyResult,
 };
@@ -29,10 +30,9 @@ use crate::progress::{self, SpackProgress};
 use crate::protocol::ScriptLine;
 use crate::publish::{CheckedPublish, Place, PublishOptions};
 use crate::recipe::{RecipeContext, Rendered, Templates};
-use crate::runs::{Emitter, RunDir, RunRecord, Sink};
 use crate::settings::Settings;
-use crate::sources::SourcesReport;
-use crate::spack_source::SpackSource;
+use crate::store::artifacts::Store;
+use crate::store::runs::{Emitter, RunDir, RunRecord, Sink};
 use crate::units::human_bytes;
 use remote::Way;
 
@@ -43,8 +43,10 @@ mod diagnose;
 mod dry_run;
 mod export;
 mod install;
+pub mod matrix;
 mod options;
 mod package;
+pub mod plan;
 mod preflight;
 mod provision;
 mod publish;
@@ -470,7 +472,7 @@ impl<'a> Build<'a> {
 
     /// The config keys every instance of this run carries.
     fn labels(&self) -> Vec<(String, String)> {
-        vec![(crate::runs::RUN_LABEL.into(), self.run.id.clone())]
+        vec![(crate::store::runs::RUN_LABEL.into(), self.run.id.clone())]
     }
 
     /// Launches an instance of this run as `spec` says (see

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::caches::mirror::OfflineTrees;
+use crate::caches::sources::SourcesReport;
 use crate::error::{Error, Result};
-use crate::mirror::OfflineTrees;
 pub use crate::options::{BuildFlags, PackageOptions};
 use crate::publish::PublishOptions;
 use crate::request::ResolvedRequest;
-use crate::sources::SourcesReport;
 
 /// Everything a build needs besides the settings.
 #[derive(Debug, Clone, Serialize)]

@@ -27,7 +27,7 @@ impl Build<'_> {
                     .map(|c| format!("{}: {}", c.title, c.detail))
                     .collect::<Vec<_>>()
                     .join("; "),
-                fixes: crate::remedy::Remedy(
+                fixes: crate::error::remedy::Remedy(
                     failed
                         .iter()
                         .filter(|c| !c.remedy.0.is_empty())
@@ -46,7 +46,7 @@ impl Build<'_> {
                 message,
             });
         }
-        crate::runs::recover_interrupted(self.settings, &self.lxc).await?;
+        crate::store::runs::recover_interrupted(self.settings, &self.lxc).await?;
         let verify_network = self.verify_network().await?;
         for image in [&self.settings.image, &self.settings.verify_image] {
             // Remote images (`ubuntu:24.04`) are fetched by LXD at launch.
@@ -106,13 +106,13 @@ impl Build<'_> {
             let settings = self.settings.clone();
             let (source, rendered) = (source.clone(), rendered.clone());
             tokio::task::spawn_blocking(move || {
-                crate::cache::base_image_alias(&settings, &source, &rendered)
+                crate::caches::cache::base_image_alias(&settings, &source, &rendered)
             })
             .await
             .expect("the digest task does not panic")?
         };
         let detail = format!("{} files rendered", rendered.files.len());
-        let lock_key = crate::cache::lock_key(&base_alias, &rendered);
+        let lock_key = crate::caches::cache::lock_key(&base_alias, &rendered);
         Ok(Done::new(Prepared {
             rendered,
             source,

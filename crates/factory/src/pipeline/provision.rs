@@ -82,11 +82,11 @@ impl Build<'_> {
         let uid = (!idmap.is_empty())
             .then(crate::lxd::current_uid)
             .transpose()?;
-        let name = crate::cache::shifted_instance_name(&build.image, uid);
+        let name = crate::caches::cache::shifted_instance_name(&build.image, uid);
         if self.lxc.instance_exists(&name).await? {
             return Ok(name);
         }
-        crate::cache::prune_shifted_instances(&self.lxc).await?;
+        crate::caches::cache::prune_shifted_instances(&self.lxc).await?;
         let scratch = LaunchSpec {
             image: build.image,
             name: self.run_instance_name("shift"),
@@ -95,7 +95,7 @@ impl Build<'_> {
             ..LaunchSpec::default()
         };
         self.lxc
-            .make_shifted(&scratch, &name, &[crate::runs::RUN_LABEL])
+            .make_shifted(&scratch, &name, &[crate::store::runs::RUN_LABEL])
             .await?;
         Ok(name)
     }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::cache::MOUNTED;
+use crate::caches::cache::MOUNTED;
 
 /// Whether a layer's file is copied between servers: the buildcache's index
 /// is derived (every push rewrites it from the entries on its side, and

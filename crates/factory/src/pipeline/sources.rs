@@ -1,7 +1,7 @@
 //! The sources stage.
 
 use super::*;
-use crate::sources::SourceList;
+use crate::caches::sources::SourceList;
 
 impl Build<'_> {
     /// Checks the mirror layer for every source of the solved closure (after
@@ -29,7 +29,7 @@ impl Build<'_> {
                 self.sync_layer(Stage::Sources, instance, Layer::Mirror, Way::Down)
                     .await?;
                 let snapshot = self.run.file("out").join("offline");
-                Some(crate::mirror::adopt_trees(
+                Some(crate::caches::mirror::adopt_trees(
                     self.settings,
                     &snapshot,
                     config,

@@ -273,7 +273,7 @@ impl Build<'_> {
                 .await;
         }
         crate::fsutil::write_atomic(
-            &staged.dir.join(crate::artifacts::VERIFY_LOG),
+            &staged.dir.join(crate::store::artifacts::VERIFY_LOG),
             log_text.as_bytes(),
         )?;
         let passed = result.is_ok() && checks.iter().all(|c| c.passed);

@@ -36,7 +36,7 @@ pub fn relocate_script() -> PathBuf {
                 jobs: 2,
                 gpu: None,
                 toolchain: None,
-                catalog: factory::catalog::Catalog::builtin(),
+                catalog: factory::request::catalog::Catalog::builtin(),
             })
             .unwrap();
         Templates::load(None)

@@ -88,7 +88,7 @@ pub fn defaults() -> Defaults {
         toolchain: None,
         // A fixed day, so the golden files do not change with the calendar.
         catalog: std::sync::Arc::new(
-            factory::catalog::Catalog::load(None, jiff::civil::date(2026, 12, 7)).unwrap(),
+            factory::request::catalog::Catalog::load(None, jiff::civil::date(2026, 12, 7)).unwrap(),
         ),
     }
 }

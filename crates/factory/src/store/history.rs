@@ -7,10 +7,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::artifacts::Store;
 use crate::events::BuildEvent;
 use crate::kinds::{Layer, RunStatus, Stage, StageOutcome};
-use crate::runs::{self, RunDir};
+use crate::store::artifacts::Store;
+use crate::store::runs::{self, RunDir};
 
 /// One stage of one run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -183,7 +183,7 @@ mod tests {
     use super::*;
     use crate::events::BuildEvent;
     use crate::kinds::Outcome;
-    use crate::runs::{Emitter, Sink};
+    use crate::store::runs::{Emitter, Sink};
     use std::sync::Arc;
 
     /// Writes a run with the engine's own emitter: `stages` finish in turn,

@@ -4,13 +4,16 @@
 //! environment, so each one is matched against an allow-list or a strict
 //! pattern: nothing with shell metacharacters gets through.
 
+pub mod catalog;
+pub mod presets;
+
 use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
-use crate::catalog::{Catalog, Release, Support};
 use crate::error::{Error, Result};
 use crate::kinds::GpuVendor;
+use crate::request::catalog::{Catalog, Release, Support};
 
 pub use crate::options::{BuildRequest, Compiler};
 
@@ -205,7 +208,7 @@ impl Defaults {
             toolchain: settings.toolchain.clone(),
             catalog: Arc::new(Catalog::load(
                 settings.templates_dir.as_deref(),
-                crate::catalog::today(),
+                crate::request::catalog::today(),
             )?),
             ..self
         })
@@ -293,7 +296,7 @@ fn resolve_version(catalog: &Catalog, input: &str) -> Result<SlurmVersion> {
     if let Some(r) = catalog.find(input) {
         return Ok(from_release(r));
     }
-    if crate::catalog::is_spack_version(input) {
+    if crate::request::catalog::is_spack_version(input) {
         return Ok(SlurmVersion {
             name: input.into(),
             spack: input.into(),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::CacheDirs;
+use crate::caches::cache::CacheDirs;
 use crate::error::{Error, Result};
 
 /// One source a spec of the closure fetches.

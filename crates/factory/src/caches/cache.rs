@@ -8,15 +8,15 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::caches::spack_source::SpackSource;
 use crate::error::{Error, Result};
 use crate::events::BuildEvent;
 use crate::kinds::Layer;
 use crate::layout;
 use crate::lxd::{DiskDevice, Lxc};
 use crate::recipe::{Rendered, SPACK_REPO_DIR};
-use crate::runs::{self, RunDir};
 use crate::settings::Settings;
-use crate::spack_source::SpackSource;
+use crate::store::runs::{self, RunDir};
 use crate::units::{human_bytes, plural, Size};
 use sha2::{Digest, Sha256};
 

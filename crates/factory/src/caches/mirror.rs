@@ -12,10 +12,10 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::CacheDirs;
+use crate::caches::cache::CacheDirs;
+use crate::caches::spack_source::SpackSource;
 use crate::error::{Error, Result};
 use crate::settings::Settings;
-use crate::spack_source::SpackSource;
 
 /// The manifest's name inside the bundle: its first entry.
 pub const MANIFEST: &str = "slurm-factory-bundle.json";
@@ -392,7 +392,7 @@ mod tests {
     /// config and a byte-code cache in the Spack tree, a source in the mirror
     /// layer by name and by digest.
     fn site(root: &Path) -> Settings {
-        let s = crate::spack_source::tests::site(root);
+        let s = crate::caches::spack_source::tests::site(root);
         let spack = s.spack_root.clone().unwrap();
         write(&spack.join("etc/spack/packages.yaml"), "packages: {}\n");
         write(&spack.join("lib/__pycache__/x.pyc"), "byte code");

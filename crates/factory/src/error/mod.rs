@@ -2,10 +2,12 @@
 //! (its `Display`) and what the user should do about it ([`Error::hint`]);
 //! [`Error::kind`] groups variants into the exit codes the CLI documents.
 
+pub mod remedy;
+
 use std::path::PathBuf;
 
+use crate::error::remedy::{build_option, code, remedy, setting, Command, Flag, Remedy};
 use crate::kinds::GpuVendor;
-use crate::remedy::{build_option, code, remedy, setting, Command, Flag, Remedy};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -219,7 +221,7 @@ pub enum Error {
     NotReady {
         failures: String,
         /// What the failed checks say to do, so the error itself tells the fix.
-        fixes: crate::remedy::Remedy,
+        fixes: crate::error::remedy::Remedy,
     },
 
     #[error("stage {stage} failed: {message}")]

@@ -10,12 +10,12 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifacts::Store;
 use crate::error::{Error, Result};
 use crate::events::{BuildEvent, EventRecord};
 use crate::kinds::{Outcome, RunStatus};
 use crate::lxd::Lxc;
 use crate::settings::Settings;
+use crate::store::artifacts::Store;
 use std::collections::BTreeMap;
 
 /// Instances of a run carry this config key, so leftovers can be found.

@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::pipeline::BuildFlags;
-use crate::request::BuildRequest;
+use crate::options::{BuildFlags, BuildRequest};
 
 /// What a preset holds: a request and the flags of its build.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

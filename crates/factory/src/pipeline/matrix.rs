@@ -21,13 +21,13 @@ use serde::{Deserialize, Serialize};
 use serde_yaml::{Mapping, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::artifacts::Store;
 use crate::error::{Error, ErrorReport, Result};
 use crate::events::EventRecord;
 use crate::pipeline::{self, BuildFlags, BuildOptions};
 use crate::remotes::Server;
 use crate::request::{BuildRequest, Defaults, ResolvedRequest};
 use crate::settings::Settings;
+use crate::store::artifacts::Store;
 
 /// More builds than this is a typo in an axis, not a plan.
 pub const MAX_BUILDS: usize = 256;
@@ -290,7 +290,7 @@ pub async fn run(
                 flags: flags.clone(),
             };
             running.spawn(async move {
-                let tagged: crate::runs::Sink = Arc::new(move |e: &EventRecord| sink(i, e));
+                let tagged: crate::store::runs::Sink = Arc::new(move |e: &EventRecord| sink(i, e));
                 let result = pipeline::build(&settings, options, tagged, cancel).await;
                 (i, s, result)
             });
@@ -349,7 +349,7 @@ mod tests {
             jobs: 4,
             gpu: None,
             toolchain: None,
-            catalog: crate::catalog::Catalog::builtin(),
+            catalog: crate::request::catalog::Catalog::builtin(),
         }
     }
 

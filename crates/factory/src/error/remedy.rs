@@ -171,10 +171,10 @@ pub fn option_with(option: &'static OptionSpec, value: &str) -> RemedyPart {
 /// `build_option!("jobs")`, `build_option!("jobs", "N")`.
 macro_rules! build_option {
     ($name:literal) => {
-        $crate::remedy::RemedyPart::from(const { $crate::options::named($name) })
+        $crate::error::remedy::RemedyPart::from(const { $crate::options::named($name) })
     };
     ($name:literal, $value:expr) => {
-        $crate::remedy::option_with(const { $crate::options::named($name) }, $value)
+        $crate::error::remedy::option_with(const { $crate::options::named($name) }, $value)
     };
 }
 pub(crate) use build_option;
@@ -231,7 +231,7 @@ impl Remedy {
 /// `remedy!["pass ", build_option!("jobs", "N"), " with N between 1 and 1024"]`.
 macro_rules! remedy {
     ($($part:expr),* $(,)?) => {
-        $crate::remedy::Remedy(vec![$($crate::remedy::RemedyPart::from($part)),*])
+        $crate::error::remedy::Remedy(vec![$($crate::error::remedy::RemedyPart::from($part)),*])
     };
 }
 pub(crate) use remedy;

@@ -4,9 +4,9 @@
 
 use serde::Serialize;
 
-use crate::catalog::Support;
 use crate::error::Result;
 use crate::pipeline::BuildFlags;
+use crate::request::catalog::Support;
 use crate::request::{BuildRequest, Compiler, Defaults, ResolvedRequest};
 use crate::settings::Settings;
 
@@ -145,7 +145,7 @@ mod tests {
             jobs: 8,
             gpu: None,
             toolchain: None,
-            catalog: crate::catalog::Catalog::builtin(),
+            catalog: crate::request::catalog::Catalog::builtin(),
         };
         let req = BuildRequest {
             slurm_version: "24.11".into(),

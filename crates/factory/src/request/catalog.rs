@@ -159,7 +159,7 @@ pub fn today() -> Date {
 fn builtin_entries() -> &'static [Release] {
     static ENTRIES: OnceLock<Vec<Release>> = OnceLock::new();
     ENTRIES.get_or_init(|| {
-        let text = include_str!("../../../templates/releases.toml");
+        let text = include_str!("../../../../templates/releases.toml");
         parse(text, "templates/releases.toml (built-in)", false)
             .expect("built-in releases.toml is valid (a unit test checks)")
     })

@@ -247,7 +247,7 @@ pub(crate) mod tests {
     /// other names do not.
     #[test]
     fn base_image_and_lock_keys_follow_the_local_trees() {
-        use crate::cache::{base_image_alias, lock_key};
+        use crate::caches::cache::{base_image_alias, lock_key};
         use crate::recipe::Rendered;
         let tmp = tempfile::tempdir().unwrap();
         let s = site(tmp.path());
@@ -272,7 +272,7 @@ pub(crate) mod tests {
         };
         let (alias, lock) = keys(&s);
         assert!(
-            alias.starts_with(crate::cache::BASE_IMAGE_PREFIX),
+            alias.starts_with(crate::caches::cache::BASE_IMAGE_PREFIX),
             "{alias}"
         );
 
