@@ -518,9 +518,19 @@ async fn app_screens_work_as_a_person_uses_them() {
         return;
     };
 
-    // Doctor: the same checks, in the same order and states, as the engine reports.
+    doctor_page(&gui, &settings).await;
+    build_page(&gui, home.path()).await;
+    settings_page(&gui, home.path()).await;
+    runs_page(&gui, home.path(), &run_id, &dead_run, log_lines).await;
+    artifacts_page(&gui, &store, &artifact_id, &sha256).await;
+    keyboard(&gui).await;
+    gui.client.close().await.unwrap();
+}
+
+/// Doctor: the same checks, in the same order and states, as the engine reports.
+async fn doctor_page(gui: &Gui, settings: &factory::settings::Settings) {
     gui.go("doctor", "Doctor").await;
-    let expected = factory::doctor::run(&settings).await;
+    let expected = factory::doctor::run(settings).await;
     let shown: Vec<(String, String)> = gui
         .eventually(
             "doctor checks",
@@ -555,8 +565,10 @@ async fn app_screens_work_as_a_person_uses_them() {
     gui.click("[data-testid=recheck]").await;
     gui.text("[data-testid=doctor-summary]").await;
     gui.screenshot("doctor");
+}
 
-    // Build: detection shown and pre-filled, a live plan that follows the form.
+/// Build: detection shown and pre-filled, a live plan that follows the form.
+async fn build_page(gui: &Gui, home: &Path) {
     gui.go("build", "Build a Slurm package").await;
     let host = factory::hardware::detect();
     let suggested = host.suggestions.target.value.clone();
@@ -633,7 +645,7 @@ async fn app_screens_work_as_a_person_uses_them() {
         .await;
     // The target was typed in, as with --target.
     let cli_plan: serde_json::Value = serde_json::from_str(&cli(
-        home.path(),
+        home,
         &[],
         &[
             "plan",
@@ -665,13 +677,15 @@ async fn app_screens_work_as_a_person_uses_them() {
     assert!(page_warning.contains("past SchedMD's end of support"));
     let suggested_row = format!("{suggested} (suggested for this machine)");
     assert!(
-        cli(home.path(), &[], &["plan", "--slurm-version", "24.11"])
+        cli(home, &[], &["plan", "--slurm-version", "24.11"])
             .lines()
             .any(|l| l.trim_start().starts_with("Target ") && l.ends_with(&suggested_row)),
         "the CLI's table shows the same rows"
     );
+}
 
-    // Settings: a change reaches the config file; a bad value is refused.
+/// Settings: a change reaches the config file; a bad value is refused.
+async fn settings_page(gui: &Gui, home: &Path) {
     gui.go("settings", "Settings").await;
     let pool = gui
         .client
@@ -689,7 +703,7 @@ async fn app_screens_work_as_a_person_uses_them() {
     gui.click("[data-testid=settings-form] button[type=submit]")
         .await;
     let saved = gui.text("[data-testid=settings-form] [role=status]").await;
-    let config = app_dirs(home.path()).config.join("config.toml");
+    let config = app_dirs(home).config.join("config.toml");
     assert!(saved.contains(&config.display().to_string()), "{saved}");
     assert_eq!(
         std::fs::read_to_string(&config).unwrap().trim(),
@@ -753,8 +767,10 @@ async fn app_screens_work_as_a_person_uses_them() {
         |gone| *gone,
     )
     .await;
+}
 
-    // Runs: a 600k-line log is virtualized, searchable and coloured.
+/// Runs: a 600k-line log is virtualized, searchable and coloured.
+async fn runs_page(gui: &Gui, home: &Path, run_id: &str, dead_run: &str, log_lines: usize) {
     gui.go("runs", "Runs").await;
     gui.click("[data-testid=run-card]").await;
     let count: String = gui
@@ -817,7 +833,7 @@ async fn app_screens_work_as_a_person_uses_them() {
     // Every run's status as the CLI lists it is the status its card shows: a
     // run whose process died is `interrupted` in both.
     let listed: Vec<serde_json::Value> =
-        serde_json::from_str(&cli(home.path(), &[], &["runs", "list", "--json"])).unwrap();
+        serde_json::from_str(&cli(home, &[], &["runs", "list", "--json"])).unwrap();
     let cards: Vec<(String, String)> = gui
         .eventually(
             "the run cards",
@@ -833,31 +849,40 @@ async fn app_screens_work_as_a_person_uses_them() {
     assert!(
         listed
             .iter()
-            .any(|r| r["id"] == dead_run.as_str() && r["status"] == "interrupted"),
+            .any(|r| r["id"] == dead_run && r["status"] == "interrupted"),
         "{listed:?}"
     );
-    assert!(gui.text("[data-testid=run-card]").await.contains(&run_id));
+    assert!(gui.text("[data-testid=run-card]").await.contains(run_id));
     gui.screenshot("runs");
+}
 
-    // Artifacts: the table, the details with checksum and verify log, delete after confirming.
+/// Artifacts: the table, the details with checksum and verify log, delete after confirming.
+async fn artifacts_page(
+    gui: &Gui,
+    store: &factory::store::artifacts::Store,
+    artifact_id: &str,
+    sha256: &str,
+) {
     gui.go("artifacts", "Artifacts").await;
     let row = format!("[data-artifact='{artifact_id}']");
     assert!(gui.text(&row).await.contains("✓ verified"));
     gui.click(&format!("{row} button")).await;
     let details = gui.text("[data-testid=artifact-details]").await;
-    assert!(details.contains(&sha256), "{details}");
+    assert!(details.contains(sha256), "{details}");
     assert!(details.contains("sinfo --version"), "{details}");
     gui.screenshot("artifacts");
     gui.click("[data-testid=delete]").await;
     gui.text("[data-testid=confirm]").await;
     // The question, not the deletion, comes first: nothing is gone yet.
-    assert!(store.show(&artifact_id).is_ok());
+    assert!(store.show(artifact_id).is_ok());
     gui.screenshot("artifacts-delete");
     gui.click("[data-testid=confirm-yes]").await;
     gui.text("[data-testid=artifacts-empty]").await;
     assert!(store.list().unwrap().is_empty());
+}
 
-    // Keyboard: Tab reaches the navigation, Enter follows a link, Alt+N jumps.
+/// Keyboard: Tab reaches the navigation, Enter follows a link, Alt+N jumps.
+async fn keyboard(gui: &Gui) {
     gui.client
         .execute(
             "document.activeElement?.blur(); window.scrollTo(0,0);",
@@ -922,8 +947,6 @@ async fn app_screens_work_as_a_person_uses_them() {
     )
     .await;
     assert_eq!(gui.page_title().await, "Settings");
-
-    gui.client.close().await.unwrap();
 }
 
 /// Dark desktops get the dark palette: WebKitGTK reports the GTK theme's
@@ -1316,7 +1339,23 @@ async fn build_cancel_and_caches_against_real_lxd() {
     let summary = gui.text("[data-testid=doctor-summary]").await;
     assert_eq!(summary, "Ready to build.");
 
-    // A build: stages advance, the log fills, the artifact appears.
+    let (artifacts, first) = a_build_keeps_the_chosen_contents(&gui, &store).await;
+    a_cancelled_build_leaves_nothing(&gui, &store).await;
+    caches_page(&gui, home.path(), &env, &settings).await;
+    history_page(&gui, home.path(), &env, &settings, &store).await;
+    publish_from_the_artifacts_page(&gui, home.path(), &artifacts, &first).await;
+    gui.client.close().await.unwrap();
+}
+
+/// A build: stages advance, the log fills, the artifact appears.
+/// The store's artifacts after it, and the first in full.
+async fn a_build_keeps_the_chosen_contents(
+    gui: &Gui,
+    store: &factory::store::artifacts::Store,
+) -> (
+    Vec<factory::store::artifacts::ArtifactSummary>,
+    factory::store::artifacts::Artifact,
+) {
     gui.go("build", "Build a Slurm package").await;
     gui.eventually::<String>(
         "a plan",
@@ -1390,8 +1429,11 @@ async fn build_cancel_and_caches_against_real_lxd() {
         .text(&format!("[data-artifact='{}']", artifacts[0].id))
         .await
         .contains(&artifacts[0].name));
+    (artifacts, artifact)
+}
 
-    // A second build, cancelled mid-way: nothing stays behind.
+/// A second build, cancelled mid-way: nothing stays behind.
+async fn a_cancelled_build_leaves_nothing(gui: &Gui, store: &factory::store::artifacts::Store) {
     gui.start_build().await;
     let run_id: String = gui
         .eventually_within(
@@ -1416,8 +1458,15 @@ async fn build_cancel_and_caches_against_real_lxd() {
         run_instances(&run_id).is_empty(),
         "instances of {run_id} left behind"
     );
+}
 
-    // Caches: sizes per layer; cleaning the buildcache empties it.
+/// Caches: sizes per layer; cleaning the buildcache empties it.
+async fn caches_page(
+    gui: &Gui,
+    home: &Path,
+    env: &[(&str, String)],
+    settings: &factory::settings::Settings,
+) {
     gui.go("caches", "Caches").await;
     let sizes: Vec<(String, u64)> = gui
         .eventually(
@@ -1440,8 +1489,8 @@ async fn build_cancel_and_caches_against_real_lxd() {
         )
         .await;
     // The engine's text, which `slurm-factory cache status` prints too.
-    let cli_status = cli(home.path(), &env, &["cache", "status"]);
-    for h in factory::caches::cache::hit_rates(&settings).unwrap() {
+    let cli_status = cli(home, env, &["cache", "status"]);
+    for h in factory::caches::cache::hit_rates(settings).unwrap() {
         let text = shown.iter().find(|(l, _)| l == h.layer.as_str());
         assert_eq!(
             text.map(|(_, t)| t.as_str()),
@@ -1485,33 +1534,34 @@ async fn build_cancel_and_caches_against_real_lxd() {
         |b| *b == 0,
     )
     .await;
-    let dir = factory::caches::cache::CacheDirs::new(&settings).buildcache;
+    let dir = factory::caches::cache::CacheDirs::new(settings).buildcache;
     assert_eq!(factory::fsutil::tree_usage(&dir).0, 0);
+}
 
-    // History: three more real builds through the CLI (one compiling again
-    // after the clean, one served from the buildcache, one failing at
-    // verify), then the page plots all five runs.
+/// History: three more real builds through the CLI (one compiling again
+/// after the clean, one served from the buildcache, one failing at
+/// verify), then the page plots all five runs.
+async fn history_page(
+    gui: &Gui,
+    home: &Path,
+    env: &[(&str, String)],
+    settings: &factory::settings::Settings,
+    store: &factory::store::artifacts::Store,
+) {
     let build = ["build", "--minimal", "--target", "x86_64_v3", "--jobs", "2"];
-    cli(home.path(), &env, &build);
-    cli(
-        home.path(),
-        &env,
-        &[&build[..], &["--keep-headers"]].concat(),
-    );
+    cli(home, env, &build);
+    cli(home, env, &[&build[..], &["--keep-headers"]].concat());
     let scratch = tempfile::tempdir().unwrap();
     let failing = slurm_factory_e2e::absolute_rpath_recipe(scratch.path());
     let mut failing_env = env.to_vec();
     failing_env[0].1 = failing.display().to_string();
-    let out = slurm_factory_e2e::slurm_factory(
-        home.path(),
-        failing_env.iter().map(|(k, v)| (k, v)),
-        &build,
-    );
+    let out =
+        slurm_factory_e2e::slurm_factory(home, failing_env.iter().map(|(k, v)| (k, v)), &build);
     assert!(
         !out.status.success(),
         "a package with an absolute RPATH passed"
     );
-    let history = factory::store::history::history(&settings.runs_dir(), &store, None);
+    let history = factory::store::history::history(&settings.runs_dir(), store, None);
     assert_eq!(history.runs.len(), 5, "{history:#?}");
     gui.go("history", "History").await;
     let summary: String = gui
@@ -1615,12 +1665,19 @@ async fn build_cancel_and_caches_against_real_lxd() {
         )
         .await;
     assert_eq!(opened, last.id);
+}
 
-    // Last (it adds a run to the history): the first artifact published
-    // from its page, signed with a real key; then its signatures checked.
+/// Last (it adds a run to the history): the first artifact published
+/// from its page, signed with a real key; then its signatures checked.
+async fn publish_from_the_artifacts_page(
+    gui: &Gui,
+    home: &Path,
+    artifacts: &[factory::store::artifacts::ArtifactSummary],
+    artifact: &factory::store::artifacts::Artifact,
+) {
     gui.go("artifacts", "Artifacts").await;
-    let key = slurm_factory_e2e::SigningKey::new(home.path());
-    let published = home.path().join("published");
+    let key = slurm_factory_e2e::SigningKey::new(home);
+    let published = home.join("published");
     gui.click(&format!("[data-artifact='{}'] button", artifacts[0].id))
         .await;
     gui.click("[data-testid=publish]").await;
@@ -1673,7 +1730,6 @@ async fn build_cancel_and_caches_against_real_lxd() {
         "{checked}"
     );
     gui.screenshot("artifacts-signed");
-    gui.client.close().await.unwrap();
 }
 
 /// The app process whose HOME is `home` (tests run apps side by side).
