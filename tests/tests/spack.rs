@@ -557,111 +557,14 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     let buildcache = site.cache_dir.join("buildcache");
     std::fs::create_dir_all(&mirror).unwrap();
 
-    // 1. No Slurm source, no Slurm binary.
-    let slurm_source = std::fs::read(
-        site.mirror
-            .join(format!("slurm/slurm-{}.tar.gz", site.slurm_version)),
-    )
-    .unwrap();
-    seed_mirror(&site.mirror, &mirror, Some(&slurm_source));
-    // Only this Slurm: the default package's (step 4) stays cached.
-    let forgotten = forget_binaries(&buildcache, &format!("slurm-{}", site.slurm_version));
-    eprintln!("buildcache: forgot {forgotten} slurm binaries");
+    // 1. No Slurm source, no Slurm binary: the build stops at the sources.
     let flags = BuildFlags {
         offline: true,
         gzip: true,
         ..BuildFlags::default()
     };
-    let first: Stages = Arc::default();
-    let err = pipeline::build(
-        &settings,
-        BuildOptions {
-            request: request(&site, &settings),
-            flags: flags.clone(),
-        },
-        sink("no source", &first),
-        CancellationToken::new(),
-    )
-    .await
-    .expect_err("the build cannot succeed without Slurm's source");
-    println!("error: {err}\nhint: {}", err.hint());
-    let Error::SourcesMissing {
-        packages,
-        looked,
-        wanted,
-        log,
-    } = &err
-    else {
-        panic!("expected the missing sources to be named, got: {err}");
-    };
-    assert_eq!(packages, &[format!("slurm@{}", site.slurm_version)]);
-    assert!(
-        looked
-            .iter()
-            .any(|l| l.starts_with(&mirror.display().to_string())),
-        "the mirror layer is among the places, as a host path: {looked:?}"
-    );
-    assert!(
-        wanted.len() == 1 && wanted[0].starts_with(&mirror),
-        "the file to add, in the mirror layer: {wanted:?}"
-    );
-    assert!(
-        err.hint().contains(&wanted[0].display().to_string()),
-        "{}",
-        err.hint()
-    );
-    assert_eq!(err.kind().code(), 5);
-    assert!(
-        err.to_string().len() < 1200,
-        "one readable message, not a wall: {err}"
-    );
-    // It stopped at the sources stage, before Spack installed anything.
-    let failed_at: Vec<Stage> = first
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|r| r.1 == "failed")
-        .map(|r| r.0)
-        .collect();
-    assert_eq!(failed_at, [Stage::Sources]);
-    let run_dir = log.parent().unwrap().to_path_buf();
-    assert!(
-        stage_lines(&run_dir, "install").is_empty(),
-        "the install stage never ran"
-    );
+    without_the_slurm_source(&site, &settings, &flags).await;
     let store = Store::new(settings.artifacts_dir());
-    assert!(
-        store.list().unwrap().is_empty(),
-        "nothing reached the store"
-    );
-    let run_id = run_dir.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(
-        slurm_factory_e2e::instances_of_run(&settings, &run_id)
-            .await
-            .is_empty(),
-        "no instance left"
-    );
-
-    // `mirror check` before and after the source is added: what an offline
-    // site runs before it builds.
-    let before = mirror_check(&settings, &site, "check before").await;
-    let missing: Vec<(&str, bool)> = before
-        .missing
-        .iter()
-        .map(|m| (m.package.as_str(), m.binary))
-        .collect();
-    assert_eq!(
-        missing,
-        [(format!("slurm@{}", site.slurm_version).as_str(), false)]
-    );
-    assert_eq!(before.missing[0].file, wanted[0]);
-    seed_mirror(&site.mirror, &mirror, None);
-    let after = mirror_check(&settings, &site, "check after").await;
-    assert!(after.missing.is_empty(), "{after:#?}");
-    assert_eq!(
-        (after.present, after.needed),
-        (before.needed, before.needed)
-    );
 
     // 2. The source is there: Slurm is built (with whatever dependency the
     // buildcache lacks, each pushed there as soon as it is installed).
@@ -780,69 +683,12 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
     assert_eq!(list.len(), 2, "both builds are in the store: {list:?}");
     assert!(list.iter().all(|a| a["verified"] == true), "{list:?}");
 
-    // 5. A buildcache entry cut short (a full disk or a killed copy while it
-    // was pushed): Spack refuses it (its checksum) and compiles the spec
-    // instead; the build says so, and the push writes the entry whole again.
-    let minimal_lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(result.run_dir.join("spack.lock")).unwrap()).unwrap();
-    let (zlib_hash, zlib_version) = minimal_lock["concrete_specs"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(_, s)| s["name"] == "zlib")
-        .map(|(hash, s)| (hash.clone(), s["version"].as_str().unwrap().to_string()))
-        .expect("zlib in the minimal closure");
-    let zlib_manifest = buildcache.join(format!(
-        "v3/manifests/spec/zlib/zlib-{zlib_version}-{zlib_hash}.spec.manifest.json"
-    ));
-    let archive_of = |manifest: &Path| -> (PathBuf, u64, String) {
-        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).unwrap())
-            .unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
-        let archive = m["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["mediaType"].as_str().unwrap().contains("tar"))
-            .unwrap();
-        let sum = archive["checksum"].as_str().unwrap().to_string();
-        let blob = buildcache.join("blobs/sha256").join(&sum[..2]).join(&sum);
-        (blob, archive["contentLength"].as_u64().unwrap(), sum)
-    };
-    let (blob, length, _) = archive_of(&zlib_manifest);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&blob)
-        .unwrap()
-        .set_len(length / 2)
-        .unwrap();
-    let events = build_through_cli();
-    let finished = events.iter().find(|e| e["type"] == "run_finished").unwrap();
-    assert_eq!(finished["outcome"], "succeeded", "{finished}");
-    let install = events
-        .iter()
-        .find(|e| e["type"] == "stage_finished" && e["stage"] == "install")
-        .unwrap();
-    let (from_cache, built) = install_counts(install["detail"].as_str().unwrap());
-    assert_eq!(built, 1, "zlib alone is compiled: {install}");
-    let warnings: Vec<&str> = events
-        .iter()
-        .filter(|e| e["type"] == "warning")
-        .map(|e| e["message"].as_str().unwrap())
-        .collect();
-    println!(
-        "cut buildcache entry: {from_cache} from the buildcache, {built} built; {warnings:#?}"
+    // 5. A buildcache entry cut short: compiled again, and pushed whole.
+    a_cut_buildcache_entry_is_compiled_and_pushed_whole(
+        &buildcache,
+        &result.run_dir,
+        &build_through_cli,
     );
-    let named = format!("zlib-{zlib_version} (/{})", &zlib_hash[..7]);
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains(&named) && w.contains(&format!(" of {length} bytes"))),
-        "the damaged entry is named with what is wrong: {warnings:?}"
-    );
-    let (blob, length, sum) = archive_of(&zlib_manifest);
-    let bytes = std::fs::read(&blob).unwrap();
-    assert_eq!(bytes.len() as u64, length, "the pushed entry is whole");
-    assert_eq!(factory::fsutil::hex(&sha2::Sha256::digest(&bytes)), sum);
 
     // 4. The default package of the catalogue's default release (26.05.3, as
     // SchedMD ships it): Slurm with hwloc, PMIx, slurmrestd and readline, and
@@ -1053,6 +899,184 @@ async fn real_spack_build_of_slurm_offline_verified_on_a_bare_system() {
             gz.file
         );
     }
+}
+
+/// Step 1: no Slurm source, no Slurm binary. The build stops at the sources
+/// stage naming the file to add, before Spack installs anything, and leaves
+/// nothing behind; `mirror check` names it too, and finds it once added.
+async fn without_the_slurm_source(site: &SpackSite, settings: &Settings, flags: &BuildFlags) {
+    let mirror = site.cache_dir.join("mirror");
+    let buildcache = site.cache_dir.join("buildcache");
+    let slurm_source = std::fs::read(
+        site.mirror
+            .join(format!("slurm/slurm-{}.tar.gz", site.slurm_version)),
+    )
+    .unwrap();
+    seed_mirror(&site.mirror, &mirror, Some(&slurm_source));
+    // Only this Slurm: the default package's (step 4) stays cached.
+    let forgotten = forget_binaries(&buildcache, &format!("slurm-{}", site.slurm_version));
+    eprintln!("buildcache: forgot {forgotten} slurm binaries");
+    let first: Stages = Arc::default();
+    let err = pipeline::build(
+        settings,
+        BuildOptions {
+            request: request(site, settings),
+            flags: flags.clone(),
+        },
+        sink("no source", &first),
+        CancellationToken::new(),
+    )
+    .await
+    .expect_err("the build cannot succeed without Slurm's source");
+    println!("error: {err}\nhint: {}", err.hint());
+    let Error::SourcesMissing {
+        packages,
+        looked,
+        wanted,
+        log,
+    } = &err
+    else {
+        panic!("expected the missing sources to be named, got: {err}");
+    };
+    assert_eq!(packages, &[format!("slurm@{}", site.slurm_version)]);
+    assert!(
+        looked
+            .iter()
+            .any(|l| l.starts_with(&mirror.display().to_string())),
+        "the mirror layer is among the places, as a host path: {looked:?}"
+    );
+    assert!(
+        wanted.len() == 1 && wanted[0].starts_with(&mirror),
+        "the file to add, in the mirror layer: {wanted:?}"
+    );
+    assert!(
+        err.hint().contains(&wanted[0].display().to_string()),
+        "{}",
+        err.hint()
+    );
+    assert_eq!(err.kind().code(), 5);
+    assert!(
+        err.to_string().len() < 1200,
+        "one readable message, not a wall: {err}"
+    );
+    // It stopped at the sources stage, before Spack installed anything.
+    let failed_at: Vec<Stage> = first
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.1 == "failed")
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(failed_at, [Stage::Sources]);
+    let run_dir = log.parent().unwrap().to_path_buf();
+    assert!(
+        stage_lines(&run_dir, "install").is_empty(),
+        "the install stage never ran"
+    );
+    let store = Store::new(settings.artifacts_dir());
+    assert!(
+        store.list().unwrap().is_empty(),
+        "nothing reached the store"
+    );
+    let run_id = run_dir.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        slurm_factory_e2e::instances_of_run(settings, &run_id)
+            .await
+            .is_empty(),
+        "no instance left"
+    );
+
+    // `mirror check` before and after the source is added: what an offline
+    // site runs before it builds.
+    let before = mirror_check(settings, site, "check before").await;
+    let missing: Vec<(&str, bool)> = before
+        .missing
+        .iter()
+        .map(|m| (m.package.as_str(), m.binary))
+        .collect();
+    assert_eq!(
+        missing,
+        [(format!("slurm@{}", site.slurm_version).as_str(), false)]
+    );
+    assert_eq!(before.missing[0].file, wanted[0]);
+    seed_mirror(&site.mirror, &mirror, None);
+    let after = mirror_check(settings, site, "check after").await;
+    assert!(after.missing.is_empty(), "{after:#?}");
+    assert_eq!(
+        (after.present, after.needed),
+        (before.needed, before.needed)
+    );
+}
+
+/// Step 5: a buildcache entry cut short (a full disk or a killed copy while
+/// it was pushed): Spack refuses it (its checksum) and compiles the spec
+/// instead; the build says so, and the push writes the entry whole again.
+fn a_cut_buildcache_entry_is_compiled_and_pushed_whole(
+    buildcache: &Path,
+    minimal_run_dir: &Path,
+    build_through_cli: &dyn Fn() -> Vec<serde_json::Value>,
+) {
+    let minimal_lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(minimal_run_dir.join("spack.lock")).unwrap())
+            .unwrap();
+    let (zlib_hash, zlib_version) = minimal_lock["concrete_specs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, s)| s["name"] == "zlib")
+        .map(|(hash, s)| (hash.clone(), s["version"].as_str().unwrap().to_string()))
+        .expect("zlib in the minimal closure");
+    let zlib_manifest = buildcache.join(format!(
+        "v3/manifests/spec/zlib/zlib-{zlib_version}-{zlib_hash}.spec.manifest.json"
+    ));
+    let archive_of = |manifest: &Path| -> (PathBuf, u64, String) {
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+        let archive = m["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["mediaType"].as_str().unwrap().contains("tar"))
+            .unwrap();
+        let sum = archive["checksum"].as_str().unwrap().to_string();
+        let blob = buildcache.join("blobs/sha256").join(&sum[..2]).join(&sum);
+        (blob, archive["contentLength"].as_u64().unwrap(), sum)
+    };
+    let (blob, length, _) = archive_of(&zlib_manifest);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&blob)
+        .unwrap()
+        .set_len(length / 2)
+        .unwrap();
+    let events = build_through_cli();
+    let finished = events.iter().find(|e| e["type"] == "run_finished").unwrap();
+    assert_eq!(finished["outcome"], "succeeded", "{finished}");
+    let install = events
+        .iter()
+        .find(|e| e["type"] == "stage_finished" && e["stage"] == "install")
+        .unwrap();
+    let (from_cache, built) = install_counts(install["detail"].as_str().unwrap());
+    assert_eq!(built, 1, "zlib alone is compiled: {install}");
+    let warnings: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "warning")
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    println!(
+        "cut buildcache entry: {from_cache} from the buildcache, {built} built; {warnings:#?}"
+    );
+    let named = format!("zlib-{zlib_version} (/{})", &zlib_hash[..7]);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(&named) && w.contains(&format!(" of {length} bytes"))),
+        "the damaged entry is named with what is wrong: {warnings:?}"
+    );
+    let (blob, length, sum) = archive_of(&zlib_manifest);
+    let bytes = std::fs::read(&blob).unwrap();
+    assert_eq!(bytes.len() as u64, length, "the pushed entry is whole");
+    assert_eq!(factory::fsutil::hex(&sha2::Sha256::digest(&bytes)), sum);
 }
 
 /// Step 7: the same build on a second LXD server, over HTTPS (`sf-remote`):
