@@ -33,12 +33,21 @@ pub fn write_atomic_with(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    if let Err(e) = write(&tmp) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(context, &tmp, e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(context, path, e))?;
+    // A new file of a name no one can guess, made where nothing was
+    // (O_EXCL): a link planted beside `path` (a build can write in a cache
+    // layer) is never written through. The mode is File::create's.
+    let prefix = format!(".{name}.");
+    let tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(context, dir, e))?
+        .into_temp_path();
+    // Dropped on failure: nothing is left beside `path`.
+    write(&tmp).map_err(|e| Error::io(context, &tmp, e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io(context, path, e.error))?;
     sync_dir(dir)
 }
 
@@ -217,6 +226,29 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
         assert_eq!(hex(&[0, 171, 255]), "00abff");
+    }
+
+    /// The temporary file was `.NAME.tmp-PID`: a build that can write in the
+    /// directory (a cache layer) planted a link there and had the host write
+    /// through it, outside the layer.
+    #[test]
+    fn atomic_write_never_writes_through_a_planted_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("outside");
+        std::fs::write(&victim, b"keep").unwrap();
+        let layer = tmp.path().join("layer");
+        std::fs::create_dir(&layer).unwrap();
+        let path = layer.join("index.json");
+        let guessed = layer.join(format!(".index.json.tmp-{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &guessed).unwrap();
+        write_atomic(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        // The mode File::create gives, not a temporary file's 0600.
+        let plain = layer.join("plain");
+        std::fs::File::create(&plain).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions();
+        assert_eq!(mode(&path), mode(&plain));
     }
 
     #[test]
