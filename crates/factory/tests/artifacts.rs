@@ -9,6 +9,7 @@ use factory::package::{
 };
 use factory::store::artifacts::{Store, VERIFY_LOG};
 use factory::Error;
+use sha2::Digest;
 
 /// A staging dir as the pipeline leaves it: archives, manifest.json, verify.log.
 fn stage(base: &Path, name: &str, created: jiff::Timestamp, verified: bool) -> PathBuf {
@@ -237,6 +238,39 @@ fn corrupted_archive_is_detected_on_export_and_nothing_is_written() {
     assert!(
         visible_entries(&out).is_empty(),
         "no file and no temporary: {:?}",
+        visible_entries(&out)
+    );
+}
+
+/// A stored manifest changed to name a file outside the artifact (with that
+/// file's checksum) had `export` copy it out.
+#[test]
+fn a_manifest_naming_a_file_outside_its_artifact_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path().join("store"));
+    let a = store
+        .add(&stage(tmp.path(), "slurm-x", t(0), true))
+        .unwrap();
+    let outside = tmp.path().join("outside.key");
+    std::fs::write(&outside, "secret").unwrap();
+    let mut manifest = a.manifest.clone();
+    manifest.archives[0].file = "../../outside.key".into();
+    manifest.archives[0].sha256 = factory::fsutil::hex(&sha2::Sha256::digest(b"secret"));
+    manifest.archives[0].bytes = 6;
+    manifest.write_atomic(&a.dir.join(MANIFEST_FILE)).unwrap();
+
+    let err = store.show(&a.id).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is not a file name in the artifact's directory"),
+        "{err}"
+    );
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    assert!(store.export(&a.id, &out.join("x"), false).is_err());
+    assert!(
+        visible_entries(&out).is_empty(),
+        "{:?}",
         visible_entries(&out)
     );
 }

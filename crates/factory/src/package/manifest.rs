@@ -154,10 +154,27 @@ impl Manifest {
     pub fn read(path: &Path) -> Result<Manifest> {
         let text =
             std::fs::read_to_string(path).map_err(|e| Error::io("reading a manifest", path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::ManifestMalformed {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(|e| Error::ManifestMalformed {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        // The archives are joined to the artifact's dir to export, sign and
+        // reuse them: a name that leaves it would read or write elsewhere.
+        if let Some(bad) = manifest
+            .archives
+            .iter()
+            .find(|a| !is_plain_file_name(&a.file))
+        {
+            return Err(Error::ManifestMalformed {
+                path: path.to_path_buf(),
+                message: format!(
+                    "archive `{}` is not a file name in the artifact's directory",
+                    crate::error::shown(&bad.file)
+                ),
+            });
+        }
+        Ok(manifest)
     }
 
     /// Writes pretty JSON atomically (see [`crate::fsutil::write_atomic`]).
@@ -166,6 +183,11 @@ impl Manifest {
         text.push('\n');
         crate::fsutil::write_atomic(path, text.as_bytes())
     }
+}
+
+/// A name of a file in one directory: no path, not hidden, not `..`.
+fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\', '\0'])
 }
 
 #[cfg(test)]
