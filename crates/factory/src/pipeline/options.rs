@@ -93,6 +93,28 @@ impl PackageOptions {
     }
 }
 
+impl BuildOptions {
+    /// What the user should know before this build starts: the CLI's and the
+    /// app's plan show them, the build's preflight emits them.
+    pub fn warnings(&self) -> Vec<String> {
+        warnings(&self.request, &self.flags)
+    }
+}
+
+/// [`BuildOptions::warnings`] of a request and flags not yet put together.
+pub fn warnings(request: &ResolvedRequest, flags: &BuildFlags) -> Vec<String> {
+    let mut warnings: Vec<String> = request.slurm.warning().into_iter().collect();
+    if !flags.install_from.is_empty() && flags.trust.is_empty() {
+        warnings.push(format!(
+            "binaries from {} are installed unchecked: whatever that buildcache holds is \
+             installed, whoever built it; give the publisher's public key (trust) to install \
+             only what it signed",
+            flags.install_from.join(", ")
+        ));
+    }
+    warnings
+}
+
 /// What a finished build produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildResult {

@@ -119,7 +119,7 @@ pub fn plan(
     ];
     Ok(Plan {
         artifact_name: resolved.artifact_name(),
-        warnings: resolved.slurm.warning().into_iter().collect(),
+        warnings: super::options::warnings(&resolved, flags),
         summary: resolved.package_type.summary().into(),
         request: resolved,
         rows,
@@ -210,5 +210,38 @@ mod tests {
         let err = plan(&request, &flags, &defaults, &settings).unwrap_err();
         assert!(err.to_string().contains("no such directory"), "{err}");
         assert!(plan(&request, &BuildFlags::default(), &defaults, &settings).is_ok());
+    }
+
+    /// Binaries from a buildcache no key vouches for install without a
+    /// check: every plan and build says so.
+    #[test]
+    fn installing_from_a_buildcache_without_a_trusted_key_is_warned_of() {
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = Settings::under(tmp.path());
+        let defaults = Defaults::for_host().with_settings(&settings).unwrap();
+        let request = BuildRequest::default();
+        let cache = format!("file://{}", tmp.path().display());
+        let unchecked = BuildFlags {
+            install_from: vec![cache.clone()],
+            ..BuildFlags::default()
+        };
+        let warnings = plan(&request, &unchecked, &defaults, &settings)
+            .unwrap()
+            .warnings;
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(&format!("binaries from {cache} are installed unchecked")),
+            "{warnings:?}"
+        );
+        let key = tmp.path().join("site.asc");
+        std::fs::write(&key, "key").unwrap();
+        let trusted = BuildFlags {
+            trust: vec![key],
+            ..unchecked
+        };
+        let warnings = plan(&request, &trusted, &defaults, &settings)
+            .unwrap()
+            .warnings;
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 }

@@ -40,7 +40,7 @@ impl Build<'_> {
                 ),
             });
         }
-        if let Some(message) = self.options.request.slurm.warning() {
+        for message in self.options.warnings() {
             self.emit(BuildEvent::Warning {
                 stage: Stage::Preflight,
                 message,
