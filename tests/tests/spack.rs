@@ -1579,7 +1579,7 @@ fn through_an_oci_registry(p: &Publishing) -> bool {
     let (code, events) = run(
         cluster,
         "install from OCI",
-        &with(&["--from", &oci, "--no-verify"]),
+        &with(&["--from", &oci, "--from-plain-http", "--no-verify"]),
     );
     assert_eq!(code, Some(0), "{events:#?}");
     let (cached, built) =

@@ -142,6 +142,11 @@ impl BuildcacheUrl {
         matches!(self.place, Place::S3 { .. })
     }
 
+    /// A registry reached without TLS (`oci+http://`).
+    pub fn is_plain_http(&self) -> bool {
+        self.url.starts_with("oci+http://")
+    }
+
     /// A registry or a bucket: reached over the network (with a login, a
     /// CA), not a directory of this machine.
     pub fn is_networked(&self) -> bool {

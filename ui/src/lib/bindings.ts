@@ -721,6 +721,11 @@ from_registry_ca: string | null,
  */
 from_s3_endpoint: string | null, 
 /**
+ * Install from an oci+http:// registry: plain HTTP, which anyone on the way can read
+ * and change (a registry on this machine, a closed lab network).
+ */
+from_plain_http: boolean, 
+/**
  * Keep headers and pkg-config files (for building against this Slurm).
  */
 keep_headers: boolean, 
@@ -1306,5 +1311,20 @@ export const BUILD_OPTIONS: OptionDescription[] = [
     "label": "S3 endpoint",
     "recorded": false,
     "help": "The S3 endpoint of the s3:// buckets installed from (https://HOST[:PORT]); without it, Amazon S3."
+  },
+  {
+    "name": "from_plain_http",
+    "flag": "from-plain-http",
+    "group": "install-from",
+    "heading": "Installing from published buildcaches",
+    "kind": "switch",
+    "value_name": "",
+    "choices": [],
+    "inverted": false,
+    "requires": "install_from",
+    "conflicts": null,
+    "label": "Allow a registry without TLS (oci+http://)",
+    "recorded": false,
+    "help": "Install from an oci+http:// registry: plain HTTP, which anyone on the way can read and change (a registry on this machine, a closed lab network)."
   }
 ];

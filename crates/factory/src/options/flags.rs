@@ -83,6 +83,10 @@ options_struct! {
         /// it, Amazon S3.
         #[option(group = OptionGroup::InstallFrom, value_name = "URL", requires = Some("install_from"), label = "S3 endpoint")]
         pub from_s3_endpoint: Option<String> = None,
+        /// Install from an oci+http:// registry: plain HTTP, which anyone on the way can read
+        /// and change (a registry on this machine, a closed lab network).
+        #[option(group = OptionGroup::InstallFrom, requires = Some("install_from"), label = "Allow a registry without TLS (oci+http://)")]
+        pub from_plain_http: bool = false,
         #[nested]
         /// What the package keeps besides the runtime tree, and its modules.
         pub package: PackageOptions,

@@ -244,4 +244,32 @@ mod tests {
             .warnings;
         assert!(warnings.is_empty(), "{warnings:?}");
     }
+
+    /// A registry without TLS is installed from only when that is asked for.
+    #[test]
+    fn installing_over_plain_http_must_be_asked_for() {
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = Settings::under(tmp.path());
+        let defaults = Defaults::for_host().with_settings(&settings).unwrap();
+        let request = BuildRequest::default();
+        let http = BuildFlags {
+            install_from: vec!["oci+http://127.0.0.1:5000/site/slurm".into()],
+            ..BuildFlags::default()
+        };
+        let err = plan(&request, &http, &defaults, &settings).unwrap_err();
+        assert!(
+            err.to_string().contains("oci+http:// is plain HTTP"),
+            "{err}"
+        );
+        let asked = BuildFlags {
+            from_plain_http: true,
+            ..http
+        };
+        plan(&request, &asked, &defaults, &settings).unwrap();
+        let https = BuildFlags {
+            install_from: vec!["oci://registry.site.example/site/slurm".into()],
+            ..BuildFlags::default()
+        };
+        plan(&request, &https, &defaults, &settings).unwrap();
+    }
 }

@@ -78,6 +78,18 @@ impl Publishing {
                 });
             }
         }
+        if let Some(http) = from.iter().find(|url| url.is_plain_http()) {
+            if !flags.from_plain_http {
+                return Err(Error::InvalidValue {
+                    what: "buildcache to install from",
+                    value: http.url.clone(),
+                    reason: "oci+http:// is plain HTTP: anyone on the way can read and change \
+                             the binaries installed; use oci:// (HTTPS), or allow it \
+                             (from_plain_http) for a registry on a network you trust"
+                        .into(),
+                });
+            }
+        }
         for key in &flags.trust {
             if !key.is_file() {
                 return Err(Error::InvalidValue {
