@@ -16,6 +16,18 @@ use crate::kinds::Stream;
 /// program that never prints a newline cannot exhaust memory.
 const MAX_LINE: usize = 1 << 20;
 
+/// LXD on a busy host now and then fails to start the command at all: the
+/// client prints only this and exits non-zero, and nothing ran in the
+/// instance. Such an exec is tried again, up to [`EXEC_TRIES`] times.
+const NOT_STARTED: &str = "Error: Failed to retrieve PID of executing child process";
+const EXEC_TRIES: u32 = 3;
+const EXEC_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Whether an exec that printed nothing else was one LXD never started.
+fn not_started(code: i32, last_stderr: &str) -> bool {
+    code != 0 && last_stderr.trim() == NOT_STARTED
+}
+
 impl Lxc {
     /// Runs `argv` in the instance (no shell: each element arrives as one
     /// argument), with `env` added to its environment. Every line of stdout
@@ -32,8 +44,28 @@ impl Lxc {
         cancel: &CancellationToken,
     ) -> Result<i32> {
         let args = self.exec_args(name, argv, env)?;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let (code, lines, last_stderr) = self.exec_once(&args, &mut on_line, cancel).await?;
+            if tries < EXEC_TRIES && lines == 1 && not_started(code, &last_stderr) {
+                tokio::time::sleep(EXEC_RETRY_PAUSE).await;
+                continue;
+            }
+            return self.exec_outcome(name, code, &last_stderr).await;
+        }
+    }
+
+    /// One `lxc exec`: its exit code, how many lines it printed, its last
+    /// line of stderr.
+    async fn exec_once(
+        &self,
+        args: &[OsString],
+        on_line: &mut (impl FnMut(Stream, String) + Send),
+        cancel: &CancellationToken,
+    ) -> Result<(i32, usize, String)> {
         let mut child = self
-            .command(&args)
+            .command(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -47,6 +79,7 @@ impl Lxc {
         tokio::spawn(read_lines(stderr, Stream::Stderr, tx));
 
         let mut last_stderr = String::new();
+        let mut lines = 0;
         let status = loop {
             tokio::select! {
                 biased;
@@ -62,6 +95,7 @@ impl Lxc {
                         if kind == Stream::Stderr {
                             last_stderr.clone_from(&line);
                         }
+                        lines += 1;
                         on_line(kind, line);
                     }
                     // Both pipes closed: the client is exiting.
@@ -76,8 +110,7 @@ impl Lxc {
                 },
             }
         };
-        let code = status.code().unwrap_or(-1);
-        self.exec_outcome(name, code, &last_stderr).await
+        Ok((status.code().unwrap_or(-1), lines, last_stderr))
     }
 
     /// Runs a short command in the instance and returns its exit code and
@@ -89,10 +122,19 @@ impl Lxc {
         env: &[(String, String)],
     ) -> Result<Output> {
         let args = self.exec_args(name, argv, env)?;
-        let out = self.run_unchecked(&args).await?;
-        let last = out.stderr.lines().last().unwrap_or("").to_string();
-        self.exec_outcome(name, out.status, &last).await?;
-        Ok(out)
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let out = self.run_unchecked(&args).await?;
+            let last = out.stderr.lines().last().unwrap_or("").to_string();
+            let only_line = out.stdout.is_empty() && out.stderr.lines().count() == 1;
+            if tries < EXEC_TRIES && only_line && not_started(out.status, &last) {
+                tokio::time::sleep(EXEC_RETRY_PAUSE).await;
+                continue;
+            }
+            self.exec_outcome(name, out.status, &last).await?;
+            return Ok(out);
+        }
     }
 
     fn exec_args(
@@ -229,5 +271,78 @@ mod tests {
         assert_eq!(lines[0].len(), MAX_LINE);
         assert_eq!(lines[1], "x".repeat(10));
         assert_eq!(lines[2], "end");
+    }
+
+    /// A client that fails to start the command the first `failures` times
+    /// (as LXD on a busy host does), then runs it: prints `ran` and exits 3.
+    fn flaky_client(dir: &std::path::Path, failures: u32) -> Lxc {
+        use std::os::unix::fs::PermissionsExt;
+        let client = dir.join("lxc");
+        let count = dir.join("count");
+        std::fs::write(
+            &client,
+            format!(
+                "#!/bin/sh\nn=$(cat {count} 2>/dev/null || echo 0); echo $((n + 1)) > {count}\n\
+                 if [ \"$n\" -lt {failures} ]; then echo '{NOT_STARTED}' >&2; exit 255; fi\n\
+                 echo ran; exit 3\n",
+                count = count.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&client, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Lxc::from_parts(client.to_str().unwrap(), "local", "default")
+    }
+
+    fn execs(dir: &std::path::Path) -> u32 {
+        std::fs::read_to_string(dir.join("count"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// The install stage of a CI run failed with "install.sh exited with
+    /// 255; last output: Error: Failed to retrieve PID of executing child
+    /// process": LXD never started it.
+    #[tokio::test]
+    async fn a_command_lxd_never_started_is_run_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let lxc = flaky_client(dir.path(), 2);
+        let mut seen = Vec::new();
+        let code = lxc
+            .exec(
+                "sf-x",
+                &["true".to_string()],
+                &[],
+                |_, line| seen.push(line),
+                &CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(code, 3);
+        assert_eq!(execs(dir.path()), 3);
+        assert_eq!(seen.last().unwrap(), "ran");
+
+        let dir = tempfile::tempdir().unwrap();
+        let out = flaky_client(dir.path(), 1)
+            .exec_capture("sf-x", &["true".to_string()], &[])
+            .await
+            .unwrap();
+        assert_eq!((out.status, out.stdout.trim()), (3, "ran"));
+        assert_eq!(execs(dir.path()), 2);
+
+        // Not without end: the third failure is the result.
+        let dir = tempfile::tempdir().unwrap();
+        let code = flaky_client(dir.path(), 5)
+            .exec(
+                "sf-x",
+                &["true".to_string()],
+                &[],
+                |_, _| {},
+                &CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!((code, execs(dir.path())), (255, 3));
     }
 }
