@@ -222,8 +222,9 @@ fn unpack_whole(tarball: &Path, root: &Path) -> Result<()> {
             .to_string_lossy()
             .into_owned();
         let Some(rel) = relative(&name) else { continue };
-        let dest = root.join(rel);
+        let dest = root.join(&rel);
         let parent = dest.parent().unwrap_or(root);
+        refuse_links_on_the_way(root, &rel)?;
         std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
         let mut part = scratch_file(parent, ".sf-incoming-")?;
         std::io::copy(&mut entry, &mut part).map_err(|e| Error::io("writing", &dest, e))?;
@@ -237,9 +238,65 @@ fn unpack_whole(tarball: &Path, root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A build can write in the cache layers, so a directory on the way to a
+/// file could be a link it planted (`blobs -> /etc`): following it would
+/// write outside the layer, as the user running the product. Refused.
+fn refuse_links_on_the_way(root: &Path, rel: &Path) -> Result<()> {
+    let mut at = root.to_path_buf();
+    let Some(dirs) = rel.parent() else {
+        return Ok(());
+    };
+    for part in dirs.components() {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(Error::io(
+                    "writing into a cache layer",
+                    &at,
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "a link where a directory belongs: not followed (a build may have \
+                         planted it); remove it",
+                    ),
+                ))
+            }
+            Ok(_) => {}
+            // The rest does not exist yet: create_dir_all makes real dirs.
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The layer's `blobs` was a link a build planted: the files synced
+    /// down were written where it pointed.
+    #[test]
+    fn a_link_planted_in_the_layer_is_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, dst, outside) = (
+            tmp.path().join("src"),
+            tmp.path().join("dst"),
+            tmp.path().join("outside"),
+        );
+        std::fs::create_dir_all(src.join("blobs/sha256")).unwrap();
+        std::fs::write(src.join("blobs/sha256/abc"), b"blob").unwrap();
+        std::fs::create_dir_all(&dst).unwrap();
+        std::fs::create_dir_all(outside.join("sha256")).unwrap();
+        std::os::unix::fs::symlink(&outside, dst.join("blobs")).unwrap();
+        let tar_path = tmp.path().join("t.tar");
+        let files = ["blobs/sha256/abc".to_string()];
+        write_files_tar(&src, &files, std::fs::File::create(&tar_path).unwrap()).unwrap();
+        let err = unpack_whole(&tar_path, &dst).unwrap_err();
+        assert!(err.to_string().contains("not followed"), "{err}");
+        assert!(
+            !outside.join("sha256/abc").exists(),
+            "written through the link"
+        );
+    }
 
     #[test]
     fn only_paths_below_the_root_are_accepted() {
