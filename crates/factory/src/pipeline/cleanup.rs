@@ -16,9 +16,12 @@ impl Build<'_> {
         let mut deleting = tokio::task::JoinSet::new();
         for name in &self.instances {
             if keep {
-                notes.push(format!(
-                    "kept {name}: `lxc exec {name} -- bash` to look inside"
-                ));
+                // Only those the run got as far as creating.
+                if self.lxc.instance_exists(name).await.unwrap_or(true) {
+                    notes.push(format!(
+                        "kept {name}: `lxc exec {name} -- bash` to look inside"
+                    ));
+                }
                 continue;
             }
             let (lxc, name) = (self.lxc.clone(), name.clone());

@@ -108,6 +108,7 @@ impl Job {
                 Stage::Concretize,
                 Stage::Sources,
                 Stage::Install,
+                Stage::BuildcachePush,
                 Stage::Publish,
                 Stage::Cleanup,
             ],
@@ -398,12 +399,22 @@ impl<'a> Build<'a> {
         let (report, trees) = self
             .stage(Stage::Sources, self.sources(&prepared, &build_instance))
             .await?;
+        let publish_instance = self.run_instance_name("publish");
+        self.instances.push(publish_instance.clone());
         if let Job::Publish { artifact_id } = self.job {
-            self.stage(Stage::Install, self.install(&build_instance, to_build))
+            let new_binaries = self
+                .stage(Stage::Install, self.install(&build_instance, to_build))
                 .await?;
+            // What had to be built again reaches the layer the publish
+            // instance installs from.
+            self.stage(
+                Stage::BuildcachePush,
+                self.buildcache_push(rendered, &build_instance, new_binaries),
+            )
+            .await?;
             self.stage(
                 Stage::Publish,
-                self.publish(rendered, &build_instance, artifact_id),
+                self.publish(&prepared, &publish_instance, artifact_id),
             )
             .await?;
             return Ok(Output::Artifact(artifact_id.clone()));
@@ -460,7 +471,7 @@ impl<'a> Build<'a> {
         let artifact_id = self.stage(Stage::Export, self.export(staged)).await?;
         self.stage(
             Stage::Publish,
-            self.publish(rendered, &build_instance, &artifact_id),
+            self.publish(&prepared, &publish_instance, &artifact_id),
         )
         .await?;
         Ok(Output::Artifact(artifact_id))

@@ -31,7 +31,7 @@ impl Build<'_> {
                     readonly: true,
                 });
             }
-            devices.extend(self.publishing.devices()?);
+            devices.extend(self.publishing.install_from_devices());
             let out = self.run.file("out");
             std::fs::create_dir_all(&out).map_err(|e| Error::io("creating", &out, e))?;
             devices.push(DiskDevice {
@@ -46,7 +46,7 @@ impl Build<'_> {
             image: alias.clone(),
             name: instance.into(),
             devices,
-            loopback_ports: self.publishing.loopback_ports(),
+            loopback_ports: self.publishing.install_from_ports(),
             ..LaunchSpec::default()
         };
         spec.copy_of = Some(self.shifted_base(&spec).await?);
@@ -72,7 +72,7 @@ impl Build<'_> {
     /// its files already shifted to `build`'s idmap (see
     /// [`LaunchSpec::copy_of`]), made by the first build that needs it. It
     /// belongs to the base images' cache layer.
-    async fn shifted_base(&self, build: &LaunchSpec) -> Result<String> {
+    pub(super) async fn shifted_base(&self, build: &LaunchSpec) -> Result<String> {
         let build = self.instance_spec(build.clone())?;
         let idmap: Vec<(String, String)> = build
             .config

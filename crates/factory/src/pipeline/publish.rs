@@ -6,15 +6,18 @@ use crate::publish::{self as publishing, BuildcacheScope};
 
 impl Build<'_> {
     /// `--publish`: the stored archives and manifest, signed when asked,
-    /// then the Spack binaries to the buildcache (from the build instance,
-    /// still there) with the files beside them: placed here for `file://`,
-    /// uploaded from the instance for S3 and OCI.
+    /// then the Spack binaries to the buildcache with the files beside them:
+    /// placed here for `file://`, uploaded for S3 and OCI. The binaries go
+    /// from the publish instance (see [`Build::launch_publish_instance`]),
+    /// never from the build instance: the signing key and the login reach
+    /// no instance where build code ran.
     pub(super) async fn publish(
         &self,
-        rendered: &Rendered,
+        prepared: &Prepared,
         instance: &str,
         artifact_id: &str,
     ) -> Result<Done<()>> {
+        let rendered = &prepared.rendered;
         let Some((options, checked)) = &self.publishing.to else {
             return Ok(Done::skipped((), "nothing to publish (no --publish)"));
         };
@@ -64,6 +67,8 @@ impl Build<'_> {
         if options.buildcache != BuildcacheScope::None || upload_files {
             if rendered.files.contains_key("scripts/publish.sh") {
                 let beside = upload_files.then_some((files.as_slice(), artifact_id));
+                self.launch_publish_instance(&prepared.base_alias, instance)
+                    .await?;
                 self.run_publish_script(instance, options, checked, key.as_deref(), beside)
                     .await?;
                 if options.buildcache != BuildcacheScope::None {
@@ -95,6 +100,39 @@ impl Build<'_> {
             detail.push(format!("archives in {}", dest.display()));
         }
         Ok(Done::new(()).detail(detail.join(", ")))
+    }
+
+    /// Launches the instance publish.sh runs in, fresh from the base image:
+    /// it gets the buildcache layer read-only (the binaries, which it
+    /// installs from there: nothing is built in it), the publish target and
+    /// the solved environment (`spack.lock`, solved before any build code
+    /// ran).
+    async fn launch_publish_instance(&self, base_image: &str, instance: &str) -> Result<()> {
+        let mut devices: Vec<DiskDevice> = self
+            .cache_devices()
+            .await?
+            .into_iter()
+            .filter(|device| device.path == layout::CACHE_BUILDCACHE)
+            .map(|device| DiskDevice {
+                readonly: true,
+                ..device
+            })
+            .collect();
+        devices.extend(self.publishing.publish_devices()?);
+        let mut spec = LaunchSpec {
+            image: base_image.into(),
+            name: instance.into(),
+            devices,
+            loopback_ports: self.publishing.publish_ports(),
+            ..LaunchSpec::default()
+        };
+        spec.copy_of = Some(self.shifted_base(&spec).await?);
+        self.launch(spec).await?;
+        let lock = self.run.file("spack.lock");
+        let recipe_lock = format!("{}/spack.lock", layout::RECIPE);
+        self.lxc
+            .push_file(instance, &lock, &recipe_lock, 0o644)
+            .await
     }
 
     /// Runs publish.sh: the binaries, and `beside` (the files and the

@@ -153,10 +153,9 @@ impl Publishing {
         })
     }
 
-    /// The disk devices of the `file://` buildcaches: the one published to
-    /// (created if missing), the ones installed from (read-only).
-    pub(super) fn devices(&self) -> Result<Vec<DiskDevice>> {
-        let mut devices = Vec::new();
+    /// The disk device of a `file://` buildcache published to (created if
+    /// missing), for the publish instance alone.
+    pub(super) fn publish_devices(&self) -> Result<Vec<DiskDevice>> {
         let published_dir = self
             .to
             .as_ref()
@@ -164,38 +163,53 @@ impl Publishing {
                 Place::Dir(dir) => Some(dir),
                 Place::Oci { .. } | Place::S3 { .. } => None,
             });
-        if let Some(dir) = published_dir {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-            devices.push(DiskDevice {
-                name: "sf-publish".into(),
-                source: dir.clone(),
-                pool: None,
-                path: layout::PUBLISH.into(),
-                readonly: false,
-            });
-        }
-        for (n, url) in self.from.iter().enumerate() {
-            if let Place::Dir(dir) = &url.place {
-                devices.push(DiskDevice {
+        let Some(dir) = published_dir else {
+            return Ok(Vec::new());
+        };
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+        Ok(vec![DiskDevice {
+            name: "sf-publish".into(),
+            source: dir.clone(),
+            pool: None,
+            path: layout::PUBLISH.into(),
+            readonly: false,
+        }])
+    }
+
+    /// The disk devices of the `file://` buildcaches installed from
+    /// (read-only), for the build instance.
+    pub(super) fn install_from_devices(&self) -> Vec<DiskDevice> {
+        self.from
+            .iter()
+            .enumerate()
+            .filter_map(|(n, url)| match &url.place {
+                Place::Dir(dir) => Some(DiskDevice {
                     name: format!("sf-install-from-{n}"),
                     source: dir.clone(),
                     pool: None,
                     path: install_from_mount(n),
                     readonly: true,
-                });
-            }
-        }
-        Ok(devices)
+                }),
+                Place::Oci { .. } | Place::S3 { .. } => None,
+            })
+            .collect()
     }
 
-    /// Registries and S3 endpoints on the LXD host's loopback the build
-    /// instance must reach.
-    pub(super) fn loopback_ports(&self) -> Vec<u16> {
-        let mut ports: Vec<u16> = self
-            .to
+    /// The registry or S3 endpoint published to, when it is on the LXD
+    /// host's loopback: the publish instance must reach it.
+    pub(super) fn publish_ports(&self) -> Vec<u16> {
+        self.to
             .iter()
-            .map(|(_, checked)| &checked.to)
-            .chain(&self.from)
+            .filter_map(|(_, checked)| checked.to.place.loopback_port())
+            .collect()
+    }
+
+    /// Registries and S3 endpoints of `--from` on the LXD host's loopback
+    /// the build instance must reach.
+    pub(super) fn install_from_ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self
+            .from
+            .iter()
             .filter_map(|url| url.place.loopback_port())
             .collect();
         ports.sort_unstable();
