@@ -12,6 +12,9 @@
 # archives, manifest and signatures, published beside the buildcache as
 # artifact ID (publish-files.py). Key, login, files and the GnuPG home are
 # removed when the script ends, however it ends.
+# It runs in an instance of its own, fresh from the base image, where no
+# package was ever built: the solved environment (spack.lock) is installed
+# here from the buildcache layer (read-only), then pushed from here.
 # shellcheck disable=SC2034  # a shared prologue: not every script uses every name
 set -euo pipefail
 export SPACK_ROOT=/opt/slurm-factory/spack
@@ -87,6 +90,16 @@ forget_secrets() {
     if [ -n "$files" ]; then rm -rf "$files"; fi
 }
 trap forget_secrets EXIT
+
+bash "$RECIPE_DIR/scripts/spack-setup.sh"
+if [ "$scope" != none ]; then
+    cp "$RECIPE_DIR/spack.lock" "$ENV_DIR/spack.lock"
+    # Only from the layer: the --from buildcaches are the build's (their
+    # login never comes here).
+    log "installing the environment from the buildcache layer"
+    # Build dependencies too: the push takes what the build instance had.
+    "$SPACK" -e "$ENV_DIR" install --cache-only --include-build-deps
+fi
 
 sign=(--unsigned)
 if [ -n "$key_file" ]; then
