@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares this machine for Slurm Factory's LXD tests: installs and starts LXD,
-# initialises a `dir` pool (and a loop-backed btrfs pool when possible), lets
-# raw.idmap map host root into containers, and builds + imports the test
+# initialises a `dir` pool (and a loop-backed btrfs pool when possible), keeps
+# host root from being mapped into containers, and builds + imports the test
 # images with debootstrap, and prepares the offline Spack site of the
 # real-Spack test (.ci/spack-site.sh: Spack, spack-packages, clingo wheels and
 # Debian's sources as a Spack mirror), and starts a second LXD server trusted
@@ -127,12 +127,14 @@ if [ ! -d /run/systemd/system ] \
     say "nsswitch.conf: systemd dropped from passwd/group/shadow/gshadow (PID 1 is not systemd; original kept as /etc/nsswitch.conf.slurm-factory-orig)"
 fi
 
-# raw.idmap "both 0 0" (and "both <uid> 0") needs the host id delegated to
-# root, LXD's user. LXD reads these files only when it starts.
+# Host root is never mapped into an instance (Slurm Factory run as root uses
+# LXD's unprivileged map): take back the `root:0:1` delegation that earlier
+# versions of this script added, so nothing can map it. LXD reads these files
+# only when it starts.
 idmap_changed=0
 for f in /etc/subuid /etc/subgid; do
-    if ! grep -qx 'root:0:1' "$f" 2>/dev/null; then
-        echo 'root:0:1' >>"$f"
+    if grep -qx 'root:0:1' "$f" 2>/dev/null; then
+        sed -i '/^root:0:1$/d' "$f"
         idmap_changed=1
     fi
 done

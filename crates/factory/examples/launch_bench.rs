@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use factory::lxd::{current_user_idmap, DiskDevice, LaunchSpec, Lxc};
+use factory::lxd::{host_user_idmap, DiskDevice, LaunchSpec, Lxc};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -76,10 +76,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             image: image.clone(),
             name: name.clone(),
             storage_pool: pool.clone(),
-            config: vec![
-                current_user_idmap()?,
-                ("user.slurm-factory.run".into(), "bench".into()),
-            ],
+            config: host_user_idmap()?
+                .into_iter()
+                .chain([("user.slurm-factory.run".into(), "bench".into())])
+                .collect(),
             devices: devices.clone(),
             ..LaunchSpec::default()
         };

@@ -31,7 +31,7 @@ use factory::caches::cache::CacheDirs;
 use factory::caches::spack_source::SpackSource;
 use factory::events::{BuildEvent, EventRecord};
 use factory::layout;
-use factory::lxd::{current_user_idmap, LaunchSpec, Lxc};
+use factory::lxd::{host_user_idmap, LaunchSpec, Lxc};
 use factory::pipeline::{self, BuildFlags, BuildOptions};
 use factory::recipe::{RecipeContext, Templates};
 use factory::request::{BuildRequest, Defaults};
@@ -139,12 +139,11 @@ async fn main() -> Bench {
     let alias = factory::caches::cache::base_image_alias(&settings, &source, &rendered)?;
     let lxc = settings.lxc();
     lxc.delete_image(&alias).await?;
-    let uid = factory::lxd::current_uid()?;
-    lxc.delete(&factory::caches::cache::shifted_instance_name(
-        &alias,
-        Some(uid),
-    ))
-    .await?;
+    let uid = host_user_idmap()?
+        .map(|_| factory::lxd::current_uid())
+        .transpose()?;
+    lxc.delete(&factory::caches::cache::shifted_instance_name(&alias, uid))
+        .await?;
 
     let mut runs = Vec::new();
     let mut warm_run_dir = PathBuf::new();
@@ -226,7 +225,7 @@ async fn bare_spack_install(
         image: base_image.into(),
         name: name.clone(),
         storage_pool: Some(settings.storage_pool.clone()),
-        config: vec![current_user_idmap()?],
+        config: host_user_idmap()?.into_iter().collect(),
         devices: CacheDirs::new(settings).devices(),
         ..LaunchSpec::default()
     })

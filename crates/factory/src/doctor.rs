@@ -191,7 +191,12 @@ async fn lxd_checks(lxc: &Lxc, settings: &Settings) -> Vec<Check> {
         ));
     }
     checks.push(match lxc.is_local() {
-        true => idmap_check(Path::new("/etc/subuid"), Path::new("/etc/subgid")),
+        true => idmap_check(
+            Path::new("/etc/subuid"),
+            Path::new("/etc/subgid"),
+            current_uid(),
+            current_gid(),
+        ),
         false => check(
             "idmap",
             "id mapping for shared cache dirs",
@@ -373,11 +378,21 @@ async fn pool_check(lxc: &Lxc, wanted: &str) -> Check {
 }
 
 /// Cache directories are shared with containers through `raw.idmap`, which
-/// LXD only accepts when root may map the user's id (`root:<uid>:1`).
-fn idmap_check(subuid: &Path, subgid: &Path) -> Check {
+/// LXD only accepts when root may map the user's id (`root:<uid>:1`). Root
+/// itself is never mapped (see [`crate::lxd::host_user_idmap`]): nothing to
+/// delegate.
+fn idmap_check(subuid: &Path, subgid: &Path, uid: u32, gid: u32) -> Check {
     const TITLE: &str = "id mapping for shared cache dirs";
-    let uid = current_uid();
-    let gid = current_gid();
+    if uid == 0 {
+        return check(
+            "idmap",
+            TITLE,
+            Status::Pass,
+            "run as root: instances keep LXD's unprivileged id map (host root is never \
+             mapped into one) and the cache dirs they write are given to their root's id"
+                .to_string(),
+        );
+    }
     let missing: Vec<String> = [(subuid, uid), (subgid, gid)]
         .iter()
         .filter(|(file, id)| !allows_root_map(file, *id))
@@ -741,9 +756,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let f = tmp.path().join("empty");
         std::fs::write(&f, "").unwrap();
-        let c = idmap_check(&f, &f);
+        let c = idmap_check(&f, &f, 1000, 1000);
         assert_eq!(c.status, Status::Fail);
-        assert!(c.remedy.cli().contains("/etc/subuid"), "{}", c.remedy.cli());
+        assert!(c.remedy.cli().contains("root:1000:1"), "{}", c.remedy.cli());
+        // Root is never mapped: nothing to add, least of all root:0:1.
+        let c = idmap_check(&f, &f, 0, 0);
+        assert_eq!(c.status, Status::Pass, "{}", c.detail);
+        assert!(!c.remedy.cli().contains("root:0:1"), "{}", c.remedy.cli());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and the artifact store.
 
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -197,6 +198,95 @@ pub fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// Gives `dir` and everything under it to host `uid`:`gid` (entries already
+/// theirs are left alone), and says how many entries changed owner. Nothing
+/// is followed: each directory is opened `O_NOFOLLOW` from its parent's
+/// descriptor, each other entry changed as itself (`lchown`), so a link that
+/// an instance plants or swaps in under `dir` while this runs is given away,
+/// never what it points to.
+pub fn give_tree(dir: &Path, uid: u32, gid: u32) -> Result<u64> {
+    use rustix::fs::{openat, Mode, OFlags, CWD};
+    let fd = openat(
+        CWD,
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io("opening", dir, e.into()))?;
+    give_dir(&fd, dir, Owner { uid, gid })
+}
+
+#[derive(Clone, Copy)]
+struct Owner {
+    uid: u32,
+    gid: u32,
+}
+
+impl Owner {
+    fn owns(self, stat: &rustix::fs::Stat) -> bool {
+        stat.st_uid == self.uid && stat.st_gid == self.gid
+    }
+
+    fn ids(self) -> (Option<rustix::fs::Uid>, Option<rustix::fs::Gid>) {
+        (
+            Some(rustix::fs::Uid::from_raw(self.uid)),
+            Some(rustix::fs::Gid::from_raw(self.gid)),
+        )
+    }
+}
+
+fn give_dir(fd: &std::os::fd::OwnedFd, path: &Path, owner: Owner) -> Result<u64> {
+    use rustix::fs::{
+        chownat, fchown, fstat, openat, statat, AtFlags, Dir, FileType, Mode, OFlags,
+    };
+    use rustix::io::Errno;
+    let io = |what: &'static str, at: &Path, e: Errno| Error::io(what, at, e.into());
+    let mut changed = 0;
+    let stat = fstat(fd).map_err(|e| io("reading", path, e))?;
+    if !owner.owns(&stat) {
+        let (uid, gid) = owner.ids();
+        fchown(fd, uid, gid).map_err(|e| io("changing the owner of", path, e))?;
+        changed += 1;
+    }
+    let entries = Dir::read_from(fd).map_err(|e| io("listing", path, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io("listing", path, e))?;
+        let name = entry.file_name();
+        if name.to_bytes() == b"." || name.to_bytes() == b".." {
+            continue;
+        }
+        let child = path.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
+        if entry.file_type() == FileType::Directory {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            match openat(fd, name, flags, Mode::empty()) {
+                Ok(sub) => {
+                    changed += give_dir(&sub, &child, owner)?;
+                    continue;
+                }
+                // Gone, or no longer a directory (swapped for a link): as
+                // any other entry below.
+                Err(Errno::NOENT) => continue,
+                Err(Errno::LOOP | Errno::NOTDIR) => {}
+                Err(e) => return Err(io("opening", &child, e)),
+            }
+        }
+        let stat = match statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            Err(Errno::NOENT) => continue,
+            Err(e) => return Err(io("reading", &child, e)),
+        };
+        if !owner.owns(&stat) {
+            let (uid, gid) = owner.ids();
+            match chownat(fd, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(()) => changed += 1,
+                Err(Errno::NOENT) => {}
+                Err(e) => return Err(io("changing the owner of", &child, e)),
+            }
+        }
+    }
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +305,44 @@ mod tests {
         assert!(!process_alive(pid));
         child.wait().unwrap();
         assert!(!process_alive(pid));
+    }
+
+    /// Needs root (as CI runs), which alone may give files away.
+    #[test]
+    fn a_tree_is_given_away_but_nothing_its_links_point_to() {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+            eprintln!("skipped: only root may change owners");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let (layer, outside) = (tmp.path().join("layer"), tmp.path().join("outside"));
+        std::fs::create_dir_all(layer.join("blobs/sha256")).unwrap();
+        std::fs::create_dir_all(outside.join("etc")).unwrap();
+        std::fs::write(layer.join("blobs/sha256/ab"), "blob").unwrap();
+        std::fs::write(outside.join("shadow"), "secret").unwrap();
+        std::fs::write(outside.join("etc/passwd"), "root").unwrap();
+        std::os::unix::fs::symlink(outside.join("shadow"), layer.join("index.json")).unwrap();
+        std::os::unix::fs::symlink(outside.join("etc"), layer.join("blobs/etc")).unwrap();
+
+        assert_eq!(give_tree(&layer, 4242, 4343).unwrap(), 6);
+        for inside in [
+            "",
+            "blobs",
+            "blobs/sha256",
+            "blobs/sha256/ab",
+            "index.json",
+            "blobs/etc",
+        ] {
+            let meta = std::fs::symlink_metadata(layer.join(inside)).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (4242, 4343), "{inside}");
+        }
+        for kept in ["shadow", "etc", "etc/passwd"] {
+            let meta = std::fs::symlink_metadata(outside.join(kept)).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (0, 0), "{kept} was given away");
+        }
+        // Once is enough: nothing changes the second time.
+        assert_eq!(give_tree(&layer, 4242, 4343).unwrap(), 0);
     }
 
     #[test]

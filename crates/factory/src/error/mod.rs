@@ -172,6 +172,9 @@ pub enum Error {
         detail: String,
     },
 
+    #[error("LXD runs instance `{name}` as host root: its root is uid {uid} on this machine")]
+    HostRootMapped { name: String, uid: u32 },
+
     #[error("`{command}` failed: {stderr}")]
     Lxc { command: String, stderr: String },
 
@@ -549,6 +552,16 @@ impl Error {
                 code("lxc delete"),
                 "); run the command again"
             ],
+            Error::HostRootMapped { .. } => remedy![
+                "build code must not act as root of this machine on the mounted cache dirs: \
+                 take ",
+                code("security.privileged"),
+                " and any ",
+                code("raw.idmap"),
+                " out of the default profile (",
+                code("lxc profile show default"),
+                "), then run the command again"
+            ],
             Error::InstanceNotReady { name, .. } => remedy![
                 "see why it did not boot with ",
                 code(format!("lxc console {name} --show-log")),
@@ -839,6 +852,7 @@ impl Error {
             Error::InstanceNotFound { .. } | Error::InstanceNotReady { .. } | Error::Lxc { .. } => {
                 ExitKind::Build
             }
+            Error::HostRootMapped { .. } => ExitKind::Environment,
             Error::InvalidArtifactId { .. }
             | Error::ArtifactNotFound { .. }
             | Error::ExportTargetExists { .. }

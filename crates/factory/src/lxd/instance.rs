@@ -25,7 +25,7 @@ pub struct LaunchSpec {
     /// The pool for the root disk; `None` uses the default profile's.
     pub storage_pool: Option<String>,
     /// Instance config, e.g. `("raw.idmap", "both 1000 0")` (see
-    /// [`current_user_idmap`]) or `("user.slurm-factory.run", id)` labels.
+    /// [`host_user_idmap`]) or `("user.slurm-factory.run", id)` labels.
     pub config: Vec<(String, String)>,
     pub devices: Vec<DiskDevice>,
     /// Network interfaces; one named like the default profile's replaces it.
@@ -119,8 +119,39 @@ impl From<ApiInstance> for InstanceInfo {
 /// `raw.idmap` that maps the calling host user to root in the container, so
 /// files root writes into mounted host dirs belong to that user on the host.
 /// LXD accepts it only if `/etc/subuid` and `/etc/subgid` give `root:<uid>:1`.
-pub fn current_user_idmap() -> Result<(String, String)> {
-    Ok(("raw.idmap".into(), format!("both {} 0", current_uid()?)))
+/// `None` when the caller is root: host root is never mapped into an
+/// instance (build code would act as this machine's root on every mounted
+/// dir); LXD's unprivileged map applies, and [`Lxc::launch`] gives the
+/// writable host dirs to the id it maps the instance's root to.
+pub fn host_user_idmap() -> Result<Option<(String, String)>> {
+    let uid = current_uid()?;
+    Ok((uid != 0).then(|| ("raw.idmap".into(), format!("both {uid} 0"))))
+}
+
+/// The host uid and gid that an instance's root is, from its
+/// `volatile.idmap.current` (LXD's JSON list of ranges); `(0, 0)` when no
+/// range maps root (a privileged instance).
+pub fn root_host_ids(idmap: &str) -> std::result::Result<(u32, u32), String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Range {
+        isuid: bool,
+        isgid: bool,
+        hostid: u64,
+        nsid: u64,
+        maprange: u64,
+    }
+    let ranges: Vec<Range> =
+        serde_json::from_str(idmap).map_err(|e| format!("not an LXD id map ({e}): {idmap}"))?;
+    let root = |of: fn(&Range) -> bool| {
+        ranges
+            .iter()
+            .find(|r| of(r) && r.nsid == 0 && r.maprange > 0)
+            .map_or(Ok(0), |r| {
+                u32::try_from(r.hostid).map_err(|_| format!("host id {} out of range", r.hostid))
+            })
+    };
+    Ok((root(|r| r.isuid)?, root(|r| r.isgid)?))
 }
 
 /// This process's user id: the owner of /proc/self (no libc needed).
@@ -250,7 +281,7 @@ impl Lxc {
                 image: spec.image.clone(),
             }),
             Err(e) => Err(e),
-            Ok(_) => self.wait_ready(&spec.name).await,
+            Ok(_) => self.started(spec).await,
         };
         if result.is_err() {
             // Created but not started, or started but never ready: remove
@@ -315,7 +346,7 @@ impl Lxc {
             );
         }
         let result = match self.run(&["start", &self.on_remote(&spec.name)]).await {
-            Ok(_) => self.wait_ready(&spec.name).await,
+            Ok(_) => self.started(spec).await,
             Err(e) => Err(e),
         };
         if result.is_err() {
@@ -364,6 +395,44 @@ impl Lxc {
             }
         }
         Ok(())
+    }
+
+    /// Once `spec`'s instance runs: ready for commands, and where the caller
+    /// is root, its writable host dirs given to the unprivileged id its root
+    /// is (see [`host_user_idmap`]), or the launch refused when LXD made it
+    /// host root.
+    async fn started(&self, spec: &LaunchSpec) -> Result<()> {
+        self.wait_ready(&spec.name).await?;
+        let dirs: Vec<PathBuf> = spec
+            .devices
+            .iter()
+            .filter(|d| d.pool.is_none() && !d.readonly)
+            .map(|d| d.source.clone())
+            .collect();
+        if dirs.is_empty() || current_uid()? != 0 {
+            return Ok(());
+        }
+        let api: ApiInstance = self.query(&format!("/1.0/instances/{}", spec.name)).await?;
+        let idmap = api
+            .config
+            .get("volatile.idmap.current")
+            .map_or("[]", String::as_str);
+        let (uid, gid) = root_host_ids(idmap).map_err(|problem| Error::Lxc {
+            command: format!("lxc config get {} volatile.idmap.current", spec.name),
+            stderr: problem,
+        })?;
+        if uid == 0 || gid == 0 {
+            return Err(Error::HostRootMapped {
+                name: spec.name.clone(),
+                uid,
+            });
+        }
+        tokio::task::spawn_blocking(move || {
+            dirs.iter()
+                .try_for_each(|dir| crate::fsutil::give_tree(dir, uid, gid).map(drop))
+        })
+        .await
+        .expect("giving dirs away does not panic")
     }
 
     /// Waits until a command runs in the instance and, where it has systemd,
@@ -434,5 +503,23 @@ impl Lxc {
 
     pub async fn instance_exists(&self, name: &str) -> Result<bool> {
         Ok(self.instance(name).await?.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::root_host_ids;
+
+    #[test]
+    fn the_host_ids_of_an_instances_root_are_read_from_its_idmap() {
+        // LXD's unprivileged map, as `volatile.idmap.current` holds it here.
+        let unprivileged = r#"[{"Isuid":true,"Isgid":false,"Hostid":100000,"Nsid":0,"Maprange":10000001},{"Isuid":false,"Isgid":true,"Hostid":100000,"Nsid":0,"Maprange":10000001}]"#;
+        assert_eq!(root_host_ids(unprivileged), Ok((100_000, 100_000)));
+        // `raw.idmap: both 0 0` (what earlier releases set for root).
+        let host_root = r#"[{"Isuid":true,"Isgid":true,"Hostid":0,"Nsid":0,"Maprange":1},{"Isuid":true,"Isgid":false,"Hostid":100001,"Nsid":1,"Maprange":10000000},{"Isuid":true,"Isgid":true,"Hostid":0,"Nsid":0,"Maprange":1},{"Isuid":false,"Isgid":true,"Hostid":100001,"Nsid":1,"Maprange":10000000}]"#;
+        assert_eq!(root_host_ids(host_root), Ok((0, 0)));
+        // A privileged instance maps nothing: its root is host root.
+        assert_eq!(root_host_ids("[]"), Ok((0, 0)));
+        assert!(root_host_ids("both 0 0").is_err());
     }
 }

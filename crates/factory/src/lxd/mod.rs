@@ -14,8 +14,8 @@ mod sync;
 
 pub use image::ImageInfo;
 pub use instance::{
-    current_uid, current_user_idmap, is_address_taken, DiskDevice, InstanceInfo, LaunchSpec,
-    NicDevice,
+    current_uid, host_user_idmap, is_address_taken, root_host_ids, DiskDevice, InstanceInfo,
+    LaunchSpec, NicDevice,
 };
 pub use network::{is_network_name, NetworkInfo, Subnet};
 

@@ -497,11 +497,11 @@ impl<'a> Build<'a> {
     /// `spec` labelled (so an interrupted run's instances are found) and in
     /// the settings' pool; with host dirs among its devices, the host user
     /// is mapped to the container's root, so what it writes there belongs
-    /// to the user.
+    /// to the user (never host root: see [`crate::lxd::host_user_idmap`]).
     fn instance_spec(&self, mut spec: LaunchSpec) -> Result<LaunchSpec> {
         spec.config.extend(self.labels());
         if spec.devices.iter().any(|d| d.pool.is_none()) {
-            spec.config.push(crate::lxd::current_user_idmap()?);
+            spec.config.extend(crate::lxd::host_user_idmap()?);
         }
         spec.storage_pool = Some(self.settings.storage_pool.clone());
         Ok(spec)
