@@ -102,3 +102,28 @@ patchelf --set-rpath /opt/slurm-factory/store/greet-1.0/lib "$dest/bin/hello"
         )],
     )
 }
+
+/// The hello recipe with a package stage that relocates as the built-in one
+/// does, then, like hostile build code, plants links in the package tree:
+/// `etc` to the host directory `victim_dir` (where the host writes the
+/// packaged `etc/slurm/*.example` files) and
+/// `share/slurm-factory/systemd/slurmd.service` to the host file
+/// `victim_file`. The host must write through neither.
+pub fn planted_links_recipe(root: &Path, victim_dir: &Path, victim_file: &Path) -> PathBuf {
+    let package = format!(
+        r#"#!/usr/bin/env bash
+# Negative test: relocate as the built-in package.sh does, then plant links.
+set -euo pipefail
+here=$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)
+dest=${{!#}}
+bash "$here/relocate.sh" "$@"
+rm -rf "$dest/etc"
+ln -s '{dir}' "$dest/etc"
+mkdir -p "$dest/share/slurm-factory/systemd"
+ln -sf '{file}' "$dest/share/slurm-factory/systemd/slurmd.service"
+"#,
+        dir = victim_dir.display(),
+        file = victim_file.display()
+    );
+    recipe_variant(root, &[("scripts/package.sh.j2", &package)])
+}

@@ -26,9 +26,9 @@ use factory::store::runs::{RunDir, RunRecord, Sink};
 use factory::Error;
 use sha2::{Digest, Sha256};
 use slurm_factory_e2e::{
-    absolute_rpath_recipe, hello_recipe, instances_of_run, lxc_without_daemon, request,
-    settings_under, slow_install_recipe, slurm_factory, store_entries, TestEnv, ARTIFACT_NAME,
-    TARGET,
+    absolute_rpath_recipe, hello_recipe, instances_of_run, lxc_without_daemon,
+    planted_links_recipe, request, settings_under, slow_install_recipe, slurm_factory,
+    store_entries, TestEnv, ARTIFACT_NAME, TARGET,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -570,6 +570,33 @@ async fn absolute_rpath_fails_verification() {
         instances_of_run(&settings, &run.id).await,
         Vec::<String>::new()
     );
+}
+
+/// Build code plants links in the package tree to host paths: the host,
+/// writing the packaged files there, writes through none of them (issue 32,
+/// point 3) and the build fails naming the link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_planted_in_the_package_tree_are_not_written_through() {
+    let Some(t) = TestEnv::from_env("links_planted_in_the_package_tree") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (victim_dir, victim_file) = (tmp.path().join("host-etc"), tmp.path().join("host-file"));
+    std::fs::create_dir_all(&victim_dir).unwrap();
+    std::fs::write(&victim_file, "keep").unwrap();
+    let recipe = planted_links_recipe(tmp.path(), &victim_dir, &victim_file);
+    let settings = t.settings(tmp.path(), &recipe);
+    let events = Events::default();
+    let (result, _) = build(&settings, &events, CancellationToken::new()).await;
+    let written: Vec<_> = std::fs::read_dir(&victim_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(written.is_empty(), "written through the link: {written:?}");
+    assert_eq!(std::fs::read_to_string(&victim_file).unwrap(), "keep");
+    let err = result.expect_err("a package tree with planted links");
+    assert!(err.to_string().contains("not followed"), "{err}");
+    assert_eq!(store_entries(&settings), Vec::<String>::new());
 }
 
 #[tokio::test]

@@ -198,6 +198,135 @@ pub fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// A directory the host writes into that an instance can write too (a
+/// package tree, a cache layer): every path below it is walked from the
+/// root's descriptor one component at a time, never through a link, so a
+/// link a build planted (`etc -> /etc`) or swaps in meanwhile is refused, not
+/// followed out of the directory as the user running the product (or root).
+pub struct Beneath {
+    fd: std::os::fd::OwnedFd,
+    root: PathBuf,
+}
+
+/// What a link met where a directory or a file belongs is refused with.
+pub fn planted_link(what: &'static str, path: &Path) -> Error {
+    Error::io(
+        what,
+        path,
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "a link where a directory or file belongs: not followed (a build may have planted \
+             it)",
+        ),
+    )
+}
+
+impl Beneath {
+    const DIR: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
+        .union(rustix::fs::OFlags::DIRECTORY)
+        .union(rustix::fs::OFlags::NOFOLLOW)
+        .union(rustix::fs::OFlags::CLOEXEC);
+
+    /// `root`, which must be a directory itself, not a link to one.
+    pub fn open(root: &Path, what: &'static str) -> Result<Beneath> {
+        use rustix::fs::{openat, Mode, CWD};
+        match openat(CWD, root, Self::DIR, Mode::empty()) {
+            Ok(fd) => Ok(Beneath {
+                fd,
+                root: root.to_path_buf(),
+            }),
+            Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
+                Err(planted_link(what, root))
+            }
+            Err(e) => Err(Error::io(what, root, e.into())),
+        }
+    }
+
+    /// The directory `rel` below the root, made (with its parents) where
+    /// missing.
+    fn dir(&self, rel: &Path, what: &'static str) -> Result<std::os::fd::OwnedFd> {
+        use rustix::fs::{mkdirat, openat, Mode};
+        use rustix::io::Errno;
+        let mut fd =
+            rustix::io::dup(&self.fd).map_err(|e| Error::io(what, &self.root, e.into()))?;
+        let mut at = self.root.clone();
+        for part in rel.components() {
+            let std::path::Component::Normal(name) = part else {
+                return Err(Error::io(
+                    what,
+                    self.root.join(rel),
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a plain path below"),
+                ));
+            };
+            at.push(name);
+            match mkdirat(&fd, name, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(Error::io(what, &at, e.into())),
+            }
+            fd = match openat(&fd, name, Self::DIR, Mode::empty()) {
+                Ok(next) => next,
+                Err(Errno::LOOP | Errno::NOTDIR) => return Err(planted_link(what, &at)),
+                Err(e) => return Err(Error::io(what, &at, e.into())),
+            };
+        }
+        Ok(fd)
+    }
+
+    /// Writes what `from` reads to `rel` below the root with `mode`: into a
+    /// new file beside it (created `O_EXCL`), renamed over whatever was there
+    /// (a link there is replaced, never written through).
+    pub fn write(
+        &self,
+        rel: &Path,
+        from: &mut dyn std::io::Read,
+        mode: u32,
+        what: &'static str,
+    ) -> Result<()> {
+        use rustix::fs::{openat, renameat, unlinkat, AtFlags, Mode, OFlags};
+        let path = self.root.join(rel);
+        let name = rel
+            .file_name()
+            .ok_or_else(|| Error::io(what, &path, std::io::ErrorKind::InvalidInput.into()))?;
+        let dir = self.dir(rel.parent().unwrap_or(Path::new("")), what)?;
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let (tmp, fd) = loop {
+            let tmp = format!(".sf-incoming-{:016x}", random_u64());
+            match openat(&dir, tmp.as_str(), flags, Mode::from_raw_mode(mode)) {
+                Ok(fd) => break (tmp, fd),
+                Err(rustix::io::Errno::EXIST) => continue,
+                Err(e) => return Err(Error::io(what, &path, e.into())),
+            }
+        };
+        let written = (|| {
+            let mut file = std::fs::File::from(fd);
+            std::io::copy(from, &mut file)?;
+            // The mode asked for, whatever the umask took from it.
+            rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))?;
+            renameat(&dir, tmp.as_str(), &dir, name)?;
+            Ok::<_, std::io::Error>(())
+        })();
+        if let Err(e) = written {
+            let _ = unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+            return Err(Error::io(what, &path, e));
+        }
+        Ok(())
+    }
+}
+
+/// A random number for a temporary name, from the standard library's
+/// randomly keyed hasher (no RNG dependency needed).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
+}
+
 /// Gives `dir` and everything under it to host `uid`:`gid` (entries already
 /// theirs are left alone), and says how many entries changed owner. Nothing
 /// is followed: each directory is opened `O_NOFOLLOW` from its parent's
@@ -305,6 +434,71 @@ mod tests {
         assert!(!process_alive(pid));
         child.wait().unwrap();
         assert!(!process_alive(pid));
+    }
+
+    /// A package tree or a cache layer a build made: links in it where a
+    /// directory or the file itself belongs are never written through.
+    #[test]
+    fn nothing_is_written_through_a_link_planted_beneath() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let tmp = tempfile::tempdir().unwrap();
+        let (tree, outside) = (tmp.path().join("tree"), tmp.path().join("outside"));
+        std::fs::create_dir_all(tree.join("share")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("passwd"), "keep").unwrap();
+        symlink(&outside, tree.join("etc")).unwrap();
+        symlink(outside.join("passwd"), tree.join("share/passwd")).unwrap();
+        let beneath = Beneath::open(&tree, "writing").unwrap();
+
+        let err = beneath
+            .write(
+                Path::new("etc/slurm/slurm.conf"),
+                &mut &b"x"[..],
+                0o644,
+                "writing",
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("not followed"), "{err}");
+        assert!(
+            !outside.join("slurm").exists(),
+            "a directory made through the link"
+        );
+        // A link where the file belongs is replaced by the file.
+        beneath
+            .write(
+                Path::new("share/passwd"),
+                &mut &b"new"[..],
+                0o640,
+                "writing",
+            )
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(outside.join("passwd")).unwrap(),
+            "keep"
+        );
+        let written = tree.join("share/passwd");
+        assert!(!std::fs::symlink_metadata(&written).unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&written).unwrap(), "new");
+        let mode = std::fs::metadata(&written).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+        // Parents are made; the tree itself must not be a link.
+        beneath
+            .write(
+                Path::new("share/lmod/slurm.lua"),
+                &mut &b"m"[..],
+                0o644,
+                "writing",
+            )
+            .unwrap();
+        assert!(tree.join("share/lmod/slurm.lua").is_file());
+        let err = Beneath::open(&tree.join("etc"), "writing").err().unwrap();
+        assert!(err.to_string().contains("not followed"), "{err}");
+        let leftovers: Vec<_> = std::fs::read_dir(tree.join("share"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().starts_with(".sf-incoming-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 
     /// Needs root (as CI runs), which alone may give files away.

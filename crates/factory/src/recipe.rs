@@ -324,9 +324,13 @@ impl Rendered {
     }
 
     /// Writes [`Rendered::package_files`] into the package tree at `root`.
+    /// The tree is the build's work: nothing in it is followed (see
+    /// [`crate::fsutil::Beneath`]).
     pub fn write_package_files(&self, root: &Path, modules: &ModuleTree) -> Result<()> {
+        const WHAT: &str = "writing the package's files";
+        let tree = crate::fsutil::Beneath::open(root, WHAT)?;
         for (packaged, text) in self.package_files(modules) {
-            write_file(&root.join(packaged), text, false)?;
+            tree.write(Path::new(&packaged), &mut text.as_bytes(), 0o644, WHAT)?;
         }
         Ok(())
     }

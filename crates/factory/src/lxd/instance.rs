@@ -465,6 +465,15 @@ impl Lxc {
         })
     }
 
+    /// Stops an instance at once (every process in it killed); kept, to be
+    /// deleted or looked into later.
+    pub async fn stop(&self, name: &str) -> Result<()> {
+        check_instance_name(name)?;
+        self.run(&["stop", "--force", &self.on_remote(name)])
+            .await
+            .map(drop)
+    }
+
     /// Stops and deletes an instance; `Ok` when it does not exist.
     pub async fn delete(&self, name: &str) -> Result<()> {
         check_instance_name(name)?;

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::{check_remote_path, Lxc};
@@ -204,13 +203,18 @@ fn write_files_tar(root: &Path, files: &[String], out: std::fs::File) -> Result<
 }
 
 /// Unpacks the regular files of the tar file at `tarball` below `root`, each
-/// written beside its place and renamed there; other entries are ignored.
+/// written beside its place and renamed there; other entries are ignored. A
+/// build can write in the cache layers, so nothing on the way is followed
+/// (see [`crate::fsutil::Beneath`]).
 fn unpack_whole(tarball: &Path, root: &Path) -> Result<()> {
+    const WHAT: &str = "writing into a cache layer";
     let file = std::fs::File::open(tarball).map_err(|e| Error::io("opening", tarball, e))?;
     let mut archive = tar::Archive::new(std::io::BufReader::new(file));
     let entries = archive
         .entries()
         .map_err(|e| Error::io("reading", tarball, e))?;
+    std::fs::create_dir_all(root).map_err(|e| Error::io("creating", root, e))?;
+    let layer = crate::fsutil::Beneath::open(root, WHAT)?;
     for entry in entries {
         let mut entry = entry.map_err(|e| Error::io("reading", tarball, e))?;
         if entry.header().entry_type() != tar::EntryType::Regular {
@@ -222,48 +226,9 @@ fn unpack_whole(tarball: &Path, root: &Path) -> Result<()> {
             .to_string_lossy()
             .into_owned();
         let Some(rel) = relative(&name) else { continue };
-        let dest = root.join(&rel);
-        let parent = dest.parent().unwrap_or(root);
-        refuse_links_on_the_way(root, &rel)?;
-        std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
-        let mut part = scratch_file(parent, ".sf-incoming-")?;
-        std::io::copy(&mut entry, &mut part).map_err(|e| Error::io("writing", &dest, e))?;
-        // The mode it had there (a temporary file starts private).
+        // The mode it had there.
         let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
-        std::fs::set_permissions(part.path(), std::fs::Permissions::from_mode(mode))
-            .map_err(|e| Error::io("writing", &dest, e))?;
-        part.persist(&dest)
-            .map_err(|e| Error::io("writing", &dest, e.error))?;
-    }
-    Ok(())
-}
-
-/// A build can write in the cache layers, so a directory on the way to a
-/// file could be a link it planted (`blobs -> /etc`): following it would
-/// write outside the layer, as the user running the product. Refused.
-fn refuse_links_on_the_way(root: &Path, rel: &Path) -> Result<()> {
-    let mut at = root.to_path_buf();
-    let Some(dirs) = rel.parent() else {
-        return Ok(());
-    };
-    for part in dirs.components() {
-        at.push(part);
-        match std::fs::symlink_metadata(&at) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(Error::io(
-                    "writing into a cache layer",
-                    &at,
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "a link where a directory belongs: not followed (a build may have \
-                         planted it); remove it",
-                    ),
-                ))
-            }
-            Ok(_) => {}
-            // The rest does not exist yet: create_dir_all makes real dirs.
-            Err(_) => break,
-        }
+        layer.write(&rel, &mut entry, mode, WHAT)?;
     }
     Ok(())
 }
@@ -271,6 +236,7 @@ fn refuse_links_on_the_way(root: &Path, rel: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     /// The layer's `blobs` was a link a build planted: the files synced
     /// down were written where it pointed.

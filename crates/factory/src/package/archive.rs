@@ -176,7 +176,13 @@ fn append_entry<W: Write>(
         header.set_size(0);
         builder.append_data(&mut header, name, std::io::empty())
     } else if ft.is_file() {
-        builder.append_data(&mut header, name, File::open(path)?)
+        // What was checked as a file, not a link put in its place since.
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(path)?;
+        builder.append_data(&mut header, name, file)
     } else {
         Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,

@@ -16,11 +16,17 @@ impl Build<'_> {
         let mut deleting = tokio::task::JoinSet::new();
         for name in &self.instances {
             if keep {
-                // Only those the run got as far as creating.
-                if self.lxc.instance_exists(name).await.unwrap_or(true) {
-                    notes.push(format!(
+                // Only those the run got as far as creating; the build
+                // instance is stopped once its package is made.
+                match self.lxc.instance(name).await {
+                    Ok(None) => {}
+                    Ok(Some(info)) if !info.is_running() => notes.push(format!(
+                        "kept {name} (stopped): `lxc start {name} && lxc exec {name} -- bash` \
+                         to look inside"
+                    )),
+                    _ => notes.push(format!(
                         "kept {name}: `lxc exec {name} -- bash` to look inside"
-                    ));
+                    )),
                 }
                 continue;
             }

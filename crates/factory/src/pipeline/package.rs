@@ -37,6 +37,10 @@ impl Build<'_> {
         self.script(Stage::Package, instance, "package.sh", &args, &mut |_| {})
             .await?;
         self.collect_out(instance).await?;
+        // Nothing the build left running may change the tree while it is
+        // read and written here (a file swapped for a link after its check);
+        // nothing later needs the build instance.
+        self.lxc.stop(instance).await?;
         // The tree is in the run's out dir (mounted, or collected from a
         // remote server): the rendered files the package carries are
         // written there from here.
