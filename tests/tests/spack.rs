@@ -1425,9 +1425,22 @@ fn publish_signed_to_a_directory(p: &Publishing) -> Signed {
 /// The cluster machine builds the same package from the signed buildcache:
 /// every entry checked, nothing compiled, no source needed.
 fn a_cluster_installs_from_it(p: &Publishing, signed: usize) {
+    // The cluster's own buildcache layer holds unsigned binaries of every
+    // spec (what any build may write there): with --trust none installs.
+    let builder_layer = p.site.cache_dir.join("buildcache");
+    seed_mirror(&builder_layer, &p.cluster_cache.join("buildcache"), None);
     let from_published = p.build_from_published();
     let (code, events) = p.run(&p.cluster, "install from it", &from_published);
     assert_eq!(code, Some(0), "{events:#?}");
+    let install_log = stage_log(&events, "install");
+    let from_layer: Vec<&String> = install_log
+        .iter()
+        .filter(|l| l.contains("Fetching file:///opt/slurm-factory/cache/buildcache/"))
+        .collect();
+    assert!(
+        from_layer.is_empty(),
+        "unsigned binaries of the layer installed past --trust: {from_layer:#?}"
+    );
     let (cached, built) =
         install_counts(stage_event(&events, "install")["detail"].as_str().unwrap());
     println!(
@@ -1435,7 +1448,6 @@ fn a_cluster_installs_from_it(p: &Publishing, signed: usize) {
     );
     assert_eq!(built, 0, "everything came from the published buildcache");
     assert!(cached > 0);
-    let install_log = stage_log(&events, "install");
     assert!(
         install_log
             .iter()

@@ -606,7 +606,8 @@ fn offline_sources_check(settings: &Settings) -> Check {
                 .into(),
         );
     };
-    let report = list.check(&dirs, settings.upstream_mirror.as_deref(), &[]);
+    let layer = std::slice::from_ref(&dirs.buildcache);
+    let report = list.check(&dirs, settings.upstream_mirror.as_deref(), layer);
     if report.missing.is_empty() {
         return check(
             "offline-sources",

@@ -397,6 +397,15 @@ fn install_from_and_the_hierarchy_render_clean_scripts() {
     let spack: serde_yaml::Value = serde_yaml::from_str(&rendered.files["spack.yaml"]).unwrap();
     let mirrors = &spack["spack"]["mirrors"];
     assert_eq!(mirrors["install-from-0"]["signed"], true);
+    // --trust: the unsigned layer installs nothing, and is not pushed to as
+    // packages install (buildcache-push.sh pushes --unsigned after).
+    assert_eq!(mirrors["local-buildcache"]["signed"], true);
+    assert_eq!(mirrors["local-buildcache"]["autopush"], false);
+    let publish = &rendered.files["scripts/publish.sh"];
+    assert!(
+        publish.contains("mirror remove install-from-1"),
+        "{publish}"
+    );
     assert!(mirrors["install-from-0"].get("access_pair").is_none());
     let pair = &mirrors["install-from-1"]["access_pair"];
     assert_eq!(pair["id_variable"], "SLURM_FACTORY_REGISTRY_USERNAME");

@@ -65,14 +65,15 @@ impl SourceList {
     }
 
     /// Which of the sources the mirror layer lacks. A missing source is no
-    /// obstacle to a build here when the spec's binary is in the buildcache
-    /// layer or in one of `published` (the `--from` directories), or the
-    /// `upstream_mirror` dir has the file.
+    /// obstacle to a build here when the spec's binary is in one of
+    /// `buildcaches` (the directories the build installs binaries from: the
+    /// buildcache layer, the `--from` ones), or the `upstream_mirror` dir has
+    /// the file.
     pub fn check(
         &self,
         dirs: &CacheDirs,
         upstream: Option<&Path>,
-        published: &[PathBuf],
+        buildcaches: &[PathBuf],
     ) -> SourcesReport {
         let in_dir =
             |dir: &Path, need: &SourceNeed| need.paths.iter().any(|p| dir.join(p).exists());
@@ -91,8 +92,8 @@ impl SourceList {
                 file: dirs.mirror.join(alias),
                 url: need.url.clone(),
                 sha256: need.sha256.clone(),
-                binary: std::iter::once(&dirs.buildcache)
-                    .chain(published)
+                binary: buildcaches
+                    .iter()
                     .any(|buildcache| buildcache.join(&manifest).is_file()),
                 upstream: upstream.is_some_and(|dir| in_dir(dir, need)),
             });
@@ -220,7 +221,8 @@ mod tests {
                 .buildcache
                 .join("v3/manifests/spec/munge/munge-0.5.16-mungehash.spec.manifest.json"),
         );
-        let report = list.check(&dirs, None, &[]);
+        let layer = std::slice::from_ref(&dirs.buildcache);
+        let report = list.check(&dirs, None, layer);
         assert_eq!((report.needed, report.present), (4, 2));
         let names: Vec<&str> = report.missing.iter().map(|m| m.package.as_str()).collect();
         assert_eq!(names, ["slurm@24-11-5-1", "munge@0.5.16"]);
@@ -250,12 +252,15 @@ mod tests {
         touch(
             &published.join("v3/manifests/spec/slurm/slurm-24-11-5-1-slurmhash.spec.manifest.json"),
         );
-        let report = list.check(&dirs, None, std::slice::from_ref(&published));
+        let report = list.check(&dirs, None, &[dirs.buildcache.clone(), published.clone()]);
         assert!(report.missing[0].binary, "{report:?}");
         assert!(report.blocking().is_empty());
+        // With --trust the unsigned layer installs nothing: munge needs its source.
+        let report = list.check(&dirs, None, std::slice::from_ref(&published));
+        assert!(!report.missing[1].binary, "{report:?}");
 
         touch(&upstream.join(&list.needs[1].paths[1]));
-        let report = list.check(&dirs, Some(&upstream), &[]);
+        let report = list.check(&dirs, Some(&upstream), layer);
         assert!(report.missing[0].upstream);
         assert!(report.blocking().is_empty());
         assert!(report.blocking_error("build.log".into()).is_none());

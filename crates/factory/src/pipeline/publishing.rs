@@ -226,15 +226,17 @@ impl Publishing {
             .map_or_else(|| in_instance.to_string(), |(_, url)| url.url.clone())
     }
 
-    /// The `--from` buildcaches that are directories of this machine.
-    pub(super) fn install_from_dirs(&self) -> Vec<PathBuf> {
-        self.from
-            .iter()
-            .filter_map(|url| match &url.place {
-                Place::Dir(dir) => Some(dir.clone()),
-                Place::Oci { .. } | Place::S3 { .. } => None,
-            })
-            .collect()
+    /// The directories of this machine the build installs binaries from:
+    /// the buildcache `layer`, unless `--trust` holds the build to signed
+    /// binaries (the layer is unsigned: see spack.yaml), and the `--from`
+    /// directories.
+    pub(super) fn binary_dirs(&self, layer: &Path) -> Vec<PathBuf> {
+        let layer = self.trust.is_empty().then(|| layer.to_path_buf());
+        let from = self.from.iter().filter_map(|url| match &url.place {
+            Place::Dir(dir) => Some(dir.clone()),
+            Place::Oci { .. } | Place::S3 { .. } => None,
+        });
+        layer.into_iter().chain(from).collect()
     }
 
     /// The buildcaches to install from as the templates see them.

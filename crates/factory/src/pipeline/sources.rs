@@ -63,7 +63,7 @@ impl Build<'_> {
         let report = list.check(
             &dirs,
             self.settings.upstream_mirror.as_deref(),
-            &self.publishing.install_from_dirs(),
+            &self.publishing.binary_dirs(&dirs.buildcache),
         );
         if installs {
             if let Some(err) = report.blocking_error(self.run.file("build.log")) {
