@@ -1681,16 +1681,19 @@ async fn publish_from_the_artifacts_page(
     gui.click(&format!("[data-artifact='{}'] button", artifacts[0].id))
         .await;
     gui.click("[data-testid=publish]").await;
+    // The form renders after the click: waited for, as `click` waits.
     let type_into = |css: &'static str, text: String| {
         let client = gui.client.clone();
         async move {
             client
-                .find(Locator::Css(css))
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css(css))
                 .await
-                .unwrap()
+                .unwrap_or_else(|e| panic!("{css}: {e}"))
                 .send_keys(&text)
                 .await
-                .unwrap();
+                .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
         }
     };
     type_into("#p-to", format!("file://{}", published.display())).await;

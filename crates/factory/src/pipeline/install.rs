@@ -22,6 +22,7 @@ impl Build<'_> {
                 label: String::new(),
             });
         }
+        self.push_install_login(instance).await?;
         let result = self
             .script(Stage::Install, instance, "install.sh", &[], &mut |line| {
                 match ScriptLine::parse(line) {

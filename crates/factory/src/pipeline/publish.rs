@@ -205,18 +205,27 @@ impl Build<'_> {
         pushed
     }
 
-    /// What install.sh needs to install from the `--from` buildcaches: the
-    /// `--trust` keys (for `spack gpg trust`), the registry login (a
-    /// root-only file it reads and removes) and CA.
+    /// The registry login of `--from` (a root-only file install.sh reads
+    /// and removes), written just before install.sh runs: not while
+    /// `toolchain.sh` compiles.
+    pub(super) async fn push_install_login(&self, instance: &str) -> Result<()> {
+        match &self.publishing.from_login {
+            Some(login) => {
+                self.lxc
+                    .write_private(instance, layout::FROM_LOGIN, login)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// What install.sh needs to install from the `--from` buildcaches, but
+    /// the login: the `--trust` keys (for `spack gpg trust`) and the
+    /// registry CA.
     pub(super) async fn push_install_from(&self, instance: &str) -> Result<()> {
         for (n, key) in self.publishing.trust.iter().enumerate() {
             let dest = format!("{}/{n}.asc", layout::TRUSTED_KEYS);
             self.lxc.push_file(instance, key, &dest, 0o644).await?;
-        }
-        if let Some(login) = &self.publishing.from_login {
-            self.lxc
-                .write_private(instance, layout::FROM_LOGIN, login)
-                .await?;
         }
         if let Some(ca) = &self.publishing.from_ca {
             self.lxc
