@@ -873,7 +873,12 @@ export type BundleManifest = { format: number, created: string,
 /**
  * The Spack and spack-packages releases the build uses (the settings' refs).
  */
-spack_ref: string, spack_packages_ref: string, parts: Array<BundlePart>, files: { [key in string]: string }, };
+spack_ref: string, spack_packages_ref: string, parts: Array<BundlePart>, files: { [key in string]: string }, 
+/**
+ * Each symbolic link in the bundle (a Spack mirror's readable names,
+ * links in Spack's tree) and its target, which stays inside its part.
+ */
+links: { [key in string]: string }, };
 
 export type BundlePart = { 
 /**

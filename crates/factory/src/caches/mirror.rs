@@ -19,7 +19,8 @@ use crate::settings::Settings;
 
 /// The manifest's name inside the bundle: its first entry.
 pub const MANIFEST: &str = "slurm-factory-bundle.json";
-const FORMAT: u32 = 1;
+/// 2: links are listed in the manifest (`links`), and only those unpack.
+const FORMAT: u32 = 2;
 /// The trees an import puts under [`offline_dir`], and the setting that names each.
 const TREES: [(&str, &str); 3] = [
     ("spack", "spack_root"),
@@ -39,6 +40,10 @@ pub struct BundleManifest {
     pub spack_packages_ref: String,
     pub parts: Vec<BundlePart>,
     pub files: BTreeMap<String, String>,
+    /// Each symbolic link in the bundle (a Spack mirror's readable names,
+    /// links in Spack's tree) and its target, which stays inside its part.
+    #[serde(default)]
+    pub links: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +108,25 @@ fn walk(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Whether the link at `name` (a path in the bundle, `spack/a/b`) to
+/// `target` resolves inside `name`'s part (`spack/`), by its words alone:
+/// relative, and never above the part.
+fn stays_inside_its_part(name: &Path, target: &Path) -> bool {
+    let Some(dir) = name.parent() else {
+        return false;
+    };
+    let mut depth = dir.components().count();
+    for part in target.components() {
+        match part {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir if depth > 1 => depth -= 1,
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    depth >= 1
+}
+
 /// What `export` wrote.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -124,6 +148,7 @@ pub fn export(settings: &Settings, dest: &Path, force: bool) -> Result<Exported>
     }
     let parts = parts(settings)?;
     let mut files = BTreeMap::new();
+    let mut links = BTreeMap::new();
     let mut part_rows = Vec::new();
     let mut entries = Vec::new();
     for (name, root) in &parts {
@@ -139,6 +164,36 @@ pub fn export(settings: &Settings, dest: &Path, force: bool) -> Result<Exported>
                     crate::package::sha256_file(&path)?,
                 );
                 bytes += meta.len();
+            } else if meta.is_symlink() {
+                let target =
+                    std::fs::read_link(&path).map_err(|e| Error::io("reading", &path, e))?;
+                if !stays_inside_its_part(&in_bundle, &target) {
+                    return Err(Error::io(
+                        "exporting",
+                        &path,
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!(
+                                "a link to {}, outside {name}: an air-gapped machine would not \
+                                 have it",
+                                target.display()
+                            ),
+                        ),
+                    ));
+                }
+                links.insert(
+                    in_bundle.display().to_string(),
+                    target.display().to_string(),
+                );
+            } else if !meta.is_dir() {
+                return Err(Error::io(
+                    "exporting",
+                    &path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "neither a file, a directory nor a link",
+                    ),
+                ));
             }
             count += u64::from(!meta.is_dir());
             entries.push((path, in_bundle));
@@ -156,6 +211,7 @@ pub fn export(settings: &Settings, dest: &Path, force: bool) -> Result<Exported>
         spack_packages_ref: settings.spack_packages_ref.clone(),
         parts: part_rows,
         files,
+        links,
     };
     crate::fsutil::write_atomic_with(dest, "writing the bundle", |tmp| {
         write_bundle(tmp, &manifest, &entries)
@@ -242,6 +298,7 @@ pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported
     let mut archive = tar::Archive::new(dec);
     let mut manifest: Option<BundleManifest> = None;
     let mut seen = BTreeMap::new();
+    let mut seen_links = Vec::new();
     let entries = archive
         .entries()
         .map_err(|e| invalid(format!("not a tar archive: {e}")))?;
@@ -268,7 +325,39 @@ pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported
             );
             continue;
         }
-        let is_file = entry.header().entry_type().is_file();
+        // Files are checked against the manifest below; a link only as the
+        // manifest lists it, inside its part; nothing else unpacks.
+        let kind = entry.header().entry_type();
+        let is_file = kind.is_file();
+        if kind.is_symlink() {
+            let target = entry
+                .link_name()
+                .map_err(|e| invalid(format!("a link with a bad target: {e}")))?
+                .unwrap_or_default();
+            let listed = manifest
+                .as_ref()
+                .and_then(|m| m.links.get(&name.display().to_string()));
+            if listed.map(String::as_str) != Some(&*target.to_string_lossy()) {
+                return Err(invalid(format!(
+                    "{} is a link (to {}) the manifest does not list",
+                    name.display(),
+                    target.display()
+                )));
+            }
+            if !stays_inside_its_part(&name, &target) {
+                return Err(invalid(format!(
+                    "{} is a link out of the bundle (to {})",
+                    name.display(),
+                    target.display()
+                )));
+            }
+            seen_links.push(name.display().to_string());
+        } else if !is_file && !kind.is_dir() {
+            return Err(invalid(format!(
+                "{} is neither a file, a directory nor a listed link ({kind:?})",
+                name.display()
+            )));
+        }
         entry
             .unpack_in(staging.path())
             .map_err(|e| invalid(format!("{} could not be unpacked: {e}", name.display())))?;
@@ -301,6 +390,9 @@ pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported
     if let Some(extra) = seen.keys().find(|p| !manifest.files.contains_key(*p)) {
         return Err(invalid(format!("{extra} is not in the manifest")));
     }
+    if let Some(link) = manifest.links.keys().find(|l| !seen_links.contains(l)) {
+        return Err(invalid(format!("{link} is missing")));
+    }
     for (tree, _) in TREES {
         if !staging.path().join(tree).is_dir() {
             return Err(invalid(format!("no {tree}/ in the bundle")));
@@ -318,7 +410,13 @@ pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported
         if from.is_dir() {
             continue;
         }
-        // A file already there with the digest the manifest checked stays.
+        // A link already there to the same target stays, as does a file
+        // already there with the digest the manifest checked.
+        if let Ok(target) = std::fs::read_link(&from) {
+            if std::fs::read_link(&to).is_ok_and(|there| there == target) {
+                continue;
+            }
+        }
         let key = Path::new("mirror").join(&rel).display().to_string();
         if let Some(sha) = seen.get(&key) {
             let len = |p: &Path| {
@@ -409,8 +507,21 @@ mod tests {
     fn a_bundle_carries_the_site_to_an_air_gapped_machine() {
         let online = tempfile::tempdir().unwrap();
         let s = site(online.path());
+        // A Spack mirror's readable name: a link into its own layout.
+        std::os::unix::fs::symlink(
+            "lz4-1.9.4.tar.gz",
+            CacheDirs::new(&s).mirror.join("lz4/lz4-latest.tar.gz"),
+        )
+        .unwrap();
         let bundle = online.path().join("site.tar.zst");
         let exported = export(&s, &bundle, false).unwrap();
+        assert_eq!(
+            exported.manifest.links,
+            BTreeMap::from([(
+                "mirror/lz4/lz4-latest.tar.gz".to_string(),
+                "lz4-1.9.4.tar.gz".to_string()
+            )])
+        );
         let names: Vec<(&str, u64)> = exported
             .manifest
             .parts
@@ -420,7 +531,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                ("mirror", 2),
+                ("mirror", 3),
                 ("wheels", 1),
                 ("spack", 2),
                 ("spack-packages", 1)
@@ -445,7 +556,7 @@ mod tests {
             "zlib",
         );
         let imported = import(&target, &bundle, &config).unwrap();
-        assert_eq!(imported.new_sources, 2);
+        assert_eq!(imported.new_sources, 3);
         assert_eq!(imported.manifest, exported.manifest);
         let mirror = CacheDirs::new(&target).mirror;
         assert_eq!(
@@ -455,6 +566,10 @@ mod tests {
         assert!(
             mirror.join("zlib/zlib-1.3.1.tar.gz").exists(),
             "what was there stays"
+        );
+        assert_eq!(
+            std::fs::read_link(mirror.join("lz4/lz4-latest.tar.gz")).unwrap(),
+            Path::new("lz4-1.9.4.tar.gz")
         );
         let config_text = std::fs::read_to_string(&config).unwrap();
         assert!(
@@ -531,6 +646,63 @@ mod tests {
         assert!(!CacheDirs::new(&target).mirror.exists(), "no source added");
         let left: Vec<_> = std::fs::read_dir(offline_dir(&target)).unwrap().collect();
         assert!(left.is_empty(), "the staging dir is gone");
+
+        // Links, one the manifest does not list and one it lists out of the
+        // bundle, and a FIFO: each refused, nothing imported.
+        let planted = online.path().join("planted");
+        std::fs::create_dir_all(&planted).unwrap();
+        std::os::unix::fs::symlink("../../etc/shadow", planted.join("out")).unwrap();
+        std::os::unix::fs::symlink("../../../etc", planted.join("up")).unwrap();
+        let cases = [
+            (
+                "out",
+                "spack/bin/spack-real",
+                false,
+                "the manifest does not list",
+            ),
+            ("up", "spack/lib/up", true, "a link out of the bundle"),
+        ];
+        for (planted_name, in_bundle, listed, says) in cases {
+            let mut manifest = exported.manifest.clone();
+            if listed {
+                let target = std::fs::read_link(planted.join(planted_name)).unwrap();
+                manifest
+                    .links
+                    .insert(in_bundle.into(), target.display().to_string());
+            }
+            let mut with = entries.clone();
+            with.push((planted.join(planted_name), PathBuf::from(in_bundle)));
+            let bad = online.path().join(format!("{planted_name}.tar.zst"));
+            write_bundle(&bad, &manifest, &with).unwrap();
+            let err = import(&target, &bad, &config).unwrap_err();
+            assert!(err.to_string().contains(says), "{in_bundle}: {err}");
+            assert!(!config.exists(), "{in_bundle}: a setting written");
+        }
+        // A FIFO (a device would do the same) after the whole site.
+        let fifo = online.path().join("fifo.tar.zst");
+        write_bundle(&fifo, &exported.manifest, &entries).unwrap();
+        let mut tar_bytes = Vec::new();
+        zstd::stream::read::Decoder::new(File::open(&fifo).unwrap())
+            .unwrap()
+            .read_to_end(&mut tar_bytes)
+            .unwrap();
+        tar_bytes.truncate(tar_bytes.len() - 1024); // the two closing blocks
+        let mut builder = tar::Builder::new(tar_bytes);
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Fifo);
+        header.set_size(0);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, "mirror/fifo", std::io::empty())
+            .unwrap();
+        let tar_bytes = builder.into_inner().unwrap();
+        std::fs::write(&fifo, zstd::encode_all(tar_bytes.as_slice(), 3).unwrap()).unwrap();
+        let err = import(&target, &fifo, &config).unwrap_err();
+        assert!(
+            err.to_string().contains("neither a file, a directory"),
+            "{err}"
+        );
+        assert!(!CacheDirs::new(&target).mirror.exists(), "no source added");
 
         let garbage = online.path().join("garbage.tar.zst");
         std::fs::write(&garbage, "not a bundle").unwrap();
