@@ -198,6 +198,18 @@ pub fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// Creates `dir` and its missing parents readable by the owner alone
+/// (0700): run records, artifacts and caches are nobody else's to read.
+/// Directories already there keep their mode (a lab may share a cache dir
+/// on purpose).
+pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// A directory the host writes into that an instance can write too (a
 /// package tree, a cache layer): every path below it is walked from the
 /// root's descriptor one component at a time, never through a link, so a

@@ -145,7 +145,8 @@ impl CacheDirs {
 
     pub fn create(&self) -> Result<()> {
         for dir in [&self.buildcache, &self.mirror, &self.ccache, &self.locks] {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("creating a cache dir", dir, e))?;
+            crate::fsutil::create_private_dir_all(dir)
+                .map_err(|e| Error::io("creating a cache dir", dir, e))?;
         }
         Ok(())
     }
@@ -519,6 +520,34 @@ mod tests {
     fn layers_parse_by_name() {
         assert_eq!("ccache".parse::<Layer>().unwrap(), Layer::Ccache);
         assert!("cache".parse::<Layer>().is_err());
+    }
+
+    /// Caches and what the data dir holds are the user's alone (0700) when
+    /// made here; a dir already there keeps its mode.
+    #[test]
+    fn new_cache_dirs_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let shared = tmp.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let root = shared.join("cache");
+        let dirs = CacheDirs::under(&root);
+        dirs.create().unwrap();
+        for dir in [
+            &root,
+            &dirs.buildcache,
+            &dirs.mirror,
+            &dirs.ccache,
+            &dirs.locks,
+        ] {
+            assert_eq!(mode(dir), 0o700, "{}", dir.display());
+        }
+        assert_eq!(mode(&shared), 0o775);
+        let run = crate::store::runs::RunDir::create(&tmp.path().join("data/runs")).unwrap();
+        assert_eq!(mode(&tmp.path().join("data")), 0o700);
+        assert_eq!(mode(run.path.parent().unwrap()), 0o700);
     }
 
     #[test]

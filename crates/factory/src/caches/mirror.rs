@@ -287,7 +287,8 @@ pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported
         reason,
     };
     let offline = offline_dir(settings);
-    std::fs::create_dir_all(&offline).map_err(|e| Error::io("creating", &offline, e))?;
+    crate::fsutil::create_private_dir_all(&offline)
+        .map_err(|e| Error::io("creating", &offline, e))?;
     let staging = tempfile::Builder::new()
         .prefix(".import-")
         .tempdir_in(&offline)
@@ -451,7 +452,8 @@ pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported
 /// cannot take them stops it before anything moved.
 pub fn adopt_trees(settings: &Settings, staged: &Path, config: &Path) -> Result<OfflineTrees> {
     let offline = offline_dir(settings);
-    std::fs::create_dir_all(&offline).map_err(|e| Error::io("creating", &offline, e))?;
+    crate::fsutil::create_private_dir_all(&offline)
+        .map_err(|e| Error::io("creating", &offline, e))?;
     let updates: BTreeMap<String, String> = TREES
         .iter()
         .map(|(tree, key)| (key.to_string(), offline.join(tree).display().to_string()))

@@ -306,7 +306,7 @@ impl Store {
         for archive in &manifest.archives {
             validate_id(&archive.file)?;
         }
-        std::fs::create_dir_all(&self.dir)
+        crate::fsutil::create_private_dir_all(&self.dir)
             .map_err(|e| Error::io("creating the artifact store", &self.dir, e))?;
         // Unique per call (builds in one process, the app, add at once too);
         // the pid last, for `clean_incoming`.

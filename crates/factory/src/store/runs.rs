@@ -92,7 +92,7 @@ pub struct RunDir {
 impl RunDir {
     /// Creates `<runs_root>/<id>/` with a fresh, unique id.
     pub fn create(runs_root: &Path) -> Result<RunDir> {
-        std::fs::create_dir_all(runs_root)
+        crate::fsutil::create_private_dir_all(runs_root)
             .map_err(|e| Error::io("creating the runs directory", runs_root, e))?;
         let stamp = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S").to_string();
         for attempt in 0u32.. {
