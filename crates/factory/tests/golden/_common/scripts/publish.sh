@@ -5,7 +5,8 @@
 # Pushes the Spack binaries (`deps`: every dependency, not the environment's
 # roots; `none`: no binaries). With --key (a secret GPG key put there for this
 # script alone) the push is signed and the public key is published with the
-# binaries, for `spack buildcache keys --install --trust` on a cluster.
+# binaries (a cluster trusts the key it got from the publisher, fingerprint
+# checked, not the one it finds there: see the README).
 # --credentials: a registry's or S3 key's `username=` and `password=` lines;
 # they reach Spack as variables of this script only. --ca: a CA certificate
 # trusted besides the system's. --endpoint: the S3 endpoint. --files: the
