@@ -502,12 +502,25 @@ pub struct TempKeyring {
 
 impl TempKeyring {
     pub fn new() -> Result<TempKeyring> {
-        // In /tmp: gpg-agent's socket path must stay short.
+        let dir = Self::memory_dir();
         let home = tempfile::Builder::new()
             .prefix("sf-gnupg.")
-            .tempdir_in("/tmp")
-            .map_err(|e| Error::io("creating a GnuPG home", "/tmp", e))?;
+            .tempdir_in(&dir)
+            .map_err(|e| Error::io("creating a GnuPG home", &dir, e))?;
         Ok(TempKeyring { home })
+    }
+
+    /// Where the home goes: a secret key imported there (unprotected, to
+    /// sign in batch) stays in memory, never on a disk: the user's runtime
+    /// dir, else /dev/shm; /tmp where neither is. A short path each:
+    /// gpg-agent's socket path must stay short.
+    fn memory_dir() -> PathBuf {
+        std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain([PathBuf::from("/dev/shm")])
+            .find(|dir| dir.is_absolute() && is_writable_dir(dir))
+            .unwrap_or_else(|| PathBuf::from("/tmp"))
     }
 
     fn gpg(&self) -> Command {
@@ -578,6 +591,15 @@ impl Drop for TempKeyring {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// Whether a directory is there and this process may make entries in it.
+fn is_writable_dir(dir: &Path) -> bool {
+    dir.is_dir()
+        && tempfile::Builder::new()
+            .prefix(".sf-probe.")
+            .tempfile_in(dir)
+            .is_ok()
 }
 
 /// `<file>.asc`, where a file's detached signature lives.
@@ -908,6 +930,14 @@ mod tests {
         std::fs::write(&file, b"the package").unwrap();
 
         let keyring = TempKeyring::new().unwrap();
+        // The unprotected secret lives in memory, not on a disk under /tmp.
+        if Path::new("/dev/shm").is_dir() {
+            assert!(
+                !keyring.home.path().starts_with("/tmp"),
+                "{:?}",
+                keyring.home
+            );
+        }
         keyring
             .import(&secret_key(&key_source(secret.to_str().unwrap()).unwrap()).unwrap())
             .unwrap();
