@@ -1,6 +1,8 @@
 //! The cache layers: their sizes, hit rates and cleaning them; the source
 //! mirror of an air-gapped site: check, fill, export, import.
 
+use std::path::PathBuf;
+
 use factory::caches::cache::{CacheOverview, LayerHits};
 use factory::caches::mirror::{Exported, Imported};
 use factory::kinds::Layer;
@@ -57,6 +59,7 @@ pub async fn cache_clean_all(state: State<'_, AppState>) -> CmdResult<Size> {
 pub async fn mirror_export(
     app: tauri::AppHandle,
     state: State<'_, AppState>,
+    sign: Option<String>,
 ) -> CmdResult<Option<Exported>> {
     let dialog = app
         .dialog()
@@ -69,7 +72,7 @@ pub async fn mirror_export(
     };
     let settings = state.settings();
     // The dialog asked before replacing a file: that is the user's consent.
-    blocking(move || factory::caches::mirror::export(&settings, &path, true))
+    blocking(move || factory::caches::mirror::export(&settings, &path, true, sign.as_deref()))
         .await
         .map(Some)
 }
@@ -80,6 +83,7 @@ pub async fn mirror_export(
 pub async fn mirror_import(
     app: tauri::AppHandle,
     state: State<'_, AppState>,
+    key: Option<PathBuf>,
 ) -> CmdResult<Option<Imported>> {
     let dialog = app
         .dialog()
@@ -91,7 +95,12 @@ pub async fn mirror_import(
     };
     let loaded = state.loaded();
     let imported = blocking(move || {
-        factory::caches::mirror::import(&loaded.settings, &path, &loaded.config_path)
+        factory::caches::mirror::import(
+            &loaded.settings,
+            &path,
+            &loaded.config_path,
+            key.as_deref(),
+        )
     })
     .await?;
     state.reload().map_err(report)?;

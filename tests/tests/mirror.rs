@@ -49,14 +49,32 @@ fn the_offline_site_travels_as_one_checked_bundle() {
         ("SLURM_FACTORY_WHEELS_DIR", path(&site.wheels_dir)),
     ];
     let bundle = online.path().join("site.tar.zst");
+    // Signed with the site's key; the air-gapped host checks it with the
+    // public half (the real Spack tree's links listed and checked too).
+    let key = slurm_factory_e2e::SigningKey::new(online.path());
     let started = std::time::Instant::now();
     let o = slurm_factory(
         online.path(),
         online_vars.iter().map(|(k, v)| (k, v)),
-        &["mirror", "export", bundle.to_str().unwrap(), "--json"],
+        &[
+            "mirror",
+            "export",
+            bundle.to_str().unwrap(),
+            "--json",
+            "--sign",
+            key.secret.to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "{}", text(&o));
     let exported: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(exported["signed_by"].is_string(), "{exported}");
+    assert!(
+        !exported["manifest"]["links"]
+            .as_object()
+            .unwrap()
+            .is_empty(),
+        "Spack's tree has links"
+    );
     let files = exported["manifest"]["files"].as_object().unwrap().len();
     println!(
         "export: {} bytes, {files} files, {:.1} s; parts {}",
@@ -75,9 +93,16 @@ fn the_offline_site_travels_as_one_checked_bundle() {
     let o = slurm_factory(
         offline.path(),
         NO_VARS,
-        &["mirror", "import", bundle.to_str().unwrap()],
+        &[
+            "mirror",
+            "import",
+            bundle.to_str().unwrap(),
+            "--key",
+            key.public.to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Signed by Site Builder"), "{}", text(&o));
     println!(
         "{}import: {:.1} s",
         text(&o),

@@ -2029,7 +2029,7 @@ async fn air_gapped_site_from_mirror_create_to_mirror_check_after_import() {
     let settings = load_settings(&a, &from_file);
     assert_eq!(settings.spack_root.as_ref(), Some(&trees.spack_root));
     let bundle = tmp.path().join("site.tar.zst");
-    let exported = factory::caches::mirror::export(&settings, &bundle, false).unwrap();
+    let exported = factory::caches::mirror::export(&settings, &bundle, false, None).unwrap();
     let files: u64 = exported.manifest.parts.iter().map(|p| p.files).sum();
     println!(
         "bundle: {} files, {} ({})",
@@ -2063,7 +2063,7 @@ async fn air_gapped_site_from_mirror_create_to_mirror_check_after_import() {
         vars_b.insert("SLURM_FACTORY_LXD_PROJECT".into(), project.clone());
     }
     let settings_b = load_settings(&b, &vars_b);
-    factory::caches::mirror::import(&settings_b, &bundle, &b.join("config.toml")).unwrap();
+    factory::caches::mirror::import(&settings_b, &bundle, &b.join("config.toml"), None).unwrap();
     let settings_b = load_settings(&b, &vars_b);
     let after = mirror_check(&settings_b, &site, "B: check after import").await;
     assert!(after.missing.is_empty(), "{after:#?}");

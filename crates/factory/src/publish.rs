@@ -705,7 +705,7 @@ pub fn place_files(files: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -892,7 +892,7 @@ mod tests {
 
     /// A real key made by gpg, exported as a secret key file (what `--sign
     /// FILE` takes) and its public half.
-    fn make_key(dir: &Path) -> (PathBuf, PathBuf) {
+    pub(crate) fn make_key(dir: &Path) -> (PathBuf, PathBuf) {
         let home = TempKeyring::new().unwrap();
         let status = home
             .gpg()

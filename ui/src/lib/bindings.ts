@@ -886,9 +886,18 @@ export type BundlePart = {
  */
 name: string, files: number, bytes: number, };
 
-export type Exported = { path: string, bytes: number, sha256: string, manifest: BundleManifest, };
+export type Exported = { path: string, bytes: number, sha256: string, manifest: BundleManifest, 
+/**
+ * With a signing key: its fingerprint; the detached signature is
+ * `<path>.asc`, which `import --key` checks.
+ */
+signed_by: string | null, };
 
 export type Imported = { manifest: BundleManifest, 
+/**
+ * Who signed the bundle, checked with the key `import` was given.
+ */
+signature: GoodSignature | null, 
 /**
  * Sources new to the mirror layer (the others were there already).
  */

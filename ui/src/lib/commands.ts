@@ -37,8 +37,8 @@ export const commands = {
   cacheHits: () => invoke<LayerHits[]>("cache_hits"),
   cacheClean: (layer: Layer) => invoke<Size>("cache_clean", { layer }),
   cacheCleanAll: () => invoke<Size>("cache_clean_all"),
-  mirrorExport: () => invoke<Exported | null>("mirror_export"),
-  mirrorImport: () => invoke<Imported | null>("mirror_import"),
+  mirrorExport: (sign: string | null) => invoke<Exported | null>("mirror_export", { sign }),
+  mirrorImport: (key: string | null) => invoke<Imported | null>("mirror_import", { key }),
   mirrorCheck: (request: BuildRequest, offline: boolean) => invoke<MirrorResult>("mirror_check", { request, offline }),
   mirrorCreate: (request: BuildRequest, offline: boolean) => invoke<MirrorResult>("mirror_create", { request, offline }),
 };

@@ -119,12 +119,20 @@ pub struct ExportArgs {
     /// Replace an existing file.
     #[arg(long)]
     pub force: bool,
+    /// Sign the bundle with this secret key (a key file, or a key id of your
+    /// keyring): FILE.asc beside it, checked by `mirror import --key`.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// A bundle written by `slurm-factory mirror export`.
     pub file: PathBuf,
+    /// Import only when FILE.asc is a good signature by this public key
+    /// (the site's, got from it, not from the bundle's medium).
+    #[arg(long, value_name = "PUBLIC_KEY")]
+    pub key: Option<PathBuf>,
 }
 
 pub async fn run(
@@ -157,7 +165,12 @@ pub async fn run(
             return Ok(report(&result, out));
         }
         Command::Export(args) => {
-            let exported = factory::caches::mirror::export(settings, &args.file, args.force)?;
+            let exported = factory::caches::mirror::export(
+                settings,
+                &args.file,
+                args.force,
+                args.sign.as_deref(),
+            )?;
             if out.json {
                 out.json(&exported);
                 return Ok(ExitCode::SUCCESS);
@@ -176,10 +189,21 @@ pub async fn run(
                 human_bytes(exported.bytes),
                 exported.sha256
             );
+            match &exported.signed_by {
+                Some(fingerprint) => outln!(
+                    "Signed by {fingerprint}: {}.asc (import with --key and the public key)",
+                    exported.path.display()
+                ),
+                None => outln!("Not signed: give --sign KEY so the air-gapped host can check it"),
+            }
         }
         Command::Import(args) => {
-            let imported =
-                factory::caches::mirror::import(settings, &args.file, &loaded.config_path)?;
+            let imported = factory::caches::mirror::import(
+                settings,
+                &args.file,
+                &loaded.config_path,
+                args.key.as_deref(),
+            )?;
             if out.json {
                 out.json(&imported);
                 return Ok(ExitCode::SUCCESS);
@@ -192,6 +216,13 @@ pub async fn run(
                 imported.manifest.spack_ref,
                 imported.manifest.spack_packages_ref
             );
+            match &imported.signature {
+                Some(good) => outln!("Signed by {} ({})", good.signer, good.fingerprint),
+                None => outln!(
+                    "Signature not checked (no --key): the manifest's checksums are only \
+                     as good as the medium it came on"
+                ),
+            }
             outln!("{} new sources in the mirror layer", imported.new_sources);
             print_trees(&imported.trees, &loaded.config_path);
             outln!("Next: slurm-factory build --offline");

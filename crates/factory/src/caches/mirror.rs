@@ -135,17 +135,33 @@ pub struct Exported {
     pub bytes: u64,
     pub sha256: String,
     pub manifest: BundleManifest,
+    /// With a signing key: its fingerprint; the detached signature is
+    /// `<path>.asc`, which `import --key` checks.
+    pub signed_by: Option<String>,
 }
 
 /// Writes the bundle of this machine's offline site to `dest` (atomically:
-/// a temporary name, then a rename; an existing file only with `force`).
+/// a temporary name, then a rename; an existing file only with `force`),
+/// signed (`<dest>.asc`) with the key `sign` names (a file or a key id of
+/// your keyring), the manifest's checksums then covered by the signature.
 /// Fails before writing anything when a setting is missing, naming it.
-pub fn export(settings: &Settings, dest: &Path, force: bool) -> Result<Exported> {
+pub fn export(
+    settings: &Settings,
+    dest: &Path,
+    force: bool,
+    sign: Option<&str>,
+) -> Result<Exported> {
     if dest.exists() && !force {
         return Err(Error::ExportTargetExists {
             path: dest.to_path_buf(),
         });
     }
+    let key = match sign {
+        Some(key) => Some(crate::publish::secret_key(&crate::publish::key_source(
+            key,
+        )?)?),
+        None => None,
+    };
     let parts = parts(settings)?;
     let mut files = BTreeMap::new();
     let mut links = BTreeMap::new();
@@ -216,7 +232,22 @@ pub fn export(settings: &Settings, dest: &Path, force: bool) -> Result<Exported>
     crate::fsutil::write_atomic_with(dest, "writing the bundle", |tmp| {
         write_bundle(tmp, &manifest, &entries)
     })?;
+    let signed_by = match key {
+        Some(key) => {
+            let keyring = crate::publish::TempKeyring::new()?;
+            keyring.import(&key)?;
+            let fingerprint = keyring.fingerprint()?;
+            keyring.sign(&fingerprint, dest)?;
+            Some(fingerprint)
+        }
+        None => {
+            // An older signature would not be this bundle's.
+            let _ = std::fs::remove_file(crate::publish::signature_path(dest));
+            None
+        }
+    };
     Ok(Exported {
+        signed_by,
         path: dest.to_path_buf(),
         bytes: std::fs::metadata(dest)
             .map_err(|e| Error::io("reading", dest, e))?
@@ -255,6 +286,8 @@ fn write_bundle(
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Imported {
     pub manifest: BundleManifest,
+    /// Who signed the bundle, checked with the key `import` was given.
+    pub signature: Option<crate::publish::GoodSignature>,
     /// Sources new to the mirror layer (the others were there already).
     pub new_sources: u64,
     #[serde(flatten)]
@@ -280,12 +313,22 @@ pub fn offline_dir(settings: &Settings) -> PathBuf {
 /// puts it in place: sources merged into the mirror layer, the trees under
 /// [`offline_dir`] (replacing an earlier import), and `spack_root`,
 /// `spack_packages_root` and `wheels_dir` written to the config file at
-/// `config`. A bad bundle changes nothing.
-pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported> {
+/// `config`. With `key` (a public key file) the bundle's signature
+/// (`<src>.asc`) must be good and by that key, before anything is unpacked.
+/// A bad bundle changes nothing.
+pub fn import(
+    settings: &Settings,
+    src: &Path,
+    config: &Path,
+    key: Option<&Path>,
+) -> Result<Imported> {
     let invalid = |reason: String| Error::BundleInvalid {
         path: src.to_path_buf(),
         reason,
     };
+    let signature = key
+        .map(|key| crate::publish::verify_signature(src, Some(key)))
+        .transpose()?;
     let offline = offline_dir(settings);
     crate::fsutil::create_private_dir_all(&offline)
         .map_err(|e| Error::io("creating", &offline, e))?;
@@ -440,6 +483,7 @@ pub fn import(settings: &Settings, src: &Path, config: &Path) -> Result<Imported
     }
     Ok(Imported {
         manifest,
+        signature,
         new_sources,
         trees,
     })
@@ -516,7 +560,7 @@ mod tests {
         )
         .unwrap();
         let bundle = online.path().join("site.tar.zst");
-        let exported = export(&s, &bundle, false).unwrap();
+        let exported = export(&s, &bundle, false, None).unwrap();
         assert_eq!(
             exported.manifest.links,
             BTreeMap::from([(
@@ -544,7 +588,7 @@ mod tests {
             exported.sha256,
             crate::package::sha256_file(&bundle).unwrap()
         );
-        let again = export(&s, &bundle, false).unwrap_err();
+        let again = export(&s, &bundle, false, None).unwrap_err();
         assert!(matches!(again, Error::ExportTargetExists { .. }), "{again}");
 
         let offline = tempfile::tempdir().unwrap();
@@ -557,7 +601,7 @@ mod tests {
                 .join("zlib/zlib-1.3.1.tar.gz"),
             "zlib",
         );
-        let imported = import(&target, &bundle, &config).unwrap();
+        let imported = import(&target, &bundle, &config, None).unwrap();
         assert_eq!(imported.new_sources, 3);
         assert_eq!(imported.manifest, exported.manifest);
         let mirror = CacheDirs::new(&target).mirror;
@@ -598,7 +642,7 @@ mod tests {
         assert_eq!(source.key_parts().unwrap(), original.key_parts().unwrap());
 
         // A second import of the same bundle replaces the trees, adds no source.
-        let twice = import(&target, &bundle, &config).unwrap();
+        let twice = import(&target, &bundle, &config, None).unwrap();
         assert_eq!(twice.new_sources, 0);
         let leftovers: Vec<_> = std::fs::read_dir(offline_dir(&target))
             .unwrap()
@@ -614,7 +658,7 @@ mod tests {
         let online = tempfile::tempdir().unwrap();
         let s = site(online.path());
         let bundle = online.path().join("site.tar.zst");
-        let exported = export(&s, &bundle, false).unwrap();
+        let exported = export(&s, &bundle, false, None).unwrap();
         // The same files under a manifest that promises other bytes for one.
         let mut manifest = exported.manifest.clone();
         manifest
@@ -632,7 +676,7 @@ mod tests {
         let offline = tempfile::tempdir().unwrap();
         let target = Settings::under(offline.path());
         let config = offline.path().join("config.toml");
-        let err = import(&target, &tampered, &config).unwrap_err();
+        let err = import(&target, &tampered, &config, None).unwrap_err();
         assert!(
             err.to_string()
                 .contains("mirror/lz4/lz4-1.9.4.tar.gz: sha256"),
@@ -676,7 +720,7 @@ mod tests {
             with.push((planted.join(planted_name), PathBuf::from(in_bundle)));
             let bad = online.path().join(format!("{planted_name}.tar.zst"));
             write_bundle(&bad, &manifest, &with).unwrap();
-            let err = import(&target, &bad, &config).unwrap_err();
+            let err = import(&target, &bad, &config, None).unwrap_err();
             assert!(err.to_string().contains(says), "{in_bundle}: {err}");
             assert!(!config.exists(), "{in_bundle}: a setting written");
         }
@@ -699,7 +743,7 @@ mod tests {
             .unwrap();
         let tar_bytes = builder.into_inner().unwrap();
         std::fs::write(&fifo, zstd::encode_all(tar_bytes.as_slice(), 3).unwrap()).unwrap();
-        let err = import(&target, &fifo, &config).unwrap_err();
+        let err = import(&target, &fifo, &config, None).unwrap_err();
         assert!(
             err.to_string().contains("neither a file, a directory"),
             "{err}"
@@ -708,8 +752,51 @@ mod tests {
 
         let garbage = online.path().join("garbage.tar.zst");
         std::fs::write(&garbage, "not a bundle").unwrap();
-        let err = import(&target, &garbage, &config).unwrap_err();
+        let err = import(&target, &garbage, &config, None).unwrap_err();
         assert!(matches!(err, Error::BundleInvalid { .. }), "{err}");
+    }
+
+    /// Signed with the site's key, checked with its public key on the
+    /// air-gapped host: the manifest's checksums are the signer's.
+    #[test]
+    fn a_signed_bundle_imports_only_with_a_good_signature_by_the_key() {
+        let online = tempfile::tempdir().unwrap();
+        let s = site(online.path());
+        let key_dir = |name: &str| {
+            let dir = online.path().join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            dir
+        };
+        let (secret, public) = crate::publish::tests::make_key(&key_dir("site-key"));
+        let (_, stranger) = crate::publish::tests::make_key(&key_dir("other-key"));
+        let bundle = online.path().join("site.tar.zst");
+        let exported = export(&s, &bundle, false, Some(secret.to_str().unwrap())).unwrap();
+        let signed_by = exported.signed_by.clone().expect("signed");
+
+        let offline = tempfile::tempdir().unwrap();
+        let target = Settings::under(offline.path());
+        let config = offline.path().join("config.toml");
+        for (key, says) in [(&stranger, "signature"), (&public, "")] {
+            let result = import(&target, &bundle, &config, Some(key));
+            if says.is_empty() {
+                let imported = result.unwrap();
+                assert_eq!(imported.signature.unwrap().fingerprint, signed_by);
+            } else {
+                let err = result.unwrap_err();
+                assert!(matches!(err, Error::SignatureInvalid { .. }), "{err}");
+                assert!(!config.exists(), "imported with another key's signature");
+            }
+        }
+        // A byte changed after signing, or no signature: refused.
+        let mut bytes = std::fs::read(&bundle).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&bundle, &bytes).unwrap();
+        let err = import(&target, &bundle, &config, Some(&public)).unwrap_err();
+        assert!(err.to_string().contains("BAD signature"), "{err}");
+        std::fs::remove_file(crate::publish::signature_path(&bundle)).unwrap();
+        let err = import(&target, &bundle, &config, Some(&public)).unwrap_err();
+        assert!(err.to_string().contains("no signature"), "{err}");
     }
 
     #[test]
@@ -718,7 +805,7 @@ mod tests {
         let mut s = site(tmp.path());
         s.wheels_dir = None;
         let dest = tmp.path().join("x.tar.zst");
-        let err = export(&s, &dest, false).unwrap_err();
+        let err = export(&s, &dest, false, None).unwrap_err();
         assert!(err.to_string().contains("wheels_dir"), "{err}");
         assert!(!dest.exists());
     }
