@@ -222,15 +222,21 @@ pub fn artifacts_list(state: State<'_, AppState>) -> CmdResult<Vec<ArtifactSumma
 }
 
 /// Checks an artifact's archives and signatures (`artifacts verify`), with
-/// the public key in the file `key`, else the user's keyring.
+/// the public key in the file `key`, else the user's keyring; with `signer`
+/// each signature must be by that fingerprint.
 #[tauri::command]
 pub fn artifact_verify(
     state: State<'_, AppState>,
     id: String,
     key: Option<String>,
+    signer: Option<String>,
 ) -> CmdResult<SignatureReport> {
     store(&state)
-        .verify_signatures(&id, key.as_deref().map(std::path::Path::new))
+        .verify_signatures(
+            &id,
+            key.as_deref().map(std::path::Path::new),
+            signer.as_deref(),
+        )
         .map_err(report)
 }
 

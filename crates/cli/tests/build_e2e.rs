@@ -473,6 +473,17 @@ fn a_published_build_is_signed_beside_its_buildcache_and_verifies() {
         .as_str()
         .unwrap()
         .contains("builder@site.example"));
+    // Pinned to the signer's fingerprint: another key's would not do.
+    let fingerprint = report["signatures"][0]["primary"].as_str().unwrap();
+    let out = verify(&["--signer", fingerprint]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = verify(&["--signer", "0123456789ABCDEF0123456789ABCDEF01234567"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not by the key you expect"),
+        "{}",
+        stderr(&out)
+    );
 
     // The stored artifact published again elsewhere (`publish ID`): its
     // request installed anew, the same archives beside the new buildcache.

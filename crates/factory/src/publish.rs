@@ -615,7 +615,10 @@ pub fn signature_path(file: &Path) -> PathBuf {
 pub struct GoodSignature {
     #[cfg_attr(feature = "ts", ts(as = "String"))]
     pub file: PathBuf,
+    /// The key that made the signature (a subkey, or the primary key).
     pub fingerprint: String,
+    /// Its primary key's fingerprint (the one a publisher hands out).
+    pub primary: String,
     /// The signer's user id as gpg prints it.
     pub signer: String,
 }
@@ -665,6 +668,13 @@ pub fn verify_signature(file: &Path, key: Option<&Path>) -> Result<GoodSignature
         (true, Some(valid), Some(good)) => Ok(GoodSignature {
             file: file.to_path_buf(),
             fingerprint: valid.split(' ').next().unwrap_or_default().to_string(),
+            // VALIDSIG's tenth field; absent from old GnuPG: the same key.
+            primary: valid
+                .split(' ')
+                .nth(9)
+                .or_else(|| valid.split(' ').next())
+                .unwrap_or_default()
+                .to_string(),
             signer: good
                 .split_once(' ')
                 .map(|(_, u)| u)
@@ -686,6 +696,23 @@ pub fn verify_signature(file: &Path, key: Option<&Path>) -> Result<GoodSignature
                 detail,
             })
         }
+    }
+}
+
+impl GoodSignature {
+    /// Whether `signer` (a fingerprint or the key id it ends with, spaces
+    /// and case aside) names the key that signed, or its primary key.
+    pub fn is_by(&self, signer: &str) -> bool {
+        let wanted: String = signer
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .trim_start_matches("0x")
+            .to_ascii_uppercase();
+        wanted.len() >= 16
+            && [&self.fingerprint, &self.primary]
+                .iter()
+                .any(|fpr| fpr.to_ascii_uppercase().ends_with(&wanted))
     }
 }
 
@@ -947,6 +974,12 @@ pub(crate) mod tests {
 
         let good = verify_signature(&file, Some(&public)).unwrap();
         assert_eq!(good.fingerprint, fpr);
+        assert!(good.is_by(&fpr) && good.is_by(&fpr[fpr.len() - 16..].to_lowercase()));
+        assert!(
+            !good.is_by(&fpr[fpr.len() - 8..]),
+            "a short key id is too weak"
+        );
+        assert!(!good.is_by("0000000000000000DEADBEEF"));
         assert!(good.signer.contains("builder@site.example"), "{good:?}");
 
         std::fs::write(&file, b"the package, changed").unwrap();

@@ -816,7 +816,15 @@ registry_ca: string | null,
  */
 s3_endpoint: string | null, };
 
-export type GoodSignature = { file: string, fingerprint: string, 
+export type GoodSignature = { file: string, 
+/**
+ * The key that made the signature (a subkey, or the primary key).
+ */
+fingerprint: string, 
+/**
+ * Its primary key's fingerprint (the one a publisher hands out).
+ */
+primary: string, 
 /**
  * The signer's user id as gpg prints it.
  */

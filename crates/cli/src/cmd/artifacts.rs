@@ -43,12 +43,14 @@ Examples:
     /// detached signatures (`.asc`) a signed `--publish` left beside them.
     #[command(
         after_help = "Signatures are checked with your keyring, or with the public key \
-in --key FILE alone. Exit 0: every file is whole and signed; a file changed, or a signature that \
-does not hold or is missing: exit 5.
+in --key FILE alone; --signer FINGERPRINT asks that each be by that key (a keyring holds \
+others). Exit 0: every file is whole and signed; a file changed, or a signature that does not \
+hold, is missing or is by another key: exit 5.
 
 Examples:
   slurm-factory artifacts verify slurm-24.11-default-x86_64_v3-20261124T153000
-  slurm-factory artifacts verify ID --key site-builder.asc"
+  slurm-factory artifacts verify ID --key site-builder.asc
+  slurm-factory artifacts verify ID --signer 1E0786217F21235E012C7E584EABE3A8758BC46B"
     )]
     Verify {
         /// The artifact id (from `artifacts list`).
@@ -56,6 +58,10 @@ Examples:
         /// The signer's public key (a file); without it, your keyring.
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
+        /// The fingerprint (or 16-digit key id) every signature must be by:
+        /// your keyring's other keys are then not enough.
+        #[arg(long, value_name = "FINGERPRINT")]
+        signer: Option<String>,
     },
     /// Delete an artifact from the store.
     #[command(
@@ -127,8 +133,8 @@ pub fn run(command: Command, loaded: &Loaded, out: &Out) -> factory::Result<Exit
                 }
             }
         }
-        Command::Verify { id, key } => {
-            let report = store.verify_signatures(&id, key.as_deref())?;
+        Command::Verify { id, key, signer } => {
+            let report = store.verify_signatures(&id, key.as_deref(), signer.as_deref())?;
             if out.json {
                 out.json(&report);
             } else {

@@ -490,8 +490,14 @@ impl Store {
 
     /// Checks each archive of `id` against its manifest's sha256, then the
     /// detached signatures of the archives and the manifest (`<file>.asc`)
-    /// with the public key in `key`, else the user's keyring.
-    pub fn verify_signatures(&self, id: &str, key: Option<&Path>) -> Result<SignatureReport> {
+    /// with the public key in `key`, else the user's keyring; with `signer`
+    /// (a fingerprint) each must be by that key, not by any the keyring holds.
+    pub fn verify_signatures(
+        &self,
+        id: &str,
+        key: Option<&Path>,
+        signer: Option<&str>,
+    ) -> Result<SignatureReport> {
         let artifact = self.show(id)?;
         for archive in &artifact.manifest.archives {
             let path = artifact.dir.join(&archive.file);
@@ -509,6 +515,17 @@ impl Store {
             .iter()
             .map(|file| crate::publish::verify_signature(file, key))
             .collect::<Result<Vec<_>>>()?;
+        if let Some(signer) = signer {
+            if let Some(other) = signatures.iter().find(|good| !good.is_by(signer)) {
+                return Err(Error::SignatureInvalid {
+                    file: other.file.clone(),
+                    detail: format!(
+                        "signed by {} ({}), not by the key you expect ({signer})",
+                        other.signer, other.primary
+                    ),
+                });
+            }
+        }
         Ok(SignatureReport {
             id: id.into(),
             archives: artifact.manifest.archives.len(),
