@@ -479,9 +479,7 @@ pub fn secret_key(source: &KeySource) -> Result<Vec<u8>> {
             std::fs::read(path).map_err(|e| Error::io("reading the signing key", path, e))
         }
         KeySource::Keyring(id) => {
-            let mut cmd = Command::new("gpg");
-            cmd.args(["--batch", "--armor", "--export-secret-keys", "--", id]);
-            let key = run_gpg(cmd, b"", "exporting the signing key")?;
+            let key = export_signing_key(|| Command::new("gpg"), id)?;
             if key.is_empty() {
                 return Err(Error::Signing {
                     message: format!(
@@ -493,6 +491,41 @@ pub fn secret_key(source: &KeySource) -> Result<Vec<u8>> {
             Ok(key)
         }
     }
+}
+
+/// The secret key `id` of the keyring `gpg` runs with, armored: only its
+/// signing subkey when it has one (the primary key, which certifies, stays
+/// in the keyring: what leaves it is a stub of it), else the whole key.
+fn export_signing_key(gpg: impl Fn() -> Command, id: &str) -> Result<Vec<u8>> {
+    let mut list = gpg();
+    list.args(["--batch", "--with-colons", "--list-secret-keys", "--", id]);
+    // No such key: an empty export, which the caller names.
+    let listing = run_gpg(list, b"", "listing the signing key").unwrap_or_default();
+    let listing = String::from_utf8_lossy(&listing);
+    let mut lines = listing.lines().map(|l| l.split(':').collect::<Vec<_>>());
+    // A usable signing subkey (`ssb`, capability `s`, not revoked or
+    // expired), then its fingerprint on the `fpr` line after it.
+    let mut subkey = None;
+    while let Some(fields) = lines.next() {
+        let signs = fields.first() == Some(&"ssb")
+            && fields.get(11).is_some_and(|caps| caps.contains('s'))
+            && !matches!(fields.get(1), Some(&"r" | &"e"));
+        if signs {
+            subkey = lines
+                .next()
+                .filter(|f| f.first() == Some(&"fpr"))
+                .and_then(|f| f.get(9).map(|fpr| fpr.to_string()));
+            break;
+        }
+    }
+    let mut cmd = gpg();
+    cmd.args(["--batch", "--armor"]);
+    match subkey {
+        // `!`: that subkey exactly.
+        Some(fpr) => cmd.args(["--export-secret-subkeys", "--", &format!("{fpr}!")]),
+        None => cmd.args(["--export-secret-keys", "--", id]),
+    };
+    run_gpg(cmd, b"", "exporting the signing key")
 }
 
 /// A GnuPG home of its own, removed (its agent stopped) when dropped.
@@ -993,6 +1026,52 @@ pub(crate) mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("no signature"), "{err}");
+    }
+
+    /// A key with a signing subkey leaves the keyring as that subkey and a
+    /// stub of its primary key, which still signs.
+    #[test]
+    fn only_the_signing_subkey_leaves_the_keyring() {
+        let keyring = TempKeyring::new().unwrap();
+        let gen = |args: &[&str]| {
+            let mut cmd = keyring.gpg();
+            cmd.args(["--passphrase", ""]).args(args);
+            run_gpg(cmd, b"", "making a key").unwrap();
+        };
+        gen(&[
+            "--quick-gen-key",
+            "Site Builder <builder@site.example>",
+            "ed25519",
+            "cert",
+            "never",
+        ]);
+        let primary = keyring.fingerprint().unwrap();
+        gen(&["--quick-add-key", &primary, "ed25519", "sign", "never"]);
+
+        let exported = export_signing_key(|| keyring.gpg(), "builder@site.example").unwrap();
+        let elsewhere = TempKeyring::new().unwrap();
+        elsewhere.import(&exported).unwrap();
+        let mut list = elsewhere.gpg();
+        list.args(["--with-colons", "--list-secret-keys"]);
+        let listing = String::from_utf8(run_gpg(list, b"", "list").unwrap()).unwrap();
+        let sec = listing.lines().find(|l| l.starts_with("sec:")).unwrap();
+        assert_eq!(
+            sec.split(':').nth(14),
+            Some("#"),
+            "the primary's secret left: {listing}"
+        );
+        // It still signs, by the subkey, for the primary key's owner.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("slurm.tar.zst");
+        std::fs::write(&file, b"the package").unwrap();
+        elsewhere.sign(&primary, &file).unwrap();
+        let mut public = keyring.gpg();
+        public.args(["--armor", "--export", &primary]);
+        let public_key = dir.path().join("public.asc");
+        std::fs::write(&public_key, run_gpg(public, b"", "export").unwrap()).unwrap();
+        let good = verify_signature(&file, Some(&public_key)).unwrap();
+        assert_eq!(good.primary, primary);
+        assert_ne!(good.fingerprint, primary, "signed by the subkey");
     }
 
     #[test]
