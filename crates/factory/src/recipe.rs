@@ -121,13 +121,18 @@ pub struct PackageContext {
 pub struct SpackContext {
     pub git_url: String,
     pub git_ref: String,
+    /// The commit `git_ref` must be (`""`: not pinned); see
+    /// [`crate::settings::pinned_commit`].
+    pub git_commit: &'static str,
     pub packages_git_url: String,
     pub packages_ref: String,
+    pub packages_commit: &'static str,
     /// Spack's `concurrent_packages`: packages built at once.
     pub concurrent_packages: u64,
 }
 
 pub use crate::options::ModuleLayout;
+use crate::settings::pinned_commit;
 
 /// Where each module file goes in the package: the layout, and the
 /// versions only the solved environment knows.
@@ -233,8 +238,13 @@ impl RecipeContext {
             spack: SpackContext {
                 git_url: settings.spack_git_url.clone(),
                 git_ref: settings.spack_ref.clone(),
+                git_commit: pinned_commit(&settings.spack_git_url, &settings.spack_ref),
                 packages_git_url: settings.spack_packages_git_url.clone(),
                 packages_ref: settings.spack_packages_ref.clone(),
+                packages_commit: pinned_commit(
+                    &settings.spack_packages_git_url,
+                    &settings.spack_packages_ref,
+                ),
                 concurrent_packages: settings.spack_concurrent_packages,
             },
             offline,

@@ -173,6 +173,32 @@ pub const ENV_CONFIG: &str = "SLURM_FACTORY_CONFIG";
 /// Variables with the prefix that are not settings keys.
 const ENV_NON_KEYS: &[&str] = &[ENV_CONFIG, "SLURM_FACTORY_LOG"];
 
+/// The commits this release of Slurm Factory was built and tested with, for
+/// the default repositories' tags: an online build clones the tag and
+/// checks it is still that commit (`scripts/git-clone.sh`). The commits are
+/// those `git archive` wrote into the release tarballs CI builds from.
+const PINNED: [(&str, &str, &str); 2] = [
+    (
+        "https://github.com/spack/spack.git",
+        "v1.1.0",
+        "2e907202bcc8209a6a62243aab50c179b524cc3b",
+    ),
+    (
+        "https://github.com/spack/spack-packages.git",
+        "v2025.11.0",
+        "119680aeee8ea802c6111b7167583bddef97e82f",
+    ),
+];
+
+/// The commit `git_ref` of the repository at `url` must be, when this
+/// release pins it; `""` for a repository or release of the user's own.
+pub fn pinned_commit(url: &str, git_ref: &str) -> &'static str {
+    PINNED
+        .iter()
+        .find(|(u, r, _)| *u == url && *r == git_ref)
+        .map_or("", |(_, _, commit)| commit)
+}
+
 impl Settings {
     /// The `lxc` client these settings name: binary, remote and project.
     pub fn lxc(&self) -> crate::lxd::Lxc {

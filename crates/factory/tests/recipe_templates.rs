@@ -563,3 +563,78 @@ fn concretize_sh_refuses_a_runtime_library_from_the_container() {
         "{stderr}"
     );
 }
+
+/// Online, Spack and spack-packages are cloned at their tags and each tag
+/// must still be the commit this release pins (issue 32: a tag moved
+/// upstream stops the build). Run here against a git repository of our own.
+#[test]
+fn a_moved_tag_stops_the_clone_and_a_pinned_one_passes() {
+    let templates = Templates::load(None).unwrap();
+    let rendered = templates.render(&ctx("26.05-minimal")).unwrap();
+    let provision = &rendered.files["scripts/provision.sh"];
+    assert!(
+        provision.contains("v1.1.0 \"$SPACK_ROOT\" 2e907202bcc8209a6a62243aab50c179b524cc3b"),
+        "{provision}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("git-clone.sh");
+    std::fs::write(&script, &rendered.files["scripts/git-clone.sh"]).unwrap();
+    let repo = tmp.path().join("upstream");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&["init", "--quiet"]);
+    git(&["commit", "--quiet", "--allow-empty", "-m", "release"]);
+    git(&["tag", "v1.1.0"]);
+    let released = git(&["rev-parse", "HEAD"]);
+    let url = format!("file://{}", repo.display());
+    let clone = |into: &str, commit: &str| {
+        std::process::Command::new("bash")
+            .arg(&script)
+            .args([url.as_str(), "v1.1.0"])
+            .arg(tmp.path().join(into))
+            .arg(commit)
+            .output()
+            .unwrap()
+    };
+    let out = clone("pinned", &released);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("as pinned"));
+    // The tag moved to another commit upstream.
+    git(&[
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "-m",
+        "not the release",
+    ]);
+    git(&["tag", "--force", "v1.1.0"]);
+    let out = clone("moved", &released);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("the tag was moved upstream"), "{said}");
+    // A release of the user's own: said so, not checked.
+    let out = clone("own", "");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not pinned"));
+    // Offline there is no clone at all.
+    let offline = templates.render(&ctx("26.05-minimal-offline")).unwrap();
+    assert!(!offline.files.contains_key("scripts/git-clone.sh"));
+}

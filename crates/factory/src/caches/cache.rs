@@ -74,6 +74,8 @@ pub fn base_image_alias(
     ] {
         parts.push(rendered.files.get(file).cloned().unwrap_or_default());
     }
+    // Online only (offline it is not rendered, and keys stay as they were).
+    parts.extend(rendered.files.get("scripts/git-clone.sh").cloned());
     for part in parts {
         h.update(part.as_bytes());
         h.update([0]);

@@ -77,16 +77,9 @@ fi
 
 mkdir -p /opt/slurm-factory/env /opt/slurm-factory/config /opt/slurm-factory/store /opt/slurm-factory/view /opt/slurm-factory/cache/buildcache /opt/slurm-factory/cache/mirror /opt/slurm-factory/cache/ccache /opt/slurm-factory/out
 
-clone() { # url ref dir
-    if [ -d "$3/.git" ]; then
-        log "$3 already present"
-    else
-        log "cloning $1 at $2"
-        git clone --quiet --depth 1 --branch "$2" -c advice.detachedHead=false -- "$1" "$3"
-    fi
-}
-clone https://github.com/spack/spack.git v1.1.0 "$SPACK_ROOT"
-clone https://github.com/spack/spack-packages.git v2025.11.0 /opt/slurm-factory/spack-packages
+# Each release at the commit this Slurm Factory pins for it (scripts/git-clone.sh).
+bash "$RECIPE_DIR/scripts/git-clone.sh" https://github.com/spack/spack.git v1.1.0 "$SPACK_ROOT" 2e907202bcc8209a6a62243aab50c179b524cc3b
+bash "$RECIPE_DIR/scripts/git-clone.sh" https://github.com/spack/spack-packages.git v2025.11.0 /opt/slurm-factory/spack-packages 119680aeee8ea802c6111b7167583bddef97e82f
 
 if [ ! -x "$SPACK_PYTHON" ]; then
     log "creating the Python environment for Spack's solver"
