@@ -26,7 +26,7 @@ app_commands! {
     commands::artifact_export(id: "string") -> "ExportResult | null";
     commands::artifact_reveal(id: "string") -> "void";
     commands::artifact_delete(id: "string") -> "void";
-    commands::artifact_verify(id: "string", key: "string | null") -> "SignatureReport";
+    commands::artifact_verify(id: "string", key: "string | null", signer: "string | null") -> "SignatureReport";
     builds::start_build(request: "BuildRequest", flags: "BuildFlags", on_events: "Channel<BatchItem[]>") -> "string";
     builds::artifact_publish(id: "string", options: "PublishOptions", offline: "boolean", on_events: "Channel<BatchItem[]>") -> "string";
     builds::cancel_build(id: "string") -> "void";
@@ -39,8 +39,8 @@ app_commands! {
     caches::cache_hits() -> "LayerHits[]";
     caches::cache_clean(layer: "Layer") -> "Size";
     caches::cache_clean_all() -> "Size";
-    caches::mirror_export() -> "Exported | null";
-    caches::mirror_import() -> "Imported | null";
+    caches::mirror_export(sign: "string | null") -> "Exported | null";
+    caches::mirror_import(key: "string | null") -> "Imported | null";
     caches::mirror_check(request: "BuildRequest", offline: "boolean") -> "MirrorResult";
     caches::mirror_create(request: "BuildRequest", offline: "boolean") -> "MirrorResult";
 }

@@ -24,8 +24,7 @@ export const commands = {
   artifactExport: (id: string) => invoke<ExportResult | null>("artifact_export", { id }),
   artifactReveal: (id: string) => invoke<void>("artifact_reveal", { id }),
   artifactDelete: (id: string) => invoke<void>("artifact_delete", { id }),
-  artifactVerify: (id: string, key: string | null, signer: string | null) =>
-    invoke<SignatureReport>("artifact_verify", { id, key, signer }),
+  artifactVerify: (id: string, key: string | null, signer: string | null) => invoke<SignatureReport>("artifact_verify", { id, key, signer }),
   startBuild: (request: BuildRequest, flags: BuildFlags, onEvents: Channel<BatchItem[]>) => invoke<string>("start_build", { request, flags, onEvents }),
   artifactPublish: (id: string, options: PublishOptions, offline: boolean, onEvents: Channel<BatchItem[]>) => invoke<string>("artifact_publish", { id, options, offline, onEvents }),
   cancelBuild: (id: string) => invoke<void>("cancel_build", { id }),
