@@ -97,6 +97,7 @@ fn plan_output_writes_the_recipe_and_uses_the_user_templates_dir() {
             "scripts/check-buildcache.py",
             "scripts/check-libs.sh",
             "scripts/concretize.sh",
+            "scripts/git-clone.sh",
             "scripts/install.sh",
             "scripts/mirror-create.sh",
             "scripts/mpi-allreduce.c",
