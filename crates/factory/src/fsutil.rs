@@ -347,10 +347,12 @@ fn random_u64() -> u64 {
 /// never what it points to.
 pub fn give_tree(dir: &Path, uid: u32, gid: u32) -> Result<u64> {
     use rustix::fs::{openat, Mode, OFlags, CWD};
+    // `dir` itself may be reached through a link (a cache dir the user
+    // placed so); nothing below it is.
     let fd = openat(
         CWD,
         dir,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Beneath::DIR.difference(OFlags::NOFOLLOW),
         Mode::empty(),
     )
     .map_err(|e| Error::io("opening", dir, e.into()))?;
@@ -377,9 +379,7 @@ impl Owner {
 }
 
 fn give_dir(fd: &std::os::fd::OwnedFd, path: &Path, owner: Owner) -> Result<u64> {
-    use rustix::fs::{
-        chownat, fchown, fstat, openat, statat, AtFlags, Dir, FileType, Mode, OFlags,
-    };
+    use rustix::fs::{chownat, fchown, fstat, openat, statat, AtFlags, Dir, FileType, Mode};
     use rustix::io::Errno;
     let io = |what: &'static str, at: &Path, e: Errno| Error::io(what, at, e.into());
     let mut changed = 0;
@@ -398,8 +398,7 @@ fn give_dir(fd: &std::os::fd::OwnedFd, path: &Path, owner: Owner) -> Result<u64>
         }
         let child = path.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
         if entry.file_type() == FileType::Directory {
-            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            match openat(fd, name, flags, Mode::empty()) {
+            match openat(fd, name, Beneath::DIR, Mode::empty()) {
                 Ok(sub) => {
                     changed += give_dir(&sub, &child, owner)?;
                     continue;

@@ -528,6 +528,20 @@ fn export_signing_key(gpg: impl Fn() -> Command, id: &str) -> Result<Vec<u8>> {
     run_gpg(cmd, b"", "exporting the signing key")
 }
 
+/// Signs each of `files` (`<file>.asc` beside it) with the secret key
+/// `key`, in a throwaway keyring; returns the key's fingerprint and the
+/// signatures.
+pub fn sign_files(key: &[u8], files: &[PathBuf]) -> Result<(String, Vec<PathBuf>)> {
+    let keyring = TempKeyring::new()?;
+    keyring.import(key)?;
+    let fingerprint = keyring.fingerprint()?;
+    let sigs = files
+        .iter()
+        .map(|f| keyring.sign(&fingerprint, f))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((fingerprint, sigs))
+}
+
 /// A GnuPG home of its own, removed (its agent stopped) when dropped.
 pub struct TempKeyring {
     home: tempfile::TempDir,

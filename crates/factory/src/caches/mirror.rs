@@ -233,13 +233,7 @@ pub fn export(
         write_bundle(tmp, &manifest, &entries)
     })?;
     let signed_by = match key {
-        Some(key) => {
-            let keyring = crate::publish::TempKeyring::new()?;
-            keyring.import(&key)?;
-            let fingerprint = keyring.fingerprint()?;
-            keyring.sign(&fingerprint, dest)?;
-            Some(fingerprint)
-        }
+        Some(key) => Some(crate::publish::sign_files(&key, &[dest.to_path_buf()])?.0),
         None => {
             // An older signature would not be this bundle's.
             let _ = std::fs::remove_file(crate::publish::signature_path(dest));

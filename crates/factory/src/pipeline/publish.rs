@@ -43,18 +43,10 @@ impl Build<'_> {
         let mut files = artifact.signed_files();
         if let Some(key) = &key {
             let (to_sign, key) = (files.clone(), key.clone());
-            let signed = tokio::task::spawn_blocking(move || {
-                let keyring = publishing::TempKeyring::new()?;
-                keyring.import(&key)?;
-                let fingerprint = keyring.fingerprint()?;
-                let sigs = to_sign
-                    .iter()
-                    .map(|f| keyring.sign(&fingerprint, f))
-                    .collect::<Result<Vec<_>>>()?;
-                Ok::<_, Error>((fingerprint, sigs))
-            })
-            .await
-            .expect("signing does not panic")?;
+            let signed =
+                tokio::task::spawn_blocking(move || publishing::sign_files(&key, &to_sign))
+                    .await
+                    .expect("signing does not panic")?;
             let (fingerprint, sigs) = signed;
             self.log(
                 Stage::Publish,
